@@ -1,0 +1,2 @@
+import GavelCore
+print("gavel")
