@@ -1,0 +1,228 @@
+import Foundation
+import GavelCore
+import GavelStore
+
+/// One accepted connection: reads requests, answers them in order, and closes.
+///
+/// Deadlines: the head of a request must arrive within `readDeadlineSeconds` of its first
+/// byte, and its body within as long again, however slowly the bytes trickle (408 and close);
+/// an idle keep-alive connection is closed silently after `idleSeconds`. A request that is
+/// refused before its body was read (401, 404, 405, 411, 413, 415) closes the connection,
+/// so an unread body is never taken for the next request.
+struct Connection {
+    let socket: Socket
+    let peer: String
+    let receiver: Receiver
+
+    private var options: ReceiverOptions { receiver.options }
+
+    func run() {
+        var buffer: [UInt8] = []
+        while !receiver.isStopping {
+            if buffer.isEmpty {
+                guard socket.waitReadable(timeoutMs: Int32(options.idleSeconds * 1000)) else { return }
+                guard (try? socket.receive(into: &buffer)) ?? 0 > 0 else { return }
+            }
+            let headDeadline = Date().addingTimeInterval(options.readDeadlineSeconds)
+            let head: HTTPRequestHead
+            do {
+                guard let parsed = try readHead(&buffer, deadline: headDeadline) else { return }
+                head = parsed
+            } catch let error as HTTPError {
+                send(.error(error))
+                return
+            } catch {
+                return
+            }
+            receiver.metrics.requests.add(1, ordering: .relaxed)
+            let route = Route(head: head)
+            if let early = preflight(route, head) {
+                send(early)
+                return
+            }
+            var body: [UInt8] = []
+            if head.framing != .none {
+                do {
+                    guard let read = try readBody(head, &buffer, deadline: Date().addingTimeInterval(options.readDeadlineSeconds)) else { return }
+                    body = read
+                } catch let error as HTTPError {
+                    send(.error(error))
+                    return
+                } catch {
+                    return
+                }
+            }
+            var response = respond(route, head, body)
+            if !head.keepAlive || receiver.isStopping { response.close = true }
+            send(response)
+            if response.close { return }
+        }
+    }
+
+    /// Reads until a whole head is parsed; consumes it from `buffer`. nil when the peer left.
+    private func readHead(_ buffer: inout [UInt8], deadline: Date) throws -> HTTPRequestHead? {
+        while true {
+            if let (head, consumed) = try HTTPHeadParser.parse(buffer, limits: options.limits) {
+                buffer.removeFirst(consumed)
+                return head
+            }
+            guard try waitForMore(&buffer, deadline: deadline, what: "request head") else { return nil }
+        }
+    }
+
+    /// Reads the whole body by its framing; consumes it from `buffer`. nil when the peer left.
+    private func readBody(_ head: HTTPRequestHead, _ buffer: inout [UInt8], deadline: Date) throws -> [UInt8]? {
+        var reader = try HTTPBodyReader(framing: head.framing, limits: options.limits)
+        while true {
+            let consumed = try reader.consume(buffer)
+            buffer.removeFirst(consumed)
+            if reader.isComplete { return reader.body }
+            guard try waitForMore(&buffer, deadline: deadline, what: "request body") else { return nil }
+        }
+    }
+
+    /// Waits for and appends more bytes. Throws 408 at the deadline; false at end of stream.
+    private func waitForMore(_ buffer: inout [UInt8], deadline: Date, what: String) throws -> Bool {
+        let remaining = deadline.timeIntervalSinceNow
+        guard remaining > 0, socket.waitReadable(timeoutMs: Int32(max(1, remaining * 1000))) else {
+            throw HTTPError(status: 408, message: "\(what) not received within \(Int(options.readDeadlineSeconds)) s")
+        }
+        let n = try socket.receive(into: &buffer)
+        return n > 0
+    }
+
+    private func send(_ response: HTTPResponse) {
+        receiver.metrics.count(status: response.status)
+        try? socket.sendAll(response.serialized())
+    }
+
+    /// Answers what can be decided from the head alone (before reading any body byte).
+    private func preflight(_ route: Route, _ head: HTTPRequestHead) -> HTTPResponse? {
+        switch route {
+        case .notFound:
+            return .error(HTTPError(status: 404, message: "no such path: use POST /webhook, GET /healthz or GET /metrics"))
+        case .webhook:
+            guard head.method == "POST" else { return methodNotAllowed(head, allow: "POST") }
+            guard receiver.authenticator.allows(head) else { return unauthorized() }
+            if head.framing == .none && head.field("Content-Length") == nil {
+                return .error(HTTPError(status: 411, message: "POST /webhook needs Content-Length or Transfer-Encoding: chunked"))
+            }
+            if PayloadFormat(mediaType: head.mediaType) == nil {
+                return .error(HTTPError(status: 415, message: "Content-Type \(head.mediaType ?? "") is not supported: send application/json or application/x-www-form-urlencoded"))
+            }
+            return nil
+        case .healthz:
+            guard head.method == "GET" || head.method == "HEAD" else { return methodNotAllowed(head, allow: "GET, HEAD") }
+            return head.framing == .none ? nil : .error(HTTPError(status: 400, message: "GET /healthz takes no body"))
+        case .metrics:
+            guard head.method == "GET" || head.method == "HEAD" else { return methodNotAllowed(head, allow: "GET, HEAD") }
+            guard receiver.authenticator.allows(head) else { return unauthorized() }
+            return head.framing == .none ? nil : .error(HTTPError(status: 400, message: "GET /metrics takes no body"))
+        }
+    }
+
+    private func methodNotAllowed(_ head: HTTPRequestHead, allow: String) -> HTTPResponse {
+        var r = HTTPResponse.error(HTTPError(status: 405, message: "method \(head.method) not allowed here; allowed: \(allow)"))
+        r.headers.append(HTTPField(name: "Allow", value: allow))
+        return r
+    }
+
+    private func unauthorized() -> HTTPResponse {
+        receiver.metrics.unauthorized.add(1, ordering: .relaxed)
+        var r = HTTPResponse.error(HTTPError(status: 401, message: "missing or wrong credentials: send the shared secret as Authorization: Bearer, HTTP Basic password, or \(options.secretHeader)"))
+        r.headers.append(HTTPField(name: "WWW-Authenticate", value: "Bearer realm=\"gavel\""))
+        return r
+    }
+
+    private func respond(_ route: Route, _ head: HTTPRequestHead, _ body: [UInt8]) -> HTTPResponse {
+        switch route {
+        case .healthz:
+            var r = HTTPResponse.json(200, #"{"status":"ok"}"#)
+            if head.method == "HEAD" { r.body = [] }
+            return r
+        case .metrics:
+            var r = HTTPResponse(status: 200, headers: [HTTPField(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")],
+                                 body: Array(receiver.metrics.exposition().utf8), close: false)
+            if head.method == "HEAD" { r.body = [] }
+            return r
+        case .webhook:
+            return webhook(head, body)
+        case .notFound:
+            return .error(HTTPError(status: 404, message: "not found"))
+        }
+    }
+
+    private func webhook(_ head: HTTPRequestHead, _ body: [UInt8]) -> HTTPResponse {
+        let format = PayloadFormat(mediaType: head.mediaType) ?? .json
+        let signal: Signal
+        do {
+            signal = try SignalPayload.decode(body: body, format: format)
+        } catch {
+            receiver.metrics.intakeErrors.add(1, ordering: .relaxed)
+            let reason = error.description
+            let contentType = head.mediaType
+            let peer = self.peer
+            do {
+                try receiver.writer.submit { db in
+                    try db.recordIntakeError(status: 400, reason: reason, contentType: contentType, peer: peer, body: body)
+                }
+            } catch {
+                receiver.metrics.storeErrors.add(1, ordering: .relaxed)
+            }
+            return .error(HTTPError(status: 400, message: "malformed body: \(reason)"))
+        }
+        let incoming = IncomingSignal(signal: signal, rawBody: body, contentType: head.mediaType, peer: peer)
+        do {
+            let reply = try receiver.ingest(incoming)
+            if reply.record.duplicate {
+                receiver.metrics.duplicates.add(1, ordering: .relaxed)
+            } else {
+                receiver.metrics.signalsStored.add(1, ordering: .relaxed)
+            }
+            let json = JSONValue.object([
+                JSONMember("signal", .string(reply.record.signalID)),
+                JSONMember("id", .number(String(reply.record.rowID))),
+                JSONMember("duplicate", .bool(reply.record.duplicate)),
+                JSONMember("updated", .bool(reply.record.updated)),
+                JSONMember("new_entities", .number(String(reply.record.newEntities.count))),
+                JSONMember("remediations", .array(reply.remediations.map { .number(String($0)) })),
+            ])
+            return .json(202, json.compactText)
+        } catch {
+            receiver.metrics.storeErrors.add(1, ordering: .relaxed)
+            var r = HTTPResponse.error(HTTPError(status: 503, message: "store unavailable, retry later: \(error)"))
+            r.headers.append(HTTPField(name: "Retry-After", value: "5"))
+            return r
+        }
+    }
+}
+
+/// The receiver's routes (DESIGN.md "HTTP").
+enum Route {
+    case webhook, healthz, metrics, notFound
+
+    init(head: HTTPRequestHead) {
+        switch head.path {
+        case "/webhook", "/webhook/datadog": self = .webhook
+        case "/healthz": self = .healthz
+        case "/metrics": self = .metrics
+        default: self = .notFound
+        }
+    }
+}
+
+extension PayloadFormat {
+    /// The payload format for a request's media type: JSON for `application/json`,
+    /// `application/*+json` or no Content-Type; form for `application/x-www-form-urlencoded`;
+    /// nil (415) for anything else.
+    init?(mediaType: String?) {
+        guard let t = mediaType?.lowercased() else { self = .json; return }
+        if t == "application/json" || (t.hasPrefix("application/") && t.hasSuffix("+json")) || t == "text/json" {
+            self = .json
+        } else if t == "application/x-www-form-urlencoded" {
+            self = .form
+        } else {
+            return nil
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Synchronization
+
+/// Counters the receiver exposes at `/metrics` in the Prometheus text exposition format
+/// (version 0.0.4). Thread-safe: every counter is an `Atomic`.
+public final class ReceiverMetrics: Sendable {
+    public let requests = Atomic<Int>(0)
+    public let signalsStored = Atomic<Int>(0)
+    public let duplicates = Atomic<Int>(0)
+    public let intakeErrors = Atomic<Int>(0)
+    public let storeErrors = Atomic<Int>(0)
+    public let unauthorized = Atomic<Int>(0)
+    public let openConnections = Atomic<Int>(0)
+    public let refusedConnections = Atomic<Int>(0)
+    private let statusCounts: [Atomic<Int>] = (0..<6).map { _ in Atomic<Int>(0) }
+
+    public init() {}
+
+    /// Counts one response by its status class (1xx … 5xx).
+    public func count(status: Int) {
+        let bucket = max(0, min(5, status / 100))
+        statusCounts[bucket].add(1, ordering: .relaxed)
+    }
+
+    /// The exposition text. `extra` lines (already formatted) are appended.
+    public func exposition(extra: [String] = []) -> String {
+        var lines: [String] = []
+        func counter(_ name: String, _ help: String, _ value: Int) {
+            lines.append("# HELP \(name) \(help)")
+            lines.append("# TYPE \(name) counter")
+            lines.append("\(name) \(value)")
+        }
+        counter("gavel_http_requests_total", "HTTP requests received.", requests.load(ordering: .relaxed))
+        lines.append("# HELP gavel_http_responses_total HTTP responses sent, by status class.")
+        lines.append("# TYPE gavel_http_responses_total counter")
+        for c in 1...5 { lines.append("gavel_http_responses_total{code=\"\(c)xx\"} \(statusCounts[c].load(ordering: .relaxed))") }
+        counter("gavel_signals_stored_total", "Signals committed for the first time.", signalsStored.load(ordering: .relaxed))
+        counter("gavel_signal_duplicates_total", "Deliveries of an already stored signal id.", duplicates.load(ordering: .relaxed))
+        counter("gavel_intake_errors_total", "Bodies refused as malformed (kept in intake_errors).", intakeErrors.load(ordering: .relaxed))
+        counter("gavel_store_errors_total", "Requests answered 503 because the store failed.", storeErrors.load(ordering: .relaxed))
+        counter("gavel_unauthorized_total", "Requests refused with 401.", unauthorized.load(ordering: .relaxed))
+        counter("gavel_connections_refused_total", "Connections refused over the connection cap.", refusedConnections.load(ordering: .relaxed))
+        lines.append("# HELP gavel_open_connections Connections open now.")
+        lines.append("# TYPE gavel_open_connections gauge")
+        lines.append("gavel_open_connections \(openConnections.load(ordering: .relaxed))")
+        return (lines + extra).joined(separator: "\n") + "\n"
+    }
+}

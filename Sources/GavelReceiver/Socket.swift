@@ -1,0 +1,167 @@
+import GavelCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An error from a socket system call: the errno and the call that failed.
+public struct SocketError: Error, CustomStringConvertible, Sendable {
+    public var errno: Int32
+    public var call: String
+    public var description: String { "\(call): \(String(cString: strerror(errno))) (errno \(errno))" }
+}
+
+/// A TCP socket file descriptor with the few calls the receiver needs.
+///
+/// A plain value holding the descriptor; the owner closes it exactly once. Calls retry on
+/// EINTR; `send` uses `MSG_NOSIGNAL` so a peer that went away never raises SIGPIPE.
+public struct Socket: Sendable {
+    public let fd: Int32
+
+    public init(fd: Int32) { self.fd = fd }
+
+    /// Creates a listening TCP socket bound to `host:port` (numeric IPv4/IPv6 or a name that
+    /// resolves), with SO_REUSEADDR and a backlog of 1024. Port 0 picks a free port.
+    /// - Throws: `SocketError` naming the failing call.
+    public static func listen(host: String, port: Int) throws(SocketError) -> Socket {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE
+        var result: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &result)
+        guard rc == 0, let first = result else {
+            throw SocketError(errno: EINVAL, call: "getaddrinfo(\(host)): \(String(cString: gai_strerror(rc)))")
+        }
+        defer { freeaddrinfo(result) }
+        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SocketError(errno: errno, call: "socket") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
+            let e = errno
+            close(fd)
+            throw SocketError(errno: e, call: "bind \(host):\(port)")
+        }
+        guard Glibc.listen(fd, 1024) == 0 else {
+            let e = errno
+            close(fd)
+            throw SocketError(errno: e, call: "listen")
+        }
+        return Socket(fd: fd)
+    }
+
+    /// The local port the socket is bound to (`getsockname`).
+    public var localPort: Int {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Socket.describe(storage).port
+    }
+
+    /// Accepts one connection; nil on EAGAIN/ECONNABORTED. Returns the socket and the peer as `host:port`.
+    public func accept() throws(SocketError) -> (Socket, String)? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        while true {
+            let client = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept4(fd, $0, &length, Int32(SOCK_CLOEXEC.rawValue)) }
+            }
+            if client >= 0 {
+                var one: Int32 = 1
+                setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                let peer = Socket.describe(storage)
+                let text = peer.host.contains(":") ? "[\(peer.host)]:\(peer.port)" : "\(peer.host):\(peer.port)"
+                return (Socket(fd: client), text)
+            }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, ECONNABORTED, EPROTO: return nil
+            default: throw SocketError(errno: errno, call: "accept")
+            }
+        }
+    }
+
+    /// Waits until the socket is readable or `timeoutMs` passes (-1: forever).
+    /// - Returns: true when readable (or hung up), false on timeout.
+    public func waitReadable(timeoutMs: Int32) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            let rc = poll(&p, 1, timeoutMs)
+            if rc < 0 && errno == EINTR { continue }
+            return rc > 0
+        }
+    }
+
+    /// Reads up to `count` bytes into `buffer` (appending). Returns the number read; 0 at end of stream.
+    public func receive(into buffer: inout [UInt8], count: Int = 16384) throws(SocketError) -> Int {
+        let start = buffer.count
+        buffer.reserveCapacity(start + count)
+        var n = 0
+        var failure: Int32 = 0
+        buffer.append(contentsOf: repeatElement(0, count: count))
+        buffer.withUnsafeMutableBytes { raw in
+            while true {
+                n = recv(fd, raw.baseAddress! + start, count, 0)
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { failure = errno }
+                break
+            }
+        }
+        buffer.removeLast(count - max(n, 0))
+        if n < 0 { throw SocketError(errno: failure, call: "recv") }
+        return n
+    }
+
+    /// Sends all of `bytes` (MSG_NOSIGNAL), waiting at most `timeoutMs` in total for the peer to take them.
+    public func sendAll(_ bytes: [UInt8], timeoutMs: Int32 = 10000) throws(SocketError) {
+        var offset = 0
+        var failure: Int32 = 0
+        bytes.withUnsafeBytes { raw in
+            while offset < raw.count {
+                let n = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+                if n > 0 { offset += n; continue }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                    if poll(&p, 1, timeoutMs) > 0 { continue }
+                    failure = ETIMEDOUT
+                    return
+                }
+                failure = n < 0 ? errno : EPIPE
+                return
+            }
+        }
+        if failure != 0 { throw SocketError(errno: failure, call: "send") }
+    }
+
+    /// Shuts down both directions (wakes a thread blocked on this socket).
+    public func shutdownBoth() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+
+    /// Closes the descriptor.
+    public func close() { _ = Glibc.close(fd) }
+
+    static func describe(_ storage: sockaddr_storage) -> (host: String, port: Int) {
+        var s = storage
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        if Int32(s.ss_family) == AF_INET6 {
+            return withUnsafePointer(to: &s) {
+                $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { p in
+                    var a = p.pointee.sin6_addr
+                    inet_ntop(AF_INET6, &a, &buffer, socklen_t(buffer.count))
+                    let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                    return (IPAddress(parsing: host)?.description ?? host, Int(UInt16(bigEndian: p.pointee.sin6_port)))
+                }
+            }
+        }
+        return withUnsafePointer(to: &s) {
+            $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { p in
+                var a = p.pointee.sin_addr
+                inet_ntop(AF_INET, &a, &buffer, socklen_t(buffer.count))
+                let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                return (host, Int(UInt16(bigEndian: p.pointee.sin_port)))
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import CSQLite
+import GavelCore
+
+/// One SQLite connection, configured the way gavel needs it.
+///
+/// Not `Sendable`: a `Database` is confined to the thread that uses it (the ingest writer,
+/// the dispatcher, the console's UI thread, a CLI command). Concurrency between them is
+/// SQLite's: WAL mode gives concurrent readers and one writer, and every write transaction
+/// starts with `BEGIN IMMEDIATE` so the busy timeout applies to it.
+///
+/// Every connection is set to `journal_mode=WAL`, `synchronous=FULL` (an acknowledged
+/// signal survives power loss), `foreign_keys=ON` and `busy_timeout` (default 5000 ms);
+/// the schema is migrated to the latest version on open (`PRAGMA user_version`).
+public final class Database {
+    let handle: OpaquePointer
+    /// The file path the connection was opened on.
+    public let path: String
+    private var statements: [String: Statement] = [:]
+    private var transactionDepth = 0
+
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// - Parameters:
+    ///   - busyTimeoutMs: how long a statement waits for a lock before failing with `SQLITE_BUSY` (default 5000).
+    ///   - readOnly: open without write access (no migration; fails if the schema is older than this build).
+    /// - Throws: `SQLiteError` when the file cannot be opened, is not a database, or a migration fails.
+    public init(path: String, busyTimeoutMs: Int32 = 5000, readOnly: Bool = false) throws(SQLiteError) {
+        var db: OpaquePointer?
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            if let db { sqlite3_close_v2(db) }
+            throw SQLiteError(code: rc, message: message, context: "opening \(path)")
+        }
+        self.handle = db
+        self.path = path
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, busyTimeoutMs)
+        _ = gavel_sqlite_db_config_flag(db, SQLITE_DBCONFIG_DEFENSIVE, 1)
+        if !readOnly {
+            let mode = try query("PRAGMA journal_mode=WAL").first?.string(0)
+            guard mode == "wal" else {
+                throw SQLiteError(code: SQLITE_ERROR, message: "journal_mode is \(mode ?? "unknown"), expected wal", context: "opening \(path)")
+            }
+        }
+        try execute("PRAGMA synchronous=FULL")
+        try execute("PRAGMA foreign_keys=ON")
+        if !readOnly { try Schema.migrate(self) }
+    }
+
+    deinit {
+        statements.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    /// Runs one or more SQL statements with no parameters and no results (DDL, PRAGMA).
+    public func execute(_ sql: String) throws(SQLiteError) {
+        var error: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &error)
+        if rc != SQLITE_OK {
+            let message = error.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
+            sqlite3_free(error)
+            throw SQLiteError(code: sqlite3_extended_errcode(handle), message: message, context: sql)
+        }
+    }
+
+    private func statement(_ sql: String) throws(SQLiteError) -> Statement {
+        if let s = statements[sql] { return s }
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else {
+            throw SQLiteError(code: rc, message: String(cString: sqlite3_errmsg(handle)), context: sql)
+        }
+        let s = Statement(handle: stmt, sql: sql)
+        statements[sql] = s
+        return s
+    }
+
+    /// Runs a prepared statement with bound parameters and returns every row.
+    /// The statement is reset afterwards, so no read snapshot stays open.
+    @discardableResult
+    public func query(_ sql: String, _ values: [SQLValue] = []) throws(SQLiteError) -> [Row] {
+        let s = try statement(sql)
+        defer { sqlite3_reset(s.handle) }
+        try s.bind(values, db: handle)
+        var rows: [Row] = []
+        let count = sqlite3_column_count(s.handle)
+        while true {
+            let rc = sqlite3_step(s.handle)
+            if rc == SQLITE_DONE { break }
+            guard rc == SQLITE_ROW else {
+                throw SQLiteError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)), context: sql)
+            }
+            var row = Row(values: [])
+            row.values.reserveCapacity(Int(count))
+            for i in 0..<count { row.values.append(s.column(i)) }
+            rows.append(row)
+        }
+        return rows
+    }
+
+    /// Runs a statement that returns no rows; returns the number of rows it changed.
+    @discardableResult
+    public func run(_ sql: String, _ values: [SQLValue] = []) throws(SQLiteError) -> Int {
+        try query(sql, values)
+        return Int(sqlite3_changes(handle))
+    }
+
+    /// The rowid of the last successful INSERT on this connection.
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
+    /// Runs `body` in a write transaction that starts with `BEGIN IMMEDIATE` (so it takes the
+    /// write lock up front and the busy timeout applies) and commits when `body` returns.
+    /// Nested calls use a SAVEPOINT, so a failing inner part rolls back alone.
+    /// - Throws: what `body` throws (after rolling back), or `SQLiteError` from BEGIN/COMMIT.
+    public func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+        if transactionDepth > 0 {
+            let name = "sp\(transactionDepth)"
+            try execute("SAVEPOINT \(name)")
+            transactionDepth += 1
+            defer { transactionDepth -= 1 }
+            do {
+                let result = try body()
+                try execute("RELEASE \(name)")
+                return result
+            } catch {
+                try? execute("ROLLBACK TO \(name)")
+                try? execute("RELEASE \(name)")
+                throw error
+            }
+        }
+        try execute("BEGIN IMMEDIATE")
+        transactionDepth = 1
+        defer { transactionDepth = 0 }
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            if sqlite3_get_autocommit(handle) == 0 { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// Runs `body` inside a read transaction so that all its queries see one snapshot.
+    public func readTransaction<T>(_ body: () throws -> T) throws -> T {
+        if transactionDepth > 0 { return try body() }
+        try execute("BEGIN")
+        transactionDepth = 1
+        defer {
+            transactionDepth = 0
+            if sqlite3_get_autocommit(handle) == 0 { try? execute("COMMIT") }
+        }
+        return try body()
+    }
+
+    /// Writes a consistent copy of the database to `destination` with SQLite's online
+    /// backup API; safe while other connections read and write.
+    public func backup(to destination: String) throws(SQLiteError) {
+        var out: OpaquePointer?
+        var rc = sqlite3_open_v2(destination, &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nil)
+        guard rc == SQLITE_OK, let out else {
+            if let out { sqlite3_close_v2(out) }
+            throw SQLiteError(code: rc, message: "cannot open backup destination", context: "backup to \(destination)")
+        }
+        defer { sqlite3_close_v2(out) }
+        guard let b = sqlite3_backup_init(out, "main", handle, "main") else {
+            throw SQLiteError(code: sqlite3_errcode(out), message: String(cString: sqlite3_errmsg(out)), context: "backup to \(destination)")
+        }
+        repeat {
+            rc = sqlite3_backup_step(b, 256)
+            if rc == SQLITE_BUSY || rc == SQLITE_LOCKED { sqlite3_sleep(20) }
+        } while rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED
+        sqlite3_backup_finish(b)
+        guard rc == SQLITE_DONE else {
+            throw SQLiteError(code: rc, message: String(cString: sqlite3_errstr(rc)), context: "backup to \(destination)")
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import GavelCore
+import Synchronization
+
+/// The one writer that owns the ingest connection, with group commit.
+///
+/// Receiver worker threads call `submit`, which blocks until the work is committed.
+/// The writer thread takes every job waiting (up to `maxBatch`), runs each inside its own
+/// SAVEPOINT of one `BEGIN IMMEDIATE` transaction, commits once (one fsync for the batch
+/// with `synchronous=FULL`), and only then wakes the callers — so a 2xx is never sent for
+/// a signal that is not durable. A job that fails rolls back alone; a failed COMMIT fails
+/// every job of the batch.
+///
+/// Thread-safety: `Sendable`. The `Database` never leaves the writer thread; jobs reach
+/// it through a `Mutex`-protected queue.
+public final class IngestWriter: Sendable {
+    /// A unit of work run on the writer's connection inside the batch transaction.
+    public typealias Work = @Sendable (Database) throws -> any Sendable
+
+    private final class Job: Sendable {
+        let work: Work
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<any Sendable, any Error>?>(nil)
+        init(work: @escaping Work) { self.work = work }
+    }
+
+    private struct State: ~Copyable {
+        var jobs: [Job] = []
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private let maxBatch: Int
+    private let onCommit: @Sendable (Int) -> Void
+    /// Set once the connection failed to open; every job then fails with it.
+    private let openError = Mutex<SQLiteError?>(nil)
+
+    /// Starts the writer thread on its own connection to `path`.
+    /// - Parameters:
+    ///   - maxBatch: most jobs committed in one transaction (default 256).
+    ///   - onCommit: called on the writer thread after each successful commit with the batch size
+    ///     (the dispatcher uses it to wake up at once).
+    /// - Throws: `SQLiteError` when the database cannot be opened or migrated.
+    public init(path: String, busyTimeoutMs: Int32 = 5000, maxBatch: Int = 256,
+                onCommit: @escaping @Sendable (Int) -> Void = { _ in }) throws(SQLiteError) {
+        self.maxBatch = maxBatch
+        self.onCommit = onCommit
+        let opened = DispatchSemaphore(value: 0)
+        let thread = Thread { [self] in
+            let db: Database
+            do {
+                db = try Database(path: path, busyTimeoutMs: busyTimeoutMs)
+            } catch let error {
+                let failure = error as? SQLiteError ?? SQLiteError(code: 1, message: "\(error)", context: "opening \(path)")
+                openError.withLock { $0 = failure }
+                opened.signal()
+                finished.signal()
+                return
+            }
+            opened.signal()
+            run(db)
+            finished.signal()
+        }
+        thread.name = "gavel-ingest-writer"
+        thread.start()
+        opened.wait()
+        if let error = openError.withLock({ $0 }) { throw error }
+    }
+
+    /// Runs `work` in the next group-commit batch and returns its result once committed.
+    /// - Throws: what `work` threw, the `SQLiteError` of a failed BEGIN/COMMIT, or
+    ///   `SQLiteError` "writer closed" after `close()`.
+    public func submit<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) throws -> T {
+        let job = Job(work: { db in try work(db) })
+        let accepted = state.withLock { s -> Bool in
+            guard !s.closed else { return false }
+            s.jobs.append(job)
+            return true
+        }
+        guard accepted else { throw SQLiteError(code: 21, message: "the ingest writer is closed", context: "submit") }
+        wake.signal()
+        job.done.wait()
+        switch job.result.withLock({ $0 })! {
+        case .success(let value): return value as! T
+        case .failure(let error): throw error
+        }
+    }
+
+    /// Finishes the jobs already submitted, refuses new ones, and closes the connection.
+    public func close() {
+        let first = state.withLock { s -> Bool in
+            let was = s.closed
+            s.closed = true
+            return !was
+        }
+        guard first else { return }
+        wake.signal()
+        finished.wait()
+    }
+
+    private func run(_ db: Database) {
+        while true {
+            wake.wait()
+            while true {
+                let (batch, closed) = state.withLock { s -> ([Job], Bool) in
+                    let n = min(s.jobs.count, maxBatch)
+                    let b = Array(s.jobs.prefix(n))
+                    s.jobs.removeFirst(n)
+                    return (b, s.closed)
+                }
+                if batch.isEmpty {
+                    if closed { return }
+                    break
+                }
+                commit(batch, on: db)
+            }
+        }
+    }
+
+    private func commit(_ batch: [Job], on db: Database) {
+        var results: [Result<any Sendable, any Error>] = []
+        results.reserveCapacity(batch.count)
+        do {
+            try db.writeTransaction {
+                for job in batch {
+                    do {
+                        let value = try db.writeTransaction { try job.work(db) }
+                        results.append(.success(value))
+                    } catch {
+                        results.append(.failure(error))
+                    }
+                }
+            }
+            onCommit(batch.count)
+        } catch {
+            results = Array(repeating: .failure(error), count: batch.count)
+        }
+        for (job, result) in zip(batch, results) {
+            job.result.withLock { $0 = result }
+            job.done.signal()
+        }
+    }
+}

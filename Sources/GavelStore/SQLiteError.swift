@@ -1,0 +1,39 @@
+import CSQLite
+
+/// An error from SQLite, with the context needed to act on it.
+///
+/// `code` is the extended result code (`sqlite3_extended_result_codes` is on);
+/// `primaryCode` is `code & 0xff`. `isTransient` is true for the codes that a later
+/// retry can cure — busy, locked, full, read-only, I/O — which the receiver answers
+/// with 503 and `Retry-After` so the sender retries.
+public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+    /// Extended result code (e.g. 2067 = SQLITE_CONSTRAINT_UNIQUE).
+    public var code: Int32
+    /// SQLite's message (`sqlite3_errmsg`).
+    public var message: String
+    /// What was being done: the SQL text or the operation name.
+    public var context: String
+
+    public init(code: Int32, message: String, context: String) {
+        self.code = code
+        self.message = message
+        self.context = context
+    }
+
+    /// The primary result code (`SQLITE_BUSY`, `SQLITE_FULL`, …).
+    public var primaryCode: Int32 { code & 0xff }
+
+    /// True when the fault lies in the environment (lock held, disk full, read-only, I/O)
+    /// rather than in the request, so the same request may succeed later.
+    public var isTransient: Bool {
+        switch primaryCode {
+        case SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR,
+             SQLITE_CANTOPEN, SQLITE_PROTOCOL, SQLITE_NOMEM, SQLITE_INTERRUPT:
+            return true
+        default:
+            return false
+        }
+    }
+
+    public var description: String { "sqlite error \(code): \(message) (while \(context))" }
+}
