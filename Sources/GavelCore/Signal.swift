@@ -7,8 +7,9 @@
 /// (older templates: `SECURITY_RULE_QUERY`), `SECURITY_RULE_GROUP_BY_FIELDS`, `ID`, `DATE`,
 /// `LINK`, `TAGS`. Entities come from the attributes (see `SignalPayload`).
 public struct Signal: Sendable, Equatable {
-    /// Datadog's signal id, or a derived id (`derived-` + 32 hex digits of SHA-256 of the body)
-    /// when the payload had none or an unsubstituted `$SECURITY_SIGNAL_ID`.
+    /// Datadog's signal id as sent, or a derived id (`derived-` + the first 32 hex digits of
+    /// SHA-256 of the raw body) when the payload had none, an unsubstituted `$SECURITY_SIGNAL_ID`,
+    /// or one longer than 512 UTF-8 bytes.
     public var signalID: String
     /// The detection rule's name, if sent.
     public var ruleName: String?
@@ -16,18 +17,22 @@ public struct Signal: Sendable, Equatable {
     public var ruleID: String?
     /// The detection rule's type (`log_detection`, `signal_correlation`, …), if sent.
     public var ruleType: String?
+    /// `SECURITY_SIGNAL_SEVERITY` (a word, or Datadog's 0–4 integer), nil when absent or unknown.
     public var severity: Severity?
+    /// `SECURITY_SIGNAL_TITLE`, if sent.
     public var title: String?
+    /// `SECURITY_SIGNAL_MSG` (the signal's message, often Markdown), if sent.
     public var message: String?
-    /// `SECURITY_SIGNAL_ATTRIBUTES` as an object (parsed once if it arrived as a JSON string).
+    /// `SECURITY_SIGNAL_ATTRIBUTES` as an object (parsed once if it arrived as a JSON string);
+    /// when it was neither, the value as sent (flagged `attributesUnparsed`).
     public var attributes: JSONValue?
     /// `SECURITY_RULE_MATCHED_QUERIES` (or `SECURITY_RULE_QUERY`), one entry per query.
     public var matchedQueries: [String]
-    /// `SECURITY_RULE_GROUP_BY_FIELDS`, as sent (one entry per field or value).
+    /// `SECURITY_RULE_GROUP_BY_FIELDS`, one entry per field or value (`key:value` for an object).
     public var groupByFields: [String]
     /// The webhook's `ID` (the notification's event id), if sent.
     public var eventID: String?
-    /// `DATE`: epoch milliseconds as the original digits (never rounded).
+    /// `DATE`: epoch milliseconds as the original digits (never rounded); nil unless all digits.
     public var date: String?
     /// `LINK`: the signal's page in Datadog.
     public var link: String?
@@ -79,4 +84,8 @@ public enum SignalFlag: String, Sendable, Equatable, CaseIterable {
     case formEncoded = "form_encoded"
     /// A field held an unsubstituted template variable such as `$SECURITY_RULE_NAME`.
     case unsubstitutedVariable = "unsubstituted_variable"
+    /// A list (IPs, users, groups, tags, queries, …) had more than 256 values; the rest were dropped.
+    case entitiesTruncated = "entities_truncated"
+    /// `SECURITY_SIGNAL_ID` was longer than 512 UTF-8 bytes, so the id was derived instead.
+    case signalIDTooLong = "signal_id_too_long"
 }
