@@ -84,7 +84,7 @@ public final class Receiver: Sendable {
                 Connection(socket: socket, peer: peer, receiver: self).run()
                 connections.withLock { _ = $0.removeValue(forKey: socket.fd) }
                 socket.close()
-                metrics.openConnections.sub(1, ordering: .relaxed)
+                metrics.openConnections.subtract(1, ordering: .relaxed)
             }
             thread.name = "gavel-conn"
             thread.stackSize = 512 * 1024

@@ -11,14 +11,23 @@ public final class ReceiverMetrics: Sendable {
     public let unauthorized = Atomic<Int>(0)
     public let openConnections = Atomic<Int>(0)
     public let refusedConnections = Atomic<Int>(0)
-    private let statusCounts: [Atomic<Int>] = (0..<6).map { _ in Atomic<Int>(0) }
+    private let status1xx = Atomic<Int>(0)
+    private let status2xx = Atomic<Int>(0)
+    private let status3xx = Atomic<Int>(0)
+    private let status4xx = Atomic<Int>(0)
+    private let status5xx = Atomic<Int>(0)
 
     public init() {}
 
     /// Counts one response by its status class (1xx … 5xx).
     public func count(status: Int) {
-        let bucket = max(0, min(5, status / 100))
-        statusCounts[bucket].add(1, ordering: .relaxed)
+        switch status / 100 {
+        case 1: status1xx.add(1, ordering: .relaxed)
+        case 2: status2xx.add(1, ordering: .relaxed)
+        case 3: status3xx.add(1, ordering: .relaxed)
+        case 4: status4xx.add(1, ordering: .relaxed)
+        default: status5xx.add(1, ordering: .relaxed)
+        }
     }
 
     /// The exposition text. `extra` lines (already formatted) are appended.
@@ -32,7 +41,9 @@ public final class ReceiverMetrics: Sendable {
         counter("gavel_http_requests_total", "HTTP requests received.", requests.load(ordering: .relaxed))
         lines.append("# HELP gavel_http_responses_total HTTP responses sent, by status class.")
         lines.append("# TYPE gavel_http_responses_total counter")
-        for c in 1...5 { lines.append("gavel_http_responses_total{code=\"\(c)xx\"} \(statusCounts[c].load(ordering: .relaxed))") }
+        let classes = [status1xx.load(ordering: .relaxed), status2xx.load(ordering: .relaxed), status3xx.load(ordering: .relaxed),
+                       status4xx.load(ordering: .relaxed), status5xx.load(ordering: .relaxed)]
+        for (i, value) in classes.enumerated() { lines.append("gavel_http_responses_total{code=\"\(i + 1)xx\"} \(value)") }
         counter("gavel_signals_stored_total", "Signals committed for the first time.", signalsStored.load(ordering: .relaxed))
         counter("gavel_signal_duplicates_total", "Deliveries of an already stored signal id.", duplicates.load(ordering: .relaxed))
         counter("gavel_intake_errors_total", "Bodies refused as malformed (kept in intake_errors).", intakeErrors.load(ordering: .relaxed))

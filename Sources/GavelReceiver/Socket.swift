@@ -39,12 +39,12 @@ public struct Socket: Sendable {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0 else {
             let e = errno
-            close(fd)
+            Glibc.close(fd)
             throw SocketError(errno: e, call: "bind \(host):\(port)")
         }
         guard Glibc.listen(fd, 1024) == 0 else {
             let e = errno
-            close(fd)
+            Glibc.close(fd)
             throw SocketError(errno: e, call: "listen")
         }
         return Socket(fd: fd)
@@ -66,9 +66,10 @@ public struct Socket: Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         while true {
             let client = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { accept4(fd, $0, &length, Int32(SOCK_CLOEXEC.rawValue)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &length) }
             }
             if client >= 0 {
+                _ = fcntl(client, F_SETFD, FD_CLOEXEC)
                 var one: Int32 = 1
                 setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
                 let peer = Socket.describe(storage)
