@@ -113,6 +113,7 @@ public final class Database {
     /// write lock up front and the busy timeout applies) and commits when `body` returns.
     /// Nested calls use a SAVEPOINT, so a failing inner part rolls back alone.
     /// - Throws: what `body` throws (after rolling back), or `SQLiteError` from BEGIN/COMMIT.
+    @discardableResult
     public func writeTransaction<T>(_ body: () throws -> T) throws -> T {
         if transactionDepth > 0 {
             let name = "sp\(transactionDepth)"

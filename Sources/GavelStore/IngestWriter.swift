@@ -72,6 +72,7 @@ public final class IngestWriter: Sendable {
     /// Runs `work` in the next group-commit batch and returns its result once committed.
     /// - Throws: what `work` threw, the `SQLiteError` of a failed BEGIN/COMMIT, or
     ///   `SQLiteError` "writer closed" after `close()`.
+    @discardableResult
     public func submit<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) throws -> T {
         let job = Job(work: { db in try work(db) })
         let accepted = state.withLock { s -> Bool in
