@@ -1,0 +1,204 @@
+import Testing
+@testable import GavelCore
+
+@Suite struct JSONValueTests {
+    private func parseError(_ bytes: [UInt8], maxDepth: Int = 64) -> JSONError? {
+        do {
+            _ = try JSONValue.parse(bytes, maxDepth: maxDepth)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    private func parseError(_ text: String) -> JSONError? { parseError(Array(text.utf8)) }
+
+    @Test func parsesAllKindsInOrder() throws {
+        let v = try JSONValue.parse(#" { "b": [1, -0.5e+3, true, false, null], "a": "x\u00e9\n", "c": {} } "#)
+        #expect(v == .object([
+            JSONMember("b", .array([.number("1"), .number("-0.5e+3"), .bool(true), .bool(false), .null])),
+            JSONMember("a", .string("xé\n")),
+            JSONMember("c", .object([])),
+        ]))
+    }
+
+    @Test func keepsNumberDigitsBeyondDoublePrecision() throws {
+        let v = try JSONValue.parse(#"{"DATE": 17000000000000000001, "f": 1.00000000000000000000001}"#)
+        #expect(v["DATE"] == .number("17000000000000000001"))
+        #expect(v["f"]?.scalarText == "1.00000000000000000000001")
+    }
+
+    @Test func decodesEscapesAndSurrogatePairs() throws {
+        let v = try JSONValue.parse(#"["\"\\\/\b\f\n\r\t", "\ud83d\ude00", "\u0000", "\uFFFF"]"#)
+        #expect(v == .array([.string("\"\\/\u{08}\u{0C}\n\r\t"), .string("😀"), .string("\u{0}"), .string("\u{FFFF}")]))
+    }
+
+    @Test func scalarsAtTopLevel() throws {
+        #expect(try JSONValue.parse("42") == .number("42"))
+        #expect(try JSONValue.parse(" \"s\" ") == .string("s"))
+        #expect(try JSONValue.parse("null") == .null)
+    }
+
+    @Test func duplicateKeysKeepLastValueAtFirstPosition() throws {
+        let v = try JSONValue.parse(#"{"id":"first","x":1,"id":"second"}"#)
+        #expect(v == .object([JSONMember("id", .string("second")), JSONMember("x", .number("1"))]))
+        #expect(v["id"] == .string("second"))
+    }
+
+    @Test(arguments: [
+        ("[1,]", "trailing comma in array"),
+        (#"{"a":1,}"#, "trailing comma in object"),
+        ("01", "leading zero"),
+        ("-01", "leading zero after minus"),
+        ("[00]", "double zero"),
+        ("1.", "bare decimal point"),
+        (".5", "no integer part"),
+        ("+1", "plus sign"),
+        ("1e", "empty exponent"),
+        ("NaN", "NaN"),
+        ("Infinity", "Infinity"),
+        ("[1] x", "trailing garbage"),
+        ("{} {}", "two values"),
+        ("// c\n{}", "line comment"),
+        ("{/* c */}", "block comment"),
+        ("{'a':1}", "single quotes"),
+        (#"{"a" 1}"#, "missing colon"),
+        (#"{a:1}"#, "unquoted key"),
+        (#"["\ud800"]"#, "lone high surrogate"),
+        (#"["\udc00"]"#, "lone low surrogate"),
+        (#"["\ud800\u0041"]"#, "high surrogate then non-surrogate"),
+        (#"["\x41"]"#, "unknown escape"),
+        (#"["\u12"]"#, "short unicode escape"),
+        ("[\"a\tb\"]", "raw tab in string"),
+        ("[\"a\nb\"]", "raw newline in string"),
+        (#"["abc"#, "unterminated string"),
+        ("[1, 2", "unterminated array"),
+        ("", "empty"),
+        ("   ", "only whitespace"),
+        ("tru", "truncated literal"),
+        ("True", "capitalized literal"),
+        ("[1\u{0C}]", "form feed is not JSON whitespace"),
+    ])
+    func refusesMalformedText(_ text: String, _ why: String) {
+        #expect(parseError(text) != nil, "should refuse: \(why)")
+    }
+
+    @Test func errorOffsetPointsAtTheProblem() throws {
+        let e = try #require(parseError("[1,]"))
+        #expect(e.offset == 3)
+        let z = try #require(parseError(#"{"n": 012}"#))
+        #expect(z.offset == 6)
+        #expect(z.message.contains("leading zero"))
+        #expect(z.description == "at byte 6: \(z.message)")
+        let g = try #require(parseError("{} x"))
+        #expect(g.offset == 3)
+    }
+
+    @Test(arguments: [
+        [0x22, 0xFF, 0x22] as [UInt8],                 // 0xFF never appears in UTF-8
+        [0x22, 0xC0, 0xAF, 0x22],                      // overlong '/'
+        [0x22, 0xE0, 0x80, 0xAF, 0x22],                // overlong, 3 bytes
+        [0x22, 0xED, 0xA0, 0x80, 0x22],                // UTF-8-encoded surrogate U+D800
+        [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22],          // above U+10FFFF
+        [0x22, 0xC3, 0x22],                            // truncated sequence
+        [0x22, 0x80, 0x22],                            // lone continuation byte
+        [0xEF, 0xBB, 0xBF, 0x7B, 0x7D],                // byte order mark
+        [0x5B, 0xC3, 0xA9, 0x5D],                      // non-ASCII outside a string
+    ])
+    func refusesInvalidUTF8(_ bytes: [UInt8]) {
+        #expect(parseError(bytes) != nil)
+    }
+
+    @Test func acceptsMultibyteUTF8() throws {
+        let v = try JSONValue.parse([0x22, 0xC3, 0xA9, 0xE2, 0x82, 0xAC, 0xF0, 0x9F, 0x98, 0x80, 0x22])
+        #expect(v == .string("é€😀"))
+    }
+
+    @Test func depthBombFailsWithTheLimitNamed() throws {
+        let bomb = [UInt8](repeating: UInt8(ascii: "["), count: 10_000)
+        let e = try #require(parseError(bomb))
+        #expect(e.message.contains("64"))
+        #expect(e.offset == 64)
+        let objects = Array(String(repeating: #"{"a":"#, count: 10_000).utf8)
+        #expect(parseError(objects) != nil)
+    }
+
+    @Test func depthLimitIsExact() throws {
+        let ok = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
+        #expect(parseError(ok) == nil)
+        let over = String(repeating: "[", count: 65) + String(repeating: "]", count: 65)
+        #expect(parseError(over) != nil)
+        #expect(parseError(Array("[1]".utf8), maxDepth: 0) != nil)
+        #expect(parseError(Array("1".utf8), maxDepth: 0) == nil)
+        #expect(parseError(Array(String(repeating: "[", count: 200).utf8) + Array(String(repeating: "]", count: 200).utf8), maxDepth: 500) == nil)
+    }
+
+    @Test(arguments: [
+        #"{"a":[1,2.5e-7,{"b":null}],"c":"q\"\\\n\u0001é😀","d":true,"e":{},"f":[],"g":-0}"#,
+        #"[]"#,
+        #""\u001f\u007f""#,
+        #"{"DATE":17000000000000000001}"#,
+    ])
+    func roundTripsThroughCompactText(_ text: String) throws {
+        let v = try JSONValue.parse(text)
+        let again = try JSONValue.parse(v.compactText)
+        #expect(again == v)
+        #expect(again.compactText == v.compactText)
+    }
+
+    @Test func compactTextEscapes() {
+        let v: JSONValue = ["k\"": .string("a\u{01}b\u{1F}\t\"\\/é"), "n": 3, "b": false, "z": .null]
+        #expect(v.compactText == #"{"k\"":"a\u0001b\u001f\t\"\\/é","n":3,"b":false,"z":null}"#)
+    }
+
+    @Test func compactTextWritesInvalidNumberTextAsNull() {
+        #expect(JSONValue.array([.number("12"), .number("1e5"), .number("0x10"), .number(""), .number("01")]).compactText
+                == "[12,1e5,null,null,null]")
+    }
+
+    @Test func outlineLinesShape() throws {
+        let v = try JSONValue.parse(#"""
+            {"network":{"client":{"ip":["203.0.113.42","2001:db8::17"]}},
+             "evt":{"name":"ConsoleLogin","ok":true,"n":null},
+             "items":[{"proto":"tcp","port":22},"x",[]],
+             "empty":"", "o":{}, "a":[]}
+            """#)
+        #expect(v.outlineLines() == [
+            "network:",
+            "  client:",
+            "    ip: [203.0.113.42, 2001:db8::17]",
+            "evt:",
+            "  name: ConsoleLogin",
+            "  ok: true",
+            "  n: null",
+            "items:",
+            "  - proto: tcp",
+            "    port: 22",
+            "  - x",
+            "  - []",
+            "empty: \"\"",
+            "o: {}",
+            "a: []",
+        ])
+        #expect(v.outlineLines(indent: 4)[2] == "        ip: [203.0.113.42, 2001:db8::17]")
+        #expect(JSONValue.string("solo").outlineLines() == ["solo"])
+    }
+
+    @Test func outlineDoesNotSanitize() {
+        let v: JSONValue = ["t": "\u{1B}[2Jhi"]
+        #expect(v.outlineLines() == ["t: \u{1B}[2Jhi"])
+    }
+
+    @Test func typeNames() {
+        #expect([JSONValue.null, .bool(true), .number("1"), .string(""), .array([]), .object([])].map(\.typeName)
+                == ["null", "boolean", "number", "string", "array", "object"])
+    }
+
+    @Test func literalsBuildOrderedObjects() {
+        let v: JSONValue = ["signal": "abc", "duplicate": false, "remediations": [1, 2], "signal": "last"]
+        #expect(v.compactText == #"{"signal":"last","duplicate":false,"remediations":[1,2]}"#)
+        #expect(JSONValue(strings: ["a", "b"]) == .array([.string("a"), .string("b")]))
+        #expect(JSONValue(nil as String?) == .null)
+        #expect(JSONValue(7) == .number("7"))
+    }
+}
