@@ -82,9 +82,11 @@ struct ActionLoader {
         try ActionURLPolicy(allowInternal: allowInternalURLs).check(url, field: node.field("url"))
         let body = try bodyTemplate(node, target: target)
         let headers = try headerTemplates(node, hasBody: body != nil)
-        return HTTPTemplate(method: method, url: url, headers: headers, body: body,
-                            timeoutSeconds: try node.seconds("timeout_seconds", maximum: 300) ?? 10,
-                            retries: try node.int("retries", in: 0...20) ?? 5)
+        let template = HTTPTemplate(method: method, url: url, headers: headers, body: body,
+                                    timeoutSeconds: try node.seconds("timeout_seconds", maximum: 300) ?? 10,
+                                    retries: try node.int("retries", in: 0...20) ?? 5)
+        try node.finish()
+        return template
     }
 
     private func commandTemplate(_ node: ConfigObject) throws(ConfigError) -> CommandTemplate {
@@ -100,8 +102,10 @@ struct ActionLoader {
         guard !argv[0].hasPlaceholders, texts[0].hasPrefix("/") else {
             throw ConfigError(field: "\(node.field("argv"))[0]", message: "the program must be an absolute path with no placeholders (no $PATH lookup, no shell)")
         }
-        return CommandTemplate(argv: argv, timeoutSeconds: try node.seconds("timeout_seconds", maximum: 3600) ?? 30,
-                               retries: try node.int("retries", in: 0...20) ?? 0)
+        let template = CommandTemplate(argv: argv, timeoutSeconds: try node.seconds("timeout_seconds", maximum: 3600) ?? 30,
+                                       retries: try node.int("retries", in: 0...20) ?? 0)
+        try node.finish()
+        return template
     }
 
     private func outboxTemplate(_ node: ConfigObject, target: TargetKind) throws(ConfigError) -> OutboxTemplate {
@@ -111,7 +115,9 @@ struct ActionLoader {
             path = GavelConfig.resolve(configured, against: baseDirectory)
         }
         let body = try bodyTemplate(node, target: target)
-        return OutboxTemplate(path: path, headers: try headerTemplates(node, hasBody: body != nil), body: body)
+        let template = OutboxTemplate(path: path, headers: try headerTemplates(node, hasBody: body != nil), body: body)
+        try node.finish()
+        return template
     }
 
     /// `body`: absent = the default body; `null` = no body; anything else is a JSON template.
