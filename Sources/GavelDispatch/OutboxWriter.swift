@@ -5,7 +5,7 @@ import Glibc
 /// per line, each ended by `\n`). With no action configured, every action is an outbox
 /// action: the line is the request an HTTP action would have sent (see DESIGN.md).
 ///
-/// Each append opens the file with `O_APPEND | O_CREAT` (mode 0600 when created), takes an
+/// Each append opens the file with `O_RDWR | O_APPEND | O_CREAT` (mode 0600 when created), takes an
 /// exclusive `flock(2)`, writes the line and its newline with one `write(2)`, `fsync(2)`s and
 /// closes. The lock makes lines from concurrent threads and processes (every gavel process
 /// uses this writer) never interleave: POSIX promises atomic writes only for pipes below
@@ -41,7 +41,7 @@ public struct OutboxWriter: Sendable {
     }
 
     private func append(_ line: [UInt8], to path: String) throws(OutboxError) {
-        let fd = retryingEINTR { open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600) }
+        let fd = retryingEINTR { open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o600) }
         guard fd >= 0 else { throw OutboxError(call: "open", path: path) }
         defer { close(fd) }
         guard retryingEINTR({ flock(fd, LOCK_EX) }) == 0 else { throw OutboxError(call: "flock", path: path) }
