@@ -1,0 +1,222 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads one entry of the config's `actions` object into an `ActionConfig`.
+struct ActionLoader {
+    /// The outbox file for outbox actions that name none.
+    let outboxPath: String
+    /// The config file's directory (with a trailing `/`, or empty), for relative paths.
+    let baseDirectory: String
+    /// `allow_internal_action_urls`.
+    let allowInternalURLs: Bool
+
+    /// Header names the HTTP client sets itself (RFC 9110 §7.2, §8.6, RFC 9112 §6–7, §9.6).
+    static let reservedHeaders: Set<String> = ["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive", "proxy-connection"]
+
+    func action(named name: String, in actions: ConfigObject, builtIn: ActionConfig?) throws(ConfigError) -> ActionConfig {
+        let path = actions.field(name)
+        guard ActionLoader.isActionName(name) else {
+            throw ConfigError(field: path, message: "not an action name (1–64 characters of A–Z a–z 0–9 . _ -, starting with a letter or digit)")
+        }
+        guard let node = try actions.object(name) else {
+            throw ConfigError(field: path, message: "expected an object, got null")
+        }
+        var action = builtIn ?? ActionConfig(name: name, target: .ip, kind: .outbox(OutboxTemplate(path: outboxPath, headers: [], body: nil)))
+        if let targetText = try node.string("target") {
+            guard let kind = TargetKind(rawValue: targetText) else {
+                throw ConfigError(field: node.field("target"), message: "expected one of \(TargetKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            if let builtIn, builtIn.target != kind {
+                throw ConfigError(field: node.field("target"), message: "the built-in action \(name) acts on \(builtIn.target.rawValue)")
+            }
+            action.target = kind
+        } else if builtIn == nil {
+            throw ConfigError(field: node.field("target"), message: "required (one of \(TargetKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        action.idempotent = try node.bool("idempotent") ?? action.idempotent
+        action.confirm = try node.bool("confirm") ?? action.confirm
+        if let pattern = try node.string("target_pattern") {
+            if let problem = TargetValidator.patternProblem(pattern) {
+                throw ConfigError(field: node.field("target_pattern"), message: problem)
+            }
+            action.targetPattern = pattern
+        }
+        let http = try node.object("http"), command = try node.object("command"), outbox = try node.object("outbox")
+        let kinds = [http, command, outbox].compactMap { $0 }
+        if kinds.count > 1 {
+            throw ConfigError(field: path, message: "give only one of http, command, outbox")
+        }
+        if let http {
+            action.kind = .http(try httpTemplate(http, target: action.target))
+        } else if let command {
+            action.kind = .command(try commandTemplate(command))
+        } else if let outbox {
+            action.kind = .outbox(try outboxTemplate(outbox, target: action.target))
+        } else if builtIn == nil {
+            throw ConfigError(field: path, message: "one of http, command, outbox is required")
+        }
+        try node.finish()
+        action.name = name
+        return action
+    }
+
+    static func isActionName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, name.unicodeScalars.count <= 64,
+              ("a"..."z").contains(first) || ("A"..."Z").contains(first) || ("0"..."9").contains(first) else { return false }
+        return name.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "." || $0 == "_" || $0 == "-"
+        }
+    }
+
+    private func httpTemplate(_ node: ConfigObject, target: TargetKind) throws(ConfigError) -> HTTPTemplate {
+        let method = try node.string("method") ?? "POST"
+        guard !method.isEmpty, method.count <= 16, method.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) }) else {
+            throw ConfigError(field: node.field("method"), message: "expected an upper-case HTTP method (POST, PUT, DELETE, …)")
+        }
+        guard let urlText = try node.string("url") else {
+            throw ConfigError(field: node.field("url"), message: "required")
+        }
+        let url = try Template(urlText, field: node.field("url"))
+        try ActionURLPolicy(allowInternal: allowInternalURLs).check(url, field: node.field("url"))
+        let body = try bodyTemplate(node, target: target)
+        let headers = try headerTemplates(node, hasBody: body != nil)
+        let template = HTTPTemplate(method: method, url: url, headers: headers, body: body,
+                                    timeoutSeconds: try node.seconds("timeout_seconds", maximum: 300) ?? 10,
+                                    retries: try node.int("retries", in: 0...20) ?? 5)
+        try node.finish()
+        return template
+    }
+
+    private func commandTemplate(_ node: ConfigObject) throws(ConfigError) -> CommandTemplate {
+        guard let texts = try node.strings("argv"), !texts.isEmpty else {
+            throw ConfigError(field: node.field("argv"), message: "required: a non-empty array (program path, then arguments)")
+        }
+        var argv: [Template] = []
+        for (i, text) in texts.enumerated() {
+            let field = "\(node.field("argv"))[\(i)]"
+            if text.utf8.contains(0) { throw ConfigError(field: field, message: "contains NUL") }
+            argv.append(try Template(text, field: field))
+        }
+        guard !argv[0].hasPlaceholders, texts[0].hasPrefix("/") else {
+            throw ConfigError(field: "\(node.field("argv"))[0]", message: "the program must be an absolute path with no placeholders (no $PATH lookup, no shell)")
+        }
+        let template = CommandTemplate(argv: argv, timeoutSeconds: try node.seconds("timeout_seconds", maximum: 3600) ?? 30,
+                                       retries: try node.int("retries", in: 0...20) ?? 0)
+        try node.finish()
+        return template
+    }
+
+    private func outboxTemplate(_ node: ConfigObject, target: TargetKind) throws(ConfigError) -> OutboxTemplate {
+        var path = outboxPath
+        if let configured = try node.string("path") {
+            guard !configured.isEmpty, !configured.utf8.contains(0) else { throw ConfigError(field: node.field("path"), message: "expected a file path") }
+            path = GavelConfig.resolve(configured, against: baseDirectory)
+        }
+        let body = try bodyTemplate(node, target: target)
+        let template = OutboxTemplate(path: path, headers: try headerTemplates(node, hasBody: body != nil), body: body)
+        try node.finish()
+        return template
+    }
+
+    /// `body`: absent = the default body; `null` = no body; anything else is a JSON template.
+    private func bodyTemplate(_ node: ConfigObject, target: TargetKind) throws(ConfigError) -> JSONTemplate? {
+        guard let raw = node.raw("body") else { return ActionConfig.defaultBody(target: target) }
+        if raw is NSNull { return nil }
+        guard let value = FoundationJSON.value(raw) else { throw ConfigError(field: node.field("body"), message: "not a JSON value") }
+        return try JSONTemplate(value, field: node.field("body"))
+    }
+
+    /// `headers`: an object of name → value template (sorted by name), then the defaults not configured.
+    private func headerTemplates(_ node: ConfigObject, hasBody: Bool) throws(ConfigError) -> [HeaderTemplate] {
+        var headers: [HeaderTemplate] = []
+        if let object = try node.object("headers") {
+            for name in object.keys {
+                let field = object.field(name)
+                guard HTTPSyntax.isToken(name) else { throw ConfigError(field: field, message: "not an HTTP header name (RFC 9110 token)") }
+                guard !ActionLoader.reservedHeaders.contains(name.lowercased()) else {
+                    throw ConfigError(field: field, message: "set by the HTTP client; cannot be configured")
+                }
+                guard let text = try object.string(name) else { throw ConfigError(field: field, message: "expected a string, got null") }
+                if text.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }) {
+                    throw ConfigError(field: field, message: "contains CR, LF, NUL or another control character")
+                }
+                headers.append(HeaderTemplate(name: name, value: try Template(text, field: field)))
+            }
+            try object.finish()
+        }
+        for header in HeaderTemplate.defaults(hasBody: hasBody) where !headers.contains(where: { $0.name.lowercased() == header.name.lowercased() }) {
+            headers.append(header)
+        }
+        return headers
+    }
+}
+
+/// Which action URLs the config accepts (hardening checklist D6): http or https only, a
+/// literal host (placeholders only after it), and — unless `allow_internal_action_urls` —
+/// no loopback, link-local / cloud-metadata, private, or other `Allowlist.internalRanges`
+/// address, no `localhost`, and no numeric host in a non-canonical form (`127.1`,
+/// `0x7f.0.0.1`, `2130706433`) that a resolver would read as such an address.
+///
+/// Only literal hosts can be checked when the config loads; a DNS name that resolves to an
+/// internal address is not detected here.
+struct ActionURLPolicy {
+    let allowInternal: Bool
+
+    static let internalNames: Set<String> = ["localhost", "metadata", "metadata.google.internal", "instance-data", "instance-data.ec2.internal"]
+
+    func check(_ url: Template, field: String) throws(ConfigError) {
+        let text = url.text
+        let lowered = text.lowercased()
+        guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") else {
+            throw ConfigError(field: field, message: "not an http(s) URL")
+        }
+        let afterScheme = text[text.firstRange(of: "://")!.upperBound...]
+        let authorityEnd = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? afterScheme.endIndex
+        let authority = afterScheme[..<authorityEnd]
+        guard !authority.contains("{") && !authority.contains("}") else {
+            throw ConfigError(field: field, message: "placeholders are not allowed in the scheme or host")
+        }
+        let hostPort = authority.lastIndex(of: "@").map { authority[authority.index(after: $0)...] } ?? authority
+        var host: Substring
+        if hostPort.hasPrefix("[") {
+            guard let close = hostPort.firstIndex(of: "]") else { throw ConfigError(field: field, message: "not an http(s) URL (unclosed '[')") }
+            host = hostPort[hostPort.index(after: hostPort.startIndex)..<close]
+        } else {
+            host = hostPort.firstIndex(of: ":").map { hostPort[..<$0] } ?? hostPort
+        }
+        guard !host.isEmpty else { throw ConfigError(field: field, message: "not an http(s) URL (no host)") }
+        let probe = url.render(TemplateContext(), escape: { _ in "x" })
+        guard URLComponents(string: probe)?.host != nil else {
+            throw ConfigError(field: field, message: "not an http(s) URL")
+        }
+        if allowInternal { return }
+        var name = host.lowercased()
+        while name.hasSuffix(".") { name.removeLast() }
+        let optIn = "; set allow_internal_action_urls to true to allow it"
+        if ActionURLPolicy.internalNames.contains(name) || name.hasSuffix(".localhost") {
+            throw ConfigError(field: field, message: "points at an internal host (\(name))\(optIn)")
+        }
+        if name.contains(":") {
+            guard let address = IPAddress(parsing: name) else {
+                throw ConfigError(field: field, message: "not a valid IPv6 address literal (zone ids are not accepted)")
+            }
+            if let range = Allowlist.internalRange(containing: address) {
+                throw ConfigError(field: field, message: "points at an internal address \(address) in \(range)\(optIn)")
+            }
+            return
+        }
+        var lenient = in_addr()
+        if inet_aton(name, &lenient) != 0 {
+            let bytes = withUnsafeBytes(of: &lenient) { Array($0) }
+            let address = IPAddress(bytes: bytes)!
+            guard address.description == name else {
+                throw ConfigError(field: field, message: "numeric host \(name.quotedForMessage) is not a canonical IPv4 address (it means \(address))")
+            }
+            if let range = Allowlist.internalRange(containing: address) {
+                throw ConfigError(field: field, message: "points at an internal address \(address) in \(range)\(optIn)")
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import FoundationNetworking
+import GavelCore
+
+extension HTTPExecutor {
+    /// Why a rendered request was refused before anything was sent.
+    struct Refusal: Error, Equatable {
+        var reason: String
+    }
+
+    /// Header names the transport owns; a rendered one would fight libcurl over the framing.
+    static let reservedHeaderNames: Set<String> = ["content-length", "transfer-encoding", "connection", "host"]
+
+    /// Builds the `URLRequest`, or the reason it must not be sent.
+    static func makeURLRequest(_ request: HTTPDispatchRequest, idempotencyKey: String) -> Result<URLRequest, Refusal> {
+        guard isToken(request.method) else { return .failure(Refusal(reason: "invalid HTTP method")) }
+        guard let url = URL(string: request.url),
+              let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = url.host, !host.isEmpty
+        else { return .failure(Refusal(reason: "invalid URL: not an absolute http(s) URL")) }
+        guard request.timeoutSeconds.isFinite, request.timeoutSeconds > 0 else {
+            return .failure(Refusal(reason: "timeout must be a positive number of seconds"))
+        }
+        if (request.method == "GET" || request.method == "HEAD") && !request.body.isEmpty {
+            return .failure(Refusal(reason: "\(request.method) request with a body"))
+        }
+        var urlRequest = URLRequest(url: url)
+        urlRequest.httpMethod = request.method
+        urlRequest.httpShouldHandleCookies = false
+        urlRequest.timeoutInterval = request.timeoutSeconds.rounded(.up) + 1
+        let owned = [HTTPHeaderField("User-Agent", userAgent), HTTPHeaderField("Idempotency-Key", idempotencyKey)]
+        let ownedNames = Set(owned.map { $0.name.lowercased() })
+        for field in request.headers + owned {
+            guard isToken(field.name) else { return .failure(Refusal(reason: "invalid header name")) }
+            guard isFieldValue(field.value) else {
+                return .failure(Refusal(reason: "header \(field.name) value contains CR, LF, NUL or another control character"))
+            }
+            guard !reservedHeaderNames.contains(field.name.lowercased()) else {
+                return .failure(Refusal(reason: "header \(field.name) is set by the transport"))
+            }
+        }
+        for field in request.headers where !ownedNames.contains(field.name.lowercased()) {
+            urlRequest.addValue(field.value, forHTTPHeaderField: field.name)
+        }
+        for field in owned { urlRequest.setValue(field.value, forHTTPHeaderField: field.name) }
+        if !request.body.isEmpty { urlRequest.httpBody = Data(request.body) }
+        return .success(urlRequest)
+    }
+
+    /// RFC 9110 §5.6.2 `token`: one or more of ALPHA, DIGIT and ``!#$%&'*+-.^_`|~``.
+    static func isToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"):
+                return true
+            default:
+                return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            }
+        }
+    }
+
+    /// RFC 9110 §5.5 field value: no control characters except horizontal tab, so no CR, LF
+    /// or NUL that could end the header early or smuggle another one in.
+    static func isFieldValue(_ text: String) -> Bool {
+        text.utf8.allSatisfy { $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }
+    }
+}

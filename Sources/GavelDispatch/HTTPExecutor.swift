@@ -1,0 +1,99 @@
+import Dispatch
+import Foundation
+import FoundationNetworking
+import GavelCore
+
+/// Sends an HTTP action's request with `URLSession` and classifies the answer.
+///
+/// - Headers: the rendered headers, then `User-Agent: gavel/0.1` and
+///   `Idempotency-Key: <key>` (these two win over rendered ones of the same name; the
+///   Idempotency-Key header is the IETF httpapi draft's, so the target can drop a re-send).
+///   A header name that is not an RFC 9110 token, a value with CR, LF or NUL
+///   (checklist D6: header injection), or a rendered `Content-Length`, `Transfer-Encoding`,
+///   `Connection` or `Host` refuses the request: `.permanent`, nothing sent.
+/// - Redirects are never followed (checklist D6): a 3xx answer is `.permanent`,
+///   `"redirect not followed"`.
+/// - `timeoutSeconds` bounds the whole exchange (connect, send, answer); at the deadline the
+///   task is cancelled (checklist D4).
+/// - At most 64 KiB of the response body are read, then the task is cancelled; the first
+///   4096 bytes become the excerpt.
+/// - Classification: 2xx `.success`; 408, 429, 5xx, network errors and timeouts
+///   `.retryable`; other 1xx/3xx/4xx and anything else `.permanent`.
+///
+/// Each call uses its own ephemeral session (no cookies, no cache, no credential store) and
+/// blocks the calling thread, which must not be the session's delegate queue.
+/// `URLSession` on Linux sends headers in its own order, not the configured one, and adds
+/// `Accept`, `Accept-Encoding`, `Accept-Language` and `Connection: keep-alive`.
+public struct HTTPExecutor: Sendable {
+    /// The `User-Agent` sent with every request.
+    public static let userAgent = "gavel/0.1"
+
+    /// Creates an HTTP executor.
+    public init() {}
+
+    /// Sends `request` once and waits for the answer, at most `request.timeoutSeconds`.
+    /// - Parameters:
+    ///   - request: the rendered request.
+    ///   - idempotencyKey: sent as the `Idempotency-Key` header; the same for every attempt of
+    ///     one remediation.
+    /// - Returns: the outcome; `status` is the HTTP status when an answer arrived.
+    public func execute(_ request: HTTPDispatchRequest, idempotencyKey: String) -> DispatchOutcome {
+        let watch = Stopwatch()
+        let urlRequest: URLRequest
+        switch Self.makeURLRequest(request, idempotencyKey: idempotencyKey) {
+        case .success(let built): urlRequest = built
+        case .failure(let refusal):
+            return DispatchOutcome(kind: .permanent, error: refusal.reason, durationMs: watch.elapsedMs)
+        }
+
+        let recorder = ExchangeRecorder()
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpCookieStorage = nil
+        configuration.httpShouldSetCookies = false
+        configuration.urlCache = nil
+        configuration.urlCredentialStorage = nil
+        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        // URLSession's own timers only back ours up: on Linux they count whole seconds.
+        configuration.timeoutIntervalForRequest = request.timeoutSeconds.rounded(.up) + 1
+        configuration.timeoutIntervalForResource = request.timeoutSeconds.rounded(.up) + 1
+        let delegateQueue = OperationQueue()
+        delegateQueue.maxConcurrentOperationCount = 1
+        let session = URLSession(configuration: configuration, delegate: recorder, delegateQueue: delegateQueue)
+        defer { session.invalidateAndCancel() }
+
+        let task = session.dataTask(with: urlRequest)
+        task.resume()
+        let answered = recorder.finished.wait(timeout: .now() + .nanoseconds(Int(min(request.timeoutSeconds, 1e6) * 1e9)))
+        if answered == .timedOut { task.cancel() }
+        let exchange = recorder.snapshot()
+        let ms = watch.elapsedMs
+        let excerpt = exchange.body.excerpt
+
+        if answered == .timedOut && !exchange.completed {
+            return DispatchOutcome(kind: .retryable, status: exchange.status,
+                                   error: "timeout after \(formatSeconds(request.timeoutSeconds)) s",
+                                   responseExcerpt: excerpt, durationMs: ms)
+        }
+        guard let status = exchange.status else {
+            let reason = exchange.errorText ?? "no response"
+            return DispatchOutcome(kind: .retryable, error: reason, responseExcerpt: excerpt, durationMs: ms)
+        }
+        if !exchange.truncated, let reason = exchange.errorText {
+            // The answer's head arrived but its body broke off: the target may not have acted.
+            return DispatchOutcome(kind: .retryable, status: status, error: "HTTP \(status), then \(reason)",
+                                   responseExcerpt: excerpt, durationMs: ms)
+        }
+        let (kind, error) = Self.classify(status: status, redirected: exchange.redirected)
+        return DispatchOutcome(kind: kind, status: status, error: error, responseExcerpt: excerpt, durationMs: ms)
+    }
+
+    /// The outcome kind and error text for an HTTP status (RFC 9110 §15).
+    static func classify(status: Int, redirected: Bool) -> (DispatchOutcome.Kind, String?) {
+        switch status {
+        case 200...299: return (.success, nil)
+        case 300...399: return (.permanent, "HTTP \(status): redirect not followed")
+        case 408, 429, 500...599: return (.retryable, "HTTP \(status)")
+        default: return (.permanent, redirected ? "HTTP \(status): redirect not followed" : "HTTP \(status)")
+        }
+    }
+}
