@@ -1,31 +1,52 @@
 import Foundation
 import GavelCore
+import GavelDispatch
 import GavelReceiver
 import GavelStore
 
-/// The long-running parts that `serve` and `console` share: the ingest writer and the
-/// ingest step (store the signal, propose remediations) the receiver calls.
+/// The long-running parts that `serve` and `console` share: the ingest writer, the
+/// receiver's ingest step (store the signal, propose remediations, auto-approve), and the
+/// dispatcher, woken after every commit so auto-remediation goes out at once.
 final class Runtime: Sendable {
     let writer: IngestWriter
+    let dispatcher: Dispatcher
+    let config: GavelConfig
     let databasePath: String
 
-    init(databasePath: String) throws {
+    /// - Throws: `SQLiteError` when the database cannot be opened or migrated.
+    init(databasePath: String, config: GavelConfig) throws {
         self.databasePath = databasePath
-        self.writer = try IngestWriter(path: databasePath)
+        self.config = config
+        let dispatcher = Dispatcher(databasePath: databasePath, config: config)
+        self.dispatcher = dispatcher
+        self.writer = try IngestWriter(path: databasePath, onCommit: { _ in dispatcher.wake() })
     }
 
-    /// Stores one delivery in the next group commit.
+    /// Stores one delivery (and its remediations) in the next group commit.
     var ingest: Receiver.Ingest {
         let writer = self.writer
+        let config = self.config
         return { incoming in
             try writer.submit { db in
-                let record = try db.record(incoming)
-                return IngestReply(record: record, remediations: [])
+                let result = try db.intake(incoming, config: config)
+                return IngestReply(record: result.record, remediations: result.remediations)
             }
         }
     }
 
     func close() {
+        dispatcher.stop()
         writer.close()
+    }
+}
+
+extension Environment {
+    /// Loads the configuration these options point at (exit 2 with the field on error).
+    func loadConfig() throws -> GavelConfig {
+        do {
+            return try GavelConfig.load(path: configPath, environment: ProcessInfo.processInfo.environment, databasePath: databasePath)
+        } catch {
+            throw ConfigFailure(message: error.description)
+        }
     }
 }

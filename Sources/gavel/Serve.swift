@@ -9,16 +9,10 @@ enum Serve {
         let args = try Arguments(raw, verb: "serve", valued: ["listen", "db", "config"], flags: ["insecure"])
         guard args.positional.isEmpty else { throw UsageError(message: "gavel serve: unexpected argument '\(args.positional[0])'") }
         let env = Environment(args)
-        let listenText = args.value("listen") ?? "127.0.0.1:8787"
-        guard let listen = ListenAddress(parsing: listenText) else {
-            throw UsageError(message: "gavel serve: --listen must be HOST:PORT (e.g. 127.0.0.1:8787 or [::1]:8787), got '\(listenText)'")
-        }
-        let secret = ProcessInfo.processInfo.environment["GAVEL_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        if secret == nil && !listen.isLoopback && !args.flag("insecure") {
-            throw UsageError(message: "gavel serve: refusing to listen on \(listen) without a shared secret; set GAVEL_TOKEN (or \"secret\" in the config) or pass --insecure")
-        }
-        let runtime = try Runtime(databasePath: env.databasePath)
-        let options = ReceiverOptions(listen: listen, secret: secret)
+        let config = try env.loadConfig()
+        let options = try receiverOptions(args, config: config, verb: "serve")
+        let runtime = try Runtime(databasePath: env.databasePath, config: config)
+        let listen = options.listen
         let receiver: Receiver
         do {
             receiver = try Receiver(options: options, writer: runtime.writer, ingest: runtime.ingest)
@@ -28,12 +22,28 @@ enum Serve {
             return 1
         }
         receiver.start()
+        runtime.dispatcher.start()
         printError("listening on http://\(receiver.boundAddress)")
         Shutdown.waitForSignal()
         receiver.stop()
         runtime.close()
         return 0
     }
+}
+
+/// The receiver's options from `--listen`, the config and the environment. Refuses a
+/// non-loopback address without a secret unless `--insecure` was given.
+func receiverOptions(_ args: Arguments, config: GavelConfig, verb: String) throws -> ReceiverOptions {
+    let listenText = args.value("listen") ?? config.listen ?? "127.0.0.1:8787"
+    guard let listen = ListenAddress(parsing: listenText) else {
+        throw UsageError(message: "gavel \(verb): --listen must be HOST:PORT (e.g. 127.0.0.1:8787 or [::1]:8787), got '\(listenText)'")
+    }
+    if config.secret == nil && !listen.isLoopback && !args.flag("insecure") {
+        throw UsageError(message: "gavel \(verb): refusing to listen on \(listen) without a shared secret; set GAVEL_TOKEN (or \"secret\" in the config) or pass --insecure")
+    }
+    var limits = HTTPLimits()
+    limits.maxBodyBytes = config.maxBodyBytes
+    return ReceiverOptions(listen: listen, secret: config.secret, secretHeader: config.secretHeader, limits: limits)
 }
 
 /// Blocks the calling thread until SIGINT or SIGTERM.

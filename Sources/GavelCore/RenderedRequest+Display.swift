@@ -1,0 +1,33 @@
+extension RenderedRequest {
+    /// The request as a person reads it, exactly as it will be sent (mask it first with
+    /// `masked()` before showing it). Shapes:
+    /// - http: `POST https://…` then one `Name: value` line per header, a blank line, the body;
+    /// - command: the argv as a JSON array (each element exactly one argument);
+    /// - outbox: `append to PATH:` then the JSON line.
+    /// Not sanitized for a terminal: the console and CLI sanitize what they draw.
+    public var displayText: String {
+        switch self {
+        case .http(let r):
+            var lines = ["\(r.method) \(r.url)"]
+            lines += r.headers.map { "\($0.name): \($0.value)" }
+            if !r.body.isEmpty {
+                lines.append("")
+                lines.append(String(decoding: r.body, as: UTF8.self))
+            }
+            return lines.joined(separator: "\n")
+        case .command(let c):
+            return "exec " + JSONValue.array(c.argv.map { .string($0) }).compactText
+        case .outbox(let o):
+            return "append to \(o.path):\n\(o.line)"
+        }
+    }
+
+    /// How many times a retryable failure of this request is retried.
+    public var maxRetries: Int {
+        switch self {
+        case .http(let r): r.maxRetries
+        case .command(let c): c.maxRetries
+        case .outbox: 5
+        }
+    }
+}
