@@ -199,6 +199,23 @@ import Testing
         #expect(throws: HTTPError.self) { _ = try reader.consume([UInt8]()) }
     }
 
+    @Test func mutatedChunkedBodiesAreAcceptedOrRefusedCleanly() {
+        var rng = HTTPTestSupport.SeededGenerator(state: 0xC4_0F_FE_E5)
+        let seed = T.bytes("5;a=\"b\"\r\nhello\r\n1A\r\n" + String(repeating: "z", count: 26) + "\r\n0\r\nX-T: 1\r\n\r\n")
+        for _ in 0..<3000 {
+            let bytes = T.mutate(seed, &rng)
+            let whole = Self.read(bytes, .chunked, HTTPLimits())
+            if case .error(let e) = whole {
+                #expect([400, 413, 431].contains(e.status), "\(e) for \(bytes)")
+            }
+            if case .complete(let body, _, let consumed) = whole {
+                #expect(consumed <= bytes.count && body.count <= consumed)
+            }
+            let k = Int.random(in: 0...bytes.count, using: &rng)
+            #expect(Self.read(bytes, .chunked, HTTPLimits(), cuts: [k]) == whole, "split at \(k) of \(bytes)")
+        }
+    }
+
     @Test func namesWhatWasWrong() {
         func message(_ s: String) -> String? {
             if case .error(let e) = Self.read(T.bytes(s), .chunked, HTTPLimits()) { return e.message }

@@ -1,50 +1,6 @@
 import Testing
 @testable import GavelReceiver
 
-/// Shared helpers for the HTTP parsing suites.
-enum HTTPTestSupport {
-    /// Small limits so the every-split-point tests over limit cases stay fast.
-    static let small = HTTPLimits(maxRequestLine: 64, maxHeaderBytes: 200, maxHeaderFields: 5, maxBodyBytes: 100,
-                                  maxFieldLine: 64, maxChunkExtensionBytes: 16, maxTrailerBytes: 40)
-
-    /// The outcome of one parse, comparable across split points.
-    enum HeadOutcome: Equatable {
-        case needMore
-        case head(HTTPRequestHead, consumed: Int)
-        case error(HTTPError)
-    }
-
-    static func head(_ bytes: [UInt8], _ limits: HTTPLimits = HTTPLimits()) -> HeadOutcome {
-        do throws(HTTPError) {
-            guard let (head, consumed) = try HTTPHeadParser.parse(bytes, limits: limits) else { return .needMore }
-            return .head(head, consumed: consumed)
-        } catch {
-            return .error(error)
-        }
-    }
-
-    static func status(_ outcome: HeadOutcome) -> Int? {
-        if case .error(let e) = outcome { return e.status }
-        return nil
-    }
-
-    /// Asserts that every proper prefix of `bytes` either needs more bytes or gives exactly
-    /// the result of the whole input, and that prefixes shorter than a head's `consumed` need more.
-    static func expectSplitInvariant(_ bytes: [UInt8], _ limits: HTTPLimits, sourceLocation: SourceLocation = #_sourceLocation) {
-        let full = head(bytes, limits)
-        for k in 0..<bytes.count {
-            let partial = head(Array(bytes[..<k]), limits)
-            if case .head(_, let consumed) = full, k < consumed {
-                #expect(partial == .needMore, "prefix \(k)", sourceLocation: sourceLocation)
-            } else if partial != .needMore {
-                #expect(partial == full, "prefix \(k)", sourceLocation: sourceLocation)
-            }
-        }
-    }
-
-    static func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
-}
-
 @Suite struct HTTPHeadParserTests {
     typealias T = HTTPTestSupport
 
@@ -405,6 +361,24 @@ enum HTTPTestSupport {
     }
 
     // MARK: the hostile tables never produce a server error
+
+    @Test func mutatedRequestsAreAcceptedOrRefusedCleanly() {
+        var rng = T.SeededGenerator(state: 0x6A76_656C)
+        let seeds = [Self.post + "{\"id\":\"abc\"}\n", "POST /w HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                     "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"].map(T.bytes)
+        for i in 0..<3000 {
+            let bytes = T.mutate(seeds[i % seeds.count], &rng)
+            let outcome = T.head(bytes)
+            if let status = T.status(outcome) {
+                #expect([400, 413, 414, 431, 501, 505].contains(status), "\(status) for \(bytes)")
+            }
+            let k = Int.random(in: 0...bytes.count, using: &rng)
+            let partial = T.head(Array(bytes[..<k]))
+            if partial != .needMore {
+                #expect(partial == outcome, "split at \(k) of \(bytes)")
+            }
+        }
+    }
 
     @Test func hostileInputNeverYieldsAServerError() {
         var inputs: [([UInt8], HTTPLimits)] = Self.hostile.map { (T.bytes($0.0), HTTPLimits()) }
