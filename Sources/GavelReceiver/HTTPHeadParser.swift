@@ -178,19 +178,30 @@ public enum HTTPHeadParser {
         }
     }
 
-    /// 414 when the first `maxRequestLine + 1` bytes hold a method and a space but no second
-    /// space (the target is what is long), else 400. Looks only at those bytes, so the answer
-    /// is the same however the line was split.
+    /// 414 when the target is what makes the request line long, else 400: within the first
+    /// `maxRequestLine + 1` bytes, a method and a space are followed by target bytes up to the
+    /// end, or by a second space and at most the start of an `HTTP/d.d` version. Looks only at
+    /// those bytes, so the answer is the same however the line was split.
     private static func requestLineTooLong(_ buffer: UnsafeRawBufferPointer, start: Int, limits: HTTPLimits) -> HTTPError {
         let end = min(buffer.count, start + limits.maxRequestLine + 1)
+        let tooLongTarget = HTTPError(status: 414, message: "request target longer than \(limits.maxRequestLine) bytes")
         var i = start
         while i < end && HTTPSyntax.isTchar(buffer[i]) { i += 1 }
         if i > start && i < end && buffer[i] == HTTPSyntax.sp {
             i += 1
             while i < end && buffer[i] != HTTPSyntax.sp { i += 1 }
-            if i == end {
-                return HTTPError(status: 414, message: "request target longer than \(limits.maxRequestLine) bytes")
+            if i == end { return tooLongTarget }
+            let pattern = Array("HTTP/0.0".utf8)
+            var k = 0
+            i += 1
+            while i < end && k < pattern.count {
+                let b = buffer[i]
+                let ok = pattern[k] == UInt8(ascii: "0") ? (b >= 0x30 && b <= 0x39) : b == pattern[k]
+                if !ok { break }
+                i += 1
+                k += 1
             }
+            if i == end { return tooLongTarget }
         }
         return .badRequest("request line longer than \(limits.maxRequestLine) bytes")
     }

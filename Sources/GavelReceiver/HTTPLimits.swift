@@ -16,7 +16,7 @@ public struct HTTPLimits: Sendable, Equatable {
     /// Longest body (Content-Length value, or the sum of the chunk sizes). Larger → 413.
     /// Default 1 MiB.
     public var maxBodyBytes: Int
-    /// Longest single field line (header or trailer), without its CRLF. Longer → 431.
+    /// Longest single header field line, without its CRLF. Longer → 431.
     /// Default 8192.
     public var maxFieldLine: Int
     /// Most chunk-extension bytes on one chunk-size line (everything after the hex digits,

@@ -39,7 +39,11 @@ enum HTTPSyntax {
     /// Decodes `buffer[range]` as UTF-8 (invalid sequences become U+FFFD).
     @inline(__always)
     static func string(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
-        String(decoding: UnsafeRawBufferPointer(rebasing: buffer[range]), as: UTF8.self)
+        guard !range.isEmpty, let base = buffer.baseAddress else { return "" }
+        // Typed pointer: String's contiguous UTF-8 fast path (validation + one copy).
+        return (base + range.lowerBound).withMemoryRebound(to: UInt8.self, capacity: range.count) {
+            String(decoding: UnsafeBufferPointer(start: $0, count: range.count), as: UTF8.self)
+        }
     }
 
     /// True when `buffer[range]` equals `lowercaseASCII` ignoring ASCII case.
