@@ -204,3 +204,12 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
         #expect(http.headers.map(\.name) == ["idempotency-key"])
     }
 }
+
+extension ConfigTests {
+    @Test func theExampleRequiresItsSecretVariable() throws {
+        let error = try #require(#expect(throws: ConfigError.self) {
+            try GavelConfig.load(path: exampleConfigPath, environment: [:], databasePath: "gavel.db")
+        })
+        #expect(error.description == "config: secret_env: environment variable GAVEL_TOKEN is not set (and no secret is given)")
+    }
+}
