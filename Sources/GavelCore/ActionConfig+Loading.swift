@@ -168,11 +168,12 @@ struct ActionURLPolicy {
 
     func check(_ url: Template, field: String) throws(ConfigError) {
         let text = url.text
-        let lowered = text.lowercased()
-        guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") else {
+        let scheme = text.prefix(while: { $0 != ":" }).lowercased()
+        guard scheme == "http" || scheme == "https", let separator = text.firstRange(of: "://"),
+              separator.lowerBound == text.index(text.startIndex, offsetBy: scheme.count) else {
             throw ConfigError(field: field, message: "not an http(s) URL")
         }
-        let afterScheme = text[text.firstRange(of: "://")!.upperBound...]
+        let afterScheme = text[separator.upperBound...]
         let authorityEnd = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) ?? afterScheme.endIndex
         let authority = afterScheme[..<authorityEnd]
         guard !authority.contains("{") && !authority.contains("}") else {
@@ -187,6 +188,9 @@ struct ActionURLPolicy {
             host = hostPort.firstIndex(of: ":").map { hostPort[..<$0] } ?? hostPort
         }
         guard !host.isEmpty else { throw ConfigError(field: field, message: "not an http(s) URL (no host)") }
+        guard !host.contains("%") || hostPort.hasPrefix("[") else {
+            throw ConfigError(field: field, message: "percent-encoding is not allowed in the host")
+        }
         let probe = url.render(TemplateContext(), escape: { _ in "x" })
         guard URLComponents(string: probe)?.host != nil else {
             throw ConfigError(field: field, message: "not an http(s) URL")

@@ -96,6 +96,9 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
         (#"{"allowlist": {"cidrs": "10.0.0.0/8"}}"#, "allowlist.cidrs", "expected an array of strings, got a string"),
         (#"{"actions": {"ban-ip": {"http": {"url": "ftp://waf.example.com/x"}}}}"#, "actions.ban-ip.http.url", "not an http(s) URL"),
         (#"{"actions": {"ban-ip": {"http": {"url": "waf.example.com/x"}}}}"#, "actions.ban-ip.http.url", "not an http(s) URL"),
+        (#"{"actions": {"ban-ip": {"http": {"url": "https:/waf.example.com/x"}}}}"#, "actions.ban-ip.http.url", "not an http(s) URL"),
+        (#"{"actions": {"ban-ip": {"http": {"url": "https:///x"}}}}"#, "actions.ban-ip.http.url", "not an http(s) URL (no host)"),
+        (#"{"actions": {"ban-ip": {"http": {"url": "file:///etc/passwd"}}}}"#, "actions.ban-ip.http.url", "not an http(s) URL"),
         (#"{"actions": {"ban-ip": {"http": {"url": "https://waf.example.com/x", "retires": 3}}}}"#, "actions.ban-ip.http.retires", "unknown key"),
         (#"{"actions": {"ban-ip": {"http": {"url": "https://waf.example.com/{{targte}}"}}}}"#, "actions.ban-ip.http.url", "unknown placeholder {{targte}}"),
         (#"{"actions": {"ban-ip": {"http": {"url": "https://waf.example.com/{{ target }}"}}}}"#, "actions.ban-ip.http.url", "unknown placeholder {{ target }}"),
@@ -152,7 +155,8 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
         #expect(configError(allowed) == nil)
     }
 
-    @Test(arguments: ["http://127.1/ban", "http://2130706433/ban", "http://0x7f.0.0.1/ban", "http://0177.0.0.1/ban", "http://[fe80::1%25eth0]/ban"])
+    @Test(arguments: ["http://127.1/ban", "http://2130706433/ban", "http://0x7f.0.0.1/ban", "http://0177.0.0.1/ban", "http://[fe80::1%25eth0]/ban",
+                      "http://%31%32%37.0.0.1/ban", "http://127.0.0.1./ban", "http://1.2.3/ban"])
     func ambiguousNumericHostsAreRefused(_ url: String) throws {
         let error = try #require(configError(#"{"actions": {"ban-ip": {"http": {"url": "\#(url)"}}}}"#))
         #expect(error.field == "actions.ban-ip.http.url")
@@ -202,5 +206,14 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
         #expect(http.method == "PUT" && http.body == nil)
         // No body: no Content-Type; a configured Idempotency-Key (any case) replaces the default.
         #expect(http.headers.map(\.name) == ["idempotency-key"])
+    }
+}
+
+extension ConfigTests {
+    @Test func theExampleRequiresItsSecretVariable() throws {
+        let error = try #require(#expect(throws: ConfigError.self) {
+            try GavelConfig.load(path: exampleConfigPath, environment: [:], databasePath: "gavel.db")
+        })
+        #expect(error.description == "config: secret_env: environment variable GAVEL_TOKEN is not set (and no secret is given)")
     }
 }
