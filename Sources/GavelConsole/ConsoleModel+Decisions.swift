@@ -1,0 +1,233 @@
+import GavelCore
+
+/// A question waiting for `y` (or `n`/Esc). Drawn as a box over the body.
+public struct Confirmation: Sendable, Equatable {
+    /// One line, e.g. `Delete security group?`.
+    public var title: String
+    /// What exactly will happen: canonical targets, actions, counts.
+    public var lines: [String]
+    public var onYes: ConfirmedAction
+
+    public init(title: String, lines: [String], onYes: ConfirmedAction) {
+        self.title = title; self.lines = lines; self.onYes = onYes
+    }
+}
+
+/// What `y` does.
+public enum ConfirmedAction: Sendable, Equatable {
+    case effects([ConsoleEffect], flash: String, clearsTags: Bool)
+    /// Go on to the reject-reason prompt for these ids.
+    case askReason(ids: [Int64], title: String, clearsTags: Bool)
+}
+
+/// The reject-reason prompt.
+public struct ReasonPrompt: Sendable, Equatable {
+    public var ids: [Int64]
+    /// What is being rejected, shown on the status line.
+    public var title: String
+    public var editor: LineEditor
+    var clearsTags: Bool
+}
+
+extension ConsoleModel {
+    mutating func perform(_ action: ConfirmedAction) -> [ConsoleEffect] {
+        switch action {
+        case .effects(let effects, let text, let clearsTags):
+            if clearsTags { tagged = [:] }
+            flash = Flash(text)
+            return effects
+        case .askReason(let ids, let title, let clearsTags):
+            mode = .reason(ReasonPrompt(ids: ids, title: title, editor: LineEditor(prompt: "reason: "), clearsTags: clearsTags))
+            return []
+        }
+    }
+
+    /// The tagged rows in list order (severity, then age, then id) for summaries.
+    var taggedRows: [RemediationRow] { tagged.values.sorted { $0.id < $1.id } }
+
+    /// `37 bans, 1 allowlisted skipped`: what a batch does and what it skips.
+    static func batchSummary(_ rows: [RemediationRow], acting: (RemediationRow) -> Bool, skipNoun: String) -> (ids: [Int64], text: String) {
+        var counts: [(String, Int)] = []
+        var ids: [Int64] = []
+        var allowlisted = 0, other = 0
+        for row in rows {
+            if acting(row) {
+                ids.append(row.id)
+                if let i = counts.firstIndex(where: { $0.0 == row.action }) { counts[i].1 += 1 } else { counts.append((row.action, 1)) }
+            } else if row.state == .suppressed || row.suppressedBy != nil {
+                allowlisted += 1
+            } else {
+                other += 1
+            }
+        }
+        var parts = counts.map { actionNoun($0.0, count: $0.1) }
+        if allowlisted > 0 { parts.append("\(allowlisted) allowlisted skipped") }
+        if other > 0 { parts.append("\(other) \(skipNoun) skipped") }
+        return (ids, parts.isEmpty ? "nothing tagged" : parts.joined(separator: ", "))
+    }
+
+    /// `1 ban`, `2 user disables`, `1 security-group deletion`, `3 notify-slack`.
+    static func actionNoun(_ action: String, count n: Int) -> String {
+        let s = n == 1 ? "" : "s"
+        switch action {
+        case ActionName.banIP: return "\(n) ban\(s)"
+        case ActionName.disableUser: return "\(n) user disable\(s)"
+        case ActionName.deleteSecurityGroup: return "\(n) security-group deletion\(s)"
+        default: return "\(n) \(action)"
+        }
+    }
+
+    /// `delete-security-group sg-0a1b… (rule: Misconfigured SG)`, for confirmations.
+    static func describe(_ row: RemediationRow) -> String {
+        "#\(row.id) \(row.action) \(row.target) (rule: \(row.rule))"
+    }
+
+    // MARK: Decisions on remediations
+
+    mutating func approve() -> [ConsoleEffect] {
+        if !tagged.isEmpty {
+            let rows = taggedRows
+            let batch = Self.batchSummary(rows, acting: { $0.state == .pending }, skipNoun: "not pending")
+            guard !batch.ids.isEmpty else {
+                flash = Flash("nothing to approve: \(batch.text)", isError: true)
+                return []
+            }
+            var lines = ["\(batch.text)."]
+            lines += rows.filter { $0.confirm && $0.state == .pending }.prefix(5).map { "confirm: " + Self.describe($0) }
+            mode = .confirm(Confirmation(
+                title: "Approve \(countText(batch.ids.count)) of \(rows.count) tagged?", lines: lines,
+                onYes: .effects([.approve(batch.ids, by: analyst)], flash: "approving \(batch.text)…", clearsTags: true)))
+            return []
+        }
+        guard let row = selectedRemediation else { return [] }
+        guard row.state == .pending else {
+            flash = Flash("#\(row.id) is \(row.state.rawValue), not pending", isError: true)
+            return []
+        }
+        if row.confirm {
+            mode = .confirm(Confirmation(
+                title: "Approve \(row.action) \(row.target)?",
+                lines: ["action: \(row.action)", "target: \(row.target) (\(row.targetKind.rawValue))", "rule: \(row.rule)",
+                        "This action is marked confirm: it cannot be undone from gavel."],
+                onYes: .effects([.approve([row.id], by: analyst)], flash: "approving #\(row.id)…", clearsTags: false)))
+            return []
+        }
+        flash = Flash("approving #\(row.id) \(row.action) \(row.target)…")
+        return [.approve([row.id], by: analyst)]
+    }
+
+    mutating func reject() -> [ConsoleEffect] {
+        if !tagged.isEmpty {
+            let rows = taggedRows
+            let batch = Self.batchSummary(rows, acting: { $0.state == .pending }, skipNoun: "not pending")
+            guard !batch.ids.isEmpty else {
+                flash = Flash("nothing to reject: \(batch.text)", isError: true)
+                return []
+            }
+            mode = .confirm(Confirmation(
+                title: "Reject \(countText(batch.ids.count)) of \(rows.count) tagged?", lines: ["\(batch.text).", "A reason is asked next."],
+                onYes: .askReason(ids: batch.ids, title: "reject \(batch.text)", clearsTags: true)))
+            return []
+        }
+        guard let row = selectedRemediation else { return [] }
+        guard row.state == .pending else {
+            flash = Flash("#\(row.id) is \(row.state.rawValue), not pending", isError: true)
+            return []
+        }
+        mode = .reason(ReasonPrompt(ids: [row.id], title: "reject " + Self.describe(row),
+                                    editor: LineEditor(prompt: "reason: "), clearsTags: false))
+        return []
+    }
+
+    mutating func retry() -> [ConsoleEffect] {
+        if !tagged.isEmpty {
+            let rows = taggedRows
+            let batch = Self.batchSummary(rows, acting: { $0.state == .failed }, skipNoun: "not failed")
+            guard !batch.ids.isEmpty else {
+                flash = Flash("nothing to retry: \(batch.text)", isError: true)
+                return []
+            }
+            mode = .confirm(Confirmation(
+                title: "Retry \(countText(batch.ids.count)) of \(rows.count) tagged?", lines: ["\(batch.text)."],
+                onYes: .effects([.retry(batch.ids, by: analyst)], flash: "retrying \(batch.text)…", clearsTags: true)))
+            return []
+        }
+        guard let row = selectedRemediation else { return [] }
+        guard row.state == .failed else {
+            flash = Flash("only failed remediations can be retried (#\(row.id) is \(row.state.rawValue))", isError: true)
+            return []
+        }
+        if row.confirm {
+            mode = .confirm(Confirmation(
+                title: "Retry \(row.action) \(row.target)?",
+                lines: ["action: \(row.action)", "target: \(row.target) (\(row.targetKind.rawValue))", "last error: \(row.lastError ?? "-")"],
+                onYes: .effects([.retry([row.id], by: analyst)], flash: "retrying #\(row.id)…", clearsTags: false)))
+            return []
+        }
+        flash = Flash("retrying #\(row.id)…")
+        return [.retry([row.id], by: analyst)]
+    }
+
+    // MARK: Rules
+
+    /// The rule the current row belongs to: the selected rule, or the selected remediation's rule.
+    var targetRule: (key: String, name: String, row: RuleRow?)? {
+        if view == .rules {
+            guard let r = selectedRule else { return nil }
+            return (r.key, r.rule, r)
+        }
+        guard let row = selectedRemediation else { return nil }
+        return (row.ruleKey, row.rule, rules.first { $0.key == row.ruleKey })
+    }
+
+    mutating func toggleAuto() -> [ConsoleEffect] {
+        guard let rule = targetRule else { return [] }
+        if rule.row?.mode == .auto { return setMode(.manual) }
+        return setMode(.auto)
+    }
+
+    mutating func toggleDryRun() -> [ConsoleEffect] {
+        guard let rule = targetRule else { return [] }
+        return setMode(rule.row?.mode == .dryRun ? .manual : .dryRun)
+    }
+
+    mutating func setMode(_ m: RuleMode) -> [ConsoleEffect] {
+        guard let rule = targetRule else { return [] }
+        if rule.row?.mode == m {
+            flash = Flash("rule \(rule.name) is already \(m.rawValue)")
+            return []
+        }
+        let effect = ConsoleEffect.setRuleMode(rule: rule.key, m)
+        guard m == .auto else {
+            flash = Flash("rule \(rule.name) → \(m.rawValue)")
+            return [effect]
+        }
+        let actions = rule.row.map { $0.enabledActions.isEmpty ? "none" : $0.enabledActions.joined(separator: ", ") } ?? "unknown (rules not loaded)"
+        mode = .confirm(Confirmation(
+            title: "Switch rule \(rule.name) to auto?",
+            lines: ["Its enabled actions are approved and dispatched without review:", "  \(actions)",
+                    "A switches it back to manual."],
+            onYes: .effects([effect], flash: "rule \(rule.name) → auto", clearsTags: false)))
+        return []
+    }
+
+    mutating func toggleAction(_ action: String) -> [ConsoleEffect] {
+        guard view == .rules, let rule = selectedRule else { return [] }
+        guard rule.allActions.contains(action) else {
+            flash = Flash("rule \(rule.rule) does not propose \(action)", isError: true)
+            return []
+        }
+        let enable = !rule.enabledActions.contains(action)
+        let effect = ConsoleEffect.setRuleAction(rule: rule.key, action: action, enabled: enable)
+        let text = "rule \(rule.rule): \(action) \(enable ? "enabled" : "disabled")"
+        if enable && rule.mode == .auto {
+            mode = .confirm(Confirmation(
+                title: "Enable \(action) for rule \(rule.rule)?",
+                lines: ["The rule is in auto: \(action) will be dispatched without review."],
+                onYes: .effects([effect], flash: text, clearsTags: false)))
+            return []
+        }
+        flash = Flash(text)
+        return [effect]
+    }
+}

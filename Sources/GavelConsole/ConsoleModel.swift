@@ -1,0 +1,302 @@
+import Foundation
+import GavelCore
+
+/// The console's whole state, and what keys and events do to it. Pure: it never draws, never
+/// reads the store and never blocks; keys return ``ConsoleEffect`` values (htop's
+/// `HandlerResult`), data arrives as ``ConsoleEvent`` values, and ``pendingLoads`` says what
+/// data it is missing. ``ConsoleSession`` runs it against a ``ConsoleDataSource``.
+public struct ConsoleModel: Sendable {
+    /// Modal input states; keys go to the prompt or confirmation first.
+    public enum Mode: Sendable, Equatable {
+        case normal
+        /// The `?` overlay.
+        case help
+        /// The `/` prompt.
+        case filter(LineEditor)
+        /// The reject-reason prompt for these ids.
+        case reason(ReasonPrompt)
+        /// Waiting for `y` (confirm) or `n`/Esc (cancel).
+        case confirm(Confirmation)
+    }
+
+    /// Which pane `j`/`k` move in.
+    public enum Focus: Sendable, Equatable { case list, detail }
+
+    /// A short message on the status line until the next key.
+    public struct Flash: Sendable, Equatable {
+        public var text: String
+        public var isError: Bool
+        public init(_ text: String, isError: Bool = false) { self.text = text; self.isError = isError }
+    }
+
+    /// The analyst name decisions are attributed to.
+    public var analyst: String
+    /// `--read-only`: keys that change state only flash "read-only".
+    public var readOnly: Bool
+    public var keymap: Keymap
+    public var view: ConsoleView = .pending
+    public var mode: Mode = .normal
+    public var focus: Focus = .list
+    public var layout: ConsoleLayout
+    /// The clock, set by ``ConsoleEvent/tick(_:)``.
+    public var now: Date
+    public var summary: ConsoleSummary?
+    public var rules: [RuleRow] = []
+    public var ruleSelection = ListState<String>()
+    public var pending = RemediationList()
+    public var history = RemediationList()
+    public var audit: PagedList<AuditRow>
+    public var intakeErrors: PagedList<IntakeErrorRow>
+    /// `/` filters per view (nil or empty: none).
+    public var filters: [ConsoleView: String] = [:]
+    /// The detail of the selected remediation, once loaded.
+    public var detail: RemediationDetail?
+    public var detailScroll = 0
+    /// Tagged remediations by id, as they were when tagged (refreshed when their row reloads).
+    public var tagged: [Int64: RemediationRow] = [:]
+    public var flash: Flash?
+    /// A persistent error (store unreachable), shown in the header until cleared.
+    public var errorBanner: String?
+    public var isQuitting = false
+    var rulesStale = true
+    var detailStale = true
+    var detailLoadedID: Int64?
+
+    /// Rows loaded per page of the newest-first lists.
+    public static let pageSize = 100
+
+    public init(analyst: String, readOnly: Bool = false, keymap: Keymap = .standard,
+                size: (rows: Int, cols: Int) = (24, 80), now: Date = Date()) {
+        self.analyst = analyst; self.readOnly = readOnly; self.keymap = keymap
+        self.layout = ConsoleLayout(rows: size.rows, cols: size.cols); self.now = now
+        audit = PagedList(pageSize: Self.pageSize)
+        intakeErrors = PagedList(pageSize: Self.pageSize)
+    }
+
+    // MARK: Derived state
+
+    /// The active filter of the current view.
+    public var filter: String? {
+        guard let f = filters[view], !f.isEmpty else { return nil }
+        return f
+    }
+
+    /// The remediation list of `view`, if it is one.
+    public func remediationList(_ v: ConsoleView) -> RemediationList? {
+        switch v {
+        case .pending: pending
+        case .history: history
+        default: nil
+        }
+    }
+
+    /// The selected remediation of the current view, if it is a remediation list.
+    public var selectedRemediation: RemediationRow? { remediationList(view)?.selectedRow }
+
+    /// Rules passing the Rules view's filter.
+    public var visibleRules: [RuleRow] {
+        let f = filters[.rules]
+        return rules.filter { ConsoleFilter.matches([$0.rule, $0.key] + $0.enabledActions, pattern: f) }
+    }
+    public var selectedRule: RuleRow? {
+        let rs = visibleRules
+        guard let i = ruleSelection.index(in: rs.map(\.key)) else { return nil }
+        return rs[i]
+    }
+    public var visibleAudit: [AuditRow] {
+        let f = filters[.audit]
+        return audit.rows.filter { ConsoleFilter.matches([$0.actor, $0.verb, $0.text] + ($0.remediationID.map { ["#\($0)"] } ?? []), pattern: f) }
+    }
+    public var visibleIntakeErrors: [IntakeErrorRow] {
+        let f = filters[.intakeErrors]
+        return intakeErrors.rows.filter { ConsoleFilter.matches([$0.peer, $0.reason, $0.bodyExcerpt, String($0.status)], pattern: f) }
+    }
+
+    /// The ids of the rows the current view shows, in order, as strings or numbers.
+    var currentIDs: [AnyHashable] {
+        switch view {
+        case .pending: pending.rows.map(\.id)
+        case .history: history.rows.map(\.id)
+        case .rules: visibleRules.map(\.key)
+        case .audit: visibleAudit.map(\.id)
+        case .intakeErrors: visibleIntakeErrors.map(\.id)
+        }
+    }
+
+    // MARK: Loads
+
+    /// A data load the model needs.
+    public enum Load: Sendable, Equatable {
+        case rulesAndSummary
+        case remediations(ConsoleView, WindowRequest)
+        case detail(Int64)
+        case audit(PagedLoad)
+        case intakeErrors(PagedLoad)
+    }
+
+    /// What to read from the data source before the next draw (current view only).
+    public var pendingLoads: [Load] {
+        var loads: [Load] = []
+        if rulesStale { loads.append(.rulesAndSummary) }
+        switch view {
+        case .pending, .history:
+            if let request = windowRequest(for: view) { loads.append(.remediations(view, request)) }
+            if let row = selectedRemediation, detailStale || detailLoadedID != row.id { loads.append(.detail(row.id)) }
+        case .audit:
+            if let l = audit.load { loads.append(.audit(l)) }
+        case .intakeErrors:
+            if let l = intakeErrors.load { loads.append(.intakeErrors(l)) }
+        case .rules: break
+        }
+        return loads
+    }
+
+    /// The queries that load `view`'s window, or nil when it is current.
+    public func windowRequest(for v: ConsoleView) -> WindowRequest? {
+        guard let list = remediationList(v), let anchor = list.load else { return nil }
+        let states: [RemediationState] = v == .pending ? [.pending] : list.stateFilter.map { [$0] } ?? []
+        let order: ConsolePageQuery.Order = v == .pending ? .severityThenOldest : .newestFirst
+        let h = layout.listHeight
+        func q(_ cursor: ConsoleCursor?, _ inclusive: Bool, _ dir: ConsolePageQuery.Direction, _ limit: Int) -> ConsolePageQuery {
+            ConsolePageQuery(states: states, order: order, filter: filters[v], cursor: cursor,
+                             includesCursor: inclusive, direction: dir, limit: limit)
+        }
+        switch anchor {
+        case .top: return WindowRequest(anchor: .top, backward: nil, forward: q(nil, false, .forward, 3 * h))
+        case .bottom: return WindowRequest(anchor: .bottom, backward: q(nil, false, .backward, 3 * h), forward: nil)
+        case .around:
+            guard let cursor = list.anchor else {
+                return WindowRequest(anchor: .top, backward: nil, forward: q(nil, false, .forward, 3 * h))
+            }
+            return WindowRequest(anchor: .around, backward: q(cursor, false, .backward, 2 * h),
+                                 forward: q(cursor, true, .forward, 3 * h))
+        }
+    }
+
+    // MARK: Events
+
+    /// Applies something that happened outside the model.
+    public mutating func apply(_ event: ConsoleEvent) {
+        switch event {
+        case .summary(let s):
+            summary = s
+        case .rules(let r):
+            rules = r
+            rulesStale = false
+            ruleSelection.reconcile(ids: visibleRules.map(\.key), height: layout.listHeight)
+        case .window(let v, let w):
+            applyWindow(v, w)
+        case .detail(let id, let d):
+            if selectedRemediation?.id == id {
+                if detailLoadedID != id { detailScroll = 0 }
+                detail = d
+                detailLoadedID = id
+                detailStale = false
+            }
+        case .audit(let rows, let complete):
+            Self.applyPage(&audit, rows, complete: complete, height: layout.listHeight)
+        case .intakeErrors(let rows, let complete):
+            Self.applyPage(&intakeErrors, rows, complete: complete, height: layout.listHeight)
+        case .decisionResult(let outcome):
+            flash = Flash(outcome.message, isError: outcome.isError)
+            markStale()
+        case .error(let text):
+            errorBanner = text
+        case .clearError:
+            errorBanner = nil
+        case .resized(let rows, let cols):
+            layout = ConsoleLayout(rows: rows, cols: cols)
+            markStale()
+        case .tick(let date):
+            now = date
+        }
+    }
+
+    /// Marks everything shown as out of date (the refresh tick and after decisions).
+    public mutating func markStale() {
+        rulesStale = true
+        detailStale = true
+        if pending.load == nil { pending.load = .around }
+        if history.load == nil { history.load = .around }
+        if audit.load == nil { audit.load = .refresh(limit: max(Self.pageSize, audit.rows.count)) }
+        if intakeErrors.load == nil { intakeErrors.load = .refresh(limit: max(Self.pageSize, intakeErrors.rows.count)) }
+    }
+
+    mutating func applyWindow(_ v: ConsoleView, _ w: RemediationWindow) {
+        guard var list = remediationList(v) else { return }
+        let anchor = list.load
+        list.load = nil
+        list.rows = w.rows
+        list.atStart = w.atStart
+        list.atEnd = w.atEnd
+        let ids = w.rows.map(\.id)
+        let h = layout.listHeight
+        switch anchor {
+        case .top:
+            list.selection = ListState()
+            list.selection.reconcile(ids: ids, height: h)
+        case .bottom:
+            list.selection.selected = ids.last
+            list.selection.lastIndex = max(0, ids.count - 1)
+            list.selection.scrollTop = max(0, ids.count - h)
+            list.selection.reconcile(ids: ids, height: h)
+        case .around, nil:
+            list.selection.reconcile(ids: ids, height: h, preferred: w.preferredID)
+        }
+        list.anchor = list.selectedRow.map(ConsoleCursor.init) ?? list.anchor
+        for row in w.rows where tagged[row.id] != nil { tagged[row.id] = row }
+        setList(v, list)
+        extendIfNearEdge(v)
+    }
+
+    static func applyPage<Row>(_ list: inout PagedList<Row>, _ rows: [Row], complete: Bool, height: Int) {
+        switch list.load {
+        case .more: list.rows += rows.filter { r in !list.rows.contains { $0.id == r.id } }
+        default: list.rows = rows
+        }
+        list.complete = complete
+        list.load = nil
+        list.selection.reconcile(ids: list.rows.map(\.id), height: height)
+    }
+
+    mutating func setList(_ v: ConsoleView, _ list: RemediationList) {
+        switch v {
+        case .pending: pending = list
+        case .history: history = list
+        default: break
+        }
+    }
+
+    /// Asks for a reload around the selection when it is within a page of a loaded edge that is
+    /// not the list's real edge (keyset paging: the window follows the selection).
+    mutating func extendIfNearEdge(_ v: ConsoleView) {
+        guard var list = remediationList(v), list.load == nil,
+              let i = list.selection.index(in: list.rows.map(\.id)) else { return }
+        let h = layout.listHeight
+        if (!list.atStart && i < h) || (!list.atEnd && list.rows.count - 1 - i < 2 * h) {
+            list.load = .around
+            setList(v, list)
+        }
+    }
+}
+
+/// The one or two page queries that load a remediation list's window.
+public struct WindowRequest: Sendable, Equatable {
+    public var anchor: WindowAnchor
+    /// Rows before the selection (or the list's last rows for `.bottom`).
+    public var backward: ConsolePageQuery?
+    /// The selection and rows after it (or the first rows for `.top`).
+    public var forward: ConsolePageQuery?
+
+    /// Reads the window from `source`.
+    /// - Throws: what the data source throws.
+    public func fetch(from source: ConsoleDataSource) throws -> RemediationWindow {
+        let back = try backward.map { try source.page($0) } ?? []
+        let fwd = try forward.map { try source.page($0) } ?? []
+        return RemediationWindow(
+            rows: back + fwd,
+            atStart: backward.map { back.count < $0.limit } ?? true,
+            atEnd: forward.map { fwd.count < $0.limit } ?? true,
+            preferredID: fwd.first?.id ?? back.last?.id)
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import GavelCore
+
+/// Turns a ``ConsoleModel`` into a ``Frame``: pure, so screens are tested as text.
+///
+/// Layout (tig, vim): a header starting with `gavel`, the view tabs, the list, the detail pane of
+/// the selected row (below the list, or right of it from 120 columns), a status/flash line and a
+/// footer of key hints generated from the ``Keymap`` that turns into the `/` or reason prompt.
+/// Every string is sanitized (``DisplayText/sanitize(_:singleLine:)``) and fitted by display
+/// columns here, so attacker-controlled text can neither move the cursor nor break the layout.
+public enum ConsoleRenderer {
+    /// Renders `model` for a screen of `size`.
+    /// - Parameters:
+    ///   - size: rows and columns of the screen; below 24×80 the frame only says so.
+    ///   - width: display width of a scalar (`wcwidth` in the terminal, ``DisplayText/defaultWidth(_:)`` in tests).
+    /// - Returns: exactly `size.rows` rows of exactly `size.cols` columns.
+    public static func render(
+        _ model: ConsoleModel, size: (rows: Int, cols: Int),
+        width: @escaping (Unicode.Scalar) -> Int = DisplayText.defaultWidth
+    ) -> Frame {
+        let layout = ConsoleLayout(rows: max(0, size.rows), cols: max(0, size.cols))
+        guard !layout.isTooSmall else { return tooSmall(layout, width: width) }
+        var m = model
+        if m.layout != layout { m.apply(.resized(rows: layout.rows, cols: layout.cols)) }
+        var rows = [FrameRow](repeating: FrameRow([]), count: layout.rows)
+        rows[0] = header(m, layout, width)
+        rows[1] = tabs(m, layout, width)
+        switch m.mode {
+        case .help:
+            let help = m.keymap.helpLines(in: m.view, readOnly: m.readOnly)
+            for r in 2..<layout.statusRow {
+                let i = r - 2
+                rows[r] = RowBuilder.line(i < help.count ? "  " + help[i] : "", i == 0 ? .heading : .normal, cols: layout.cols, width: width)
+            }
+        default:
+            drawBody(m, layout, width, into: &rows)
+            if case .confirm(let c) = m.mode { drawConfirmation(c, layout, width, into: &rows) }
+        }
+        rows[layout.statusRow] = status(m, layout, width)
+        rows[layout.footerRow] = footer(m, layout, width)
+        return Frame(rows: rows, cols: layout.cols)
+    }
+
+    static func tooSmall(_ layout: ConsoleLayout, width: @escaping (Unicode.Scalar) -> Int) -> Frame {
+        let message = "terminal too small (need \(ConsoleLayout.minimumCols)×\(ConsoleLayout.minimumRows))"
+        let rows = (0..<layout.rows).map { r in
+            RowBuilder.line(r == layout.rows / 2 ? message : "", r == layout.rows / 2 ? .error : .normal, cols: layout.cols, width: width)
+        }
+        return Frame(rows: rows, cols: layout.cols)
+    }
+
+    static func header(_ m: ConsoleModel, _ layout: ConsoleLayout, _ width: @escaping (Unicode.Scalar) -> Int) -> FrameRow {
+        var b = RowBuilder(cols: layout.cols, width: width)
+        var parts = ["gavel"]
+        if let s = m.summary {
+            if let listen = s.listenAddress { parts.append(listen) }
+            let counts = RemediationState.allCases.compactMap { state -> String? in
+                let n = s.counts[state] ?? 0
+                return n > 0 || state == .pending ? "\(state.rawValue) \(n)" : nil
+            }
+            parts.append(counts.joined(separator: " · "))
+            parts.append(s.rulesInAuto == 1 ? "auto: 1 rule" : "auto: \(s.rulesInAuto) rules")
+        }
+        if m.readOnly { parts.append("READ-ONLY") }
+        let clock = TimeText.clock(m.now)
+        b.add(parts.joined(separator: "  ") + "  ", .header)
+        if let banner = m.errorBanner ?? m.summary?.banner {
+            b.add(banner, .error, columns: max(0, b.remaining - clock.count - 2))
+        }
+        b.add("", .header, columns: max(0, b.remaining - clock.count - 1))
+        b.add(clock + " ", .header)
+        return b.finish(.header)
+    }
+
+    static func tabs(_ m: ConsoleModel, _ layout: ConsoleLayout, _ width: @escaping (Unicode.Scalar) -> Int) -> FrameRow {
+        var b = RowBuilder(cols: layout.cols, width: width)
+        for v in ConsoleView.allCases {
+            b.add(" \(v.rawValue) \(v.title) ", v == m.view ? .activeTab : .tab)
+            b.add(" ")
+        }
+        if let f = m.filter { b.add(" /" + f + " ", .prompt) }
+        if m.view == .history, let s = m.history.stateFilter { b.add(" state: \(s.rawValue) ", .prompt) }
+        if !m.tagged.isEmpty { b.add(" \(m.tagged.count) tagged ", .tagged) }
+        return b.finish()
+    }
+
+    static func status(_ m: ConsoleModel, _ layout: ConsoleLayout, _ width: @escaping (Unicode.Scalar) -> Int) -> FrameRow {
+        switch m.mode {
+        case .reason(let p):
+            if let f = m.flash { return RowBuilder.line(f.text, f.isError ? .error : .flash, cols: layout.cols, width: width) }
+            return RowBuilder.line(p.title + " — Enter rejects, Esc cancels", .prompt, cols: layout.cols, width: width)
+        case .confirm(let c):
+            return RowBuilder.line(c.title + " (y/n)", .prompt, cols: layout.cols, width: width)
+        default:
+            if let f = m.flash { return RowBuilder.line(f.text, f.isError ? .error : .flash, cols: layout.cols, width: width) }
+            return RowBuilder.line(position(m), .dim, cols: layout.cols, width: width)
+        }
+    }
+
+    /// `3/120` or `3/120+` (more rows beyond the loaded window).
+    static func position(_ m: ConsoleModel) -> String {
+        let total = m.currentIDs.count
+        guard total > 0 else { return "" }
+        let i = (m.currentIndex ?? 0) + 1
+        if let list = m.remediationList(m.view) {
+            let more = list.atEnd && list.atStart ? "" : "+"
+            return "\(m.view.title): row \(i) of \(total)\(more) loaded"
+        }
+        return "\(m.view.title): row \(i) of \(total)"
+    }
+
+    static func footer(_ m: ConsoleModel, _ layout: ConsoleLayout, _ width: @escaping (Unicode.Scalar) -> Int) -> FrameRow {
+        var b = RowBuilder(cols: layout.cols, width: width)
+        switch m.mode {
+        case .filter(let e):
+            b.add(e.prompt + e.text, .prompt)
+            b.add(" ", .selected)
+        case .reason(let p):
+            b.add(p.editor.prompt + p.editor.text, .prompt)
+            b.add(" ", .selected)
+        case .confirm:
+            hints([("y", "confirm"), ("n/Esc", "cancel")], into: &b)
+        case .help:
+            hints([("Esc/?", "close help")], into: &b)
+        case .normal:
+            let all = m.keymap.footerHints(in: m.view, readOnly: m.readOnly)
+            let mustKeep = all.suffix(2)
+            var chosen: [(label: String, hint: String)] = []
+            var budget = layout.cols - mustKeep.reduce(0) { $0 + hintColumns($1, width) }
+            for h in all.dropLast(2) where hintColumns(h, width) <= budget {
+                chosen.append(h)
+                budget -= hintColumns(h, width)
+            }
+            hints(chosen + mustKeep, into: &b)
+        }
+        return b.finish()
+    }
+
+    static func hintColumns(_ h: (label: String, hint: String), _ width: (Unicode.Scalar) -> Int) -> Int {
+        DisplayText.columns(h.label, width: width) + 1 + DisplayText.columns(h.hint, width: width) + 2
+    }
+
+    static func hints(_ hs: [(label: String, hint: String)], into b: inout RowBuilder) {
+        for h in hs {
+            b.add(h.label, .hintKey)
+            b.add(" " + h.hint + "  ", .hint)
+        }
+    }
+
+    static func drawConfirmation(_ c: Confirmation, _ layout: ConsoleLayout, _ width: @escaping (Unicode.Scalar) -> Int, into rows: inout [FrameRow]) {
+        let inner = min(layout.cols - 6, 72)
+        let body = [c.title, ""] + c.lines + ["", "y confirms · n or Esc cancels"]
+        let boxRows = body.count + 2
+        let top = max(2, (layout.rows - boxRows) / 2)
+        let left = (layout.cols - inner - 4) / 2
+        for (i, r) in (top..<min(layout.statusRow, top + boxRows)).enumerated() {
+            var b = RowBuilder(cols: layout.cols, width: width)
+            b.add("", columns: left)
+            if i == 0 || i == boxRows - 1 {
+                b.add((i == 0 ? "┌" : "└") + String(repeating: "─", count: inner + 2) + (i == 0 ? "┐" : "┘"), .prompt)
+            } else {
+                b.add("│ ", .prompt)
+                b.add(body[i - 1], i == 1 ? .prompt : .normal, columns: inner)
+                b.add(" │", .prompt)
+            }
+            rows[r] = b.finish()
+        }
+    }
+}
