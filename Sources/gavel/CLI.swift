@@ -30,6 +30,13 @@ enum CLI {
                 return 0
             case "serve": return try Serve.run(args)
             case "signals": return try SignalsCommand.run(args)
+            case "list": return try ListCommand.run(args)
+            case "show": return try ShowCommand.run(args)
+            case "approve", "reject", "retry": return try DecisionCommand.run(args, verb: verb)
+            case "rules": return try RulesCommand.run(args)
+            case "auto": return try AutoCommand.run(args)
+            case "audit": return try AuditCommand.run(args)
+            case "dispatch": return try DispatchCommand.run(args)
             default:
                 throw UsageError(message: "gavel: unknown verb '\(verb)' (see 'gavel help')")
             }

@@ -17,7 +17,7 @@ enum SignalsCommand {
             for s in signals {
                 let what = (s.ips + s.users + s.resources).joined(separator: " ")
                 print([Timestamp.rfc3339(ms: s.receivedMs), s.severity ?? "-", s.signalID, s.rule ?? "-", what]
-                    .map { $0 }.joined(separator: "  "))
+                    .map { DisplayText.sanitize($0) }.joined(separator: "  "))
             }
         }
         return 0
