@@ -72,6 +72,14 @@ extension Database {
         }
     }
 
+    /// True when the rule's latest signal named a security group (so its default action is
+    /// `delete-security-group`, DESIGN.md "Which remediations a signal proposes").
+    public func ruleNamesSecurityGroups(key: String) throws -> Bool {
+        try !query("""
+            SELECT 1 FROM entities WHERE kind = 'security_group' AND signal = (SELECT max(id) FROM signals WHERE rule_key = ?) LIMIT 1
+            """, [.text(key)]).isEmpty
+    }
+
     /// True when the global kill switch (`gavel auto --all off`) stops automatic dispatch.
     public func automaticDispatchDisabled() throws -> Bool {
         try query("SELECT value FROM settings WHERE key = ?", [.text(autoKillSwitchKey)]).first?.string(0) == "1"

@@ -26,7 +26,7 @@ enum ListCommand {
         } else {
             for r in rows {
                 let who = r.decidedBy.map { " by \($0)" } ?? ""
-                print(safe("\(r.id)\t\(r.state.rawValue)\(who)\t\(r.severity?.rawValue ?? "-")\t\(r.action) \(r.target)\t\(r.rule)\t\(r.signals) signal(s)"))
+                print(row([String(r.id), r.state.rawValue + who, r.severity?.rawValue ?? "-", "\(r.action) \(r.target)", r.rule, "\(r.signals) signal(s)"]))
             }
         }
         return 0
@@ -121,7 +121,7 @@ enum RulesCommand {
         let autoOff = try db.automaticDispatchDisabled()
         if args.flag("json") {
             print(JSONValue.array(rules.map { rule in
-                let actions = RuleActions.enabled(rule, config: config)
+                let actions = RuleActions.enabled(rule, config: config, db: db)
                 return .object([
                     JSONMember("rule", .string(rule.name ?? rule.key)), JSONMember("rule_id", rule.ruleID.map { .string($0) } ?? .null),
                     JSONMember("mode", .string(rule.mode.rawValue)), JSONMember("actions", .array(actions.map { .string($0) })),
@@ -135,7 +135,9 @@ enum RulesCommand {
             if autoOff { print("automatic dispatch is OFF for all rules (gavel auto --all on to resume)") }
             for rule in rules {
                 let c = counts[rule.key]
-                print(safe("\(rule.mode.rawValue)\t\(rule.throttledMs != nil ? "throttled\t" : "")\(rule.name ?? rule.key)\tpending \(c?.pending ?? 0)\tdispatched \(c?.dispatched ?? 0)\tactions \(RuleActions.enabled(rule, config: config).joined(separator: ","))"))
+                print(row([rule.mode.rawValue + (rule.throttledMs != nil ? " (throttled)" : ""), rule.name ?? rule.key,
+                           "pending \(c?.pending ?? 0)", "dispatched \(c?.dispatched ?? 0)",
+                           "actions " + RuleActions.enabled(rule, config: config, db: db).joined(separator: ",")]))
             }
         }
         return 0
@@ -212,16 +214,17 @@ enum DispatchCommand {
 
 /// The actions a rule proposes now: its configured (or default) actions less those disabled.
 enum RuleActions {
-    static func configured(_ rule: RuleRecord, config: GavelConfig) -> [String] {
+    static func configured(_ rule: RuleRecord, config: GavelConfig, db: Database) -> [String] {
         var probe = Signal(signalID: "")
         probe.ruleID = rule.ruleID
         probe.ruleName = rule.name
         if let actions = config.ruleConfig(for: probe)?.actions { return actions }
-        return config.actions.keys.sorted()
+        if (try? db.ruleNamesSecurityGroups(key: rule.key)) == true { probe.securityGroups = ["sg"] }
+        return RemediationPlanner.defaultActions(for: probe)
     }
 
-    static func enabled(_ rule: RuleRecord, config: GavelConfig) -> [String] {
-        configured(rule, config: config).filter { !rule.disabledActions.contains($0) }
+    static func enabled(_ rule: RuleRecord, config: GavelConfig, db: Database) -> [String] {
+        configured(rule, config: config, db: db).filter { !rule.disabledActions.contains($0) }
     }
 }
 
@@ -245,6 +248,9 @@ func analystName(_ args: Arguments, verb: String) throws(UsageError) -> String {
     if let pw = getpwuid(getuid()), let name = pw.pointee.pw_name { return String(cString: name) }
     return ProcessInfo.processInfo.environment["USER"] ?? "unknown"
 }
+
+/// One output line of fields, each made safe for a terminal, separated by two spaces.
+func row(_ fields: [String]) -> String { fields.map { DisplayText.sanitize($0) }.joined(separator: "  ") }
 
 /// Text from the database made safe for a terminal (control and bidi characters shown as escapes).
 func safe(_ text: String) -> String { DisplayText.sanitize(text, singleLine: false) }
