@@ -4,8 +4,13 @@ import FoundationNetworking
 import Synchronization
 
 /// The `URLSession` delegate of one `HTTPExecutor` exchange: refuses redirects, keeps the
-/// status and at most `DispatchOutcome.captureLimit` bytes of body (then cancels the task),
-/// and signals `finished` when the task completes.
+/// status and at most `DispatchOutcome.captureLimit` bytes of body, and signals `finished`
+/// when the task completes or the body reaches the cap.
+///
+/// At the cap the task is cancelled from another queue: on Linux `URLSessionTask.cancel()`
+/// waits for the session's work queue, which a fast sender keeps busy (measured: up to 2 s on
+/// loopback while libcurl kept reading). Blocking the delegate queue that long would let the
+/// chunks libcurl delivers meanwhile pile up in memory; this way they are dropped as they come.
 final class ExchangeRecorder: NSObject, URLSessionDataDelegate, Sendable {
     /// What the exchange produced so far.
     struct Exchange {
@@ -13,13 +18,10 @@ final class ExchangeRecorder: NSObject, URLSessionDataDelegate, Sendable {
         var body = CappedBytes()
         /// The body reached the cap and the task was cancelled on purpose.
         var truncated = false
-        /// A redirect was refused (the 3xx is then the final answer).
-        var redirected = false
-        var completed = false
         var errorText: String?
     }
 
-    /// Signalled once, when the task completes (successfully or not).
+    /// Signalled when the task completes (successfully or not) or the body reaches the cap.
     let finished = DispatchSemaphore(value: 0)
     private let state = Mutex(Exchange())
 
@@ -28,10 +30,8 @@ final class ExchangeRecorder: NSObject, URLSessionDataDelegate, Sendable {
 
     func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
                     newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
-        state.withLock {
-            $0.redirected = true
-            $0.status = response.statusCode
-        }
+        // The 3xx becomes the final answer.
+        state.withLock { $0.status = response.statusCode }
         completionHandler(nil)
     }
 
@@ -48,14 +48,16 @@ final class ExchangeRecorder: NSObject, URLSessionDataDelegate, Sendable {
             if exchange.body.isFull { exchange.truncated = true; return true }
             return false
         }
-        if reachedCap { dataTask.cancel() }
+        if reachedCap {
+            finished.signal()
+            DispatchQueue.global().async { dataTask.cancel() }
+        }
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
         state.withLock { exchange in
             if exchange.status == nil, let http = task.response as? HTTPURLResponse { exchange.status = http.statusCode }
             if let error { exchange.errorText = Self.describe(error) }
-            exchange.completed = true
         }
         finished.signal()
     }

@@ -14,9 +14,11 @@ import GavelCore
 /// - Redirects are never followed (checklist D6): a 3xx answer is `.permanent`,
 ///   `"redirect not followed"`.
 /// - `timeoutSeconds` bounds the whole exchange (connect, send, answer); at the deadline the
-///   task is cancelled (checklist D4).
-/// - At most 64 KiB of the response body are read, then the task is cancelled; the first
-///   4096 bytes become the excerpt.
+///   task is cancelled (checklist D4). Once the status line has arrived it decides the
+///   outcome, even if the body then breaks off or outlasts the deadline.
+/// - At most 64 KiB of the response body are kept; then the call returns and the task is
+///   cancelled in the background; the first 4096 bytes become the excerpt. URLSession on
+///   Linux has no backpressure, so libcurl may read (and drop) more until the cancel lands.
 /// - Classification: 2xx `.success`; 408, 429, 5xx, network errors and timeouts
 ///   `.retryable`; other 1xx/3xx/4xx and anything else `.permanent`.
 ///
@@ -59,41 +61,38 @@ public struct HTTPExecutor: Sendable {
         let delegateQueue = OperationQueue()
         delegateQueue.maxConcurrentOperationCount = 1
         let session = URLSession(configuration: configuration, delegate: recorder, delegateQueue: delegateQueue)
-        defer { session.invalidateAndCancel() }
-
         let task = session.dataTask(with: urlRequest)
+        // Cancelling can wait on the session's busy work queue (see ExchangeRecorder): do it
+        // off the dispatcher thread, so the deadline holds.
+        defer { DispatchQueue.global().async { task.cancel(); session.invalidateAndCancel() } }
+
         task.resume()
         let answered = recorder.finished.wait(timeout: .now() + .nanoseconds(Int(min(request.timeoutSeconds, 1e6) * 1e9)))
-        if answered == .timedOut { task.cancel() }
         let exchange = recorder.snapshot()
         let ms = watch.elapsedMs
         let excerpt = exchange.body.excerpt
 
-        if answered == .timedOut && !exchange.completed {
-            return DispatchOutcome(kind: .retryable, status: exchange.status,
-                                   error: "timeout after \(formatSeconds(request.timeoutSeconds)) s",
+        if let status = exchange.status {
+            // The status line decides, even if the body then broke off or never ended:
+            // a target that answered 2xx has acted, and a 4xx stays a 4xx.
+            let (kind, error) = Self.classify(status: status)
+            return DispatchOutcome(kind: kind, status: status, error: error, responseExcerpt: excerpt, durationMs: ms)
+        }
+        if answered == .timedOut {
+            return DispatchOutcome(kind: .retryable, error: "timeout after \(formatSeconds(request.timeoutSeconds)) s",
                                    responseExcerpt: excerpt, durationMs: ms)
         }
-        guard let status = exchange.status else {
-            let reason = exchange.errorText ?? "no response"
-            return DispatchOutcome(kind: .retryable, error: reason, responseExcerpt: excerpt, durationMs: ms)
-        }
-        if !exchange.truncated, let reason = exchange.errorText {
-            // The answer's head arrived but its body broke off: the target may not have acted.
-            return DispatchOutcome(kind: .retryable, status: status, error: "HTTP \(status), then \(reason)",
-                                   responseExcerpt: excerpt, durationMs: ms)
-        }
-        let (kind, error) = Self.classify(status: status, redirected: exchange.redirected)
-        return DispatchOutcome(kind: kind, status: status, error: error, responseExcerpt: excerpt, durationMs: ms)
+        return DispatchOutcome(kind: .retryable, error: exchange.errorText ?? "no response",
+                               responseExcerpt: excerpt, durationMs: ms)
     }
 
     /// The outcome kind and error text for an HTTP status (RFC 9110 §15).
-    static func classify(status: Int, redirected: Bool) -> (DispatchOutcome.Kind, String?) {
+    static func classify(status: Int) -> (DispatchOutcome.Kind, String?) {
         switch status {
         case 200...299: return (.success, nil)
         case 300...399: return (.permanent, "HTTP \(status): redirect not followed")
         case 408, 429, 500...599: return (.retryable, "HTTP \(status)")
-        default: return (.permanent, redirected ? "HTTP \(status): redirect not followed" : "HTTP \(status)")
+        default: return (.permanent, "HTTP \(status)")
         }
     }
 }

@@ -13,6 +13,8 @@ final class LoopbackSink: Sendable {
         case hang
         /// A 200 that announces and sends `bytes` bytes of `a` as fast as the client reads.
         case flood(bytes: Int)
+        /// A head announcing a body of `bodyLength` bytes, then silence until the client leaves.
+        case headThenHang(Int, bodyLength: Int)
         /// A 302 to `location`.
         case redirect(to: String)
     }
@@ -109,7 +111,10 @@ final class LoopbackSink: Sendable {
             send(fd, Array("HTTP/1.1 \(code) Scripted\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body)
         case .redirect(let location):
             send(fd, Array("HTTP/1.1 302 Found\r\nLocation: \(location)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))
-        case .hang:
+        case .hang, .headThenHang:
+            if case .headThenHang(let code, let length) = reply {
+                send(fd, Array("HTTP/1.1 \(code) Scripted\r\nContent-Length: \(length)\r\n\r\n".utf8))
+            }
             while !isStopping {
                 var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 if poll(&pfd, 1, 20) > 0 {
