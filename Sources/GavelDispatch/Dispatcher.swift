@@ -19,7 +19,8 @@ public final class Dispatcher: Sendable {
     private let config: GavelConfig
     private let executor: any DispatchExecuting
     private let retryPolicy: RetryPolicy
-    /// Who claims, as `host:pid` (crash recovery checks that pid on this host).
+    /// Who claims, as `host:pid:instance` (crash recovery checks that pid on this host,
+    /// and for this process, that the instance is still running).
     public let worker: String
     private let wakeSignal = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
@@ -37,7 +38,16 @@ public final class Dispatcher: Sendable {
         self.retryPolicy = retryPolicy
         self.idleMs = idleMs
         self.worker = Dispatcher.workerName()
+        Dispatcher.liveInstances.withLock { _ = $0.insert(worker) }
     }
+
+    deinit {
+        let worker = self.worker
+        Dispatcher.liveInstances.withLock { _ = $0.remove(worker) }
+    }
+
+    /// Workers of this process that may hold claims (their claims are not crash leftovers).
+    private static let liveInstances = Mutex<Set<String>>([])
 
     /// The last store error the loop met (shown as a banner), nil when healthy.
     public var problem: String? { lastError.withLock { $0 } }
@@ -105,8 +115,9 @@ public final class Dispatcher: Sendable {
             isAlive: { claimer in
                 // A claim by a live process on this host (including ourselves) is not ours to recover.
                 let parts = claimer.split(separator: ":")
-                guard parts.count == 2, String(parts[0]) == host, let pid = Int32(parts[1]) else { return false }
-                return pid == getpid() ? false : kill(pid, 0) == 0
+                guard parts.count == 3, String(parts[0]) == host, let pid = Int32(parts[1]) else { return false }
+                if pid == getpid() { return Dispatcher.liveInstances.withLock { $0.contains(claimer) } }
+                return kill(pid, 0) == 0
             })
     }
 
@@ -173,5 +184,7 @@ public final class Dispatcher: Sendable {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    static func workerName() -> String { "\(hostName()):\(getpid())" }
+    static func workerName() -> String {
+        "\(hostName()):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
+    }
 }
