@@ -37,6 +37,7 @@ enum CLI {
             case "auto": return try AutoCommand.run(args)
             case "audit": return try AuditCommand.run(args)
             case "dispatch": return try DispatchCommand.run(args)
+            case "demo": return try DemoCommand.run(args)
             default:
                 throw UsageError(message: "gavel: unknown verb '\(verb)' (see 'gavel help')")
             }

@@ -1,0 +1,106 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The built `gavel` binary, run as a child process by the end-to-end tests.
+enum GavelBinary {
+    /// `.build/…/debug/gavel`, next to the test bundle.
+    static var path: String {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for candidate in [here, here.deletingLastPathComponent()] {
+            let p = candidate.appendingPathComponent("gavel").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/gavel").path
+    }
+
+    /// Runs `gavel ARGS` to completion; returns exit status, stdout and stderr.
+    @discardableResult
+    static func run(_ args: [String], environment: [String: String] = [:], cwd: String? = nil) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["GAVEL_TOKEN"] = nil
+        env["GAVEL_DB"] = nil
+        env["GAVEL_CONFIG"] = nil
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+}
+
+/// A running `gavel serve` on 127.0.0.1 with a free port and its own folder.
+final class ServeProcess {
+    let folder: String
+    let process = Process()
+    let port: Int
+    private let errPipe = Pipe()
+    var dbPath: String { folder + "/gavel.db" }
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    init(extraArgs: [String] = [], environment: [String: String] = [:], config: String? = nil) throws {
+        folder = NSTemporaryDirectory() + "gavel-e2e-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var args = ["serve", "--listen", "127.0.0.1:0", "--db", folder + "/gavel.db"]
+        if let config {
+            try Data(config.utf8).write(to: URL(fileURLWithPath: folder + "/gavel.json"))
+            args += ["--config", folder + "/gavel.json"]
+        }
+        process.executableURL = URL(fileURLWithPath: GavelBinary.path)
+        process.arguments = args + extraArgs
+        var env = ProcessInfo.processInfo.environment
+        env["GAVEL_TOKEN"] = nil
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        process.currentDirectoryURL = URL(fileURLWithPath: folder)
+        process.standardError = errPipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Wait for "listening on http://127.0.0.1:PORT" (bounded).
+        var seen = ""
+        let handle = errPipe.fileHandleForReading
+        let deadline = Date().addingTimeInterval(20)
+        var found: Int?
+        while found == nil && Date() < deadline {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+            if let range = seen.range(of: "listening on http://127.0.0.1:") {
+                let digits = seen[range.upperBound...].prefix { $0.isNumber }
+                if seen[range.upperBound...].contains("\n") { found = Int(digits) }
+            }
+        }
+        guard let found else {
+            process.terminate()
+            throw NSError(domain: "gavel-e2e", code: 1, userInfo: [NSLocalizedDescriptionKey: "serve did not start: \(seen)"])
+        }
+        port = found
+    }
+
+    /// SIGTERM, then wait for the exit; returns the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+
+    func cleanup() {
+        stop()
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}
