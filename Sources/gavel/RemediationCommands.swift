@@ -19,7 +19,7 @@ enum ListCommand {
         }
         filter.rule = args.value("rule")
         let limit = try args.count("limit", verb: "list", default: 1000)
-        let db = try Database(path: Environment(args).databasePath)
+        let db = try Environment(args).openDatabase()
         let rows = try db.remediations(filter, limit: limit)
         if args.flag("json") {
             print(JSONValue.array(rows.map(\.json)).compactText)
@@ -38,7 +38,7 @@ enum ShowCommand {
         let args = try Arguments(raw, verb: "show", valued: ["db", "config"], flags: ["json"])
         guard args.positional.count == 1 else { throw UsageError(message: "gavel show: give exactly one remediation ID") }
         let id = try remediationID(args.positional[0], verb: "show")
-        let db = try Database(path: Environment(args).databasePath)
+        let db = try Environment(args).openDatabase()
         guard let r = try db.remediation(id: id) else {
             printError("gavel show: remediation \(id) does not exist")
             return 1
@@ -95,7 +95,7 @@ enum DecisionCommand {
             decision = .reject(reason)
         }
         let actor = try analystName(args, verb: verb)
-        let db = try Database(path: Environment(args).databasePath)
+        let db = try Environment(args).openDatabase()
         do {
             try db.decide(ids, decision, by: actor)
         } catch let error as StoreError {
@@ -153,7 +153,7 @@ enum AutoCommand {
         }
         let word = args.positional.last!
         let actor = try analystName(args, verb: "auto")
-        let db = try Database(path: Environment(args).databasePath)
+        let db = try Environment(args).openDatabase()
         if all {
             guard word == "on" || word == "off" else { throw UsageError(message: "gavel auto --all: say on or off (the kill switch), got '\(word)'") }
             try db.setAutomaticDispatch(enabled: word == "on", by: actor)
@@ -179,7 +179,7 @@ enum AuditCommand {
         let args = try Arguments(raw, verb: "audit", valued: ["limit", "db", "config"], flags: ["json"])
         guard args.positional.isEmpty else { throw UsageError(message: "gavel audit: unexpected argument '\(args.positional[0])'") }
         let limit = try args.count("limit", verb: "audit", default: 1000)
-        let rows = try Database(path: Environment(args).databasePath).auditLog(limit: limit)
+        let rows = try Environment(args).openDatabase().auditLog(limit: limit)
         if args.flag("json") {
             print(JSONValue.array(rows.map(\.json)).compactText)
         } else {

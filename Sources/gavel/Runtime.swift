@@ -41,6 +41,12 @@ final class Runtime: Sendable {
 }
 
 extension Environment {
+    /// Checks the configuration (a bad one is exit 2 for every verb), then opens the database.
+    func openDatabase() throws -> Database {
+        _ = try loadConfig()
+        return try Database(path: databasePath)
+    }
+
     /// Loads the configuration these options point at (exit 2 with the field on error).
     func loadConfig() throws -> GavelConfig {
         do {

@@ -9,7 +9,7 @@ enum SignalsCommand {
         guard args.positional.isEmpty else { throw UsageError(message: "gavel signals: unexpected argument '\(args.positional[0])'") }
         let limit = try args.count("limit", verb: "signals", default: 1000)
         let env = Environment(args)
-        let db = try Database(path: env.databasePath)
+        let db = try env.openDatabase()
         let signals = try db.signals(limit: limit)
         if args.flag("json") {
             print(JSONValue.array(signals.map(\.json)).compactText)
