@@ -52,6 +52,8 @@ public struct ConsoleModel: Sendable {
     /// The detail of the selected remediation, once loaded.
     public var detail: RemediationDetail?
     public var detailScroll = 0
+    /// First line of the `?` overlay shown.
+    public var helpScroll = 0
     /// Tagged remediations by id, as they were when tagged (refreshed when their row reloads).
     public var tagged: [Int64: RemediationRow] = [:]
     public var flash: Flash?
