@@ -31,7 +31,9 @@ public protocol ConsoleDataSource {
 public struct ConsoleCursor: Sendable, Equatable {
     /// `Severity.rank`, or -1 for no severity.
     public var severityRank: Int
+    /// The row's `createdAt`.
     public var createdAt: Date
+    /// The row's id (the tie-breaker).
     public var id: Int64
 
     public init(severityRank: Int, createdAt: Date, id: Int64) {
@@ -68,13 +70,16 @@ public struct ConsolePageQuery: Sendable, Equatable {
 
     /// States to include; empty means every state.
     public var states: [RemediationState]
+    /// The list order (Pending or History).
     public var order: Order
     /// Case-insensitive substring that must occur in the rule (name or key), the target, one of
     /// the IPs or one of the users; nil or empty for no filter.
     public var filter: String?
+    /// Where to start; nil for the top (`.forward`) or the bottom (`.backward`).
     public var cursor: ConsoleCursor?
     /// Whether the row at `cursor` itself is included (used to reload around the selection).
     public var includesCursor: Bool
+    /// Which way to read from the cursor.
     public var direction: Direction
     /// At most this many rows (1…1000).
     public var limit: Int

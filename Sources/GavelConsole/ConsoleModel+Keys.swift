@@ -19,7 +19,15 @@ extension ConsoleModel {
             }
             return run(binding.command)
         case .help:
-            if [.escape, .c("?"), .c("q"), .enter, .function(1)].contains(key) { mode = .normal }
+            switch keymap.binding(for: key, in: view)?.command {
+            case .moveDown: helpScroll += 1
+            case .moveUp: helpScroll = max(0, helpScroll - 1)
+            case .pageDown: helpScroll += layout.listHeight
+            case .pageUp: helpScroll = max(0, helpScroll - layout.listHeight)
+            default:
+                if [.escape, .c("?"), .c("q"), .enter, .function(1)].contains(key) { mode = .normal }
+            }
+            helpScroll = min(helpScroll, max(0, keymap.helpLines(in: view, readOnly: readOnly).count - (layout.statusRow - 2)))
             return []
         case .filter(var editor):
             switch editor.handle(key) {
@@ -95,7 +103,9 @@ extension ConsoleModel {
         case .prevMatch: findMatch(forward: false)
         case .toggleTag: toggleTag()
         case .cycleStateFilter: cycleStateFilter()
-        case .help: mode = .help
+        case .help:
+            mode = .help
+            helpScroll = 0
         case .quit:
             isQuitting = true
             return [.quit]

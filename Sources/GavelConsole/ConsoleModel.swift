@@ -33,30 +33,47 @@ public struct ConsoleModel: Sendable {
     public var analyst: String
     /// `--read-only`: keys that change state only flash "read-only".
     public var readOnly: Bool
+    /// The key table the model dispatches on.
     public var keymap: Keymap
+    /// The view on screen.
     public var view: ConsoleView = .pending
+    /// Where keys go first (prompt, confirmation, help).
     public var mode: Mode = .normal
+    /// The pane `j`/`k` move in.
     public var focus: Focus = .list
+    /// The screen size and where things go.
     public var layout: ConsoleLayout
     /// The clock, set by ``ConsoleEvent/tick(_:)``.
     public var now: Date
+    /// The header's counts, once loaded.
     public var summary: ConsoleSummary?
+    /// All detection rules (loaded each refresh: auto confirmations list their actions).
     public var rules: [RuleRow] = []
+    /// The Rules view's selection, by rule key.
     public var ruleSelection = ListState<String>()
+    /// The Pending view's window and selection.
     public var pending = RemediationList()
+    /// The History view's window and selection.
     public var history = RemediationList()
+    /// The Audit view's rows.
     public var audit: PagedList<AuditRow>
+    /// The Intake errors view's rows.
     public var intakeErrors: PagedList<IntakeErrorRow>
     /// `/` filters per view (nil or empty: none).
     public var filters: [ConsoleView: String] = [:]
     /// The detail of the selected remediation, once loaded.
     public var detail: RemediationDetail?
+    /// First detail line shown.
     public var detailScroll = 0
+    /// First line of the `?` overlay shown.
+    public var helpScroll = 0
     /// Tagged remediations by id, as they were when tagged (refreshed when their row reloads).
     public var tagged: [Int64: RemediationRow] = [:]
+    /// The status-line message, cleared by the next key.
     public var flash: Flash?
     /// A persistent error (store unreachable), shown in the header until cleared.
     public var errorBanner: String?
+    /// Set by `q` / Ctrl-C.
     public var isQuitting = false
     var rulesStale = true
     var detailStale = true
@@ -277,26 +294,5 @@ public struct ConsoleModel: Sendable {
             list.load = .around
             setList(v, list)
         }
-    }
-}
-
-/// The one or two page queries that load a remediation list's window.
-public struct WindowRequest: Sendable, Equatable {
-    public var anchor: WindowAnchor
-    /// Rows before the selection (or the list's last rows for `.bottom`).
-    public var backward: ConsolePageQuery?
-    /// The selection and rows after it (or the first rows for `.top`).
-    public var forward: ConsolePageQuery?
-
-    /// Reads the window from `source`.
-    /// - Throws: what the data source throws.
-    public func fetch(from source: ConsoleDataSource) throws -> RemediationWindow {
-        let back = try backward.map { try source.page($0) } ?? []
-        let fwd = try forward.map { try source.page($0) } ?? []
-        return RemediationWindow(
-            rows: back + fwd,
-            atStart: backward.map { back.count < $0.limit } ?? true,
-            atEnd: forward.map { fwd.count < $0.limit } ?? true,
-            preferredID: fwd.first?.id ?? back.last?.id)
     }
 }

@@ -28,8 +28,9 @@ public enum ConsoleRenderer {
         switch m.mode {
         case .help:
             let help = m.keymap.helpLines(in: m.view, readOnly: m.readOnly)
+            let scroll = min(m.helpScroll, max(0, help.count - (layout.statusRow - 2)))
             for r in 2..<layout.statusRow {
-                let i = r - 2
+                let i = r - 2 + scroll
                 rows[r] = RowBuilder.line(i < help.count ? "  " + help[i] : "", i == 0 ? .heading : .normal, cols: layout.cols, width: width)
             }
         default:
@@ -49,23 +50,29 @@ public enum ConsoleRenderer {
         return Frame(rows: rows, cols: layout.cols)
     }
 
+    /// `gavel  LISTEN  [READ-ONLY]  [banner]  pending N · failed N …  auto: N rules      HH:MM:SSZ`:
+    /// what matters most first, so a narrow screen cuts the counts, never the warnings or clock.
     static func header(_ m: ConsoleModel, _ layout: ConsoleLayout, _ width: @escaping (Unicode.Scalar) -> Int) -> FrameRow {
         var b = RowBuilder(cols: layout.cols, width: width)
-        var parts = ["gavel"]
+        let clock = TimeText.clock(m.now)
+        func room(_ text: String) -> Int {
+            min(DisplayText.columns(DisplayText.sanitize(text), width: width), max(0, b.remaining - clock.count - 2))
+        }
+        var lead = "gavel  "
+        if let listen = m.summary?.listenAddress { lead += listen + "  " }
+        if m.readOnly { lead += "READ-ONLY  " }
+        b.add(lead, .header, columns: room(lead))
+        if let banner = m.errorBanner ?? m.summary?.banner {
+            b.add(banner, .error, columns: room(banner))
+            b.add("  ", .header, columns: room("  "))
+        }
         if let s = m.summary {
-            if let listen = s.listenAddress { parts.append(listen) }
             let counts = RemediationState.allCases.compactMap { state -> String? in
                 let n = s.counts[state] ?? 0
                 return n > 0 || state == .pending ? "\(state.rawValue) \(n)" : nil
             }
-            parts.append(counts.joined(separator: " · "))
-            parts.append(s.rulesInAuto == 1 ? "auto: 1 rule" : "auto: \(s.rulesInAuto) rules")
-        }
-        if m.readOnly { parts.append("READ-ONLY") }
-        let clock = TimeText.clock(m.now)
-        b.add(parts.joined(separator: "  ") + "  ", .header)
-        if let banner = m.errorBanner ?? m.summary?.banner {
-            b.add(banner, .error, columns: max(0, b.remaining - clock.count - 2))
+            let text = counts.joined(separator: " · ") + "  " + (s.rulesInAuto == 1 ? "auto: 1 rule" : "auto: \(s.rulesInAuto) rules")
+            b.add(text, .header, columns: room(text))
         }
         b.add("", .header, columns: max(0, b.remaining - clock.count - 1))
         b.add(clock + " ", .header)
@@ -121,13 +128,14 @@ public enum ConsoleRenderer {
         case .confirm:
             hints([("y", "confirm"), ("n/Esc", "cancel")], into: &b)
         case .help:
-            hints([("Esc/?", "close help")], into: &b)
+            hints([("j/k", "scroll"), ("Esc/?", "close help")], into: &b)
         case .normal:
             let all = m.keymap.footerHints(in: m.view, readOnly: m.readOnly)
-            let mustKeep = all.suffix(2)
+            // The last three global hints (filter, help, quit) always show; the rest as they fit.
+            let mustKeep = all.suffix(3)
             var chosen: [(label: String, hint: String)] = []
             var budget = layout.cols - mustKeep.reduce(0) { $0 + hintColumns($1, width) }
-            for h in all.dropLast(2) where hintColumns(h, width) <= budget {
+            for h in all.dropLast(3) where hintColumns(h, width) <= budget {
                 chosen.append(h)
                 budget -= hintColumns(h, width)
             }

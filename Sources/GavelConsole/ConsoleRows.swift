@@ -8,11 +8,13 @@ import GavelCore
 public struct RemediationRow: Sendable, Equatable, Identifiable {
     /// The remediation's id (`gavel list` `id`).
     public var id: Int64
+    /// The lifecycle state (DESIGN.md "Remediation states").
     public var state: RemediationState
     /// The action name as configured: `ban-ip`, `disable-user`, `delete-security-group`, …
     public var action: String
     /// The canonical target (an IP in canonical form, a user id, a security-group id).
     public var target: String
+    /// What the target is (IP, user, security group).
     public var targetKind: TargetKind
     /// The detection rule's display name (its name, else its id).
     public var rule: String
@@ -21,6 +23,7 @@ public struct RemediationRow: Sendable, Equatable, Identifiable {
     public var ruleKey: String
     /// The highest severity among the gathered signals; nil when none carried one.
     public var severity: Severity?
+    /// When the remediation was proposed (the first signal for its action and target).
     public var createdAt: Date
     /// How many signals were gathered into this remediation.
     public var signals: Int
@@ -59,14 +62,20 @@ public struct SignalSummary: Sendable, Equatable {
     public var id: Int64
     /// Datadog's `SECURITY_SIGNAL_ID` (or the derived id).
     public var signalID: String
+    /// `SECURITY_SIGNAL_TITLE`.
     public var title: String?
+    /// `SECURITY_SIGNAL_MSG` (multi-line).
     public var message: String?
+    /// `SECURITY_SIGNAL_SEVERITY`, if sent.
     public var severity: Severity?
+    /// Canonical IPs of `network.client.ip`.
     public var ips: [String]
+    /// User ids (`usr.id`, else `usr.email`, else `usr.name`).
     public var users: [String]
     /// `evt.name` and `evt.outcome`.
     public var eventName: String?
     public var eventOutcome: String?
+    /// Security-group ids named by the signal.
     public var securityGroups: [String]
     /// `userIdentity.arn`.
     public var actor: String?
@@ -74,6 +83,7 @@ public struct SignalSummary: Sendable, Equatable {
     public var link: String?
     /// The attributes as an outline, one `path: value` per line, already size-capped by the store.
     public var attributeLines: [String]
+    /// When gavel first received the signal.
     public var receivedAt: Date
 
     public init(
@@ -91,11 +101,15 @@ public struct SignalSummary: Sendable, Equatable {
 
 /// One dispatch attempt of a remediation.
 public struct AttemptRow: Sendable, Equatable {
+    /// 1 for the first attempt.
     public var number: Int
+    /// When the attempt started.
     public var at: Date
     /// HTTP status or exit status; nil when the attempt never got one (connect error, timeout).
     public var status: Int?
+    /// What went wrong, if it failed.
     public var error: String?
+    /// How long the attempt took.
     public var durationMilliseconds: Int?
 
     public init(number: Int, at: Date, status: Int? = nil, error: String? = nil, durationMilliseconds: Int? = nil) {
@@ -106,6 +120,7 @@ public struct AttemptRow: Sendable, Equatable {
 
 /// Everything the detail pane shows for one remediation.
 public struct RemediationDetail: Sendable, Equatable {
+    /// The remediation itself (fresher than the list row).
     public var row: RemediationRow
     /// Newest first; the store may cap how many it returns.
     public var signals: [SignalSummary]
@@ -113,6 +128,7 @@ public struct RemediationDetail: Sendable, Equatable {
     public var targetHistory: [String]
     /// The exact request dispatch would send, rendered and with secrets masked; multi-line.
     public var requestText: String?
+    /// Dispatch attempts, oldest first.
     public var attempts: [AttemptRow]
 
     public init(
@@ -132,6 +148,7 @@ public struct RuleRow: Sendable, Equatable, Identifiable {
     public var ruleID: String?
     /// The key the rule is stored under (id, else name); what effects name.
     public var key: String
+    /// manual, auto or dry-run.
     public var mode: RuleMode
     /// The actions auto mode applies and new signals propose (narrowed by the analyst).
     public var enabledActions: [String]
@@ -139,8 +156,11 @@ public struct RuleRow: Sendable, Equatable, Identifiable {
     public var allActions: [String]
     /// True when the auto budget is exhausted and auto decisions wait for an analyst.
     public var throttled: Bool
+    /// Remediations of this rule waiting for a decision.
     public var pending: Int
+    /// Remediations of this rule dispatched so far.
     public var dispatched: Int
+    /// When the rule last sent a signal.
     public var lastSeen: Date?
 
     public var id: String { key }

@@ -1,0 +1,124 @@
+import Foundation
+import GavelCore
+import Testing
+@testable import GavelConsole
+
+@Suite struct ConsoleRendererViewsTests {
+    func lines(_ f: Frame) -> [String] { f.text.components(separatedBy: "\n") }
+
+    @Test func tooSmallTerminal() {
+        let (s, _) = Fixture.session(Fixture.data())
+        for (r, c) in [(24, 79), (23, 80), (10, 40)] {
+            let f = ConsoleRenderer.render(s.model, size: (r, c))
+            #expect(f.rows.count == r)
+            #expect(f.text.contains("terminal too small (need 80×24)") || c < 31)
+        }
+        #expect(ConsoleRenderer.render(s.model, size: (0, 0)).rows.isEmpty)
+    }
+
+    @Test func headerStartsWithGavelAndShowsCounts() {
+        let data = Fixture.data()
+        data.summaryValue.banner = "dispatcher stalled\u{1B}[5m"
+        let (s, _) = Fixture.session(data)
+        let header = lines(s.frame())[0]
+        #expect(header.hasPrefix("gavel  127.0.0.1:8787  dispatcher stalled\\x1b[5m  pending 5 · failed"))
+        #expect(header.hasSuffix("21:26:40Z"))
+        #expect(s.frame().rows[0].spans.contains { $0.style == .error && $0.text.contains("\\x1b[5m") })
+    }
+
+    @Test func promptsReplaceTheFooter() {
+        let (s, _) = Fixture.session(Fixture.data())
+        s.press(Key.parseScript("/ 203 <Backspace>")!)
+        #expect(lines(s.frame())[23] == "/20")
+        s.press([.escape])
+        s.press(Key.parseScript("j r spam")!)
+        let f = lines(s.frame())
+        #expect(f[23] == "reason: spam")
+        #expect(f[22].hasPrefix("reject #2 ban-ip 198.51.100.99 (rule: Sign-in from unrecognized IP)"))
+    }
+
+    @Test func readOnlyFooterHasNoDecisionHints() {
+        let (s, _) = Fixture.session(Fixture.data(), readOnly: true)
+        let f = lines(s.frame())
+        #expect(!f[23].contains("approve"))
+        #expect(f[23].contains("? help"))
+        #expect(f[0].contains("READ-ONLY"))
+        s.press(Key.parseScript("a")!)
+        #expect(lines(s.frame())[22].hasPrefix("read-only"))
+    }
+
+    @Test func batchConfirmationBox() {
+        let (s, _) = Fixture.session(Fixture.data())
+        s.press(Key.parseScript("<Space> <Space> a")!)
+        let text = s.frame().text
+        #expect(text.contains("│ Approve 2 remediations of 2 tagged?"))
+        #expect(text.contains("│ 1 ban, 1 security-group deletion."))
+        #expect(text.contains("│ confirm: #4 delete-security-group sg-0a1b2c3d4e5f60789 (rule: Misconfig"))
+        #expect(lines(s.frame())[23] == "y confirm  n/Esc cancel")
+    }
+
+    @Test func autoConfirmationListsEnabledActions() {
+        let (s, _) = Fixture.session(Fixture.data())
+        s.press(Key.parseScript("3 j j A")!)
+        let text = s.frame().text
+        #expect(text.contains("Switch rule Card fraud to auto?"))
+        #expect(text.contains("│   disable-user, ban-ip"))
+    }
+
+    @Test func rulesAuditAndIntakeViews() {
+        let data = Fixture.data()
+        data.auditRows = [AuditRow(id: 1, at: Fixture.t0, actor: "alice", verb: "approve", remediationID: 2, text: "ban-ip 198.51.100.99")]
+        data.intakeRows = [IntakeErrorRow(id: 1, at: Fixture.t0, peer: "192.0.2.99:5555", status: 400, reason: "body is not JSON",
+                                          bodyExcerpt: "{\"x\":1}\r\n\u{1B}[31mred\u{9B}2J\nline2")]
+        let (s, _) = Fixture.session(data)
+        s.press(Key.parseScript("3")!)
+        var f = lines(s.frame())
+        #expect(f[3].hasPrefix("manual  Sign-in from unrecogn"))
+        #expect(f[3].contains("+ban-ip -disable-user"))
+        s.press(Key.parseScript("4")!)
+        f = lines(s.frame())
+        #expect(f[3].hasPrefix("05-28 20:26:40 alice          approve        #2 ban-ip 198.51.100.99"))
+        s.press(Key.parseScript("5")!)
+        let frame = s.frame()
+        f = lines(frame)
+        #expect(f[3].contains("{\"x\":1}\\x0d\\x0a\\x1"))
+        #expect(f.contains(" 400 body is not JSON"))
+        #expect(f.contains("   {\"x\":1}\\x0d"))
+        #expect(f.contains("   \\x1b[31mred\\x9b2J"))
+        #expect(f.contains("   line2"))
+        for row in frame.rows { #expect(DisplayText.columns(row.text) == 80) }
+    }
+
+    @Test func detailFocusScrolls() {
+        let d = Fixture.data()
+        d.details[4] = RemediationDetail(row: d.remediations[3], targetHistory: (1...40).map { "old \($0)" })
+        let (s, _) = Fixture.session(d)
+        s.press(Key.parseScript("<Enter> j j j")!)
+        #expect(s.model.focus == .detail)
+        #expect(s.model.detailScroll == 3)
+        #expect(s.model.selectedRemediation?.id == 4)  // the list did not move
+        s.press(Key.parseScript("G")!)
+        let f = lines(s.frame())
+        #expect(f[21] == "   old 40")
+        s.press([.escape])
+        #expect(s.model.focus == .list)
+    }
+
+    @Test func stylesWithAndWithoutColor() {
+        #expect(CellStyle.severity(.critical).attributes(colors: true).foreground == .red)
+        for style in CellStyle.allCases {
+            #expect(style.attributes(colors: false).foreground == nil)
+        }
+        // Without color, severities still differ from each other by attributes.
+        let looks = Severity.allCases.map { CellStyle.severity($0).attributes(colors: false) }
+        #expect(Set(looks.map { "\($0)" }).count >= 4)
+    }
+
+    @Test func severityCellsCarryTheirStyle() {
+        let (s, _) = Fixture.session(Fixture.data())
+        s.press(Key.parseScript("j")!)  // the critical row is no longer selected
+        let row = s.frame().rows[3]
+        #expect(row.spans.contains { $0.style == .severity(.critical) && $0.text.hasPrefix("CRIT") })
+        #expect(s.frame().rows[4].spans.allSatisfy { $0.style == .selected })
+    }
+}
