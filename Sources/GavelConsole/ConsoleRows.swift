@@ -57,7 +57,7 @@ public struct RemediationRow: Sendable, Equatable, Identifiable {
 }
 
 /// A signal gathered into a remediation, as the detail pane shows it.
-public struct SignalSummary: Sendable, Equatable {
+public struct SignalCard: Sendable, Equatable {
     /// The store's row id.
     public var id: Int64
     /// Datadog's `SECURITY_SIGNAL_ID` (or the derived id).
@@ -123,7 +123,7 @@ public struct RemediationDetail: Sendable, Equatable {
     /// The remediation itself (fresher than the list row).
     public var row: RemediationRow
     /// Newest first; the store may cap how many it returns.
-    public var signals: [SignalSummary]
+    public var signals: [SignalCard]
     /// Earlier remediations on the same (action, target), one line each, newest first.
     public var targetHistory: [String]
     /// The exact request dispatch would send, rendered and with secrets masked; multi-line.
@@ -132,7 +132,7 @@ public struct RemediationDetail: Sendable, Equatable {
     public var attempts: [AttemptRow]
 
     public init(
-        row: RemediationRow, signals: [SignalSummary] = [], targetHistory: [String] = [],
+        row: RemediationRow, signals: [SignalCard] = [], targetHistory: [String] = [],
         requestText: String? = nil, attempts: [AttemptRow] = []
     ) {
         self.row = row; self.signals = signals; self.targetHistory = targetHistory

@@ -139,6 +139,13 @@ enum Schema {
             value TEXT NOT NULL
         );
         """,
+        // 2: indexes for the console's keyset pages (Pending: severity, then oldest; History: newest first).
+        """
+        DROP INDEX remediations_queue;
+        CREATE INDEX remediations_severity ON remediations(state, severity_rank DESC, created_ms, id);
+        CREATE INDEX remediations_state_created ON remediations(state, created_ms, id);
+        CREATE INDEX remediations_created ON remediations(created_ms, id);
+        """,
     ]
 
     /// The schema version this build writes.

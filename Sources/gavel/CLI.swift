@@ -28,6 +28,7 @@ enum CLI {
                     print(Help.overview)
                 }
                 return 0
+            case "console": return try ConsoleCommand.run(args)
             case "serve": return try Serve.run(args)
             case "signals": return try SignalsCommand.run(args)
             case "list": return try ListCommand.run(args)

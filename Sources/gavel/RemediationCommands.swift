@@ -121,7 +121,7 @@ enum RulesCommand {
         let autoOff = try db.automaticDispatchDisabled()
         if args.flag("json") {
             print(JSONValue.array(rules.map { rule in
-                let actions = RuleActions.enabled(rule, config: config, db: db)
+                let actions = db.enabledActions(for: rule, config: config)
                 return .object([
                     JSONMember("rule", .string(rule.name ?? rule.key)), JSONMember("rule_id", rule.ruleID.map { .string($0) } ?? .null),
                     JSONMember("mode", .string(rule.mode.rawValue)), JSONMember("actions", .array(actions.map { .string($0) })),
@@ -137,7 +137,7 @@ enum RulesCommand {
                 let c = counts[rule.key]
                 print(row([rule.mode.rawValue + (rule.throttledMs != nil ? " (throttled)" : ""), rule.name ?? rule.key,
                            "pending \(c?.pending ?? 0)", "dispatched \(c?.dispatched ?? 0)",
-                           "actions " + RuleActions.enabled(rule, config: config, db: db).joined(separator: ",")]))
+                           "actions " + db.enabledActions(for: rule, config: config).joined(separator: ",")]))
             }
         }
         return 0
@@ -209,22 +209,6 @@ enum DispatchCommand {
         Shutdown.waitForSignal()
         dispatcher.stop()
         return 0
-    }
-}
-
-/// The actions a rule proposes now: its configured (or default) actions less those disabled.
-enum RuleActions {
-    static func configured(_ rule: RuleRecord, config: GavelConfig, db: Database) -> [String] {
-        var probe = Signal(signalID: "")
-        probe.ruleID = rule.ruleID
-        probe.ruleName = rule.name
-        if let actions = config.ruleConfig(for: probe)?.actions { return actions }
-        if (try? db.ruleNamesSecurityGroups(key: rule.key)) == true { probe.securityGroups = ["sg"] }
-        return RemediationPlanner.defaultActions(for: probe)
-    }
-
-    static func enabled(_ rule: RuleRecord, config: GavelConfig, db: Database) -> [String] {
-        configured(rule, config: config, db: db).filter { !rule.disabledActions.contains($0) }
     }
 }
 

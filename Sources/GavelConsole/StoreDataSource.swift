@@ -1,0 +1,226 @@
+import Foundation
+import GavelCore
+import GavelStore
+
+/// The console's view of the SQLite store: every list is a keyset page, every call one short
+/// read. Owned by the UI thread (it holds a `Database`, which is not `Sendable`).
+public final class StoreDataSource: ConsoleDataSource {
+    let db: Database
+    let config: GavelConfig
+    let listenAddress: String?
+    /// Extra banner text from the process (dispatcher or receiver trouble); nil when healthy.
+    let problems: () -> String?
+
+    public init(db: Database, config: GavelConfig, listenAddress: String?, problems: @escaping () -> String? = { nil }) {
+        self.db = db
+        self.config = config
+        self.listenAddress = listenAddress
+        self.problems = problems
+    }
+
+    public func page(_ q: ConsolePageQuery) throws -> [RemediationRow] {
+        try db.readTransaction {
+            var clauses: [String] = []
+            var values: [SQLValue] = []
+            if !q.states.isEmpty {
+                clauses.append("r.state IN (" + q.states.map { _ in "?" }.joined(separator: ",") + ")")
+                values += q.states.map { .text($0.rawValue) }
+            }
+            if let f = q.filter, !f.isEmpty {
+                clauses.append("""
+                    (instr(lower(coalesce(r.rule_name, '')), lower(?1f)) OR instr(lower(r.rule_key), lower(?1f)) OR instr(lower(r.target), lower(?1f))
+                     OR instr(lower(r.action), lower(?1f)) OR EXISTS (SELECT 1 FROM remediation_signals rs JOIN entities e ON e.signal = rs.signal
+                        WHERE rs.remediation = r.id AND e.kind IN ('ip','user') AND instr(lower(e.value), lower(?1f))))
+                    """.replacingOccurrences(of: "?1f", with: "?"))
+                values += Array(repeating: .text(f), count: 5)
+            }
+            let forward = q.direction == .forward
+            // Sort keys in display order; `ascending` per key for the display direction.
+            let keys: [(column: String, ascending: Bool)]
+            switch q.order {
+            case .severityThenOldest: keys = [("r.severity_rank", false), ("r.created_ms", true), ("r.id", true)]
+            case .newestFirst: keys = [("r.created_ms", false), ("r.id", false)]
+            }
+            if let c = q.cursor {
+                let cursorValues: [SQLValue] = q.order == .severityThenOldest
+                    ? [.integer(Int64(c.severityRank)), .integer(ms(c.createdAt)), .integer(c.id)]
+                    : [.integer(ms(c.createdAt)), .integer(c.id)]
+                // Row after the cursor (forward) or before it (backward), lexicographically on the keys.
+                var ors: [String] = []
+                for i in 0..<keys.count {
+                    var ands: [String] = []
+                    for j in 0..<i {
+                        ands.append("\(keys[j].column) = ?")
+                        values.append(cursorValues[j])
+                    }
+                    let after = keys[i].ascending == forward
+                    ands.append("\(keys[i].column) \(after ? ">" : "<") ?")
+                    values.append(cursorValues[i])
+                    ors.append("(" + ands.joined(separator: " AND ") + ")")
+                }
+                if q.includesCursor {
+                    ors.append("r.id = ?")
+                    values.append(.integer(c.id))
+                }
+                clauses.append("(" + ors.joined(separator: " OR ") + ")")
+            }
+            let orderBy = keys.map { "\($0.column) \($0.ascending == forward ? "ASC" : "DESC")" }.joined(separator: ", ")
+            let sql = """
+                SELECT r.id, r.state, r.action, r.target, r.target_kind, coalesce(r.rule_name, r.rule_key), r.rule_key, r.severity_rank,
+                    r.created_ms, r.signals, r.decided_by, r.reason, r.last_error
+                FROM remediations r \(clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "))
+                ORDER BY \(orderBy) LIMIT ?
+                """
+            values.append(.integer(Int64(max(1, min(q.limit, 1000)))))
+            var rows = try db.query(sql, values).map { try row($0) }
+            if !forward { rows.reverse() }
+            return rows
+        }
+    }
+
+    private func row(_ r: Row) throws -> RemediationRow {
+        let id = r.int64(0) ?? 0
+        let entities = try db.query("""
+            SELECT e.kind, e.value FROM remediation_signals rs JOIN entities e ON e.signal = rs.signal
+            WHERE rs.remediation = ? AND e.kind IN ('ip','user') GROUP BY e.kind, e.value ORDER BY min(e.signal), min(e.position) LIMIT 20
+            """, [.integer(id)])
+        let state = RemediationState(rawValue: r.string(1) ?? "") ?? .pending
+        let action = r.string(2) ?? ""
+        return RemediationRow(
+            id: id, state: state, action: action, target: r.string(3) ?? "",
+            targetKind: TargetKind(rawValue: r.string(4) ?? "") ?? .signal, rule: r.string(5) ?? "", ruleKey: r.string(6),
+            severity: Severity(rank: r.int(7)), createdAt: date(r.int64(8) ?? 0), signals: r.int(9),
+            ips: entities.filter { $0.string(0) == "ip" }.compactMap { $0.string(1) },
+            users: entities.filter { $0.string(0) == "user" }.compactMap { $0.string(1) },
+            decidedBy: r.string(10), reason: r.string(11), lastError: r.string(12),
+            confirm: config.actions[action]?.confirm ?? false, suppressedBy: state == .suppressed ? r.string(11) : nil)
+    }
+
+    public func detail(remediationID id: Int64) throws -> RemediationDetail? {
+        try db.readTransaction {
+            guard let r = try db.query("""
+                SELECT r.id, r.state, r.action, r.target, r.target_kind, coalesce(r.rule_name, r.rule_key), r.rule_key, r.severity_rank,
+                    r.created_ms, r.signals, r.decided_by, r.reason, r.last_error, r.request, r.idempotency_key
+                FROM remediations r WHERE r.id = ?
+                """, [.integer(id)]).first else { return nil }
+            let row = try row(r)
+            let signals = try db.query("""
+                SELECT s.id, s.signal_id, s.title, s.message, s.severity, s.event_name, s.event_outcome, s.actor, s.link, s.attributes, s.received_ms
+                FROM remediation_signals rs JOIN signals s ON s.id = rs.signal WHERE rs.remediation = ? ORDER BY s.id DESC LIMIT 10
+                """, [.integer(id)]).map { s in try card(s) }
+            return RemediationDetail(row: row, signals: signals, targetHistory: try history(of: row),
+                                     requestText: requestText(row, stored: r.string(13), idempotencyKey: r.string(14) ?? "", signal: signals.first),
+                                     attempts: try attempts(id))
+        }
+    }
+
+    private func card(_ s: Row) throws -> SignalCard {
+        let sid = s.int64(0) ?? 0
+        let entities = try db.query("SELECT kind, value FROM entities WHERE signal = ? ORDER BY position", [.integer(sid)])
+        func values(_ kind: String) -> [String] { entities.filter { $0.string(0) == kind }.compactMap { $0.string(1) } }
+        var outline: [String] = []
+        if let text = s.string(9), let attributes = try? JSONValue.parse(text) {
+            outline = Array(attributes.outlineLines().prefix(400))
+        }
+        return SignalCard(id: sid, signalID: s.string(1) ?? "", title: s.string(2), message: s.string(3),
+                          severity: s.string(4).flatMap { Severity(rawValue: $0) }, ips: values("ip"), users: values("user"),
+                          eventName: s.string(5), eventOutcome: s.string(6), securityGroups: values("security_group"),
+                          actor: s.string(7), link: s.string(8), attributeLines: outline, receivedAt: date(s.int64(10) ?? 0))
+    }
+
+    /// gavel's own history of the target: other remediations of it, and how many signals named it.
+    private func history(of row: RemediationRow) throws -> [String] {
+        var lines: [String] = []
+        let kind = row.targetKind == .securityGroup ? "security_group" : row.targetKind.rawValue
+        let seen = try db.query("SELECT count(DISTINCT signal), min(signal) FROM entities WHERE kind = ? AND value = ?", [.text(kind), .text(row.target)]).first
+        if let n = seen?.int(0), n > 0 { lines.append("\(n) signal(s) named \(row.target)") }
+        for other in try db.query("""
+            SELECT id, action, state, decided_by, reason, updated_ms FROM remediations WHERE target = ? AND id != ? ORDER BY id DESC LIMIT 10
+            """, [.text(row.target), .integer(row.id)]) {
+            let who = other.string(3).map { " by \($0)" } ?? ""
+            let why = other.string(4).map { " (\($0))" } ?? ""
+            lines.append("#\(other.int(0)) \(other.string(1) ?? "") \(other.string(2) ?? "")\(who)\(why) \(Timestamp.rfc3339(ms: other.int64(5) ?? 0))")
+        }
+        return lines
+    }
+
+    /// The exact request approving this remediation sends (secrets masked); for a dry-run, what was recorded.
+    private func requestText(_ row: RemediationRow, stored: String?, idempotencyKey: String, signal: SignalCard?) -> String? {
+        if let stored, !stored.isEmpty { return stored }
+        guard row.state != .suppressed, let action = config.actions[row.action] else { return nil }
+        var context = TemplateContext()
+        context.action = action.name
+        context.target = row.target
+        switch action.target {
+        case .ip: context.ip = row.target
+        case .user: context.user = row.target
+        case .securityGroup: context.securityGroup = row.target
+        case .signal: break
+        }
+        context.signalID = signal?.signalID ?? ""
+        context.ruleName = row.rule
+        context.severity = row.severity?.rawValue ?? ""
+        context.remediationID = String(row.id)
+        context.idempotencyKey = idempotencyKey
+        context.decidedBy = row.decidedBy ?? "(you)"
+        do {
+            return try action.render(context).masked().displayText
+        } catch {
+            return "refused: \(error)"
+        }
+    }
+
+    private func attempts(_ id: Int64) throws -> [AttemptRow] {
+        try db.attempts(remediation: id).enumerated().map { i, a in
+            AttemptRow(number: i + 1, at: date(a.startedMs), status: a.status, error: a.error, durationMilliseconds: a.durationMs)
+        }
+    }
+
+    public func rules() throws -> [RuleRow] {
+        try db.readTransaction {
+            let counts = try db.ruleCounts()
+            return try db.rules().map { r in
+                RuleRow(rule: r.name ?? r.key, ruleID: r.ruleID, key: r.key, mode: r.mode,
+                        enabledActions: db.enabledActions(for: r, config: config),
+                        allActions: db.configuredActions(for: r, config: config), throttled: r.throttledMs != nil,
+                        pending: counts[r.key]?.pending ?? 0, dispatched: counts[r.key]?.dispatched ?? 0,
+                        lastSeen: r.lastSeenMs.map(date))
+            }.sorted { $0.rule.localizedStandardCompare($1.rule) == .orderedAscending }
+        }
+    }
+
+    public func audit(limit: Int, before: Int64?) throws -> [AuditRow] {
+        try db.auditLog(limit: limit, before: before).map { a in
+            let remediation = a.subject.hasPrefix("remediation ") ? Int64(a.subject.dropFirst("remediation ".count)) : nil
+            var text = a.subject
+            if a.before != nil || a.after != nil { text += ": \(a.before ?? "") → \(a.after ?? "")" }
+            if let d = a.detail, !d.isEmpty { text += " — \(d)" }
+            return AuditRow(id: a.id, at: date(a.atMs), actor: a.actor, verb: a.action, remediationID: remediation, text: text)
+        }
+    }
+
+    public func intakeErrors(limit: Int, before: Int64?) throws -> [IntakeErrorRow] {
+        try db.query("""
+            SELECT id, received_ms, peer, status, reason, substr(body, 1, 512) FROM intake_errors WHERE id < ? ORDER BY id DESC LIMIT ?
+            """, [.integer(before ?? Int64.max), .integer(Int64(limit))]).map { r in
+            IntakeErrorRow(id: r.int64(0) ?? 0, at: date(r.int64(1) ?? 0), peer: r.string(2) ?? "-", status: r.int(3),
+                           reason: r.string(4) ?? "", bodyExcerpt: String(decoding: r.bytes(5) ?? [], as: UTF8.self))
+        }
+    }
+
+    public func summary() throws -> ConsoleSummary {
+        try db.readTransaction {
+            var banners: [String] = []
+            if try db.automaticDispatchDisabled() { banners.append("AUTO OFF (kill switch)") }
+            let throttled = try db.query("SELECT count(*) FROM rules WHERE throttled_ms IS NOT NULL AND mode = 'auto'").first?.int(0) ?? 0
+            if throttled > 0 { banners.append("\(throttled) rule(s) throttled") }
+            if let p = problems() { banners.append(p) }
+            let auto = try db.query("SELECT count(*) FROM rules WHERE mode = 'auto'").first?.int(0) ?? 0
+            return ConsoleSummary(counts: try db.stateCounts(), rulesInAuto: auto, listenAddress: listenAddress,
+                                  banner: banners.isEmpty ? nil : banners.joined(separator: " · "))
+        }
+    }
+
+    private func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
+    private func ms(_ d: Date) -> Int64 { Int64((d.timeIntervalSince1970 * 1000).rounded()) }
+}
