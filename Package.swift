@@ -23,11 +23,12 @@ let package = Package(
             name: "gavel",
             dependencies: ["GavelCore", "GavelStore", "GavelReceiver", "GavelDispatch", "GavelConsole"],
             swiftSettings: strict),
+        .target(name: "GavelTestSupport", path: "Tests/GavelTestSupport", swiftSettings: strict),
         .testTarget(name: "GavelCoreTests", dependencies: ["GavelCore"], swiftSettings: strict),
         .testTarget(name: "GavelStoreTests", dependencies: ["GavelStore", "GavelCore", "CSQLite"], swiftSettings: strict),
         .testTarget(name: "GavelReceiverTests", dependencies: ["GavelReceiver", "GavelStore", "GavelCore"], swiftSettings: strict),
-        .testTarget(name: "GavelDispatchTests", dependencies: ["GavelDispatch", "GavelStore", "GavelCore"], swiftSettings: strict),
+        .testTarget(name: "GavelDispatchTests", dependencies: ["GavelDispatch", "GavelStore", "GavelCore", "GavelTestSupport"], swiftSettings: strict),
         .testTarget(name: "GavelConsoleTests", dependencies: ["GavelConsole", "GavelStore", "GavelCore", "CNCursesW"], swiftSettings: strict),
-        .testTarget(name: "GavelEndToEndTests", dependencies: ["gavel"], swiftSettings: strict),
+        .testTarget(name: "GavelEndToEndTests", dependencies: ["gavel", "GavelCore", "GavelTestSupport"], swiftSettings: strict),
     ]
 )

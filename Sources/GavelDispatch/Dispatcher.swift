@@ -24,6 +24,7 @@ public final class Dispatcher: Sendable {
     public let worker: String
     private let wakeSignal = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
+    private let started = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let lastError = Mutex<String?>(nil)
     /// How long the loop sleeps when nothing is due, in ms (a decision made by another
@@ -54,6 +55,7 @@ public final class Dispatcher: Sendable {
 
     /// Starts the dispatcher thread.
     public func start() {
+        guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let thread = Thread { [self] in
             loop()
             finished.signal()
@@ -65,9 +67,10 @@ public final class Dispatcher: Sendable {
     /// Makes the loop look for work now (after a commit that approved something).
     public func wake() { wakeSignal.signal() }
 
-    /// Stops after the dispatch in progress, and waits for the thread.
+    /// Stops after the dispatch in progress, and waits for the thread (if it was started).
     public func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard started.load(ordering: .acquiring) else { return }
         wakeSignal.signal()
         finished.wait()
     }

@@ -1,6 +1,7 @@
 import Foundation
 import GavelCore
 import Glibc
+import GavelTestSupport
 import Testing
 
 @testable import GavelDispatch

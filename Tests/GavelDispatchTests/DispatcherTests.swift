@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import GavelTestSupport
 import Testing
 @testable import GavelCore
 @testable import GavelDispatch

@@ -1,5 +1,6 @@
 import Foundation
 import GavelCore
+import GavelTestSupport
 import Testing
 
 @testable import GavelDispatch

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import GavelCore
 import Glibc
+import GavelTestSupport
 import Testing
 
 @testable import GavelDispatch

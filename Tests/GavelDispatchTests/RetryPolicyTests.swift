@@ -1,4 +1,5 @@
 import GavelCore
+import GavelTestSupport
 import Testing
 
 @testable import GavelDispatch

@@ -5,8 +5,8 @@ import Synchronization
 /// A tiny HTTP/1.1 target on 127.0.0.1 for executor tests: records every request byte for
 /// byte (head and `Content-Length` body) and answers each connection with the next scripted
 /// reply (the last one repeats). One thread per connection; `stop()` joins them all.
-final class LoopbackSink: Sendable {
-    enum Reply: Sendable {
+public final class LoopbackSink: Sendable {
+    public enum Reply: Sendable {
         /// A complete answer with this status and body.
         case status(Int, body: [UInt8] = [])
         /// Read the request, then answer nothing until the client leaves or the sink stops.
@@ -21,18 +21,18 @@ final class LoopbackSink: Sendable {
 
     private struct State {
         var script: [Reply]
-        var requests: [[UInt8]] = []
+        public var requests: [[UInt8]] = []
         var connections = 0
         var floodBytesSent = 0
         var stopping = false
         var threads = 0
     }
 
-    let port: UInt16
+    public let port: UInt16
     private let listener: Int32
     private let state: Mutex<State>
 
-    init(_ script: [Reply] = [.status(200)]) throws {
+    public init(_ script: [Reply] = [.status(200)]) throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard listener >= 0 else { throw SinkError.socket(errno) }
         var one: Int32 = 1
@@ -49,24 +49,24 @@ final class LoopbackSink: Sendable {
     }
 
     /// `http://127.0.0.1:PORT` + `path`.
-    func url(_ path: String = "/") -> String { "http://127.0.0.1:\(port)\(path)" }
+    public func url(_ path: String = "/") -> String { "http://127.0.0.1:\(port)\(path)" }
 
     /// Every request received so far, raw.
-    var requests: [[UInt8]] { state.withLock { $0.requests } }
+    public var requests: [[UInt8]] { state.withLock { $0.requests } }
     /// Body bytes the `.flood` replies got into the socket before the client went away.
-    var floodBytesSent: Int { state.withLock { $0.floodBytesSent } }
+    public var floodBytesSent: Int { state.withLock { $0.floodBytesSent } }
     /// How many connections were accepted.
-    var connections: Int { state.withLock { $0.connections } }
+    public var connections: Int { state.withLock { $0.connections } }
 
     /// Stops accepting, ends hanging and flooding connections, and waits for every thread.
-    func stop() {
+    public func stop() {
         state.withLock { $0.stopping = true }
         for _ in 0..<500 where state.withLock({ $0.threads }) > 0 { usleep(10_000) }
         close(listener)
     }
 
     /// A port on 127.0.0.1 that nothing listens on (bound, then closed).
-    static func closedPort() -> UInt16 {
+    public static func closedPort() -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = loopback(port: 0)
         _ = withUnsafePointer(to: &address) {
@@ -193,17 +193,17 @@ final class LoopbackSink: Sendable {
     }
 }
 
-enum SinkError: Error { case socket(Int32) }
+public enum SinkError: Error { case socket(Int32) }
 
 /// A request the sink recorded, split into its parts for assertions.
-struct RecordedRequest {
-    var method = ""
-    var target = ""
+public struct RecordedRequest {
+    public var method = ""
+    public var target = ""
     /// Header fields in arrival order, names as sent.
-    var headers: [(name: String, value: String)] = []
-    var body: [UInt8] = []
+    public var headers: [(name: String, value: String)] = []
+    public var body: [UInt8] = []
 
-    init(_ raw: [UInt8]) {
+    public init(_ raw: [UInt8]) {
         guard let range = raw.firstRange(of: Array("\r\n\r\n".utf8)) else { return }
         body = Array(raw[range.upperBound...])
         let lines = String(decoding: raw[..<range.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
@@ -216,7 +216,7 @@ struct RecordedRequest {
     }
 
     /// Every value of the header `name` (case-insensitive).
-    func values(_ name: String) -> [String] {
+    public func values(_ name: String) -> [String] {
         headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
     }
 }
