@@ -123,12 +123,11 @@ struct ActionLoader {
     /// `body`: absent = the default body; `null` = no body; anything else is a JSON template.
     private func bodyTemplate(_ node: ConfigObject, target: TargetKind) throws(ConfigError) -> JSONTemplate? {
         guard let raw = node.raw("body") else { return ActionConfig.defaultBody(target: target) }
-        if raw is NSNull { return nil }
-        guard let value = FoundationJSON.value(raw) else { throw ConfigError(field: node.field("body"), message: "not a JSON value") }
-        return try JSONTemplate(value, field: node.field("body"))
+        if raw == .null { return nil }
+        return try JSONTemplate(raw, field: node.field("body"))
     }
 
-    /// `headers`: an object of name → value template (sorted by name), then the defaults not configured.
+    /// `headers`: an object of name → value template (in the file's order), then the defaults not configured.
     private func headerTemplates(_ node: ConfigObject, hasBody: Bool) throws(ConfigError) -> [HeaderTemplate] {
         var headers: [HeaderTemplate] = []
         if let object = try node.object("headers") {

@@ -47,7 +47,7 @@ extension ActionConfig {
                 JSONMember("headers", .object(headers.map { JSONMember($0.name, .string($0.value)) })),
                 JSONMember("body", outbox.body?.rendered(context) ?? .null),
             ])
-            return .outbox(OutboxDispatchRequest(path: outbox.path, line: CompactJSON.text(line)))
+            return .outbox(OutboxDispatchRequest(path: outbox.path, line: line.compactText))
         }
     }
 

@@ -80,7 +80,14 @@ extension GavelConfig {
         return config
     }
 
-    private static func readJSON(path: String) throws(ConfigError) -> Any {
+    /// The most arrays/objects open at once in the config file (a `body` template nests inside
+    /// `actions.NAME.http`, four levels down).
+    static let maxConfigDepth = 64
+
+    /// Reads and parses the file with every object member kept in the file's order (repeats
+    /// included, for `ConfigObject` to refuse). A leading UTF-8 byte order mark is skipped
+    /// (RFC 8259 §8.1 lets a parser ignore it; editors on some systems write one).
+    private static func readJSON(path: String) throws(ConfigError) -> JSONValue {
         let data: Data
         do {
             let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
@@ -92,10 +99,13 @@ extension GavelConfig {
         guard data.count <= maxConfigFileBytes else {
             throw ConfigError(field: "", message: "\(path): larger than \(maxConfigFileBytes) bytes")
         }
-        guard String(data: data, encoding: .utf8) != nil, let json = FoundationJSON.parse(data) else {
-            throw ConfigError(field: "", message: "\(path): not valid UTF-8 JSON")
+        var bytes = [UInt8](data)
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
+        do {
+            return try JSONValue.parse(bytes, maxDepth: maxConfigDepth, keepingRepeatedKeys: true)
+        } catch {
+            throw ConfigError(field: "", message: "\(path) (\(error)): not valid UTF-8 JSON")
         }
-        return json
     }
 
     private static func resolveSecret(fileSecret: String?, secretEnv: String?, environment: [String: String]) throws(ConfigError) -> String? {

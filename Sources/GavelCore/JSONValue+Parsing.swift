@@ -27,17 +27,20 @@ extension JSONValue {
     /// exhausting the thread's stack.
     ///
     /// Numbers keep their text exactly; an object with a repeated key keeps the last value at the
-    /// key's first position (see ``JSONValue/object(_:)``).
+    /// key's first position (see ``JSONValue/object(_:)``), unless `keepingRepeatedKeys` is set.
     ///
     /// - Parameters:
     ///   - bytes: The JSON text as UTF-8 bytes.
     ///   - maxDepth: The most arrays/objects that may be open at once (default 64; 0 allows only
     ///     a scalar at the top).
+    ///   - keepingRepeatedKeys: When true, every member is kept in document order, a repeated
+    ///     key included, so that the caller can refuse it with its own context (the config
+    ///     loader names the field). Default false.
     /// - Returns: The value.
     /// - Throws: `JSONError` with the offset of the first problem.
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = 64) throws(JSONError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = 64, keepingRepeatedKeys: Bool = false) throws(JSONError) -> JSONValue {
         let result: Result<JSONValue, JSONError> = bytes.withUnsafeBufferPointer { p in
-            var parser = JSONParser(bytes: p, maxDepth: max(0, maxDepth))
+            var parser = JSONParser(bytes: p, maxDepth: max(0, maxDepth), keepsRepeatedKeys: keepingRepeatedKeys)
             do throws(JSONError) {
                 return .success(try parser.parseDocument())
             } catch {
@@ -59,6 +62,8 @@ extension JSONValue {
 private struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
+    /// Append a repeated key's member instead of replacing the first one's value.
+    let keepsRepeatedKeys: Bool
     var i = 0
 
     /// An open container: the items (or members) read so far.
@@ -68,9 +73,10 @@ private struct JSONParser {
         case object([JSONMember], [String: Int], pendingKey: String)
     }
 
-    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, keepsRepeatedKeys: Bool) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.keepsRepeatedKeys = keepsRepeatedKeys
     }
 
     private func fail(_ message: String, at offset: Int? = nil) -> JSONError {
@@ -160,10 +166,10 @@ private struct JSONParser {
                         throw fail(current == nil ? "unterminated array" : "expected ',' or ']' in an array")
                     }
                 case .object(var members, var firstIndex, let key):
-                    if let at = firstIndex[key] {
+                    if !keepsRepeatedKeys, let at = firstIndex[key] {
                         members[at].value = value
                     } else {
-                        firstIndex[key] = members.count
+                        if firstIndex[key] == nil { firstIndex[key] = members.count }
                         members.append(JSONMember(key, value))
                     }
                     if current == UInt8(ascii: ",") {

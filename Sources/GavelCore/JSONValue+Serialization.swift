@@ -2,7 +2,10 @@ extension JSONValue {
     /// The value as compact RFC 8259 JSON text: no whitespace, object members in stored order.
     ///
     /// Strings escape `"` and `\` and every control character below U+0020 (`\b`, `\f`, `\n`,
-    /// `\r`, `\t`, else `\u00XX`); everything else, non-ASCII included, is written as UTF-8.
+    /// `\r`, `\t`, else `\u00XX`), and also DEL (`\u007f`) and U+2028/U+2029 (`\u2028`,
+    /// `\u2029`), which RFC 8259 allows raw but which are unsafe inside JavaScript source
+    /// (before ES2019) and invisible in a terminal; everything else, non-ASCII included, is
+    /// written as UTF-8.
     /// Numbers are written as their stored text; a `.number` whose text is not RFC 8259 §6
     /// number grammar (only possible for a value built in code) is written as `null`, so the
     /// output is always valid JSON and `parse(compactText) == self` for parsed values.
@@ -40,7 +43,11 @@ extension JSONValue {
     private static func writeString(_ s: String, into out: inout [UInt8]) {
         let hex = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
+        let bytes = Array(s.utf8)
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            i += 1
             switch b {
             case 0x22: out.append(contentsOf: [0x5C, 0x22])
             case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
@@ -49,10 +56,14 @@ extension JSONValue {
             case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
             case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
             case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0x00..<0x20:
+            case 0x00..<0x20, 0x7F:
                 out.append(contentsOf: Array("\\u00".utf8))
                 out.append(hex[Int(b >> 4)])
                 out.append(hex[Int(b & 0x0F)])
+            case 0xE2 where i + 1 < bytes.count && bytes[i] == 0x80 && (bytes[i + 1] == 0xA8 || bytes[i + 1] == 0xA9):
+                // U+2028 LINE SEPARATOR is E2 80 A8, U+2029 PARAGRAPH SEPARATOR is E2 80 A9.
+                out.append(contentsOf: Array((bytes[i + 1] == 0xA8 ? "\\u2028" : "\\u2029").utf8))
+                i += 2
             default: out.append(b)
             }
         }

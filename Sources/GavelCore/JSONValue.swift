@@ -11,7 +11,8 @@ public indirect enum JSONValue: Sendable, Equatable {
     case number(String)
     case string(String)
     case array([JSONValue])
-    /// Members in document order. A repeated key keeps its last value (the first position).
+    /// Members in document order. A repeated key keeps its last value (the first position),
+    /// unless parsed with `keepingRepeatedKeys`, which keeps every member.
     case object([JSONMember])
 
     /// The member value for `key` in an object; nil for a missing key or a non-object.

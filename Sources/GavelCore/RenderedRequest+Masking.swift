@@ -15,16 +15,16 @@ extension RenderedRequest {
         case .http(var request):
             request.url = Masking.url(request.url)
             request.headers = request.headers.map { HTTPHeaderField($0.name, Masking.isSensitive($0.name) ? Masking.value($0.value) : $0.value) }
-            if let body = FoundationJSON.parse(Data(request.body)).flatMap(FoundationJSON.value) {
+            if let body = try? JSONValue.parse(request.body) {
                 let masked = Masking.json(body)
-                if masked != body { request.body = Array(CompactJSON.text(masked).utf8) }
+                if masked != body { request.body = Array(masked.compactText.utf8) }
             }
             return .http(request)
         case .command(var request):
             request.argv = Masking.argv(request.argv)
             return .command(request)
         case .outbox(var request):
-            guard case .object(let members)? = FoundationJSON.parse(Data(request.line.utf8)).flatMap(FoundationJSON.value) else {
+            guard case .object(let members)? = try? JSONValue.parse(request.line) else {
                 return self
             }
             let order = ["action", "remediation_id", "idempotency_key", "target", "method", "url", "headers", "body"]
@@ -36,7 +36,7 @@ extension RenderedRequest {
                 default: return member
                 }
             }
-            request.line = CompactJSON.text(.object(masked))
+            request.line = JSONValue.object(masked).compactText
             return .outbox(request)
         }
     }

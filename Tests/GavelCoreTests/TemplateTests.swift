@@ -32,7 +32,7 @@ import Testing
         let rendered = try ban.render(context(ruleName: TemplateTests.hostileRule, action: ban))
         guard case .http(let request) = rendered else { Issue.record("not http"); return }
         let text = String(decoding: request.body, as: UTF8.self)
-        #expect(text == #"{"ip":"203.0.113.42","list":["high",true,null],"n":3,"note":"rule: Rule \"quoted\" \\ back\nnew line\ttab é ✓ \u2028 \u0001"}"#)
+        #expect(text == #"{"ip":"203.0.113.42","note":"rule: Rule \"quoted\" \\ back\nnew line\ttab é ✓ \u2028 \u0001","n":3,"list":["high",true,null]}"#)
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any])
         #expect(parsed["note"] as? String == "rule: " + TemplateTests.hostileRule)
         #expect(request.method == "POST" && request.timeoutSeconds == 10 && request.maxRetries == 5)
@@ -105,7 +105,7 @@ import Testing
         #expect(masked.url == "https://****@waf.example.com/ban?api_key=****&ip=203.0.113.42#frag")
         #expect(masked.headers == [HTTPHeaderField("Authorization", "Bearer ****"), HTTPHeaderField("X-Api-Key", "****"), HTTPHeaderField("X-Trace", "t"),
                                    HTTPHeaderField("Content-Type", "application/json"), HTTPHeaderField("Idempotency-Key", "gavel-42")])
-        #expect(String(decoding: masked.body, as: UTF8.self) == #"{"auth":{"token":"****"},"ip":"203.0.113.42"}"#)
+        #expect(String(decoding: masked.body, as: UTF8.self) == #"{"ip":"203.0.113.42","auth":{"token":"****"}}"#)
 
         let command = RenderedRequest.command(CommandDispatchRequest(argv: ["/bin/x", "--token", "s1", "--api-key=s2", "-H", "Authorization: Bearer s3", "--", "bob"]))
         guard case .command(let maskedCommand) = command.masked() else { return }
