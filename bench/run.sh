@@ -117,6 +117,7 @@ run_wrk() { # NAME URL
     "$1" "${rps[$1]}" "${p50[$1]}" "${p99[$1]}" "${acked[$1]}" "${other[$1]}" "${errs[$1]}" >&2
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 lost=0
 if wants gavel; then
   mkdir -p "$tmp/gavel"
@@ -180,7 +181,7 @@ fi
 # --- summary ----------------------------------------------------------------------------
 echo
 [ "$smoke" -eq 1 ] && echo "(smoke run: debug build, speed not judged)"
-echo "wrk -t$threads -c$connections -d$duration --latency -s bench/signal.lua  ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
+echo "wrk -t$threads -c$connections -d$duration --latency -s bench/signal.lua  ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average before: $load_before)"
 printf '%-10s %12s %10s %10s\n' server "requests/s" "p50 ms" "p99 ms"
 for name in gavel nginx webhook python; do
   [ -n "${rps[$name]:-}" ] || continue
