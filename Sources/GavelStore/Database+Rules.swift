@@ -19,8 +19,8 @@ let autoKillSwitchKey = "auto_disabled"
 
 extension Database {
     /// The rule row for `key`, creating it (with `startingMode`, the config's) on first sight,
-    /// and marking it seen now.
-    /// One statement (an upsert with `RETURNING`, SQLite ≥ 3.35) for every signal ingested.
+    /// and marking it seen now: one statement per signal ingested (an upsert with `RETURNING`,
+    /// SQLite ≥ 3.35, instead of an upsert and a lookup).
     public func touchRule(key: String, ruleID: String?, name: String?, startingMode: RuleMode, nowMs: Int64) throws -> RuleRecord {
         let rows = try query("""
             INSERT INTO rules (rule_key, rule_id, rule_name, mode, last_seen_ms) VALUES (?,?,?,?,?)
