@@ -23,5 +23,10 @@ build:
 serve: build
 	@$(GAVEL) serve $(ARGS)
 
+## make bench: ingest benchmark (gavel vs nginx-204, webhook, Python+SQLite; release build, ~1 min,
+## installs wrk/nginx-light/webhook when missing) and auto-remediation latency. See BENCHMARKS.md.
+bench:
+	bench/run.sh $(ARGS)
+
 clean:
 	rm -rf .build

@@ -153,14 +153,15 @@ struct Connection {
     }
 
     private func webhook(_ head: HTTPRequestHead, _ body: [UInt8]) -> HTTPResponse {
-        let format = PayloadFormat(mediaType: head.mediaType) ?? .json
+        let mediaType = head.mediaType  // parsed once: it is a scan, a split and a lowercasing
+        let format = PayloadFormat(mediaType: mediaType) ?? .json
         let signal: Signal
         do {
             signal = try SignalPayload.decode(body: body, format: format)
         } catch {
             receiver.metrics.intakeErrors.add(1, ordering: .relaxed)
             let reason = error.description
-            let contentType = head.mediaType
+            let contentType = mediaType
             let peer = self.peer
             do {
                 try receiver.writer.submit { db in
@@ -171,7 +172,7 @@ struct Connection {
             }
             return .error(HTTPError(status: 400, message: "malformed body: \(reason)"))
         }
-        let incoming = IncomingSignal(signal: signal, rawBody: body, contentType: head.mediaType, peer: peer)
+        let incoming = IncomingSignal(signal: signal, rawBody: body, contentType: mediaType, peer: peer)
         do {
             let reply = try receiver.ingest(incoming)
             if reply.record.duplicate {

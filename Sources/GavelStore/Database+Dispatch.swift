@@ -33,9 +33,19 @@ extension Database {
     /// Atomically claims the oldest approved remediation that is due: `approved` → `dispatching`,
     /// `attempts` + 1, an `attempts` row opened. Two processes never claim the same row
     /// (`BEGIN IMMEDIATE` serializes the claim). Returns nil when nothing is due.
+    ///
+    /// A read-only look comes first, so a dispatcher woken after every ingest commit takes the
+    /// write lock only when something is due (otherwise each wake-up would contend with the
+    /// ingest writer for the lock and make it wait in SQLite's busy handler).
     /// - Parameter worker: who claims (`host:pid`), recorded so crash recovery can tell live owners.
     public func claimNext(worker: String, nowMs: Int64 = Timestamp.nowMs()) throws -> ClaimedRemediation? {
-        try writeTransaction {
+        if transactionDepth == 0 {
+            let due = try query("""
+                SELECT 1 FROM remediations WHERE state = 'approved' AND (next_attempt_ms IS NULL OR next_attempt_ms <= ?) LIMIT 1
+                """, [.integer(nowMs)])
+            if due.isEmpty { return nil }
+        }
+        return try writeTransaction {
             guard let r = try query("""
                 SELECT id, action, target_kind, target, rule_key, rule_name, idempotency_key, decided_by, attempts
                 FROM remediations WHERE state = 'approved' AND (next_attempt_ms IS NULL OR next_attempt_ms <= ?)

@@ -19,14 +19,17 @@ let autoKillSwitchKey = "auto_disabled"
 
 extension Database {
     /// The rule row for `key`, creating it (with `startingMode`, the config's) on first sight,
-    /// and marking it seen now.
+    /// and marking it seen now: one statement per signal ingested (an upsert with `RETURNING`,
+    /// SQLite ≥ 3.35, instead of an upsert and a lookup).
     public func touchRule(key: String, ruleID: String?, name: String?, startingMode: RuleMode, nowMs: Int64) throws -> RuleRecord {
-        try run("""
+        let rows = try query("""
             INSERT INTO rules (rule_key, rule_id, rule_name, mode, last_seen_ms) VALUES (?,?,?,?,?)
             ON CONFLICT(rule_key) DO UPDATE SET last_seen_ms = excluded.last_seen_ms,
                 rule_id = coalesce(excluded.rule_id, rule_id), rule_name = coalesce(excluded.rule_name, rule_name)
+            RETURNING rule_key, rule_id, rule_name, mode, disabled_actions, throttled_ms, last_seen_ms
             """, [.text(key), .text(ruleID), .text(name), .text(startingMode.rawValue), .integer(nowMs)])
-        return try rule(key: key)!
+        guard let row = rows.first else { return try rule(key: key)! }
+        return RuleRecord(row: row)
     }
 
     /// The rule with this key, or with this id or name; nil when unknown.

@@ -3,9 +3,18 @@ import GavelCore
 /// One POST that carried a signal, as the receiver hands it to the store.
 public struct IncomingSignal: Sendable {
     /// The normalized signal.
-    public var signal: Signal
+    public var signal: Signal {
+        didSet { attributesJSON = signal.attributes?.compactText }
+    }
     /// The request body exactly as received.
-    public var rawBody: [UInt8]
+    public var rawBody: [UInt8] {
+        didSet { bodySHA256 = SHA256.hex(SHA256.hash(rawBody)) }
+    }
+    /// Lowercase hex SHA-256 of `rawBody`, and `signal.attributes` as compact JSON: derived
+    /// when the value is made (on the receiver's connection thread, in parallel) so the one
+    /// ingest writer thread does not spend its time on them. Kept in step by the `didSet`s.
+    public private(set) var bodySHA256: String
+    public private(set) var attributesJSON: String?
     /// The request's media type (`application/json`, `application/x-www-form-urlencoded`).
     public var contentType: String?
     /// The peer address (`127.0.0.1:53211`), for the deliveries table.
@@ -16,6 +25,8 @@ public struct IncomingSignal: Sendable {
     public init(signal: Signal, rawBody: [UInt8], contentType: String?, peer: String?, receivedMs: Int64 = Timestamp.nowMs()) {
         self.signal = signal
         self.rawBody = rawBody
+        self.bodySHA256 = SHA256.hex(SHA256.hash(rawBody))
+        self.attributesJSON = signal.attributes?.compactText
         self.contentType = contentType
         self.peer = peer
         self.receivedMs = receivedMs
@@ -68,7 +79,7 @@ extension Database {
     /// - Throws: `SQLiteError`.
     public func record(_ incoming: IncomingSignal) throws -> SignalRecordResult {
         let s = incoming.signal
-        let sha = SHA256.hex(SHA256.hash(incoming.rawBody))
+        let sha = incoming.bodySHA256
         let existing = try query("SELECT id, body_sha256 FROM signals WHERE signal_id = ?", [.text(s.signalID)]).first
         let rowID: Int64
         var duplicate = false
@@ -92,7 +103,7 @@ extension Database {
                     .text(s.severity?.rawValue), .text(s.title), .text(s.message), .text(s.link),
                     .text(s.eventID), .text(s.date), .text(jsonArray(s.tags)), .text(jsonArray(s.matchedQueries)),
                     .text(jsonArray(s.groupByFields)), .text(s.eventName), .text(s.eventOutcome), .text(s.actor),
-                    .text(s.attributes?.compactText), .text(jsonArray(s.flags.map(\.rawValue))),
+                    .text(incoming.attributesJSON), .text(jsonArray(s.flags.map(\.rawValue))),
                     .text(incoming.contentType), .blob(incoming.rawBody), .text(sha),
                     .integer(incoming.receivedMs), .integer(incoming.receivedMs),
                 ])
@@ -106,7 +117,8 @@ extension Database {
         let deliveryID = lastInsertRowID
         var newEntities: [EntityValue] = []
         if !duplicate || updated {
-            let base = try query("SELECT count(*) FROM entities WHERE signal = ?", [.integer(rowID)]).first?.int(0) ?? 0
+            // A new signal has no entities yet; only an update appends after the stored ones.
+            let base = duplicate ? try query("SELECT count(*) FROM entities WHERE signal = ?", [.integer(rowID)]).first?.int(0) ?? 0 : 0
             for (i, e) in s.entityValues.enumerated() {
                 let added = try run("INSERT OR IGNORE INTO entities (signal, kind, value, position, delivery) VALUES (?,?,?,?,?)",
                                     [.integer(rowID), .text(e.kind), .text(e.value), .integer(Int64(base + i)), .integer(deliveryID)])

@@ -52,6 +52,10 @@ public final class IngestWriter: Sendable {
             let db: Database
             do {
                 db = try Database(path: path, busyTimeoutMs: busyTimeoutMs)
+                // Checkpoint every 4000 WAL pages (~16 MiB) rather than 1000: the index pages a
+                // storm rewrites in every batch are copied to the database once per checkpoint,
+                // so fewer, larger checkpoints cost the writer less (bench/: ~10% more signals/s).
+                try db.execute("PRAGMA wal_autocheckpoint=4000")
             } catch let error {
                 let failure = error as? SQLiteError ?? SQLiteError(code: 1, message: "\(error)", context: "opening \(path)")
                 openError.withLock { $0 = failure }

@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+@testable import GavelCore
+@testable import GavelStore
+
+/// The ingest path's performance changes (issue 6) keep behaviour: these check the outcomes
+/// the tuning must not change, and the settings it relies on.
+@Suite struct IngestTuningTests {
+    private func defaults(_ t: TemporaryDatabase) throws -> GavelConfig {
+        try GavelConfig.load(path: nil, environment: [:], databasePath: t.path)
+    }
+
+    @Test func connectionsKeepSubJournalsInMemoryAndTheWriterCheckpointsEvery4000Pages() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let db = try t.open()
+        #expect(try db.query("PRAGMA temp_store").first?.int(0) == 2)
+        #expect(try db.query("PRAGMA synchronous").first?.int(0) == 2)  // FULL, unchanged
+        let writer = try IngestWriter(path: t.path)
+        defer { writer.close() }
+        let (checkpoint, synchronous) = try writer.submit { db in
+            (try db.query("PRAGMA wal_autocheckpoint").first?.int(0), try db.query("PRAGMA synchronous").first?.int(0))
+        }
+        #expect(checkpoint == 4000)
+        #expect(synchronous == 2)
+    }
+
+    @Test func derivedFieldsFollowTheBodyAndTheSignal() throws {
+        var input = try incoming(#"{"SECURITY_SIGNAL_ID":"d1","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"u1"}}}"#)
+        #expect(input.bodySHA256 == SHA256.hex(SHA256.hash(input.rawBody)))
+        #expect(input.attributesJSON == #"{"usr":{"id":"u1"}}"#)
+        input.rawBody = Array("other".utf8)
+        #expect(input.bodySHA256 == SHA256.hex(SHA256.hash(Array("other".utf8))))
+        input.signal.attributes = nil
+        #expect(input.attributesJSON == nil)
+    }
+
+    @Test func storedColumnsMatchTheBodyAndAttributes() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let db = try t.open()
+        let json = #"{"SECURITY_SIGNAL_ID":"c1","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.9"]}}}}"#
+        _ = try db.writeTransaction { try db.record(try incoming(json)) }
+        let row = try #require(try db.query("SELECT body_sha256, attributes, raw_body FROM signals WHERE signal_id = 'c1'").first)
+        #expect(row.string(0) == SHA256.hex(SHA256.hash(Array(json.utf8))))
+        #expect(row.string(1) == #"{"network":{"client":{"ip":["203.0.113.9"]}}}"#)
+        #expect(row.bytes(2) == Array(json.utf8))
+    }
+
+    @Test func anUpdateStillAppendsEntitiesAfterTheStoredOnes() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let db = try t.open()
+        let first = #"{"SECURITY_SIGNAL_ID":"u","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.1","203.0.113.2"]}}}}"#
+        let update = #"{"SECURITY_SIGNAL_ID":"u","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.2","203.0.113.3"]}}}}"#
+        let a = try db.writeTransaction { try db.record(try incoming(first)) }
+        let b = try db.writeTransaction { try db.record(try incoming(update)) }
+        #expect(a.newEntities.map(\.value) == ["203.0.113.1", "203.0.113.2"])
+        #expect(b.updated && b.newEntities.map(\.value) == ["203.0.113.3"])
+        let positions = try db.query("SELECT value, position FROM entities WHERE signal = ? ORDER BY position", [.integer(a.rowID)])
+        #expect(positions.map { "\($0.string(0)!)@\($0.int(1))" } == ["203.0.113.1@0", "203.0.113.2@1", "203.0.113.3@3"]) // base 2 + its index 1 in the update
+    }
+
+    @Test func touchRuleReturnsTheStoredRuleWithItsModeAndDisabledActions() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let db = try t.open()
+        let created = try db.writeTransaction {
+            try db.touchRule(key: "rid-1", ruleID: "rid-1", name: "Rule one", startingMode: .manual, nowMs: 1000)
+        }
+        #expect(created.key == "rid-1" && created.name == "Rule one" && created.mode == .manual && created.lastSeenMs == 1000)
+        try db.setRuleMode(key: "rid-1", to: .auto, by: "alice")
+        try db.setRuleAction(key: "rid-1", action: "disable-user", enabled: false, by: "alice")
+        let touched = try db.writeTransaction {
+            try db.touchRule(key: "rid-1", ruleID: nil, name: nil, startingMode: .manual, nowMs: 2000)
+        }
+        #expect(touched.mode == .auto)  // the stored mode wins over the config's starting mode
+        #expect(touched.disabledActions == ["disable-user"])
+        #expect(touched.name == "Rule one" && touched.ruleID == "rid-1")  // coalesce keeps known values
+        #expect(touched.lastSeenMs == 2000)
+        #expect(try db.rule(key: "rid-1") == touched)
+    }
+
+    @Test func claimNextWithNothingDueDoesNotNeedTheWriteLock() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let holder = try t.open()
+        let dispatcher = try Database(path: t.path, busyTimeoutMs: 50)
+        try holder.execute("BEGIN IMMEDIATE")
+        #expect(try dispatcher.claimNext(worker: "h:1:a") == nil)  // no SQLITE_BUSY: it only looked
+        try holder.execute("ROLLBACK")
+    }
+
+    @Test func claimNextStillClaimsWhatIsDueExactlyOnce() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let db = try t.open()
+        let config = try defaults(t)
+        let input = try incoming(#"{"SECURITY_SIGNAL_ID":"x1","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.7"]}}}}"#)
+        let ids = try db.writeTransaction { try db.intake(input, config: config).remediations }
+        try #require(ids.count == 1)
+        try db.decide(ids, .approve, by: "alice")
+        let claim = try #require(try db.claimNext(worker: "h:1:a"))
+        #expect(claim.id == ids[0] && claim.target == "203.0.113.7" && claim.signalID == "x1")
+        #expect(try db.claimNext(worker: "h:1:a") == nil)
+        // While another connection holds the write lock, a due remediation is waited for, not skipped.
+        let other = try Database(path: t.path, busyTimeoutMs: 50)
+        try db.run("UPDATE remediations SET state = 'approved' WHERE id = ?", [.integer(ids[0])])
+        let holder = try t.open()
+        try holder.execute("BEGIN IMMEDIATE")
+        #expect(throws: SQLiteError.self) { try other.claimNext(worker: "h:1:b") }
+        try holder.execute("ROLLBACK")
+    }
+
+    @Test func aBatchWithFailingJobsBetweenGoodOnesKeepsExactlyTheGoodOnes() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let writer = try IngestWriter(path: t.path)
+        struct Boom: Error {}
+        let n = 64
+        DispatchQueue.concurrentPerform(iterations: n) { i in
+            let input = try! incoming(#"{"SECURITY_SIGNAL_ID":"b-\#(i)","SECURITY_RULE_NAME":"r"}"#)
+            _ = try? writer.submit { db -> Bool in
+                _ = try db.record(input)
+                if i % 3 == 0 { throw Boom() }
+                return true
+            }
+        }
+        writer.close()
+        let db = try t.open()
+        let stored = Set(try db.query("SELECT signal_id FROM signals").compactMap { $0.string(0) })
+        #expect(stored == Set((0..<n).filter { $0 % 3 != 0 }.map { "b-\($0)" }))
+        #expect(try db.query("SELECT count(*) FROM deliveries").first?.int(0) == stored.count)
+    }
+}

@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# gavel's ingest benchmark (issue 6): the same wrk load, one after the other on loopback, against
+#   gavel serve    durable (WAL, synchronous=FULL), default config (remediation proposals on)
+#   nginx          answering 204 without reading anything into a store: the HTTP ceiling
+#   webhook        adnanh/webhook (Debian `webhook`) with a hook running /bin/true
+#   python         bench/python_receiver.py: http.server + one SQLite transaction per signal
+# then prints requests/s, p50/p99 latency and the ratios, checks that every 2xx gavel sent
+# is a row in `signals` (zero acknowledged signals missing), and runs bench/auto_latency.sh.
+#
+#   bench/run.sh [--smoke] [--only NAMES] [--duration 10s] [--connections 32] [--no-auto]
+#
+#   --smoke        CI: gavel alone (debug build), 3 s, the zero-loss check only; never judges speed
+#   --only NAMES   comma-separated subset of gavel,nginx,webhook,python
+# Installs wrk, nginx-light and webhook from Debian when missing (as root, or prints the command).
+# Everything listens on 127.0.0.1 only; servers run in the foreground of this script, under a
+# temp prefix that is removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export LANG=C.UTF-8 LC_ALL=C.UTF-8
+
+smoke=0
+only="gavel,nginx,webhook,python"
+duration=10s
+connections=32
+threads=2
+auto=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) smoke=1; only=gavel; duration=3s; auto=0 ;;
+    --only) only="$2"; shift ;;
+    --duration) duration="$2"; shift ;;
+    --connections) connections="$2"; shift ;;
+    --no-auto) auto=0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+wants() { [[ ",$only," == *",$1,"* ]]; }
+
+# --- packages ---------------------------------------------------------------------------
+need=()
+command -v wrk >/dev/null || need+=(wrk)
+if wants nginx; then command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light); fi
+if wants webhook; then command -v webhook >/dev/null || need+=(webhook); fi
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "bench: installing ${need[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "bench: needs ${need[*]}: sudo apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+fi
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+# --- gavel ------------------------------------------------------------------------------
+if [ "$smoke" -eq 1 ]; then
+  scripts/ensure-deps.sh build
+  swift build >/dev/null
+  gavel="$PWD/.build/debug/gavel"
+else
+  scripts/ensure-deps.sh build
+  echo "bench: swift build -c release --scratch-path .build-release" >&2
+  swift build -c release --scratch-path .build-release >/dev/null
+  gavel="$PWD/.build-release/release/gavel"
+fi
+export GAVEL_BIN="$gavel"
+
+tmp=$(mktemp -d /tmp/gavel-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { # PORT: until something accepts on 127.0.0.1:PORT (10 s)
+  for _ in $(seq 1 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "bench: nothing listening on 127.0.0.1:$1" >&2
+  return 1
+}
+stop() { # PID: SIGTERM and wait
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+declare -A rps p50 p99 acked other errs
+run_wrk() { # NAME URL
+  local out="$tmp/wrk-$1.txt"
+  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s bench/signal.lua "$2" -- "$1-$$" >"$out" 2>&1 || true
+  local line
+  line=$(grep '^BENCH ' "$out" || true)
+  if [ -z "$line" ]; then
+    echo "bench: wrk against $1 produced no result:" >&2
+    cat "$out" >&2
+    return 1
+  fi
+  for kv in ${line#BENCH }; do
+    case "$kv" in
+      rps=*) rps[$1]=${kv#*=} ;;
+      p50_ms=*) p50[$1]=${kv#*=} ;;
+      p99_ms=*) p99[$1]=${kv#*=} ;;
+      acked=*) acked[$1]=${kv#*=} ;;
+      other=*) other[$1]=${kv#*=} ;;
+      errors=*) errs[$1]=${kv#*=} ;;
+    esac
+  done
+  printf 'bench: %-8s %8s req/s  p50 %7s ms  p99 %7s ms  (2xx %s, other %s, socket errors/timeouts %s)\n' \
+    "$1" "${rps[$1]}" "${p50[$1]}" "${p99[$1]}" "${acked[$1]}" "${other[$1]}" "${errs[$1]}" >&2
+}
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+lost=0
+if wants gavel; then
+  mkdir -p "$tmp/gavel"
+  port=$(free_port)
+  (cd "$tmp/gavel" && exec env -u GAVEL_CONFIG -u GAVEL_TOKEN -u GAVEL_DB "$gavel" serve --listen "127.0.0.1:$port" --db "$tmp/gavel/gavel.db" 2>"$tmp/gavel/serve.log") &
+  pids+=($!); gpid=$!
+  wait_port "$port"
+  run_wrk gavel "http://127.0.0.1:$port/webhook"
+  stop "$gpid"
+  read -r rows deliveries remediations < <(python3 - "$tmp/gavel/gavel.db" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+q = lambda s: db.execute(s).fetchone()[0]
+print(q("SELECT count(*) FROM signals"), q("SELECT count(*) FROM deliveries"), q("SELECT count(*) FROM remediations"))
+EOF
+)
+  missing=$(( ${acked[gavel]} - rows ))
+  echo "bench: gavel acknowledged ${acked[gavel]} signals; the database holds $rows signals, $deliveries deliveries, $remediations remediations" >&2
+  if [ "$missing" -gt 0 ]; then
+    echo "bench: FAIL: $missing acknowledged signals are missing from the database" >&2
+    lost=1
+  else
+    echo "bench: ok: zero acknowledged signals missing ($(( rows - ${acked[gavel]} )) committed whose 202 wrk did not wait for at the end)" >&2
+  fi
+  if [ "${acked[gavel]}" -eq 0 ]; then
+    echo "bench: FAIL: gavel acknowledged nothing" >&2
+    sed -n '1,20p' "$tmp/gavel/serve.log" >&2
+    lost=1
+  fi
+fi
+
+if wants nginx; then
+  mkdir -p "$tmp/nginx"
+  port=$(free_port)
+  sed -e "s|@PORT@|$port|g" -e "s|@PREFIX@|$tmp/nginx|g" bench/nginx.conf >"$tmp/nginx/nginx.conf"
+  "$nginx_bin" -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/error.log" &
+  pids+=($!); npid=$!
+  wait_port "$port"
+  run_wrk nginx "http://127.0.0.1:$port/webhook"
+  stop "$npid"
+fi
+
+if wants webhook; then
+  port=$(free_port)
+  webhook -hooks bench/hooks.json -ip 127.0.0.1 -port "$port" >"$tmp/webhook.log" 2>&1 &
+  pids+=($!); wpid=$!
+  wait_port "$port"
+  run_wrk webhook "http://127.0.0.1:$port/hooks/signal"
+  stop "$wpid"
+fi
+
+if wants python; then
+  port=$(free_port)
+  python3 bench/python_receiver.py "$port" "$tmp/python.db" >"$tmp/python.log" 2>&1 &
+  pids+=($!); ppid_=$!
+  wait_port "$port"
+  run_wrk python "http://127.0.0.1:$port/webhook"
+  stop "$ppid_"
+fi
+
+# --- summary ----------------------------------------------------------------------------
+echo
+[ "$smoke" -eq 1 ] && echo "(smoke run: debug build, speed not judged)"
+echo "wrk -t$threads -c$connections -d$duration --latency -s bench/signal.lua  ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average before: $load_before)"
+printf '%-10s %12s %10s %10s\n' server "requests/s" "p50 ms" "p99 ms"
+for name in gavel nginx webhook python; do
+  [ -n "${rps[$name]:-}" ] || continue
+  printf '%-10s %12s %10s %10s\n' "$name" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}"
+done
+if [ -n "${rps[gavel]:-}" ]; then
+  for name in nginx webhook python; do
+    [ -n "${rps[$name]:-}" ] || continue
+    target=$(case $name in nginx) echo 0.5 ;; webhook) echo 4 ;; python) echo 5 ;; esac)
+    awk -v g="${rps[gavel]}" -v o="${rps[$name]}" -v n="$name" -v t="$target" \
+      'BEGIN { printf "gavel/%-8s %6.2fx   (target >= %sx)\n", n, g / o, t }'
+  done
+  if [ "$smoke" -eq 0 ]; then
+    awk -v p="${p99[gavel]}" 'BEGIN { printf "gavel p99    %6.2f ms (target <= 10 ms)\n", p }'
+  fi
+  echo "acknowledged signals missing: $(( ${acked[gavel]} - rows > 0 ? ${acked[gavel]} - rows : 0 ))"
+fi
+
+if [ "$auto" -eq 1 ]; then
+  echo
+  bench/auto_latency.sh
+fi
+exit "$lost"
