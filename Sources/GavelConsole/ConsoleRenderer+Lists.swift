@@ -104,6 +104,9 @@ extension ConsoleRenderer {
         if cells.isEmpty {
             let empty = m.filter != nil ? "no rows match /\(m.filter!) (Esc clears)" : "nothing here yet"
             out.append(RowBuilder.line("  " + empty, .dim, cols: total, width: width))
+            if m.filter == nil && m.view == .pending, let address = m.summary?.listenAddress, address.hasPrefix("http") {
+                out.append(RowBuilder.line("  signals arrive at POST \(address)/webhook — try: gavel demo --to \(address)", .dim, cols: total, width: width))
+            }
         }
         for i in top..<min(cells.count, top + height) {
             out.append(listRow(cells[i], columns, widths: ws, total: total, selected: i == selectedIndex && focusList, width: width))
