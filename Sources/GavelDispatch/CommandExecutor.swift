@@ -60,6 +60,9 @@ public struct CommandExecutor: Sendable {
         case .signaled(let signal):
             return DispatchOutcome(kind: .retryable, error: "killed by signal \(signal)",
                                    responseExcerpt: excerpt, durationMs: ms)
+        case .unknown:
+            return DispatchOutcome(kind: .retryable, error: "exit status unknown (the process was reaped elsewhere)",
+                                   responseExcerpt: excerpt, durationMs: ms)
         }
     }
 }

@@ -19,6 +19,9 @@ struct SpawnedChild: ~Copyable {
         case exited(Int32)
         case signaled(Int32)
         case timedOut
+        /// The child was reaped by someone else (another `waitpid(-1)` in the process), so its
+        /// status is lost.
+        case unknown
     }
 
     let pid: pid_t
@@ -104,11 +107,12 @@ struct SpawnedChild: ~Copyable {
         // The leader is running or a zombie, so its pid still names the group: no reuse race.
         _ = kill(-pid, SIGKILL)
         var status: Int32 = 0
-        _ = retryingEINTR { waitpid(pid, &status, 0) }
+        let reaped = retryingEINTR { waitpid(pid, &status, 0) }
         if !atEOF { _ = drain(into: &captured) }
         if exitFD >= 0 { close(exitFD) }
         close(output)
         if timedOut { return (.timedOut, captured) }
+        if reaped < 0 { return (.unknown, captured) }
         let signal = status & 0x7f
         return (signal == 0 ? .exited((status >> 8) & 0xff) : .signaled(signal), captured)
     }
@@ -117,6 +121,7 @@ struct SpawnedChild: ~Copyable {
     private func leaderHasExited() -> Bool {
         var info = siginfo_t()
         let rc = waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT)
+        if rc < 0 && errno == ECHILD { return true }  // already reaped elsewhere: it has exited
         return rc == 0 && info._sifields._sigchld.si_pid == pid
     }
 

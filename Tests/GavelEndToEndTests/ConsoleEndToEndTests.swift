@@ -141,6 +141,29 @@ import Testing
         #expect(console.exitLine == "gavel-exited-0")
     }
 
+    @Test(arguments: ["C-c", "SIGTERM"])
+    func ctrlCAndSIGTERMQuitCleanly(_ how: String) throws {
+        let dir = try TemporaryDirectory()
+        let console = try TmuxConsole(folder: dir.path, args: ["--listen", "127.0.0.1:0"], cols: 80, rows: 24)
+        defer { console.kill() }
+        console.waitFor("Pending")
+        if how == "C-c" {
+            console.send("C-c")
+        } else {
+            let pids = try TmuxConsole.tmux(["list-panes", "-t", console.session, "-F", "#{pane_pid}"])
+            let shell = try #require(Int32(pids.trimmingCharacters(in: .whitespacesAndNewlines)))
+            let children = try String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)
+            let gavel = try #require(children.split(separator: " ").compactMap { Int32($0) }.first)
+            kill(gavel, SIGTERM)
+        }
+        for _ in 0..<200 where console.exitLine == nil { usleep(25_000) }
+        #expect(console.exitLine == "gavel-exited-0")
+        // endwin ran: the console's screen is gone and the shell's output shows on the normal screen.
+        let after = console.waitFor("after-exit")
+        #expect(after.contains("after-exit"))
+        #expect(!after.contains("1 Pending   2 History"))
+    }
+
     @Test func portInUseSaysHowToAttach() throws {
         let serve = try ServeProcess()
         defer { serve.cleanup() }

@@ -16,7 +16,7 @@ final class TmuxConsole {
         var env = "env -u GAVEL_TOKEN LANG=C.UTF-8 TERM=xterm-256color"
         for (k, v) in environment { env += " \(k)=\(shellQuote(v))" }
         let command = env + " " + ([GavelBinary.path, "console", "--db", dbPath] + args).map(shellQuote).joined(separator: " ")
-            + " 2>" + shellQuote(folder + "/console.err") + "; echo gavel-exited-$? > " + shellQuote(folder + "/exit") + "; sleep 60"
+            + " 2>" + shellQuote(folder + "/console.err") + "; echo gavel-exited-$? > " + shellQuote(folder + "/exit") + "; echo after-exit; sleep 60"
         // new-session may start the tmux server, which would inherit a stdout pipe and keep it open.
         try Self.tmux(["new-session", "-d", "-s", session, "-x", String(cols), "-y", String(rows), command], capture: false)
     }
