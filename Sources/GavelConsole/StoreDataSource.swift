@@ -148,21 +148,9 @@ public final class StoreDataSource: ConsoleDataSource {
     private func requestText(_ row: RemediationRow, stored: String?, idempotencyKey: String, signal: SignalCard?) -> String? {
         if let stored, !stored.isEmpty { return stored }
         guard row.state != .suppressed, let action = config.actions[row.action] else { return nil }
-        var context = TemplateContext()
-        context.action = action.name
-        context.target = row.target
-        switch action.target {
-        case .ip: context.ip = row.target
-        case .user: context.user = row.target
-        case .securityGroup: context.securityGroup = row.target
-        case .signal: break
-        }
-        context.signalID = signal?.signalID ?? ""
-        context.ruleName = row.rule
-        context.severity = row.severity?.rawValue ?? ""
-        context.remediationID = String(row.id)
-        context.idempotencyKey = idempotencyKey
-        context.decidedBy = row.decidedBy ?? "(you)"
+        let context = TemplateContext(action: action, target: row.target, signalID: signal?.signalID, ruleName: row.rule, ruleID: nil,
+                                      severity: row.severity?.rawValue, remediationID: String(row.id), idempotencyKey: idempotencyKey,
+                                      decidedBy: row.decidedBy ?? "(you)")
         do {
             return try action.render(context).masked().displayText
         } catch {

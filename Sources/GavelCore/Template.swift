@@ -50,6 +50,14 @@ public struct TemplateContext: Sendable, Equatable {
     /// repeat the target when the action acts on that kind; signal and rule values come from
     /// `signal` when given.
     public init(action: ActionConfig, target: String, signal: Signal?, remediationID: String, idempotencyKey: String, decidedBy: String) {
+        self.init(action: action, target: target, signalID: signal?.signalID, ruleName: signal?.ruleName, ruleID: signal?.ruleID,
+                  severity: signal?.severity?.rawValue, remediationID: remediationID, idempotencyKey: idempotencyKey, decidedBy: decidedBy)
+    }
+
+    /// The same, from stored values (the dispatcher and the console render from database rows).
+    /// Missing values render as empty strings.
+    public init(action: ActionConfig, target: String, signalID: String?, ruleName: String?, ruleID: String?, severity: String?,
+                remediationID: String, idempotencyKey: String, decidedBy: String?) {
         self.action = action.name
         self.target = target
         switch action.target {
@@ -58,13 +66,13 @@ public struct TemplateContext: Sendable, Equatable {
         case .securityGroup: securityGroup = target
         case .signal: break
         }
-        signalID = signal?.signalID ?? ""
-        ruleName = signal?.ruleName ?? ""
-        ruleID = signal?.ruleID ?? ""
-        severity = signal?.severity?.rawValue ?? ""
+        self.signalID = signalID ?? ""
+        self.ruleName = ruleName ?? ""
+        self.ruleID = ruleID ?? ""
+        self.severity = severity ?? ""
         self.remediationID = remediationID
         self.idempotencyKey = idempotencyKey
-        self.decidedBy = decidedBy
+        self.decidedBy = decidedBy ?? ""
     }
 
     /// The value for `placeholder`.

@@ -144,22 +144,9 @@ public final class Dispatcher: Sendable {
             do { try db.suppressClaimed(claim, reason: reason) } catch { finish(.failed, error: "\(error)") }
             return
         }
-        var context = TemplateContext()
-        context.action = action.name
-        context.target = claim.target
-        switch action.target {
-        case .ip: context.ip = claim.target
-        case .user: context.user = claim.target
-        case .securityGroup: context.securityGroup = claim.target
-        case .signal: break
-        }
-        context.signalID = claim.signalID ?? ""
-        context.ruleName = claim.ruleName ?? ""
-        context.ruleID = claim.ruleID ?? ""
-        context.severity = claim.severity ?? ""
-        context.remediationID = String(claim.id)
-        context.idempotencyKey = claim.idempotencyKey
-        context.decidedBy = claim.decidedBy ?? ""
+        let context = TemplateContext(action: action, target: claim.target, signalID: claim.signalID, ruleName: claim.ruleName,
+                                      ruleID: claim.ruleID, severity: claim.severity, remediationID: String(claim.id),
+                                      idempotencyKey: claim.idempotencyKey, decidedBy: claim.decidedBy)
         let request: RenderedRequest
         do {
             request = try action.render(context)
