@@ -3,7 +3,7 @@ export LANG ?= C.UTF-8
 SWIFT ?= swift
 GAVEL := .build/debug/gavel
 
-.PHONY: run test build serve bench fuzz soak clean
+.PHONY: run test build serve bench fuzz soak screenshots clean
 
 ## make run: build, then start the console with its embedded receiver (127.0.0.1:8787, ./gavel.db).
 run: build
@@ -27,6 +27,11 @@ serve: build
 ## installs wrk/nginx-light/webhook when missing) and auto-remediation latency. See BENCHMARKS.md.
 bench:
 	bench/run.sh $(ARGS)
+
+## make screenshots: screenshots/*.png from a real run (console in tmux, demo signals, one approval);
+## installs tmux, python3-pil and fonts-dejavu-core when missing. See scripts/screenshots.sh.
+screenshots:
+	scripts/screenshots.sh $(ARGS)
 
 clean:
 	rm -rf .build
