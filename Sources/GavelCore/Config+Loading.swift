@@ -8,7 +8,8 @@ extension GavelConfig {
     ///
     /// The file is one JSON object (field reference: `docs/configuration.md`). Unknown keys
     /// are errors; keys starting with `_comment` are ignored anywhere. Relative paths in the
-    /// file (`outbox_path`, an outbox action's `path`) are resolved against the file's directory.
+    /// file (`outbox_path`, an outbox action's `path`) are resolved against the database's
+    /// directory, where gavel keeps its data (the config's own directory may be read-only).
     ///
     /// The receiver's secret, in order of precedence:
     /// 1. the environment variable named by `secret_env` (default `GAVEL_TOKEN`), when set and non-empty;
@@ -19,16 +20,18 @@ extension GavelConfig {
     ///   - path: the config file; nil = `builtInDefaults(databasePath:)` (plus `$GAVEL_TOKEN`).
     ///   - environment: the process environment (`ProcessInfo.processInfo.environment`).
     ///   - databasePath: the database's path; the default outbox goes beside it.
+    ///   - requireSecret: when true (the receiver's verbs), a `secret_env` naming an unset
+    ///     variable is an error; the other verbs pass false and run without the secret.
     /// - Throws: `ConfigError` naming the field at fault (`actions.ban-ip.http.url: …`), or
     ///   with an empty field for an unreadable file or one that is not a JSON object.
-    public static func load(path: String?, environment: [String: String], databasePath: String) throws(ConfigError) -> GavelConfig {
+    public static func load(path: String?, environment: [String: String], databasePath: String, requireSecret: Bool = true) throws(ConfigError) -> GavelConfig {
         var config = builtInDefaults(databasePath: databasePath)
         guard let path else {
-            config.secret = try resolveSecret(fileSecret: nil, secretEnv: nil, environment: environment)
+            config.secret = try resolveSecret(fileSecret: nil, secretEnv: nil, environment: environment, required: requireSecret)
             return config
         }
         let root = try ConfigObject(try readJSON(path: path), path: "")
-        let baseDirectory = directory(of: path)
+        let baseDirectory = directory(of: databasePath)
 
         config.listen = try root.string("listen")
         if let listen = config.listen, let problem = listenProblem(listen) {
@@ -40,7 +43,7 @@ extension GavelConfig {
         if let name = secretEnv, !isEnvironmentName(name) {
             throw ConfigError(field: "secret_env", message: "not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
         }
-        config.secret = try resolveSecret(fileSecret: fileSecret, secretEnv: secretEnv, environment: environment)
+        config.secret = try resolveSecret(fileSecret: fileSecret, secretEnv: secretEnv, environment: environment, required: requireSecret)
         if let header = try root.string("secret_header") {
             guard HTTPSyntax.isToken(header) else { throw ConfigError(field: "secret_header", message: "not an HTTP header name (RFC 9110 token)") }
             config.secretHeader = header
@@ -108,7 +111,7 @@ extension GavelConfig {
         }
     }
 
-    private static func resolveSecret(fileSecret: String?, secretEnv: String?, environment: [String: String]) throws(ConfigError) -> String? {
+    private static func resolveSecret(fileSecret: String?, secretEnv: String?, environment: [String: String], required: Bool) throws(ConfigError) -> String? {
         let variable = secretEnv ?? "GAVEL_TOKEN"
         if let value = environment[variable], !value.isEmpty {
             if let problem = secretProblem(value) {
@@ -117,7 +120,7 @@ extension GavelConfig {
             return value
         }
         if let fileSecret { return fileSecret }
-        if secretEnv != nil {
+        if secretEnv != nil && required {
             throw ConfigError(field: "secret_env", message: "environment variable \(variable) is not set (and no secret is given)")
         }
         return nil

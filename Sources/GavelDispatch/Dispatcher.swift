@@ -120,7 +120,7 @@ public final class Dispatcher: Sendable {
                 let parts = claimer.split(separator: ":")
                 guard parts.count == 3, String(parts[0]) == host, let pid = Int32(parts[1]) else { return false }
                 if pid == getpid() { return Dispatcher.liveInstances.withLock { $0.contains(claimer) } }
-                return kill(pid, 0) == 0
+                return kill(pid, 0) == 0 || errno == EPERM  // EPERM: alive, another user's process
             })
     }
 

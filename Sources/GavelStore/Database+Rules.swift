@@ -19,16 +19,24 @@ let autoKillSwitchKey = "auto_disabled"
 
 extension Database {
     /// The rule row for `key`, creating it (with `startingMode`, the config's) on first sight,
-    /// and marking it seen now: one statement per signal ingested (an upsert with `RETURNING`,
-    /// SQLite ≥ 3.35, instead of an upsert and a lookup).
+    /// and marking it seen now: a lookup in the small `rules` table and an upsert with
+    /// `RETURNING` (SQLite ≥ 3.35) per signal ingested.
     public func touchRule(key: String, ruleID: String?, name: String?, startingMode: RuleMode, nowMs: Int64) throws -> RuleRecord {
+        // A rule named before its first signal (`gavel auto "Name" on`), or seen earlier without
+        // an id, keeps its row — and so its mode — when signals start carrying SECURITY_RULE_ID.
+        var storedKey = key
+        if let ruleID, key == ruleID,
+           let named = try query("SELECT rule_key FROM rules WHERE rule_key != ?1 AND (rule_id = ?1 OR (rule_id IS NULL AND rule_name = ?2)) LIMIT 1",
+                                 [.text(ruleID), .text(name)]).first?.string(0) {
+            storedKey = named
+        }
         let rows = try query("""
             INSERT INTO rules (rule_key, rule_id, rule_name, mode, last_seen_ms) VALUES (?,?,?,?,?)
             ON CONFLICT(rule_key) DO UPDATE SET last_seen_ms = excluded.last_seen_ms,
                 rule_id = coalesce(excluded.rule_id, rule_id), rule_name = coalesce(excluded.rule_name, rule_name)
             RETURNING rule_key, rule_id, rule_name, mode, disabled_actions, throttled_ms, last_seen_ms
-            """, [.text(key), .text(ruleID), .text(name), .text(startingMode.rawValue), .integer(nowMs)])
-        guard let row = rows.first else { return try rule(key: key)! }
+            """, [.text(storedKey), .text(ruleID), .text(name), .text(startingMode.rawValue), .integer(nowMs)])
+        guard let row = rows.first else { return try rule(key: storedKey)! }
         return RuleRecord(row: row)
     }
 

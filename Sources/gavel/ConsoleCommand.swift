@@ -15,10 +15,10 @@ enum ConsoleCommand {
                                  flags: ["no-receiver", "read-only", "insecure"])
         guard args.positional.isEmpty else { throw UsageError(message: "gavel console: unexpected argument '\(args.positional[0])'") }
         let env = Environment(args)
-        let config = try env.loadConfig()
-        let analyst = try analystName(args, verb: "console")
         let readOnly = args.flag("read-only")
         let withReceiver = !args.flag("no-receiver") && !readOnly
+        let config = try env.loadConfig(receiving: withReceiver)
+        let analyst = try analystName(args, verb: "console")
         let options = try receiverOptions(args, config: config, verb: "console")
         var script: [Key]?
         if let s = args.value("script") {
@@ -68,7 +68,7 @@ enum ConsoleCommand {
         let signals = SignalWatch { quit.store(true, ordering: .releasing) }
         defer { signals.cancel() }
 
-        let db = try Database(path: env.databasePath, readOnly: false)
+        let db = try Database(path: env.databasePath, readOnly: readOnly)
         let listen = receiver.map { "http://\($0.boundAddress)" } ?? (readOnly ? "read-only" : "no receiver")
         let dispatcher = runtime?.dispatcher
         let source = StoreDataSource(db: db, config: config, listenAddress: listen, problems: { dispatcher?.problem })

@@ -18,7 +18,7 @@ enum DemoCommand {
         guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
             throw UsageError(message: "gavel demo: --to must be an http(s) base URL such as http://127.0.0.1:8787, got '\(base)'")
         }
-        let config = try Environment(args).loadConfig()
+        let config = try Environment(args).loadConfig(receiving: true)
         let run = String(Int(Date().timeIntervalSince1970), radix: 36)
         var headers: [HTTPHeaderField] = []
         if let secret = config.secret { headers.append(HTTPHeaderField("Authorization", "Bearer \(secret)")) }

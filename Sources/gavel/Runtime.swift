@@ -48,9 +48,11 @@ extension Environment {
     }
 
     /// Loads the configuration these options point at (exit 2 with the field on error).
-    func loadConfig() throws -> GavelConfig {
+    /// - Parameter receiving: true for the verbs that run the receiver (its secret must be there).
+    func loadConfig(receiving: Bool = false) throws -> GavelConfig {
         do {
-            return try GavelConfig.load(path: configPath, environment: ProcessInfo.processInfo.environment, databasePath: databasePath)
+            return try GavelConfig.load(path: configPath, environment: ProcessInfo.processInfo.environment, databasePath: databasePath,
+                                        requireSecret: receiving)
         } catch {
             throw ConfigFailure(message: error.description)
         }

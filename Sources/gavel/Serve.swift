@@ -9,7 +9,7 @@ enum Serve {
         let args = try Arguments(raw, verb: "serve", valued: ["listen", "db", "config"], flags: ["insecure"])
         guard args.positional.isEmpty else { throw UsageError(message: "gavel serve: unexpected argument '\(args.positional[0])'") }
         let env = Environment(args)
-        let config = try env.loadConfig()
+        let config = try env.loadConfig(receiving: true)
         let options = try receiverOptions(args, config: config, verb: "serve")
         let runtime = try Runtime(databasePath: env.databasePath, config: config)
         let listen = options.listen

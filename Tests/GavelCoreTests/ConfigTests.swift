@@ -57,10 +57,9 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
 
     @Test func loadsTheExampleFile() throws {
         let config = try GavelConfig.load(path: exampleConfigPath, environment: ["GAVEL_TOKEN": "t0ken"], databasePath: "/db/gavel.db")
-        let directory = URL(fileURLWithPath: exampleConfigPath).deletingLastPathComponent().path
         #expect(config.listen == "127.0.0.1:8787")
         #expect(config.secret == "t0ken")
-        #expect(config.outboxPath == directory + "/gavel-outbox.jsonl")
+        #expect(config.outboxPath == "/db/gavel-outbox.jsonl")
         #expect(config.allowlist.cidrs.map(\.description) == ["198.51.100.0/28", "2001:db8:ffff::/48"])
         #expect(config.allowlist.users == ["break-glass-admin@example.com"])
         #expect(Set(config.actions.keys) == ["ban-ip", "disable-user", "delete-security-group", "forward-signal"])
@@ -80,7 +79,8 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
         guard case .http(let del) = delete.kind else { Issue.record("delete-security-group is not http"); return }
         #expect(del.method == "DELETE" && del.body == nil && del.headers.map(\.name) == ["X-Api-Key", "Idempotency-Key"])
         guard case .outbox(let forward)? = config.actions["forward-signal"]?.kind else { Issue.record("forward-signal is not outbox"); return }
-        #expect(forward.path == directory + "/forwarded-signals.jsonl")
+        // Relative paths are resolved against the database's directory.
+        #expect(forward.path == "/db/forwarded-signals.jsonl")
     }
 
     @Test(arguments: [
@@ -215,5 +215,8 @@ extension ConfigTests {
             try GavelConfig.load(path: exampleConfigPath, environment: [:], databasePath: "gavel.db")
         })
         #expect(error.description == "config: secret_env: environment variable GAVEL_TOKEN is not set (and no secret is given)")
+        // Verbs that do not receive (list, approve, dispatch, …) load it without the secret.
+        let relaxed = try GavelConfig.load(path: exampleConfigPath, environment: [:], databasePath: "gavel.db", requireSecret: false)
+        #expect(relaxed.secret == nil)
     }
 }
