@@ -28,7 +28,7 @@ for target in "${targets[@]}"; do
   log="$scratch/fuzz-$target.log"
   echo "fuzz: $target for ${seconds}s" >&2
   # Swift's runtime caches look like leaks to LeakSanitizer: leaks are not findings here.
-  if GAVEL_FUZZ_TARGET="$target" ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" "$binary" \
+  if GAVEL_FUZZ_TARGET="$target" SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="detect_leaks=0:${ASAN_OPTIONS:-}" "$binary" \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=20000 -print_final_stats=1 \
       -artifact_prefix="$findings/" "$work" "Fuzz/corpus/$target" >"$log" 2>&1; then
     grep -E "^(stat::number_of_executed_units|Done)" "$log" | sed "s/^/  $target: /" >&2 || true
