@@ -3,7 +3,7 @@ export LANG ?= C.UTF-8
 SWIFT ?= swift
 GAVEL := .build/debug/gavel
 
-.PHONY: run test build serve bench fuzz soak screenshots clean
+.PHONY: run test build serve bench fuzz fuzz-ci soak screenshots clean
 
 ## make run: build, then start the console with its embedded receiver (127.0.0.1:8787, ./gavel.db).
 run: build
@@ -33,5 +33,23 @@ bench:
 screenshots:
 	scripts/screenshots.sh $(ARGS)
 
+## make fuzz: every libFuzzer target for FUZZ_SECONDS each (default 600); a finding fails (Fuzz/README.md).
+FUZZ_SECONDS ?= 600
+fuzz:
+	@scripts/ensure-deps.sh build
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+## make fuzz-ci: the short budget CI runs (15 s per target, about 3 minutes with the build).
+fuzz-ci:
+	@scripts/ensure-deps.sh build
+	scripts/fuzz.sh 15
+
+## make soak: the kill -9 crash-safety loop for SOAK_CYCLES cycles (default 500; CI runs 40).
+SOAK_CYCLES ?= 500
+soak:
+	@scripts/ensure-deps.sh test
+	$(SWIFT) build --build-tests
+	GAVEL_SOAK_CYCLES=$(SOAK_CYCLES) $(SWIFT) test --skip-build --filter CrashSafetyTests
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

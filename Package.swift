@@ -10,6 +10,8 @@ let package = Package(
     name: "gavel",
     products: [
         .executable(name: "gavel", targets: ["gavel"]),
+        // libFuzzer harness (Fuzz/README.md): `scripts/fuzz.sh`; a corpus replayer in a normal build.
+        .executable(name: "gavel-fuzz", targets: ["GavelFuzz"]),
     ],
     targets: [
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
@@ -24,11 +26,13 @@ let package = Package(
             dependencies: ["GavelCore", "GavelStore", "GavelReceiver", "GavelDispatch", "GavelConsole"],
             swiftSettings: strict),
         .target(name: "GavelTestSupport", path: "Tests/GavelTestSupport", swiftSettings: strict),
+        .executableTarget(name: "GavelFuzz", dependencies: ["GavelCore", "GavelReceiver"], path: "Fuzz/GavelFuzz",
+                          swiftSettings: strict),
         .testTarget(name: "GavelCoreTests", dependencies: ["GavelCore"], swiftSettings: strict),
         .testTarget(name: "GavelStoreTests", dependencies: ["GavelStore", "GavelCore", "CSQLite"], swiftSettings: strict),
         .testTarget(name: "GavelReceiverTests", dependencies: ["GavelReceiver", "GavelStore", "GavelCore"], swiftSettings: strict),
         .testTarget(name: "GavelDispatchTests", dependencies: ["GavelDispatch", "GavelStore", "GavelCore", "GavelTestSupport"], swiftSettings: strict),
         .testTarget(name: "GavelConsoleTests", dependencies: ["GavelConsole", "GavelStore", "GavelCore", "CNCursesW"], swiftSettings: strict),
-        .testTarget(name: "GavelEndToEndTests", dependencies: ["gavel", "GavelCore", "GavelTestSupport"], swiftSettings: strict),
+        .testTarget(name: "GavelEndToEndTests", dependencies: ["gavel", "GavelCore", "GavelTestSupport", "GavelFuzz"], swiftSettings: strict),
     ]
 )

@@ -96,21 +96,21 @@ public struct Socket: Sendable {
     }
 
     /// Reads up to `count` bytes into `buffer` (appending). Returns the number read; 0 at end of stream.
+    ///
+    /// Reads into uninitialized scratch memory and appends only what arrived, so a peer that
+    /// trickles one byte at a time costs one small copy per read, not a `count`-byte fill.
     public func receive(into buffer: inout [UInt8], count: Int = 16384) throws(SocketError) -> Int {
-        let start = buffer.count
-        buffer.reserveCapacity(start + count)
         var n = 0
         var failure: Int32 = 0
-        buffer.append(contentsOf: repeatElement(0, count: count))
-        buffer.withUnsafeMutableBytes { raw in
+        withUnsafeTemporaryAllocation(byteCount: count, alignment: 16) { scratch in
             while true {
-                n = recv(fd, raw.baseAddress! + start, count, 0)
+                n = recv(fd, scratch.baseAddress!, count, 0)
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 { failure = errno }
                 break
             }
+            if n > 0 { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<n])) }
         }
-        buffer.removeLast(count - max(n, 0))
         if n < 0 { throw SocketError(errno: failure, call: "recv") }
         return n
     }

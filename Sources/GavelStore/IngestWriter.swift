@@ -19,9 +19,14 @@ public final class IngestWriter: Sendable {
 
     private final class Job: Sendable {
         let work: Work
+        /// Run alone on the connection, outside any transaction (`withConnection`).
+        let outsideTransaction: Bool
         let done = DispatchSemaphore(value: 0)
         let result = Mutex<Result<any Sendable, any Error>?>(nil)
-        init(work: @escaping Work) { self.work = work }
+        init(work: @escaping Work, outsideTransaction: Bool = false) {
+            self.work = work
+            self.outsideTransaction = outsideTransaction
+        }
     }
 
     private struct State: ~Copyable {
@@ -78,7 +83,22 @@ public final class IngestWriter: Sendable {
     ///   `SQLiteError` "writer closed" after `close()`.
     @discardableResult
     public func submit<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) throws -> T {
-        let job = Job(work: { db in try work(db) })
+        try enqueue(Job(work: { db in try work(db) }))
+    }
+
+    /// Runs `body` on the writer's own connection between two batches, outside any
+    /// transaction, and returns its result.
+    ///
+    /// For fault injection and maintenance only; gavel itself never calls it. The resource-fault
+    /// tests use it to make the writer's connection read-only (`PRAGMA query_only=ON`) or full
+    /// (`PRAGMA max_page_count=N`, which SQLite only honours per connection) while the receiver runs.
+    /// - Throws: what `body` threw, or `SQLiteError` "writer closed" after `close()`.
+    @discardableResult
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) throws -> T {
+        try enqueue(Job(work: { db in try body(db) }, outsideTransaction: true))
+    }
+
+    private func enqueue<T: Sendable>(_ job: Job) throws -> T {
         let accepted = state.withLock { s -> Bool in
             guard !s.closed else { return false }
             s.jobs.append(job)
@@ -119,7 +139,15 @@ public final class IngestWriter: Sendable {
                     if closed { return }
                     break
                 }
-                commit(batch, on: db)
+                // Consecutive transactional jobs share one commit; a `withConnection` job runs alone between them.
+                var pending: [Job] = []
+                for job in batch {
+                    guard job.outsideTransaction else { pending.append(job); continue }
+                    if !pending.isEmpty { commit(pending, on: db); pending = [] }
+                    job.result.withLock { $0 = Result { try job.work(db) } }
+                    job.done.signal()
+                }
+                if !pending.isEmpty { commit(pending, on: db) }
             }
         }
     }

@@ -12,9 +12,10 @@ final class RunningReceiver {
     let receiver: Receiver
     var port: Int { receiver.boundAddress.port }
 
-    init(secret: String? = nil, readDeadline: Double = 10, maxConnections: Int = 512, maxBody: Int = 1 << 20) throws {
+    init(secret: String? = nil, readDeadline: Double = 10, maxConnections: Int = 512, maxBody: Int = 1 << 20,
+         busyTimeoutMs: Int32 = 5000) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        writer = try IngestWriter(path: folder + "/gavel.db")
+        writer = try IngestWriter(path: folder + "/gavel.db", busyTimeoutMs: busyTimeoutMs)
         let w = writer
         var limits = HTTPLimits()
         limits.maxBodyBytes = maxBody
