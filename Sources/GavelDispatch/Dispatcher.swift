@@ -30,9 +30,13 @@ public final class Dispatcher: Sendable {
     /// How long the loop sleeps when nothing is due, in ms (a decision made by another
     /// process is picked up within this time; `wake()` cuts it short).
     private let idleMs: Int
+    private let log: @Sendable (String) -> Void
 
+    /// - Parameter log: receives one line per dispatch outcome (`serve` writes it to stderr,
+    ///   the console to its log file); called on the dispatcher thread.
     public init(databasePath: String, config: GavelConfig, executor: any DispatchExecuting = Executor(),
-                retryPolicy: RetryPolicy = RetryPolicy(), idleMs: Int = 250) {
+                retryPolicy: RetryPolicy = RetryPolicy(), idleMs: Int = 250, log: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.log = log
         self.databasePath = databasePath
         self.config = config
         self.executor = executor
@@ -76,17 +80,21 @@ public final class Dispatcher: Sendable {
     }
 
     /// Sends every remediation that is approved and due now, then returns how many were
-    /// attempted (`gavel dispatch --once`). Runs on the calling thread.
+    /// attempted and how many of those ended `failed` (`gavel dispatch --once`). Runs on the
+    /// calling thread.
     /// - Throws: `SQLiteError` when the database cannot be opened.
-    public func runOnce() throws -> Int {
+    @discardableResult
+    public func runOnce() throws -> (attempted: Int, failed: Int) {
         let db = try Database(path: databasePath)
         try recover(db)
         var count = 0
+        var failed = 0
         while let claim = try db.claimNext(worker: worker) {
             process(claim, db)
             count += 1
+            if try db.remediation(id: claim.id)?.state == .failed { failed += 1 }
         }
-        return count
+        return (count, failed)
     }
 
     private func loop() {
@@ -130,6 +138,12 @@ public final class Dispatcher: Sendable {
         let started = Date()
         func finish(_ result: AttemptResult, status: Int? = nil, error: String?, response: String = "") {
             let ms = Int(Date().timeIntervalSince(started) * 1000)
+            let what = "remediation \(claim.id) \(claim.action) \(claim.target) attempt \(claim.attempt): "
+            switch result {
+            case .dispatched: log(what + "dispatched" + (status.map { " (status \($0))" } ?? ""))
+            case .retry: log(what + "will retry: " + (error ?? "failed"))
+            case .failed: log(what + "failed: " + (error ?? "failed"))
+            }
             do {
                 try db.finishAttempt(claim, result: result, status: status, error: error, response: response, durationMs: ms)
             } catch {
@@ -138,6 +152,16 @@ public final class Dispatcher: Sendable {
         }
         guard let action = config.actions[claim.action] else {
             finish(.failed, error: "action '\(claim.action)' is not in the configuration")
+            return
+        }
+        // The kill switch also holds back automatic approvals not yet sent (e.g. waiting to retry).
+        if claim.decidedBy?.hasPrefix("auto:") == true, (try? db.automaticDispatchDisabled()) == true {
+            do {
+                try db.returnToPending(claim, reason: "automatic dispatch switched off (gavel auto --all off) before it was sent")
+                log("remediation \(claim.id): returned to pending by the kill switch")
+            } catch {
+                finish(.failed, error: "\(error)")
+            }
             return
         }
         if let reason = config.allowlist.match(kind: action.target, target: claim.target) {

@@ -142,7 +142,7 @@ struct Connection {
             return r
         case .metrics:
             var r = HTTPResponse(status: 200, headers: [HTTPField(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")],
-                                 body: Array(receiver.metrics.exposition().utf8), close: false)
+                                 body: Array(receiver.metrics.exposition(extra: options.extraMetrics()).utf8), close: false)
             if head.method == "HEAD" { r.body = [] }
             return r
         case .webhook:

@@ -111,6 +111,9 @@ public struct ReceiverOptions: Sendable {
     public var idleSeconds: Double
     /// Most connections served at once (default 512); more are answered 503 and closed.
     public var maxConnections: Int
+    /// More lines for `/metrics` (already in the exposition format), read at each scrape
+    /// on the connection's thread — e.g. remediation counts per state from the store.
+    public var extraMetrics: @Sendable () -> [String] = { [] }
 
     public init(listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8787), secret: String? = nil,
                 secretHeader: String = "X-Gavel-Token", limits: HTTPLimits = HTTPLimits(),

@@ -117,6 +117,20 @@ extension Database {
         }
     }
 
+    /// Puts a claimed remediation back to `pending` for an analyst (its automatic approval is
+    /// withdrawn), closing the attempt unsent. Audited.
+    public func returnToPending(_ claim: ClaimedRemediation, reason: String, nowMs: Int64 = Timestamp.nowMs()) throws {
+        try writeTransaction {
+            try run("UPDATE attempts SET outcome = 'withdrawn', error = ? WHERE id = ?", [.text(reason), .integer(claim.attemptID)])
+            try run("""
+                UPDATE remediations SET state = 'pending', decided_by = NULL, decided_ms = NULL, claimed_by = NULL,
+                    attempts = attempts - 1, next_attempt_ms = NULL, updated_ms = ? WHERE id = ? AND state = 'dispatching'
+                """, [.integer(nowMs), .integer(claim.id)])
+            try audit(actor: "dispatcher", action: "withdraw", subject: "remediation \(claim.id)", before: "dispatching", after: "pending",
+                      detail: reason, atMs: nowMs)
+        }
+    }
+
     /// Refuses, before dispatch, a claimed remediation whose target became allowlisted since
     /// it was proposed: it becomes `suppressed` with the entry as reason.
     public func suppressClaimed(_ claim: ClaimedRemediation, reason: String, nowMs: Int64 = Timestamp.nowMs()) throws {

@@ -19,7 +19,7 @@ enum ConsoleCommand {
         let withReceiver = !args.flag("no-receiver") && !readOnly
         let config = try env.loadConfig(receiving: withReceiver)
         let analyst = try analystName(args, verb: "console")
-        let options = try receiverOptions(args, config: config, verb: "console")
+        let options = try receiverOptions(args, config: config, verb: "console", databasePath: env.databasePath)
         var script: [Key]?
         if let s = args.value("script") {
             guard let keys = Key.parseScript(s) else { throw UsageError(message: "gavel console: --script has an unknown key name") }
@@ -27,7 +27,7 @@ enum ConsoleCommand {
         }
         let log = LogFile(path: URL(fileURLWithPath: env.databasePath).deletingLastPathComponent().appendingPathComponent("gavel.log").path)
 
-        let runtime: Runtime? = readOnly ? nil : try Runtime(databasePath: env.databasePath, config: config)
+        let runtime: Runtime? = readOnly ? nil : try Runtime(databasePath: env.databasePath, config: config, log: { log.write($0) })
         let receiver: Receiver?
         if withReceiver, let runtime {
             do {

@@ -46,8 +46,35 @@ enum Help {
         return lines.joined(separator: "\n")
     }
 
+    /// Options beyond the contract's usage line, per verb.
+    static let extraOptions: [String: String] = [
+        "console": """
+            Options:
+              --listen HOST:PORT  receiver address (default 127.0.0.1:8787; port 0 picks a free one)
+              --no-receiver       attach to a database another gavel fills (the dispatcher still runs)
+              --read-only         show everything, decide nothing (no receiver, no dispatcher)
+              --by NAME           the analyst named in the audit log (default: the OS user)
+              --insecure          allow a non-loopback --listen without a shared secret
+              --script KEYS       replay keys (e.g. "j j a"), then exit; with --dump FILE, save the screen
+            """,
+        "serve": """
+            Options:
+              --listen HOST:PORT  receiver address (default 127.0.0.1:8787; port 0 picks a free one)
+              --insecure          allow a non-loopback --listen without a shared secret ($GAVEL_TOKEN)
+            """,
+        "auto": """
+            Options:
+              --by NAME           who is named in the audit log (default: the OS user)
+            on = auto, off = manual; --all off is the kill switch (automatic approvals not yet sent go back to pending).
+            """,
+        "dispatch": """
+            Exit status with --once: 1 when a remediation attempted in this run ended failed.
+            """,
+    ]
+
     static func text(for verb: String) -> String? {
         guard let v = verbs.first(where: { $0.name == verb }) else { return nil }
-        return "Usage: \(v.usage)\n\n\(v.summary)\n\n\(common)"
+        let extra = extraOptions[verb].map { "\n" + $0 + "\n" } ?? ""
+        return "Usage: \(v.usage)\n\n\(v.summary)\n\(extra)\n\(common)"
     }
 }

@@ -197,11 +197,11 @@ enum DispatchCommand {
         let args = try Arguments(raw, verb: "dispatch", valued: ["db", "config"], flags: ["once"])
         guard args.positional.isEmpty else { throw UsageError(message: "gavel dispatch: unexpected argument '\(args.positional[0])'") }
         let env = Environment(args)
-        let dispatcher = Dispatcher(databasePath: env.databasePath, config: try env.loadConfig())
+        let dispatcher = Dispatcher(databasePath: env.databasePath, config: try env.loadConfig(), log: { printError(safe($0)) })
         if args.flag("once") {
-            let n = try dispatcher.runOnce()
-            print("dispatched \(n) remediation(s)")
-            return 0
+            let (attempted, failed) = try dispatcher.runOnce()
+            print("attempted \(attempted) remediation(s), \(failed) failed")
+            return failed > 0 ? 1 : 0
         }
         signal(SIGPIPE, SIG_IGN)
         dispatcher.start()

@@ -14,10 +14,11 @@ final class Runtime: Sendable {
     let databasePath: String
 
     /// - Throws: `SQLiteError` when the database cannot be opened or migrated.
-    init(databasePath: String, config: GavelConfig) throws {
+    /// - Parameter log: where dispatch outcomes go (stderr for `serve`, the log file for the console).
+    init(databasePath: String, config: GavelConfig, log: @escaping @Sendable (String) -> Void) throws {
         self.databasePath = databasePath
         self.config = config
-        let dispatcher = Dispatcher(databasePath: databasePath, config: config)
+        let dispatcher = Dispatcher(databasePath: databasePath, config: config, log: log)
         self.dispatcher = dispatcher
         self.writer = try IngestWriter(path: databasePath, onCommit: { _ in dispatcher.wake() })
     }

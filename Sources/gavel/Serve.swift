@@ -10,8 +10,8 @@ enum Serve {
         guard args.positional.isEmpty else { throw UsageError(message: "gavel serve: unexpected argument '\(args.positional[0])'") }
         let env = Environment(args)
         let config = try env.loadConfig(receiving: true)
-        let options = try receiverOptions(args, config: config, verb: "serve")
-        let runtime = try Runtime(databasePath: env.databasePath, config: config)
+        let options = try receiverOptions(args, config: config, verb: "serve", databasePath: env.databasePath)
+        let runtime = try Runtime(databasePath: env.databasePath, config: config, log: { printError(safe($0)) })
         let listen = options.listen
         let receiver: Receiver
         do {
@@ -33,7 +33,7 @@ enum Serve {
 
 /// The receiver's options from `--listen`, the config and the environment. Refuses a
 /// non-loopback address without a secret unless `--insecure` was given.
-func receiverOptions(_ args: Arguments, config: GavelConfig, verb: String) throws -> ReceiverOptions {
+func receiverOptions(_ args: Arguments, config: GavelConfig, verb: String, databasePath: String) throws -> ReceiverOptions {
     let listenText = args.value("listen") ?? config.listen ?? "127.0.0.1:8787"
     guard let listen = ListenAddress(parsing: listenText) else {
         throw UsageError(message: "gavel \(verb): --listen must be HOST:PORT (e.g. 127.0.0.1:8787 or [::1]:8787), got '\(listenText)'")
@@ -43,7 +43,9 @@ func receiverOptions(_ args: Arguments, config: GavelConfig, verb: String) throw
     }
     var limits = HTTPLimits()
     limits.maxBodyBytes = config.maxBodyBytes
-    return ReceiverOptions(listen: listen, secret: config.secret, secretHeader: config.secretHeader, limits: limits)
+    var options = ReceiverOptions(listen: listen, secret: config.secret, secretHeader: config.secretHeader, limits: limits)
+    options.extraMetrics = { [databasePath] in QueueMetrics.lines(databasePath: databasePath) }
+    return options
 }
 
 /// Blocks the calling thread until SIGINT or SIGTERM.
@@ -62,5 +64,25 @@ enum Shutdown {
         }
         done.wait()
         sources.forEach { $0.cancel() }
+    }
+}
+
+/// Queue gauges for `/metrics`: remediations per state and rules in auto, read from the store
+/// on a short-lived connection at each scrape.
+enum QueueMetrics {
+    static func lines(databasePath: String) -> [String] {
+        guard let db = try? Database(path: databasePath, readOnly: true), let counts = try? db.stateCounts() else {
+            return ["# gavel: store unavailable for queue metrics"]
+        }
+        var lines = ["# HELP gavel_remediations Remediations by state.", "# TYPE gavel_remediations gauge"]
+        for state in RemediationState.allCases {
+            lines.append("gavel_remediations{state=\"\(state.rawValue)\"} \(counts[state] ?? 0)")
+        }
+        let auto = (try? db.query("SELECT count(*) FROM rules WHERE mode = 'auto'").first?.int(0)) ?? 0
+        let off = (try? db.automaticDispatchDisabled()) ?? false
+        lines += ["# HELP gavel_rules_auto Detection rules in auto mode.", "# TYPE gavel_rules_auto gauge", "gavel_rules_auto \(auto)",
+                  "# HELP gavel_auto_dispatch_enabled 0 when the kill switch stops automatic dispatch.",
+                  "# TYPE gavel_auto_dispatch_enabled gauge", "gavel_auto_dispatch_enabled \(off ? 0 : 1)"]
+        return lines
     }
 }

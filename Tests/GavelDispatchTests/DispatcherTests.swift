@@ -163,7 +163,7 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         let a = bench.dispatcher(), b = bench.dispatcher()
         let counts = Mutex<[Int]>([])
         DispatchQueue.concurrentPerform(iterations: 2) { i in
-            let n = try! (i == 0 ? a : b).runOnce()
+            let n = try! (i == 0 ? a : b).runOnce().attempted
             counts.withLock { $0.append(n) }
         }
         #expect(counts.withLock { $0.reduce(0, +) } == 200)
@@ -181,7 +181,7 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         try bench.database().setRuleMode(key: "Request from unexpected IP address", to: .auto, by: "alice")
         var ids: [Int64] = []
         for i in 1...11 { ids += try bench.signal(banSignal("a\(i)", ip: "203.0.113.\(i)")) }
-        #expect(try bench.dispatcher().runOnce() == 10)
+        #expect(try bench.dispatcher().runOnce().attempted == 10)
         #expect(sink.requests.count == 10)
         for id in ids.prefix(10) {
             let r = try bench.state(id)
@@ -196,7 +196,7 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         #expect(audit.first?.detail?.contains("rule budget of 10") == true)
         // A redelivery of an auto-dispatched signal never dispatches twice.
         try bench.signal(banSignal("a1", ip: "203.0.113.1"))
-        #expect(try bench.dispatcher().runOnce() == 0)
+        #expect(try bench.dispatcher().runOnce().attempted == 0)
     }
 
     @Test func killSwitchStopsAutomaticDispatch() throws {
@@ -207,8 +207,29 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         try bench.database().setAutomaticDispatch(enabled: false, by: "alice")
         let ids = try bench.signal(banSignal("k1", ip: "203.0.113.9"))
         #expect(try bench.state(ids[0]).state == .pending)
-        #expect(try bench.dispatcher().runOnce() == 0)
+        #expect(try bench.dispatcher().runOnce().attempted == 0)
         #expect(sink.requests.isEmpty)
+    }
+
+    @Test func killSwitchWithdrawsAutomaticApprovalsNotYetSent() throws {
+        let sink = try LoopbackSink([.status(200)])
+        defer { sink.stop() }
+        let bench = try DispatchBench(configJSON: httpConfig(sink))
+        try bench.database().setRuleMode(key: "Request from unexpected IP address", to: .auto, by: "alice")
+        let ids = try bench.signal(banSignal("w1", ip: "203.0.113.21"))
+        #expect(try bench.state(ids[0]).state == .approved)
+        try bench.database().setAutomaticDispatch(enabled: false, by: "alice")
+        #expect(try bench.dispatcher().runOnce().attempted == 1)
+        #expect(sink.requests.isEmpty)
+        let r = try bench.state(ids[0])
+        #expect(r.state == .pending)
+        #expect(r.decidedBy == nil)
+        #expect(try bench.database().auditLog(limit: 1).first?.action == "withdraw")
+        // An analyst's own approval is not withdrawn by the kill switch.
+        try bench.database().decide(ids, .approve, by: "bob")
+        try bench.dispatchUntilSettled(ids[0])
+        #expect(try bench.state(ids[0]).state == .dispatched)
+        #expect(sink.requests.count == 1)
     }
 
     @Test func allowlistedTargetsAreSuppressedAndNeverSentEvenInAuto() throws {
@@ -224,7 +245,7 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
             #expect(r.reason?.contains("allowlist") == true)
         }
         #expect(throws: StoreError.self) { try bench.database().decide(internalIP, .approve, by: "alice") }
-        #expect(try bench.dispatcher().runOnce() == 0)
+        #expect(try bench.dispatcher().runOnce().attempted == 0)
         #expect(sink.requests.isEmpty)
     }
 

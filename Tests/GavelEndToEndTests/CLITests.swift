@@ -83,6 +83,11 @@ import Testing
         let audit = try GavelBinary.run(["audit", "--json", "--db", serve.dbPath])
         #expect(audit.out.contains(#""actor":"alice","action":"reject""#))
         #expect(try GavelBinary.run(["show", "99", "--db", serve.dbPath]).status == 1)
+        // The queue is visible to Prometheus.
+        let metrics = try curlGet(serve.baseURL + "/metrics")
+        #expect(metrics.contains(#"gavel_remediations{state="rejected"} 1"#))
+        #expect(metrics.contains("gavel_signals_stored_total 1"))
+        #expect(metrics.contains("gavel_auto_dispatch_enabled 1"))
     }
 
     @Test func autoOnDispatchesTheNextSignalOfThatRuleWithNoApproval() throws {
@@ -117,6 +122,19 @@ func curl(_ url: String, body: String, headers: [String] = []) throws -> String 
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
     p.arguments = ["-sS", "-X", "POST", "-H", "Content-Type: application/json"] + headers.flatMap { ["-H", $0] } + ["--data-binary", body, url]
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// GETs a URL with curl; returns the body.
+func curlGet(_ url: String) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    p.arguments = ["-sS", url]
     let out = Pipe()
     p.standardOutput = out
     try p.run()
