@@ -4,8 +4,9 @@ import GavelCore
 /// Turns a ``ConsoleModel`` into a ``Frame``: pure, so screens are tested as text.
 ///
 /// Layout (tig, vim): a header starting with `gavel`, the view tabs, the list, the detail pane of
-/// the selected row (below the list, or right of it from 120 columns), a status/flash line and a
-/// footer of key hints generated from the ``Keymap`` that turns into the `/` or reason prompt.
+/// the selected row (below the list, or right of it from 150 columns: ``ConsoleLayout``), a
+/// status/flash line and a footer of key hints generated from the ``Keymap`` that turns into the
+/// `/` or reason prompt.
 /// Every string is sanitized (``DisplayText/sanitize(_:singleLine:)``) and fitted by display
 /// columns here, so attacker-controlled text can neither move the cursor nor break the layout.
 public enum ConsoleRenderer {

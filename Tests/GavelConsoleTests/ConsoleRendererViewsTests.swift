@@ -73,11 +73,14 @@ import Testing
         let (s, _) = Fixture.session(data)
         s.press(Key.parseScript("3")!)
         var f = lines(s.frame())
-        #expect(f[3].hasPrefix("manual  Sign-in from unrecogn"))
-        #expect(f[3].contains("+ban-ip -disable-user"))
+        // Columns sized to content: RULE and ACTIONS in full, the legend in the title, no empty column.
+        #expect(f[2] == "MODE   RULE                                ACTIONS (+ on, - off)  PEND SENT SEEN")
+        #expect(f[3] == "manual Sign-in from unrecognized IP        +ban-ip -disable-user     3    0    -")
+        #expect(f[4] == "manual Misconfigured security group        +delete-security-group    0    0    -")
         s.press(Key.parseScript("4")!)
         f = lines(s.frame())
-        #expect(f[3].hasPrefix("05-28 20:26:40 alice          approve        #2 ban-ip 198.51.100.99"))
+        #expect(f[2].hasPrefix("AT (UTC)       ACTOR    VERB     ID WHAT"))
+        #expect(f[3].hasPrefix("05-28 20:26:40 alice    approve  #2 ban-ip 198.51.100.99"))
         s.press(Key.parseScript("5")!)
         let frame = s.frame()
         f = lines(frame)
@@ -119,6 +122,24 @@ import Testing
         s.press(Key.parseScript("j")!)  // the critical row is no longer selected
         let row = s.frame().rows[3]
         #expect(row.spans.contains { $0.style == .severity(.critical) && $0.text.hasPrefix("CRIT") })
-        #expect(s.frame().rows[4].spans.allSatisfy { $0.style == .selected })
+        // The selected row is reversed, and its severity cell keeps the severity's colour.
+        let selected = s.frame().rows[4]
+        #expect(selected.text.hasPrefix("  HIGH  #2 ban-ip"))
+        #expect(selected.spans.filter { $0.style != .selected }.map(\.text) == ["HIGH"])
+        #expect(selected.spans.contains { $0.style == .selectedSeverity(.high) })
+        let look = CellStyle.selectedSeverity(.high).attributes(colors: true)
+        #expect(look.reverse && look.bold && look.foreground == .red)
+        #expect(CellStyle.selectedSeverity(.critical).attributes(colors: false).reverse)
+    }
+
+    @Test func columnTitlesAreOneUnbrokenStyle() {
+        let (s, _) = Fixture.session(Fixture.data())
+        for view in ["1", "2", "3", "4", "5"] {
+            s.press(Key.parseScript(view)!)
+            let titles = s.frame().rows[2]
+            #expect(titles.spans.allSatisfy { $0.style == .columnTitle }, "view \(view)")
+            #expect(DisplayText.columns(titles.text) == 80)
+        }
+        #expect(lines(s.frame())[2].hasPrefix("AT (UTC)       PEER"))
     }
 }
