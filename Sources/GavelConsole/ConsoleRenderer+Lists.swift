@@ -103,7 +103,7 @@ extension ConsoleRenderer {
     /// Lays out list and detail pane into rows 2 … statusRow − 1.
     static func drawBody(_ m: ConsoleModel, _ layout: ConsoleLayout, _ width: @escaping (Unicode.Scalar) -> Int, into rows: inout [FrameRow]) {
         let list = listRows(m, total: layout.listWidth, height: layout.listHeight, width: width)
-        let lines = detailLines(for: m)
+        let lines = wrappedDetailLines(for: m, columns: layout.detailWidth - 1, width: width)
         let scroll = min(m.detailScroll, max(0, lines.count - layout.detailHeight))
         let visible = Array(lines.dropFirst(scroll).prefix(layout.detailHeight))
         func detailRow(_ i: Int, cols: Int) -> FrameRow {

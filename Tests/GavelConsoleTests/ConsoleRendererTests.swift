@@ -57,10 +57,15 @@ import Testing
     @Test func detailRightOfListFrom150Columns() {
         let d = Self.sgDetailData()
         let (s, _) = Fixture.session(d, size: (30, 160))
-        s.press(Key.parseScript("<Enter> j j j")!)
+        s.press(Key.parseScript("<Enter> j j j")!)  // the focused detail scrolls by wrapped rows
         let frame = s.frame()
         checkShape(frame, rows: 30, cols: 160)
         #expect(frame.text == Self.pending160x30)
+        // G scrolls to the last wrapped row: the attempt's error, carried onto its own row.
+        s.press(Key.parseScript("G")!)
+        let rows = s.frame().text.components(separatedBy: "\n")
+        #expect(rows[26].hasSuffix("│   #1 2026-05-28 20:26:40Z status 503 120 ms — service"))
+        #expect(rows[27].hasSuffix("│     unavailable"))
     }
 
     static let pending80x24 = #"""
@@ -94,31 +99,31 @@ a approve  r reject  Space tag  A auto  Enter detail  / filter  ? help  q quit
 gavel  127.0.0.1:8787  pending 5 · failed 1 · suppressed 1  auto: 0 rules                                                                             21:26:40Z
  1 Pending   2 History   3 Rules   4 Audit   5 Intake errors
   SEV   ID ACTION                TARGET                  RULE                            SIG AGE│ detail (j/k scroll, Esc back)
-  CRIT  #4 delete-security-group sg-0a1b2c3d4e5f60789    Misconfigured security group      1 58m│ severity: critical · signals: 1 · created 2026-05-28 20:28:40…
-  HIGH  #2 ban-ip                198.51.100.99           Sign-in from unrecognized IP      1  1h│ ips: 192.0.2.10
-  HIGH  #1 ban-ip                203.0.113.42            Sign-in from unrecognized IP      1 59m│ this action asks for confirmation
-  MED   #5 disable-user          shopper.one@example.com Card fraud                        2 55m│ request (secrets masked):
-  LOW   #3 ban-ip                203.0.113.77            Sign-in from unrecognized IP      1 58m│   POST https://api.example.com/sg/delete
+  CRIT  #4 delete-security-group sg-0a1b2c3d4e5f60789    Misconfigured security group      1 58m│ severity: critical · signals: 1 · created 2026-05-28 20:28:40Z
+  HIGH  #2 ban-ip                198.51.100.99           Sign-in from unrecognized IP      1  1h│   (58m ago)
+  HIGH  #1 ban-ip                203.0.113.42            Sign-in from unrecognized IP      1 59m│ ips: 192.0.2.10
+  MED   #5 disable-user          shopper.one@example.com Card fraud                        2 55m│ this action asks for confirmation
+  LOW   #3 ban-ip                203.0.113.77            Sign-in from unrecognized IP      1 58m│ request (secrets masked):
+                                                                                                │   POST https://api.example.com/sg/delete
                                                                                                 │   Authorization: Bearer ****
                                                                                                 │   Idempotency-Key: gavel-dfca64e0-62b1-4a56-9d0e-0123456789ab
                                                                                                 │
                                                                                                 │   {"group":"sg-0a1b2c3d4e5f60789"}
                                                                                                 │ signals (1):
                                                                                                 │   [critical] Security group open to the world
-                                                                                                │     sg-0a1b2c3d4e5f60789 allows 0.0.0.0/0 on port 22, and the…
+                                                                                                │     sg-0a1b2c3d4e5f60789 allows 0.0.0.0/0 on port 22, and the
+                                                                                                │       rule fires when an ingress rule opens SSH or RDP to the
+                                                                                                │       whole internet on a group attached to a running instance
                                                                                                 │     second line \x1b]52;c;ZXZpbA==\x07
                                                                                                 │     ips: 192.0.2.10
                                                                                                 │     event: AuthorizeSecurityGroupIngress / success
                                                                                                 │     security groups: sg-0a1b2c3d4e5f60789
                                                                                                 │     actor: arn:aws:iam::123456789012:user/dev
                                                                                                 │     signal id: AAAB-sg · received 2026-05-28 20:26:40Z
-                                                                                                │     link: https://app.datadoghq.com/security?query=%40workflo…
+                                                                                                │     link: https://app.datadoghq.com/security?query=%40workflow
+                                                                                                │       .rule.type%3A%22Signal%20Correlation%22&event=AAAB
                                                                                                 │     network.client.ip: 192.0.2.10
                                                                                                 │     evt.name: AuthorizeSecurityGroupIngress
-                                                                                                │ target history:
-                                                                                                │   #2 2026-05-01 rejected by bob: expected
-                                                                                                │ attempts:
-                                                                                                │   #1 2026-05-28 20:26:40Z status 503 120 ms — service unavail…
 Pending: row 1 of 5 loaded
 a approve  r reject  Space tag  A auto  Enter detail  Tab view  / filter  ? help  q quit
 """#
@@ -155,8 +160,8 @@ gavel  127.0.0.1:8787  pending 5 · failed 1 · suppressed 1  auto: 0 rules     
    {"group":"sg-0a1b2c3d4e5f60789"}
  signals (1):
    [critical] Security group open to the world
-     sg-0a1b2c3d4e5f60789 allows 0.0.0.0/0 on port 22, and the rule fires when an ingress rule opens SSH or RDP to the …
-     second line \x1b]52;c;ZXZpbA==\x07
+     sg-0a1b2c3d4e5f60789 allows 0.0.0.0/0 on port 22, and the rule fires when an ingress rule opens SSH or RDP to the
+       whole internet on a group attached to a running instance
 Pending: row 1 of 5 loaded
 a approve  r reject  Space tag  A auto  Enter detail  Tab view  / filter  ? help  q quit
 """#

@@ -142,4 +142,44 @@ import Testing
         }
         #expect(lines(s.frame())[2].hasPrefix("AT (UTC)       PEER"))
     }
+
+    @Test func rulesDetailShowsTheIdOnceAndEveryAction() {
+        let data = Fixture.data()
+        data.ruleRows[0] = RuleRow(rule: "Sign-in from unrecognized IP", ruleID: "def-000-nt1", mode: .manual,
+                                   enabledActions: [ActionName.banIP], allActions: [ActionName.banIP, ActionName.disableUser], pending: 3)
+        let (s, _) = Fixture.session(data)
+        s.press(Key.parseScript("3")!)
+        var text = s.frame().text
+        #expect(text.contains("\n rule id: def-000-nt1\n mode: manual\n actions ([x] enabled):\n   [x] ban-ip  (b toggles)\n   [ ] disable-user  (u toggles)\n"))
+        #expect(!text.contains("key: def-000-nt1"))
+        s.press(Key.parseScript("j")!)  // no rule id: the key it is stored under
+        text = s.frame().text
+        #expect(text.contains("\n key: sg-open\n mode: manual\n"))
+        #expect(text.contains("   [x] delete-security-group  (s toggles)"))
+        #expect(!text.contains("rule id:"))
+        let (ro, _) = Fixture.session(data, readOnly: true)
+        ro.press(Key.parseScript("3")!)
+        #expect(ro.frame().text.contains("   [ ] disable-user\n"))
+    }
+
+    @Test func detailWrapsByDisplayColumnsWithAHangingIndent() {
+        let width = DisplayText.defaultWidth
+        let cjk = DetailLine("    message: 攻撃者のIPアドレスからのログイン試行が検出されました 👍🏽👍🏽 cafe\u{301} end", .dim)
+        let rows = ConsoleRenderer.wrap(cjk, columns: 20, width: width)
+        #expect(rows.allSatisfy { DisplayText.columns($0.text) <= 20 && $0.style == .dim })
+        #expect(rows.dropFirst().allSatisfy { $0.text.hasPrefix("      ") })  // indent 4 + 2
+        // Nothing lost, no grapheme split: the rows joined give back the text's graphemes.
+        #expect(rows.map { $0.text.trimmingCharacters(in: .whitespaces) }.joined().filter { $0 != " " }
+                == cjk.text.filter { $0 != " " })
+        #expect(rows.map(\.text).joined().contains("👍🏽") && rows.map(\.text).joined().contains("cafe\u{301}"))
+        // Escapes are wrapped as drawn (sanitized first), never as raw control characters.
+        let hostile = ConsoleRenderer.wrap(DetailLine("rule: evil\u{1B}[2J\r\n[approved] fake rule name that is long"), columns: 24, width: width)
+        #expect(hostile.map(\.text) == ["rule: evil\\x1b[2J\\x0d\\x0", "  a[approved] fake rule", "  name that is long"])
+        #expect(hostile.allSatisfy { !DisplayText.hasHiddenCharacters($0.text) })
+        // A short line stays one row; a huge one stops at maxWrappedRows, ending in "…".
+        #expect(ConsoleRenderer.wrap(DetailLine("short"), columns: 20, width: width).map(\.text) == ["short"])
+        let huge = ConsoleRenderer.wrap(DetailLine(String(repeating: "x", count: 5000)), columns: 30, width: width)
+        #expect(huge.count == ConsoleRenderer.maxWrappedRows)
+        #expect(huge.last?.text.hasSuffix("…") == true)
+    }
 }
