@@ -69,7 +69,7 @@ import Testing
     }
 
     static let pending80x24 = #"""
-gavel  127.0.0.1:8787  pending 5 · failed 1 · suppressed 1  auto: 0 … 21:26:40Z
+gavel  127.0.0.1:8787  pend 5 · fail 1 · supp 1 · auto 0              21:26:40Z
  1 Pending   2 History   3 Rules   4 Audit   5 Intake errors
   SEV   ID ACTION        TARGET                  RULE                    SIG AGE
   CRIT  #4 delete-secur… sg-0a1b2c3d4e5f60789    Misconfigured security…   1 58m
