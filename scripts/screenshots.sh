@@ -6,6 +6,7 @@
 #   screenshots/rules.png          rules view (3), the rule with a dispatched remediation selected
 #   screenshots/help.png           help overlay (?) over the pending view
 #   screenshots/pending-80x24.png  pending view after resizing the terminal to 80×24
+#   screenshots/pending-160x40.png pending view at 160×40, where the detail pane sits right of the list
 # Usage: scripts/screenshots.sh [OUT_DIR]   (default: screenshots/; `make screenshots`)
 # Needs tmux, Python 3 with Pillow and DejaVu Sans Mono; installs the Debian packages
 # (tmux, python3-pil, fonts-dejavu-core) when missing and allowed (root or sudo -n).
@@ -95,15 +96,16 @@ wait_for() {
   done
 }
 keys() { tmx send-keys -t "$session" "$@"; }
-# select_row REGEX: moves the list selection until the detail pane's first line matches.
-detail_line() { screen | sed -n 4p; }
+# select_row REGEX: moves the list selection until the detail pane's first line matches: the line
+# under `── detail` (stacked, below 150 columns), else right of the divider on the fourth row.
+detail_line() { screen | awk 'below { print; exit } /^── detail/ { below = 1 } END { if (!below) exit 1 }' || screen | sed -n 4p; }
 select_row() {
   local line next
   keys g
   sleep 0.2
   for _ in $(seq 40); do
     line=$(detail_line)
-    if grep -Eq -- "│ $1" <<<"$line"; then return 0; fi
+    if grep -Eq -- "(^|│) $1" <<<"$line"; then return 0; fi
     keys j
     for _ in $(seq 40); do next=$(detail_line); [ "$next" = "$line" ] || break; sleep 0.05; done
     [ "$next" != "$line" ] || break  # the end of the list
@@ -141,7 +143,7 @@ capture pending
 keys 3
 wait_for 'MODE +RULE' "the rules view"
 select_row 'Fraudulent Credit Card Authorizations'
-wait_for '│ pending [0-9]+ · dispatched 1' "the selected rule's dispatched count"
+wait_for '(^|│) pending [0-9]+ · dispatched 1' "the selected rule's dispatched count"
 capture rules
 
 keys 1
@@ -159,7 +161,13 @@ wait_for '^gavel .*[0-9]{2}:[0-9]{2}:[0-9]{2}Z *$' "a redraw at 80×24"
 wait_for '── detail' "the stacked layout at 80×24"
 capture pending-80x24
 
+tmx resize-window -t "$session" -x 160 -y 40
+[ "$(tmx display -p -t "$session" '#{pane_width}x#{pane_height}')" = 160x40 ] || die "the pane did not resize to 160×40"
+wait_for '│ detail' "the side-by-side layout at 160×40"
+capture pending-160x40
+
 mkdir -p "$out"
 "$python" "$root/scripts/ansi_to_png.py" --cols "$cols" --rows "$rows" \
   "$tmp/pending.ans" "$out/pending.png" "$tmp/rules.ans" "$out/rules.png" "$tmp/help.ans" "$out/help.png"
 "$python" "$root/scripts/ansi_to_png.py" --cols 80 --rows 24 "$tmp/pending-80x24.ans" "$out/pending-80x24.png"
+"$python" "$root/scripts/ansi_to_png.py" --cols 160 --rows 40 "$tmp/pending-160x40.ans" "$out/pending-160x40.png"

@@ -2,14 +2,18 @@
 /// renderer, so paging and drawing agree.
 ///
 /// Rows: header (0), tab line (1), list column titles (2), list rows, then the detail pane
-/// (below the list, or right of it when `cols >= 120`), the status/flash line (rows − 2) and the
+/// (below the list, or right of it when `cols >= 150`), the status/flash line (rows − 2) and the
 /// footer (rows − 1).
+///
+/// Side by side only from 150 columns: the list then keeps 3/5 of the width (90+ columns), enough
+/// for an IPv6 or e-mail target, the action and the rule name in full; below that the list takes
+/// the whole width and the detail pane sits under it (so a wider terminal never shows less).
 public struct ConsoleLayout: Sendable, Equatable {
     /// The smallest screen the console draws on; smaller shows a notice.
     public static let minimumRows = 24
     public static let minimumCols = 80
     /// From this width on, the detail pane sits right of the list.
-    public static let sideBySideCols = 120
+    public static let sideBySideCols = 150
 
     public var rows: Int
     public var cols: Int
@@ -29,8 +33,8 @@ public struct ConsoleLayout: Sendable, Equatable {
         if isSideBySide { return max(1, bodyRows - 2) }
         return max(1, (bodyRows - 3) * 45 / 100)
     }
-    /// Columns of the list (all of them unless side by side).
-    public var listWidth: Int { isSideBySide ? cols * 55 / 100 : cols }
+    /// Columns of the list (all of them unless side by side, then 3/5).
+    public var listWidth: Int { isSideBySide ? cols * 3 / 5 : cols }
     /// Top row of the detail pane's text (below its separator line when stacked).
     public var detailTop: Int { isSideBySide ? 3 : 3 + listHeight + 1 }
     /// Left column of the detail pane's text.

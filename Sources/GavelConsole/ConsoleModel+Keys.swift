@@ -125,7 +125,7 @@ extension ConsoleModel {
     mutating func move(by delta: Int) {
         let h = layout.listHeight
         if focus == .detail {
-            let maxScroll = max(0, ConsoleRenderer.detailLines(for: self).count - layout.detailHeight)
+            let maxScroll = max(0, ConsoleRenderer.wrappedDetailLines(for: self, columns: layout.detailWidth - 1).count - layout.detailHeight)
             detailScroll = min(max(0, detailScroll + delta), maxScroll)
             return
         }

@@ -19,10 +19,17 @@ extension ConsoleRenderer {
             return remediationLines(detail?.row ?? row, detail: detail, now: m.now)
         case .rules:
             guard let r = m.selectedRule else { return [DetailLine("no rule selected", .dim)] }
-            var out = [DetailLine(r.rule, .heading), DetailLine("key: \(r.key)"), DetailLine("mode: \(r.mode.rawValue)")]
+            var out = [DetailLine(r.rule, .heading)]
+            // The key is the rule id when Datadog sent one: show it once.
             if let id = r.ruleID { out.append(DetailLine("rule id: \(id)")) }
-            out.append(DetailLine("actions:", .heading))
-            for a in r.allActions { out.append(DetailLine("  [\(r.enabledActions.contains(a) ? "x" : " ")] \(a)")) }
+            if r.ruleID != r.key { out.append(DetailLine("key: \(r.key)")) }
+            out.append(DetailLine("mode: \(r.mode.rawValue)"))
+            out.append(DetailLine("actions ([x] enabled):", .heading))
+            let toggles = m.readOnly ? [] : m.keymap.bindings(in: .rules)
+            for a in r.allActions {
+                let key = toggles.first { $0.command == .toggleAction(a) }.map { "  (\($0.label) toggles)" } ?? ""
+                out.append(DetailLine("  [\(r.enabledActions.contains(a) ? "x" : " ")] \(a)" + key))
+            }
             out.append(DetailLine("pending \(r.pending) · dispatched \(r.dispatched)" + (r.throttled ? " · THROTTLED (auto budget spent)" : "")))
             out.append(DetailLine("last seen: " + (r.lastSeen.map(TimeText.stamp) ?? "never")))
             return out
@@ -38,6 +45,57 @@ extension ConsoleRenderer {
             return [DetailLine("\(e.status) \(e.reason)", .heading), DetailLine("from \(e.peer) at \(TimeText.stamp(e.at))"),
                     DetailLine("body (start, escaped):", .heading)] + block(e.bodyExcerpt, indent: "  ")
         }
+    }
+
+    /// At most this many screen rows per detail line; a longer one ends in `…`.
+    static let maxWrappedRows = 40
+
+    /// The detail pane's lines wrapped to `columns` display columns: what the pane draws and
+    /// what its `j`/`k` scroll counts.
+    /// - Parameters:
+    ///   - columns: the pane's text width (its width less the one-column left margin).
+    ///   - width: display width of a scalar, as for ``render(_:size:width:)``.
+    public static func wrappedDetailLines(
+        for m: ConsoleModel, columns: Int, width: (Unicode.Scalar) -> Int = DisplayText.defaultWidth
+    ) -> [DetailLine] {
+        detailLines(for: m).flatMap { wrap($0, columns: columns, width: width) }
+    }
+
+    /// One detail line as screen rows of at most `columns` display columns.
+    ///
+    /// The text is sanitized first (escapes are measured as drawn), then broken after the last
+    /// space that leaves the row at least a third full, else between two graphemes (never inside
+    /// one: a double-width character moves whole to the next row). Continuation rows hang two
+    /// columns deeper than the line's own indentation. Every row keeps the line's style.
+    static func wrap(_ line: DetailLine, columns limit: Int, width: (Unicode.Scalar) -> Int) -> [DetailLine] {
+        let text = DisplayText.sanitize(line.text)
+        guard limit > 0, DisplayText.columns(text, width: width) > limit else { return [DetailLine(text, line.style)] }
+        let indent = text.prefix { $0 == " " }.count
+        let hanging = String(repeating: " ", count: min(indent + 2, limit / 2))
+        var rest = Substring(text)
+        var rows: [DetailLine] = []
+        while !rest.isEmpty {
+            let lead = rows.isEmpty ? "" : hanging
+            let room = limit - lead.count
+            if rows.count == maxWrappedRows - 1 {
+                rows.append(DetailLine(lead + DisplayText.truncate(String(rest), toColumns: room, width: width, ellipsis: true), line.style))
+                break
+            }
+            var used = 0, end = rest.startIndex, lastSpace: Substring.Index? = nil
+            while end < rest.endIndex {
+                let w = DisplayText.columns(String(rest[end]), width: width)
+                if used + w > room && end > rest.startIndex { break }
+                if rest[end] == " " && used >= room / 3 { lastSpace = end }
+                used += w
+                end = rest.index(after: end)
+            }
+            if end < rest.endIndex, rest[end] != " ", let space = lastSpace { end = space }
+            var row = rest[..<end]
+            while row.last == " " { row = row.dropLast() }
+            rows.append(DetailLine(lead + row, line.style))
+            rest = rest[end...].drop { $0 == " " }
+        }
+        return rows
     }
 
     /// A multi-line value as lines: sanitized keeping LF only, then split.

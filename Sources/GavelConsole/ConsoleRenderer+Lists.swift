@@ -2,37 +2,6 @@ import Foundation
 import GavelCore
 
 extension ConsoleRenderer {
-    /// A list column: title, fixed width (nil = shares the rest), right alignment.
-    struct Column {
-        var title: String
-        var width: Int?
-        var alignRight = false
-        init(_ title: String, _ width: Int?, right: Bool = false) { self.title = title; self.width = width; alignRight = right }
-    }
-
-    /// Column widths for `total` columns: fixed ones as given, flexible ones share the rest.
-    static func widths(_ columns: [Column], total: Int) -> [Int] {
-        let fixed = columns.compactMap(\.width).reduce(0, +) + max(0, columns.count - 1)
-        let flexCount = columns.filter { $0.width == nil }.count
-        let flex = flexCount == 0 ? 0 : max(4, (total - fixed) / flexCount)
-        var ws = columns.map { $0.width ?? flex }
-        if flexCount > 0, let last = ws.indices.last(where: { columns[$0].width == nil }) {
-            ws[last] += max(0, total - fixed - flex * flexCount)
-        }
-        return ws
-    }
-
-    /// One list row from cells, with a one-column gap between cells.
-    static func listRow(_ cells: [(String, CellStyle)], _ columns: [Column], widths ws: [Int], total: Int,
-                        selected: Bool, width: @escaping (Unicode.Scalar) -> Int) -> FrameRow {
-        var b = RowBuilder(cols: total, width: width)
-        for (i, cell) in cells.enumerated() where i < ws.count {
-            if i > 0 { b.add(" ", selected ? .selected : .normal) }
-            b.add(cell.0, selected ? .selected : cell.1, columns: ws[i], alignRight: columns[i].alignRight)
-        }
-        return b.finish(selected ? .selected : .normal)
-    }
-
     static func severityText(_ s: Severity?) -> (String, CellStyle) {
         guard let s else { return ("-", .dim) }
         let text = switch s {
@@ -55,11 +24,13 @@ extension ConsoleRenderer {
         case .pending, .history:
             let list = m.remediationList(m.view)!
             let pending = m.view == .pending
-            columns = pending
-                ? [Column("", 1), Column("SEV", 4), Column("ID", 6, right: true), Column("ACTION", 13), Column("TARGET", nil),
-                   Column("RULE", nil), Column("SIG", 3, right: true), Column("AGE", 4, right: true)]
-                : [Column("", 1), Column("STATE", 11), Column("ID", 6, right: true), Column("ACTION", 13), Column("TARGET", nil),
-                   Column("RULE", nil), Column("BY", 12), Column("AGE", 4, right: true)]
+            // TARGET (what is acted on) grows first, then RULE; ACTION last: its long name
+            // (delete-security-group) stays recognizable when cut at 80 columns.
+            let middle: Column = pending ? .fixed("SEV", 4) : .content("STATE", min: 7, max: 11)
+            let last: Column = pending ? .content("SIG", min: 3, max: 5, right: true) : .content("BY", min: 5, max: 24, priority: 3)
+            columns = [.fixed("", 1), middle, .content("ID", min: 3, max: 8, right: true), .content("ACTION", min: 13, max: 24, priority: 3),
+                       .content("TARGET", min: 15, max: 45, priority: 1), .rest("RULE", min: 12, priority: 2), last,
+                       .content("AGE", min: 3, max: 4, right: true)]
             top = list.selection.scrollTop
             selectedIndex = list.selection.index(in: list.rows.map(\.id))
             cells = list.rows.map { r in
@@ -71,9 +42,12 @@ extension ConsoleRenderer {
                         (r.rule, hidden ? .suspicious : .normal), last, (TimeText.age(r.createdAt, now: m.now), .dim)]
             }
         case .rules:
-            columns = [Column("MODE", 7), Column("RULE", nil), Column("ACTIONS (+ on, - off)", nil), Column("PEND", 5, right: true),
-                       Column("SENT", 5, right: true), Column("SEEN", 4, right: true), Column("", 9)]
             let rules = m.visibleRules
+            columns = [.content("MODE", min: 4, max: 7), .rest("RULE", min: 16, priority: 1),
+                       .content("ACTIONS (+ on, - off)", short: "ACTIONS", min: 14, max: 64, priority: 1),
+                       .content("PEND", min: 4, max: 7, right: true), .content("SENT", min: 4, max: 7, right: true),
+                       .content("SEEN", min: 4, max: 4, right: true)]
+                + (rules.contains(where: \.throttled) ? [.fixed("", 9)] : [])
             top = m.ruleSelection.scrollTop
             selectedIndex = m.ruleSelection.index(in: rules.map(\.key))
             cells = rules.map { r in
@@ -83,7 +57,8 @@ extension ConsoleRenderer {
                         (r.lastSeen.map { TimeText.age($0, now: m.now) } ?? "-", .dim), (r.throttled ? "throttled" : "", .error)]
             }
         case .audit:
-            columns = [Column("AT (UTC)", 14), Column("ACTOR", 14), Column("VERB", 10), Column("ID", 6, right: true), Column("WHAT", nil)]
+            columns = [.fixed("AT (UTC)", 14), .content("ACTOR", min: 8, max: 24, priority: 1), .content("VERB", min: 6, max: 12),
+                       .content("ID", min: 3, max: 8, right: true), .rest("WHAT", min: 16, priority: 2)]
             let rows = m.visibleAudit
             top = m.audit.selection.scrollTop
             selectedIndex = m.audit.selection.index(in: rows.map(\.id))
@@ -91,7 +66,8 @@ extension ConsoleRenderer {
                 [(TimeText.short(a.at), .dim), (a.actor, .normal), (a.verb, .normal), (a.remediationID.map { "#\($0)" } ?? "", .dim), (a.text, .normal)]
             }
         case .intakeErrors:
-            columns = [Column("AT (UTC)", 14), Column("PEER", 21), Column("CODE", 4), Column("REASON", nil), Column("BODY", nil)]
+            columns = [.fixed("AT (UTC)", 14), .content("PEER", min: 12, max: 47, priority: 1), .fixed("CODE", 4),
+                       .content("REASON", min: 12, max: 40, priority: 2), .rest("BODY", min: 10, priority: 3)]
             let rows = m.visibleIntakeErrors
             top = m.intakeErrors.selection.scrollTop
             selectedIndex = m.intakeErrors.selection.index(in: rows.map(\.id))
@@ -99,8 +75,8 @@ extension ConsoleRenderer {
                 [(TimeText.short(e.at), .dim), (e.peer, .normal), (String(e.status), .error), (e.reason, .normal), (e.bodyExcerpt, .dim)]
             }
         }
-        let ws = widths(columns, total: total)
-        var out = [listRow(columns.map { ($0.title, CellStyle.columnTitle) }, columns, widths: ws, total: total, selected: false, width: width)]
+        let ws = widths(columns, cells: cells, total: total, width: width)
+        var out = [titleRow(columns, widths: ws, total: total, width: width)]
         if cells.isEmpty {
             let empty = m.filter != nil ? "no rows match /\(m.filter!) (Esc clears)" : "nothing here yet"
             out.append(RowBuilder.line("  " + empty, .dim, cols: total, width: width))
@@ -127,7 +103,7 @@ extension ConsoleRenderer {
     /// Lays out list and detail pane into rows 2 … statusRow − 1.
     static func drawBody(_ m: ConsoleModel, _ layout: ConsoleLayout, _ width: @escaping (Unicode.Scalar) -> Int, into rows: inout [FrameRow]) {
         let list = listRows(m, total: layout.listWidth, height: layout.listHeight, width: width)
-        let lines = detailLines(for: m)
+        let lines = wrappedDetailLines(for: m, columns: layout.detailWidth - 1, width: width)
         let scroll = min(m.detailScroll, max(0, lines.count - layout.detailHeight))
         let visible = Array(lines.dropFirst(scroll).prefix(layout.detailHeight))
         func detailRow(_ i: Int, cols: Int) -> FrameRow {

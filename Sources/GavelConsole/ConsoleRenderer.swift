@@ -4,8 +4,9 @@ import GavelCore
 /// Turns a ``ConsoleModel`` into a ``Frame``: pure, so screens are tested as text.
 ///
 /// Layout (tig, vim): a header starting with `gavel`, the view tabs, the list, the detail pane of
-/// the selected row (below the list, or right of it from 120 columns), a status/flash line and a
-/// footer of key hints generated from the ``Keymap`` that turns into the `/` or reason prompt.
+/// the selected row (below the list, or right of it from 150 columns: ``ConsoleLayout``), a
+/// status/flash line and a footer of key hints generated from the ``Keymap`` that turns into the
+/// `/` or reason prompt.
 /// Every string is sanitized (``DisplayText/sanitize(_:singleLine:)``) and fitted by display
 /// columns here, so attacker-controlled text can neither move the cursor nor break the layout.
 public enum ConsoleRenderer {
@@ -28,10 +29,12 @@ public enum ConsoleRenderer {
         switch m.mode {
         case .help:
             let help = m.keymap.helpLines(in: m.view, readOnly: m.readOnly)
+            let headings = Set(m.keymap.helpHeadings(in: m.view))
             let scroll = min(m.helpScroll, max(0, help.count - (layout.statusRow - 2)))
             for r in 2..<layout.statusRow {
                 let i = r - 2 + scroll
-                rows[r] = RowBuilder.line(i < help.count ? "  " + help[i] : "", i == 0 ? .heading : .normal, cols: layout.cols, width: width)
+                let line = i < help.count ? help[i] : ""
+                rows[r] = RowBuilder.line(line.isEmpty ? "" : "  " + line, headings.contains(line) ? .heading : .normal, cols: layout.cols, width: width)
             }
         default:
             drawBody(m, layout, width, into: &rows)
@@ -51,32 +54,77 @@ public enum ConsoleRenderer {
     }
 
     /// `gavel  LISTEN  [READ-ONLY]  [banner]  pending N · failed N …  auto: N rules      HH:MM:SSZ`:
-    /// what matters most first, so a narrow screen cuts the counts, never the warnings or clock.
+    /// what matters most first. A narrow screen first shortens the counts (`pend 9 · sent 1 ·
+    /// auto 0`, then without separators), then drops the listen address's `http://`, then uses
+    /// one letter per state (`P9 D1 S1 auto 0`, see ``stateLetter(_:)``); only then is anything
+    /// cut, and never the warnings or the clock.
     static func header(_ m: ConsoleModel, _ layout: ConsoleLayout, _ width: @escaping (Unicode.Scalar) -> Int) -> FrameRow {
         var b = RowBuilder(cols: layout.cols, width: width)
         let clock = TimeText.clock(m.now)
-        func room(_ text: String) -> Int {
-            min(DisplayText.columns(DisplayText.sanitize(text), width: width), max(0, b.remaining - clock.count - 2))
-        }
-        var lead = "gavel  "
-        if let listen = m.summary?.listenAddress { lead += listen + "  " }
-        if m.readOnly { lead += "READ-ONLY  " }
-        b.add(lead, .header, columns: room(lead))
-        if let banner = m.errorBanner ?? m.summary?.banner {
-            b.add(banner, .error, columns: room(banner))
-            b.add("  ", .header, columns: room("  "))
-        }
-        if let s = m.summary {
-            let counts = RemediationState.allCases.compactMap { state -> String? in
-                let n = s.counts[state] ?? 0
-                return n > 0 || state == .pending ? "\(state.rawValue) \(n)" : nil
+        func cols(_ text: String) -> Int { DisplayText.columns(DisplayText.sanitize(text), width: width) }
+        func lead(scheme: Bool) -> String {
+            var lead = "gavel  "
+            if var listen = m.summary?.listenAddress {
+                if !scheme, let r = listen.range(of: "://") { listen = String(listen[r.upperBound...]) }
+                lead += listen + "  "
             }
-            let text = counts.joined(separator: " · ") + "  " + (s.rulesInAuto == 1 ? "auto: 1 rule" : "auto: \(s.rulesInAuto) rules")
-            b.add(text, .header, columns: room(text))
+            return m.readOnly ? lead + "READ-ONLY  " : lead
         }
+        let banner = m.errorBanner ?? m.summary?.banner
+        let budget = layout.cols - clock.count - 2 - (banner.map { cols($0) + 2 } ?? 0)
+        var choice = (lead: lead(scheme: true), counts: "")
+        if let s = m.summary {
+            let forms = countForms(s)
+            let tries = forms.dropLast().map { (lead(scheme: true), $0) } + forms.suffix(2).map { (lead(scheme: false), $0) }
+            choice = tries.first { cols($0.0) + cols($0.1) <= budget } ?? tries.last!
+        }
+        var room: Int { max(0, b.remaining - clock.count - 2) }
+        b.add(choice.lead, .header, columns: min(cols(choice.lead), room))
+        if let banner {
+            b.add(banner, .error, columns: min(cols(banner), room))
+            b.add("  ", .header, columns: min(2, room))
+        }
+        b.add(choice.counts, .header, columns: min(cols(choice.counts), room))
         b.add("", .header, columns: max(0, b.remaining - clock.count - 1))
         b.add(clock + " ", .header)
         return b.finish(.header)
+    }
+
+    /// The counts per state (pending always, others when non-zero) and the rules in auto, from
+    /// the longest form to the shortest: `pending 9 · dispatched 1  auto: 0 rules`,
+    /// `pend 9 · sent 1 · auto 0`, `pend 9 sent 1 auto 0`, `P9 D1 auto 0`.
+    static func countForms(_ s: ConsoleSummary) -> [String] {
+        let states = RemediationState.allCases.filter { (s.counts[$0] ?? 0) > 0 || $0 == .pending }
+        func n(_ state: RemediationState) -> Int { s.counts[state] ?? 0 }
+        let full = states.map { "\($0.rawValue) \(n($0))" }.joined(separator: " · ")
+            + "  " + (s.rulesInAuto == 1 ? "auto: 1 rule" : "auto: \(s.rulesInAuto) rules")
+        let short = states.map { "\(shortName($0)) \(n($0))" } + ["auto \(s.rulesInAuto)"]
+        let letters = states.map { "\(stateLetter($0))\(n($0))" } + ["auto \(s.rulesInAuto)"]
+        return [full, short.joined(separator: " · "), short.joined(separator: " "), letters.joined(separator: " ")]
+    }
+
+    /// A state's letter in the narrowest header: the initial, except `G` for dispatching (the
+    /// request is going out) and `M` for simulated (a dry-run's mock dispatch).
+    static func stateLetter(_ state: RemediationState) -> String {
+        switch state {
+        case .dispatching: "G"
+        case .simulated: "M"
+        default: String(state.rawValue.prefix(1)).uppercased()
+        }
+    }
+
+    /// A state's name in the narrow header (`sent` as in the Rules view's SENT column).
+    static func shortName(_ state: RemediationState) -> String {
+        switch state {
+        case .pending: "pend"
+        case .approved: "appr"
+        case .dispatching: "sending"
+        case .dispatched: "sent"
+        case .failed: "fail"
+        case .rejected: "rej"
+        case .suppressed: "supp"
+        case .simulated: "sim"
+        }
     }
 
     static func tabs(_ m: ConsoleModel, _ layout: ConsoleLayout, _ width: @escaping (Unicode.Scalar) -> Int) -> FrameRow {

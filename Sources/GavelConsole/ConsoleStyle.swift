@@ -39,6 +39,11 @@ extension CellStyle {
         case .prompt: return TextAttributes(bold: true)
         case .heading: return colors ? TextAttributes(bold: true, foreground: .blue) : TextAttributes(bold: true, underline: true)
         case .suspicious: return colors ? TextAttributes(foreground: .magenta) : TextAttributes(underline: true)
+        case .selectedSeverity(let s):
+            var a = CellStyle.severity(s).attributes(colors: colors)
+            a.reverse = true
+            a.bold = !a.dim  // bold and dim cancel out on many terminals
+            return a
         case .severity(let s):
             switch s {
             case .critical: return colors ? TextAttributes(bold: true, foreground: .red) : TextAttributes(bold: true, underline: true)
@@ -54,5 +59,5 @@ extension CellStyle {
     public static let allCases: [CellStyle] = [
         .normal, .header, .error, .tab, .activeTab, .columnTitle, .selected, .tagged, .dim, .flash,
         .hintKey, .hint, .prompt, .heading, .suspicious,
-    ] + Severity.allCases.map { CellStyle.severity($0) }
+    ] + Severity.allCases.map { CellStyle.severity($0) } + Severity.allCases.map { CellStyle.selectedSeverity($0) }
 }

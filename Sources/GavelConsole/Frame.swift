@@ -9,10 +9,12 @@ public enum CellStyle: Hashable, Sendable {
     case error
     case tab
     case activeTab
-    /// List column titles.
+    /// List column titles (the whole title row, gaps included, so the underline is unbroken).
     case columnTitle
     /// The selected list row.
     case selected
+    /// The severity cell of the selected list row: reversed like the row, in the severity's colour.
+    case selectedSeverity(Severity)
     /// The tag mark of a tagged row.
     case tagged
     case severity(Severity)

@@ -54,8 +54,12 @@ public struct Keymap: Sendable {
         }
     }
 
-    /// The `?` overlay for `view`: a title line per section, then `label  help` lines, with
-    /// `(asks to confirm)` and `(disabled: read-only)` notes.
+    /// The section titles of the `?` overlay for `view` (its own keys, then the global ones), so
+    /// the renderer draws both in one heading style.
+    public func helpHeadings(in view: ConsoleView) -> [String] { ["\(view.title) view", "Everywhere"] }
+
+    /// The `?` overlay for `view`: a title line per section (``helpHeadings(in:)``), then
+    /// `label  help` lines, with `(asks to confirm)` and `(disabled: read-only)` notes.
     public func helpLines(in view: ConsoleView, readOnly: Bool) -> [String] {
         func lines(_ bs: [KeyBinding]) -> [String] {
             bs.map { b in
@@ -65,8 +69,9 @@ public struct Keymap: Sendable {
                 return line
             }
         }
-        var out = ["\(view.title) view"] + lines(perView[view] ?? [])
-        out += ["", "Everywhere"] + lines(global)
+        let headings = helpHeadings(in: view)
+        var out = [headings[0]] + lines(perView[view] ?? [])
+        out += ["", headings[1]] + lines(global)
         out += ["", "In prompts: Enter accepts, Esc cancels; confirmations: y confirms, n or Esc cancels."]
         return out
     }

@@ -21,9 +21,29 @@ import Testing
         data.summaryValue.banner = "dispatcher stalled\u{1B}[5m"
         let (s, _) = Fixture.session(data)
         let header = lines(s.frame())[0]
-        #expect(header.hasPrefix("gavel  127.0.0.1:8787  dispatcher stalled\\x1b[5m  pending 5 · failed"))
+        // The banner is never cut; the counts take their shortest form.
+        #expect(header == "gavel  127.0.0.1:8787  dispatcher stalled\\x1b[5m  P5 F1 S1 auto 0     21:26:40Z")
         #expect(header.hasSuffix("21:26:40Z"))
         #expect(s.frame().rows[0].spans.contains { $0.style == .error && $0.text.contains("\\x1b[5m") })
+    }
+
+    @Test func headerShortensTheCountsWhenNarrow() {
+        let data = Fixture.data()
+        data.summaryValue.listenAddress = "http://127.0.0.1:45387"
+        data.ruleRows[0].mode = .auto
+        let (s, _) = Fixture.session(data)
+        #expect(lines(s.frame())[0] == "gavel  http://127.0.0.1:45387  pend 5 · fail 1 · supp 1 · auto 1      21:26:40Z")
+        s.apply([.resized(rows: 24, cols: 120)])
+        #expect(lines(s.frame())[0].hasPrefix("gavel  http://127.0.0.1:45387  pending 5 · failed 1 · suppressed 1  auto: 1 rule "))
+        // Every state at once: one letter per state, and the address without its scheme.
+        data.remediations += [.approved, .dispatching, .dispatched, .rejected, .simulated].enumerated().map { i, state in
+            Fixture.ban(Int64(20 + i), "192.0.2.\(i)", state: state)
+        }
+        s.apply([.resized(rows: 24, cols: 80)])
+        s.tick(now: Fixture.now)
+        let header = lines(s.frame())[0]
+        #expect(header == "gavel  127.0.0.1:45387  P5 A1 G1 D1 F1 R1 S1 M1 auto 1                21:26:40Z")
+        #expect(DisplayText.columns(s.frame().rows[0].text) == 80)
     }
 
     @Test func promptsReplaceTheFooter() {
@@ -73,11 +93,14 @@ import Testing
         let (s, _) = Fixture.session(data)
         s.press(Key.parseScript("3")!)
         var f = lines(s.frame())
-        #expect(f[3].hasPrefix("manual  Sign-in from unrecogn"))
-        #expect(f[3].contains("+ban-ip -disable-user"))
+        // Columns sized to content: RULE and ACTIONS in full, the legend in the title, no empty column.
+        #expect(f[2] == "MODE   RULE                                ACTIONS (+ on, - off)  PEND SENT SEEN")
+        #expect(f[3] == "manual Sign-in from unrecognized IP        +ban-ip -disable-user     3    0    -")
+        #expect(f[4] == "manual Misconfigured security group        +delete-security-group    0    0    -")
         s.press(Key.parseScript("4")!)
         f = lines(s.frame())
-        #expect(f[3].hasPrefix("05-28 20:26:40 alice          approve        #2 ban-ip 198.51.100.99"))
+        #expect(f[2].hasPrefix("AT (UTC)       ACTOR    VERB     ID WHAT"))
+        #expect(f[3].hasPrefix("05-28 20:26:40 alice    approve  #2 ban-ip 198.51.100.99"))
         s.press(Key.parseScript("5")!)
         let frame = s.frame()
         f = lines(frame)
@@ -119,6 +142,72 @@ import Testing
         s.press(Key.parseScript("j")!)  // the critical row is no longer selected
         let row = s.frame().rows[3]
         #expect(row.spans.contains { $0.style == .severity(.critical) && $0.text.hasPrefix("CRIT") })
-        #expect(s.frame().rows[4].spans.allSatisfy { $0.style == .selected })
+        // The selected row is reversed, and its severity cell keeps the severity's colour.
+        let selected = s.frame().rows[4]
+        #expect(selected.text.hasPrefix("  HIGH  #2 ban-ip"))
+        #expect(selected.spans.filter { $0.style != .selected }.map(\.text) == ["HIGH"])
+        #expect(selected.spans.contains { $0.style == .selectedSeverity(.high) })
+        let look = CellStyle.selectedSeverity(.high).attributes(colors: true)
+        #expect(look.reverse && look.bold && look.foreground == .red)
+        #expect(CellStyle.selectedSeverity(.critical).attributes(colors: false).reverse)
+    }
+
+    @Test func columnTitlesAreOneUnbrokenStyle() {
+        let (s, _) = Fixture.session(Fixture.data())
+        for view in ["1", "2", "3", "4", "5"] {
+            s.press(Key.parseScript(view)!)
+            let titles = s.frame().rows[2]
+            #expect(titles.spans.allSatisfy { $0.style == .columnTitle }, "view \(view)")
+            #expect(DisplayText.columns(titles.text) == 80)
+        }
+        #expect(lines(s.frame())[2].hasPrefix("AT (UTC)       PEER"))
+    }
+
+    @Test func helpHeadingsShareOneStyle() {
+        let (s, _) = Fixture.session(Fixture.data(), size: (40, 80))
+        s.press(Key.parseScript("?")!)
+        let rows = s.frame().rows
+        let headings = rows.filter { $0.spans.first?.style == .heading }.map { $0.text.trimmingCharacters(in: .whitespaces) }
+        #expect(headings == ["Pending view", "Everywhere"])
+    }
+
+    @Test func rulesDetailShowsTheIdOnceAndEveryAction() {
+        let data = Fixture.data()
+        data.ruleRows[0] = RuleRow(rule: "Sign-in from unrecognized IP", ruleID: "def-000-nt1", mode: .manual,
+                                   enabledActions: [ActionName.banIP], allActions: [ActionName.banIP, ActionName.disableUser], pending: 3)
+        let (s, _) = Fixture.session(data)
+        s.press(Key.parseScript("3")!)
+        var text = s.frame().text
+        #expect(text.contains("\n rule id: def-000-nt1\n mode: manual\n actions ([x] enabled):\n   [x] ban-ip  (b toggles)\n   [ ] disable-user  (u toggles)\n"))
+        #expect(!text.contains("key: def-000-nt1"))
+        s.press(Key.parseScript("j")!)  // no rule id: the key it is stored under
+        text = s.frame().text
+        #expect(text.contains("\n key: sg-open\n mode: manual\n"))
+        #expect(text.contains("   [x] delete-security-group  (s toggles)"))
+        #expect(!text.contains("rule id:"))
+        let (ro, _) = Fixture.session(data, readOnly: true)
+        ro.press(Key.parseScript("3")!)
+        #expect(ro.frame().text.contains("   [ ] disable-user\n"))
+    }
+
+    @Test func detailWrapsByDisplayColumnsWithAHangingIndent() {
+        let width = DisplayText.defaultWidth
+        let cjk = DetailLine("    message: 攻撃者のIPアドレスからのログイン試行が検出されました 👍🏽👍🏽 cafe\u{301} end", .dim)
+        let rows = ConsoleRenderer.wrap(cjk, columns: 20, width: width)
+        #expect(rows.allSatisfy { DisplayText.columns($0.text) <= 20 && $0.style == .dim })
+        #expect(rows.dropFirst().allSatisfy { $0.text.hasPrefix("      ") })  // indent 4 + 2
+        // Nothing lost, no grapheme split: the rows joined give back the text's graphemes.
+        #expect(rows.map { $0.text.trimmingCharacters(in: .whitespaces) }.joined().filter { $0 != " " }
+                == cjk.text.filter { $0 != " " })
+        #expect(rows.map(\.text).joined().contains("👍🏽") && rows.map(\.text).joined().contains("cafe\u{301}"))
+        // Escapes are wrapped as drawn (sanitized first), never as raw control characters.
+        let hostile = ConsoleRenderer.wrap(DetailLine("rule: evil\u{1B}[2J\r\n[approved] fake rule name that is long"), columns: 24, width: width)
+        #expect(hostile.map(\.text) == ["rule: evil\\x1b[2J\\x0d\\x0", "  a[approved] fake rule", "  name that is long"])
+        #expect(hostile.allSatisfy { !DisplayText.hasHiddenCharacters($0.text) })
+        // A short line stays one row; a huge one stops at maxWrappedRows, ending in "…".
+        #expect(ConsoleRenderer.wrap(DetailLine("short"), columns: 20, width: width).map(\.text) == ["short"])
+        let huge = ConsoleRenderer.wrap(DetailLine(String(repeating: "x", count: 5000)), columns: 30, width: width)
+        #expect(huge.count == ConsoleRenderer.maxWrappedRows)
+        #expect(huge.last?.text.hasSuffix("…") == true)
     }
 }
