@@ -109,7 +109,7 @@ public final class StoreDataSource: ConsoleDataSource {
                 FROM remediation_signals rs JOIN signals s ON s.id = rs.signal WHERE rs.remediation = ? ORDER BY s.id DESC LIMIT 10
                 """, [.integer(id)]).map { s in try card(s) }
             return RemediationDetail(row: row, signals: signals, targetHistory: try history(of: row),
-                                     requestText: requestText(row, stored: r.string(13), idempotencyKey: r.string(14) ?? "", signal: signals.first),
+                                     requestText: try requestText(row, stored: r.string(13), idempotencyKey: r.string(14) ?? ""),
                                      attempts: try attempts(id))
         }
     }
@@ -145,11 +145,13 @@ public final class StoreDataSource: ConsoleDataSource {
     }
 
     /// The exact request approving this remediation sends (secrets masked); for a dry-run, what was recorded.
-    private func requestText(_ row: RemediationRow, stored: String?, idempotencyKey: String, signal: SignalCard?) -> String? {
+    private func requestText(_ row: RemediationRow, stored: String?, idempotencyKey: String) throws -> String? {
         if let stored, !stored.isEmpty { return stored }
         guard row.state != .suppressed, let action = config.actions[row.action] else { return nil }
-        let context = TemplateContext(action: action, target: row.target, signalID: signal?.signalID, ruleName: row.rule, ruleID: nil,
-                                      severity: row.severity?.rawValue, remediationID: String(row.id), idempotencyKey: idempotencyKey,
+        // The same values the dispatcher renders with (Database.claimNext).
+        let signal = try db.latestSignal(ofRemediation: row.id)
+        let context = TemplateContext(action: action, target: row.target, signalID: signal.signalID, ruleName: row.rule, ruleID: signal.ruleID,
+                                      severity: signal.severity, remediationID: String(row.id), idempotencyKey: idempotencyKey,
                                       decidedBy: row.decidedBy ?? "(you)")
         do {
             return try action.render(context).masked().displayText

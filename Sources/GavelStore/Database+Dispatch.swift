@@ -55,15 +55,22 @@ extension Database {
                     [.text(worker), .integer(nowMs), .integer(id)])
             try run("INSERT INTO attempts (remediation, started_ms) VALUES (?, ?)", [.integer(id), .integer(nowMs)])
             let attemptID = lastInsertRowID
-            let signal = try query("""
-                SELECT s.signal_id, s.rule_id, s.severity FROM remediation_signals rs JOIN signals s ON s.id = rs.signal
-                WHERE rs.remediation = ? ORDER BY s.id DESC LIMIT 1
-                """, [.integer(id)]).first
+            let signal = try latestSignal(ofRemediation: id)
             return ClaimedRemediation(id: id, action: r.string(1) ?? "", targetKind: TargetKind(rawValue: r.string(2) ?? "") ?? .signal,
                                       target: r.string(3) ?? "", ruleKey: r.string(4) ?? "", ruleName: r.string(5),
                                       idempotencyKey: r.string(6) ?? "", decidedBy: r.string(7), attempt: r.int(8) + 1,
-                                      attemptID: attemptID, signalID: signal?.string(0), ruleID: signal?.string(1), severity: signal?.string(2))
+                                      attemptID: attemptID, signalID: signal.signalID, ruleID: signal.ruleID, severity: signal.severity)
         }
+    }
+
+    /// The newest signal of a remediation: the values its templates render with
+    /// (`{{signal_id}}`, `{{rule_id}}`, `{{severity}}`), for the dispatch and for its preview.
+    public func latestSignal(ofRemediation id: Int64) throws -> (signalID: String?, ruleID: String?, severity: String?) {
+        let signal = try query("""
+            SELECT s.signal_id, s.rule_id, s.severity FROM remediation_signals rs JOIN signals s ON s.id = rs.signal
+            WHERE rs.remediation = ? ORDER BY s.id DESC LIMIT 1
+            """, [.integer(id)]).first
+        return (signal?.string(0), signal?.string(1), signal?.string(2))
     }
 
     /// Records how an attempt ended and moves the remediation on: `dispatched`, back to
