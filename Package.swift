@@ -23,6 +23,7 @@ let package = Package(
             name: "gavel",
             dependencies: ["GavelCore", "GavelStore", "GavelReceiver", "GavelDispatch", "GavelConsole"],
             swiftSettings: strict),
+        .executableTarget(name: "ConsoleBench", dependencies: ["GavelConsole", "GavelStore", "GavelCore"], path: "bench/ConsoleBench", swiftSettings: strict),
         .target(name: "GavelTestSupport", path: "Tests/GavelTestSupport", swiftSettings: strict),
         .testTarget(name: "GavelCoreTests", dependencies: ["GavelCore"], swiftSettings: strict),
         .testTarget(name: "GavelStoreTests", dependencies: ["GavelStore", "GavelCore", "CSQLite"], swiftSettings: strict),
