@@ -4,10 +4,10 @@ import GavelStore
 
 /// `--ingest-cost N`: what schema v3's triggers add to the ingest writer. Runs `Database.intake`
 /// for N signals shaped like `bench/signal.lua`'s (IP cycling through 200 addresses, and a user
-/// on every fourth), inside one transaction on the real database that is rolled back, once with
-/// the triggers and once with them dropped (in the same rolled-back transaction), alternating,
-/// and prints the thread CPU time per signal of each. Statement CPU only: the commit's WAL
-/// writes and fsync are not in it.
+/// on every fourth) inside one transaction on the real database that is then rolled back, once
+/// per configuration (all triggers; none, i.e. schema v2's cost; each group dropped in the
+/// rolled-back transaction), round-robin, and prints the thread CPU time per signal. Statement
+/// CPU only: the commit's WAL writes and fsync are not in it.
 enum IngestCost {
     static let triggers = ["remediation_entities_link", "remediation_entities_entity", "remediation_entities_unlink",
                            "remediation_counts_insert", "remediation_counts_update", "remediation_counts_delete"]
@@ -27,20 +27,31 @@ enum IngestCost {
             let b = body(i)
             return IncomingSignal(signal: try SignalPayload.decode(body: b, format: .json), rawBody: b, contentType: "application/json", peer: "127.0.0.1:1")
         }
-        var with: [Double] = [], without: [Double] = []
-        for round in 0..<(2 * rounds) {
-            let dropped = round % 2 == 1
-            try db.execute("BEGIN IMMEDIATE")
-            if dropped { for t in triggers { try db.execute("DROP TRIGGER IF EXISTS \(t)") } }
-            let c = threadCPUNs()
-            for input in inputs { _ = try db.intake(input, config: config) }
-            let usPerSignal = Double(threadCPUNs() - c) / 1e3 / Double(n)
-            try db.execute("ROLLBACK")
-            if dropped { without.append(usPerSignal) } else { with.append(usPerSignal) }
+        // Trigger sets dropped (inside the rolled-back transaction) per configuration.
+        let configurations: [(name: String, dropped: [String])] = [
+            ("with the v3 triggers", []),
+            ("without them (v2 cost)", triggers),
+            ("without the entities-insert trigger", ["remediation_entities_entity"]),
+            ("without the link trigger", ["remediation_entities_link"]),
+            ("without the count triggers", triggers.filter { $0.hasPrefix("remediation_counts") }),
+        ]
+        var results = Array(repeating: [Double](), count: configurations.count)
+        for _ in 0..<rounds {
+            for (i, configuration) in configurations.enumerated() {
+                try db.execute("BEGIN IMMEDIATE")
+                for t in configuration.dropped { try db.execute("DROP TRIGGER IF EXISTS \(t)") }
+                let c = threadCPUNs()
+                for input in inputs { _ = try db.intake(input, config: config) }
+                results[i].append(Double(threadCPUNs() - c) / 1e3 / Double(n))
+                try db.execute("ROLLBACK")
+            }
         }
-        func f(_ a: [Double]) -> String { a.map { String(format: "%.1f", $0) }.joined(separator: ", ") }
-        print("ingest CPU per signal (\(n) signals per run, rolled back): with v3 triggers \(f(with)) µs; without \(f(without)) µs")
-        let w = with.sorted()[with.count / 2], wo = without.sorted()[without.count / 2]
-        print(String(format: "median: with %.1f µs, without %.1f µs: %+.1f %%", w, wo, 100 * (w - wo) / wo))
+        print("ingest statement CPU per signal (Database.intake, \(n) signals per run, \(rounds) runs each, rolled back; no commit/fsync):")
+        let base = results[1].sorted()[rounds / 2]
+        for (i, configuration) in configurations.enumerated() {
+            let median = results[i].sorted()[rounds / 2]
+            print(String(format: "  %@ median %.1f µs (%+.1f %% vs v2)  runs: ", configuration.name.padding(toLength: 38, withPad: " ", startingAt: 0), median,
+                         100 * (median - base) / base) + results[i].map { String(format: "%.1f", $0) }.joined(separator: ", "))
+        }
     }
 }

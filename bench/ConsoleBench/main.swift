@@ -251,7 +251,8 @@ for round in 0..<options.rounds {
     exerciseList()                      // Pending
     key("Tab", .tab)
     exerciseList()                      // History
-    for _ in 0..<3 {
+    // `f` cycles all → each state → all again, so the next round starts from the same list.
+    for _ in 0...RemediationState.allCases.count {
         key("f (state)", .c("f"))
         tick()
     }
