@@ -177,7 +177,9 @@ extension Database {
         }
     }
 
-    /// Per-rule counts for `gavel rules`: pending and dispatched remediations.
+    /// Per-rule counts for `gavel rules`: pending and dispatched remediations. Rules with no
+    /// remediation are absent. Reads `remediation_counts` (schema v3, kept by triggers), so it
+    /// costs the same with ten remediations or a million.
     public func ruleCounts() throws -> [String: (pending: Int, dispatched: Int)] {
         var out: [String: (pending: Int, dispatched: Int)] = [:]
         // remediation_counts (schema v3) holds count(*) per (rule, state), kept by triggers.
@@ -190,7 +192,8 @@ extension Database {
         return out
     }
 
-    /// Counts of remediations per state.
+    /// Counts of remediations per state; states with none are absent. Reads `remediation_counts`
+    /// (schema v3, kept by triggers) rather than scanning `remediations`.
     public func stateCounts() throws -> [RemediationState: Int] {
         var out: [RemediationState: Int] = [:]
         for r in try query("SELECT state, sum(n) FROM remediation_counts GROUP BY state HAVING sum(n) > 0") {
