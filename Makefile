@@ -3,7 +3,7 @@ export LANG ?= C.UTF-8
 SWIFT ?= swift
 GAVEL := .build/debug/gavel
 
-.PHONY: run test build serve bench fuzz fuzz-ci soak screenshots clean
+.PHONY: run test build serve bench bench-console fuzz fuzz-ci soak screenshots clean
 
 ## make run: build, then start the console with its embedded receiver (127.0.0.1:8787, ./gavel.db).
 run: build
@@ -50,6 +50,17 @@ soak:
 	@scripts/ensure-deps.sh test
 	$(SWIFT) build --build-tests
 	GAVEL_SOAK_CYCLES=$(SOAK_CYCLES) $(SWIFT) test --skip-build --filter CrashSafetyTests
+
+## make bench-console: the console at scale (issue 6 item 4): generates a 1M-signal database into
+## $(CONSOLE_DB) once (~1 min, 2.3 GiB), builds release (.build-release), then drives the console
+## headlessly against it: first frame, key-to-redraw per key class, peak RSS. ARGS go to ConsoleBench
+## (--rows R --cols C --j N --rounds N --filter TEXT --cold --dump). See BENCHMARKS.md.
+CONSOLE_DB ?= /tmp/gavel-bench-1m.db
+bench-console:
+	$(SWIFT) build -c release --scratch-path .build-release --product gavel
+	$(SWIFT) build -c release --scratch-path .build-release --product ConsoleBench
+	@test -s $(CONSOLE_DB) || bench/generate_db.py $(CONSOLE_DB) --gavel .build-release/release/gavel --now-ms 1764403200000
+	.build-release/release/ConsoleBench $(CONSOLE_DB) $(ARGS)
 
 clean:
 	rm -rf .build .build-fuzz

@@ -25,6 +25,7 @@ let package = Package(
             name: "gavel",
             dependencies: ["GavelCore", "GavelStore", "GavelReceiver", "GavelDispatch", "GavelConsole"],
             swiftSettings: strict),
+        .executableTarget(name: "ConsoleBench", dependencies: ["GavelConsole", "GavelStore", "GavelCore"], path: "bench/ConsoleBench", swiftSettings: strict),
         .target(name: "GavelTestSupport", path: "Tests/GavelTestSupport", swiftSettings: strict),
         .executableTarget(name: "GavelFuzz", dependencies: ["GavelCore", "GavelReceiver"], path: "Fuzz/GavelFuzz",
                           swiftSettings: strict),

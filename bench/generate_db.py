@@ -19,7 +19,7 @@ ones gavel's ingest and dispatch write:
   attempts, audit, rules   consistent with those states
 
 The generator is deterministic for a given --seed and --now-ms. It refuses a database that
-already holds signals, and a schema other than the version it knows (PRAGMA user_version 1).
+already holds signals, and a schema other than the versions it knows (PRAGMA user_version 1 to 3).
 Durability is off while loading (journal_mode=OFF, synchronous=OFF): this makes a fixture,
 not a record; the file is put back in WAL mode at the end.
 """
@@ -37,7 +37,7 @@ import sys
 import time
 import uuid
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSIONS = (1, 2, 3)  # the tables it fills are the same; 2 adds indexes, 3 derived tables kept by triggers
 CHUNK = 50_000
 DAY_MS = 86_400_000
 SEVERITIES = ["info", "low", "medium", "high", "critical"]
@@ -147,8 +147,8 @@ def main():
                    stdout=subprocess.DEVNULL, cwd=os.path.dirname(os.path.abspath(args.db)))
     db = sqlite3.connect(args.db, isolation_level=None)
     version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version != SCHEMA_VERSION:
-        sys.exit(f"generate_db: schema version {version}, this generator knows {SCHEMA_VERSION}: update it")
+    if version not in SCHEMA_VERSIONS:
+        sys.exit(f"generate_db: schema version {version}, this generator knows {SCHEMA_VERSIONS}: update it")
     if db.execute("SELECT count(*) FROM signals").fetchone()[0]:
         sys.exit(f"generate_db: {args.db} already holds signals")
     db.execute("PRAGMA journal_mode=OFF")

@@ -18,71 +18,13 @@ public final class StoreDataSource: ConsoleDataSource {
         self.problems = problems
     }
 
-    public func page(_ q: ConsolePageQuery) throws -> [RemediationRow] {
-        try db.readTransaction {
-            var clauses: [String] = []
-            var values: [SQLValue] = []
-            if !q.states.isEmpty {
-                clauses.append("r.state IN (" + q.states.map { _ in "?" }.joined(separator: ",") + ")")
-                values += q.states.map { .text($0.rawValue) }
-            }
-            if let f = q.filter, !f.isEmpty {
-                clauses.append("""
-                    (instr(lower(coalesce(r.rule_name, '')), lower(?1f)) OR instr(lower(r.rule_key), lower(?1f)) OR instr(lower(r.target), lower(?1f))
-                     OR instr(lower(r.action), lower(?1f)) OR EXISTS (SELECT 1 FROM remediation_signals rs JOIN entities e ON e.signal = rs.signal
-                        WHERE rs.remediation = r.id AND e.kind IN ('ip','user') AND instr(lower(e.value), lower(?1f))))
-                    """.replacingOccurrences(of: "?1f", with: "?"))
-                values += Array(repeating: .text(f), count: 5)
-            }
-            let forward = q.direction == .forward
-            // Sort keys in display order; `ascending` per key for the display direction.
-            let keys: [(column: String, ascending: Bool)]
-            switch q.order {
-            case .severityThenOldest: keys = [("r.severity_rank", false), ("r.created_ms", true), ("r.id", true)]
-            case .newestFirst: keys = [("r.created_ms", false), ("r.id", false)]
-            }
-            if let c = q.cursor {
-                let cursorValues: [SQLValue] = q.order == .severityThenOldest
-                    ? [.integer(Int64(c.severityRank)), .integer(ms(c.createdAt)), .integer(c.id)]
-                    : [.integer(ms(c.createdAt)), .integer(c.id)]
-                // Row after the cursor (forward) or before it (backward), lexicographically on the keys.
-                var ors: [String] = []
-                for i in 0..<keys.count {
-                    var ands: [String] = []
-                    for j in 0..<i {
-                        ands.append("\(keys[j].column) = ?")
-                        values.append(cursorValues[j])
-                    }
-                    let after = keys[i].ascending == forward
-                    ands.append("\(keys[i].column) \(after ? ">" : "<") ?")
-                    values.append(cursorValues[i])
-                    ors.append("(" + ands.joined(separator: " AND ") + ")")
-                }
-                if q.includesCursor {
-                    ors.append("r.id = ?")
-                    values.append(.integer(c.id))
-                }
-                clauses.append("(" + ors.joined(separator: " OR ") + ")")
-            }
-            let orderBy = keys.map { "\($0.column) \($0.ascending == forward ? "ASC" : "DESC")" }.joined(separator: ", ")
-            let sql = """
-                SELECT r.id, r.state, r.action, r.target, r.target_kind, coalesce(r.rule_name, r.rule_key), r.rule_key, r.severity_rank,
-                    r.created_ms, r.signals, r.decided_by, r.reason, r.last_error
-                FROM remediations r \(clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "))
-                ORDER BY \(orderBy) LIMIT ?
-                """
-            values.append(.integer(Int64(max(1, min(q.limit, 1000)))))
-            var rows = try db.query(sql, values).map { try row($0) }
-            if !forward { rows.reverse() }
-            return rows
-        }
-    }
-
-    private func row(_ r: Row) throws -> RemediationRow {
+    func row(_ r: Row) throws -> RemediationRow {
         let id = r.int64(0) ?? 0
+        // The first 20 distinct IPs and users of its signals, by first appearance (schema v3 keeps
+        // them per remediation: a few index rows, however many signals it gathers).
         let entities = try db.query("""
-            SELECT e.kind, e.value FROM remediation_signals rs JOIN entities e ON e.signal = rs.signal
-            WHERE rs.remediation = ? AND e.kind IN ('ip','user') GROUP BY e.kind, e.value ORDER BY min(e.signal), min(e.position) LIMIT 20
+            SELECT kind, value FROM remediation_entities WHERE remediation = ?
+            ORDER BY first_signal, first_position, kind, value LIMIT 20
             """, [.integer(id)])
         let state = RemediationState(rawValue: r.string(1) ?? "") ?? .pending
         let action = r.string(2) ?? ""
@@ -106,7 +48,7 @@ public final class StoreDataSource: ConsoleDataSource {
             let row = try row(r)
             let signals = try db.query("""
                 SELECT s.id, s.signal_id, s.title, s.message, s.severity, s.event_name, s.event_outcome, s.actor, s.link, s.attributes, s.received_ms
-                FROM remediation_signals rs JOIN signals s ON s.id = rs.signal WHERE rs.remediation = ? ORDER BY s.id DESC LIMIT 10
+                FROM remediation_signals rs JOIN signals s ON s.id = rs.signal WHERE rs.remediation = ? ORDER BY rs.signal DESC LIMIT 10
                 """, [.integer(id)]).map { s in try card(s) }
             return RemediationDetail(row: row, signals: signals, targetHistory: try history(of: row),
                                      requestText: try requestText(row, stored: r.string(13), idempotencyKey: r.string(14) ?? ""),
@@ -132,7 +74,8 @@ public final class StoreDataSource: ConsoleDataSource {
     private func history(of row: RemediationRow) throws -> [String] {
         var lines: [String] = []
         let kind = row.targetKind == .securityGroup ? "security_group" : row.targetKind.rawValue
-        let seen = try db.query("SELECT count(DISTINCT signal), min(signal) FROM entities WHERE kind = ? AND value = ?", [.text(kind), .text(row.target)]).first
+        // count(*) is count(DISTINCT signal) here: (signal, kind, value) is the key of entities.
+        let seen = try db.query("SELECT count(*), min(signal) FROM entities WHERE kind = ? AND value = ?", [.text(kind), .text(row.target)]).first
         if let n = seen?.int(0), n > 0 { lines.append("\(n) signal(s) named \(row.target)") }
         for other in try db.query("""
             SELECT id, action, state, decided_by, reason, updated_ms FROM remediations WHERE target = ? AND id != ? ORDER BY id DESC LIMIT 10
@@ -212,5 +155,5 @@ public final class StoreDataSource: ConsoleDataSource {
     }
 
     private func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
-    private func ms(_ d: Date) -> Int64 { Int64((d.timeIntervalSince1970 * 1000).rounded()) }
+    func ms(_ d: Date) -> Int64 { Int64((d.timeIntervalSince1970 * 1000).rounded()) }
 }

@@ -119,8 +119,7 @@ extension Database {
             if let text = filter.text, !text.isEmpty {
                 sql += """
                      AND (instr(r.target, ?) > 0 OR instr(coalesce(r.rule_name, r.rule_key), ?) > 0 OR EXISTS (
-                        SELECT 1 FROM remediation_signals rs JOIN entities e ON e.signal = rs.signal
-                        WHERE rs.remediation = r.id AND e.kind IN ('ip','user') AND instr(e.value, ?) > 0))
+                        SELECT 1 FROM remediation_entities re WHERE re.remediation = r.id AND instr(re.value, ?) > 0))
                     """
                 values += [.text(text), .text(text), .text(text)]
             }
@@ -141,7 +140,7 @@ extension Database {
         let id = r.int64(0) ?? 0
         let signalIDs = try query("""
             SELECT s.signal_id FROM remediation_signals rs JOIN signals s ON s.id = rs.signal
-            WHERE rs.remediation = ? ORDER BY s.id DESC LIMIT 50
+            WHERE rs.remediation = ? ORDER BY rs.signal DESC LIMIT 50
             """, [.integer(id)]).compactMap { $0.string(0) }
         let entities = try query("""
             SELECT e.kind, e.value, min(e.signal * 1000 + e.position) AS first FROM remediation_signals rs JOIN entities e ON e.signal = rs.signal
@@ -178,19 +177,26 @@ extension Database {
         }
     }
 
-    /// Per-rule counts for `gavel rules`: pending and dispatched remediations.
+    /// Per-rule counts for `gavel rules`: pending and dispatched remediations. Rules with no
+    /// remediation are absent. Reads `remediation_counts` (schema v3, kept by triggers), so it
+    /// costs the same with ten remediations or a million.
     public func ruleCounts() throws -> [String: (pending: Int, dispatched: Int)] {
         var out: [String: (pending: Int, dispatched: Int)] = [:]
-        for r in try query("SELECT rule_key, sum(state = 'pending'), sum(state = 'dispatched') FROM remediations GROUP BY rule_key") {
+        // remediation_counts (schema v3) holds count(*) per (rule, state), kept by triggers.
+        for r in try query("""
+            SELECT rule_key, sum(n * (state = 'pending')), sum(n * (state = 'dispatched')) FROM remediation_counts
+            GROUP BY rule_key HAVING sum(n) > 0
+            """) {
             out[r.string(0) ?? ""] = (r.int(1), r.int(2))
         }
         return out
     }
 
-    /// Counts of remediations per state.
+    /// Counts of remediations per state; states with none are absent. Reads `remediation_counts`
+    /// (schema v3, kept by triggers) rather than scanning `remediations`.
     public func stateCounts() throws -> [RemediationState: Int] {
         var out: [RemediationState: Int] = [:]
-        for r in try query("SELECT state, count(*) FROM remediations GROUP BY state") {
+        for r in try query("SELECT state, sum(n) FROM remediation_counts GROUP BY state HAVING sum(n) > 0") {
             if let s = RemediationState(rawValue: r.string(0) ?? "") { out[s] = r.int(1) }
         }
         return out

@@ -146,6 +146,70 @@ enum Schema {
         CREATE INDEX remediations_state_created ON remediations(state, created_ms, id);
         CREATE INDEX remediations_created ON remediations(created_ms, id);
         """,
+        // 3: the console at scale (issue 6 item 4). Two derived tables, filled from the existing
+        // rows here and kept by triggers, so that a list row, the header and the filter read a few
+        // rows instead of every signal of a remediation or every remediation:
+        // - remediation_entities: the distinct IPs and users of each remediation's signals, with
+        //   the smallest signal row id and the smallest position each occurs at (the list row's
+        //   "IPs and users behind it", in order of first appearance);
+        // - remediation_counts: how many remediations each (rule, state) has (header counts,
+        //   the Rules view's pending and dispatched counts).
+        """
+        CREATE TABLE remediation_entities (
+            remediation    INTEGER NOT NULL REFERENCES remediations(id) ON DELETE CASCADE,
+            kind           TEXT NOT NULL,
+            value          TEXT NOT NULL,
+            first_signal   INTEGER NOT NULL,
+            first_position INTEGER NOT NULL,
+            PRIMARY KEY (remediation, kind, value)
+        ) WITHOUT ROWID;
+        CREATE INDEX remediation_entities_first ON remediation_entities(remediation, first_signal, first_position);
+        INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position)
+            SELECT rs.remediation, e.kind, e.value, min(e.signal), min(e.position)
+            FROM remediation_signals rs JOIN entities e ON e.signal = rs.signal
+            WHERE e.kind IN ('ip','user') GROUP BY rs.remediation, e.kind, e.value;
+        CREATE TRIGGER remediation_entities_link AFTER INSERT ON remediation_signals BEGIN
+            INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position)
+                SELECT new.remediation, kind, value, signal, position FROM entities WHERE signal = new.signal AND kind IN ('ip','user')
+                ON CONFLICT (remediation, kind, value) DO UPDATE SET
+                    first_signal = min(first_signal, excluded.first_signal), first_position = min(first_position, excluded.first_position)
+                WHERE excluded.first_signal < first_signal OR excluded.first_position < first_position;
+        END;
+        CREATE TRIGGER remediation_entities_entity AFTER INSERT ON entities WHEN new.kind IN ('ip','user') BEGIN
+            INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position)
+                SELECT remediation, new.kind, new.value, new.signal, new.position FROM remediation_signals WHERE signal = new.signal
+                ON CONFLICT (remediation, kind, value) DO UPDATE SET
+                    first_signal = min(first_signal, excluded.first_signal), first_position = min(first_position, excluded.first_position)
+                WHERE excluded.first_signal < first_signal OR excluded.first_position < first_position;
+        END;
+        CREATE TRIGGER remediation_entities_unlink AFTER DELETE ON remediation_signals BEGIN
+            DELETE FROM remediation_entities WHERE remediation = old.remediation;
+            INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position)
+                SELECT rs.remediation, e.kind, e.value, min(e.signal), min(e.position)
+                FROM remediation_signals rs JOIN entities e ON e.signal = rs.signal
+                WHERE rs.remediation = old.remediation AND e.kind IN ('ip','user') GROUP BY rs.remediation, e.kind, e.value;
+        END;
+        CREATE TABLE remediation_counts (
+            rule_key TEXT NOT NULL,
+            state    TEXT NOT NULL,
+            n        INTEGER NOT NULL,
+            PRIMARY KEY (rule_key, state)
+        ) WITHOUT ROWID;
+        INSERT INTO remediation_counts (rule_key, state, n) SELECT rule_key, state, count(*) FROM remediations GROUP BY rule_key, state;
+        CREATE TRIGGER remediation_counts_insert AFTER INSERT ON remediations BEGIN
+            INSERT INTO remediation_counts (rule_key, state, n) VALUES (new.rule_key, new.state, 1)
+                ON CONFLICT (rule_key, state) DO UPDATE SET n = n + 1;
+        END;
+        CREATE TRIGGER remediation_counts_update AFTER UPDATE OF state, rule_key ON remediations
+            WHEN old.state IS NOT new.state OR old.rule_key IS NOT new.rule_key BEGIN
+            UPDATE remediation_counts SET n = n - 1 WHERE rule_key = old.rule_key AND state = old.state;
+            INSERT INTO remediation_counts (rule_key, state, n) VALUES (new.rule_key, new.state, 1)
+                ON CONFLICT (rule_key, state) DO UPDATE SET n = n + 1;
+        END;
+        CREATE TRIGGER remediation_counts_delete AFTER DELETE ON remediations BEGIN
+            UPDATE remediation_counts SET n = n - 1 WHERE rule_key = old.rule_key AND state = old.state;
+        END;
+        """,
     ]
 
     /// The schema version this build writes.
