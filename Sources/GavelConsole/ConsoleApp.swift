@@ -58,6 +58,7 @@ public enum ConsoleApp {
         session.tick()
         var lastRefresh = Date()
         var script = options.script.map { ArraySlice($0) }
+        var immediateEmptyReads = 0
         while !session.isFinished && !shouldQuit() {
             let events = inbox()
             if !events.isEmpty { session.apply(events) }
@@ -71,7 +72,16 @@ public enum ConsoleApp {
                 guard let next = script?.popFirst() else { break }
                 key = next
             } else {
+                let asked = Date()
                 key = screen.readKey()
+                // wget_wch waits up to its timeout for a key; when it keeps returning at once with
+                // nothing, the terminal is gone (hung up, pty closed): stop instead of spinning.
+                if key == nil && !headless && Date().timeIntervalSince(asked) < 0.005 {
+                    immediateEmptyReads += 1
+                    if immediateEmptyReads >= 50 { break }
+                } else {
+                    immediateEmptyReads = 0
+                }
             }
             guard let key else { continue }
             if key == .resize {

@@ -150,10 +150,7 @@ import Testing
         if how == "C-c" {
             console.send("C-c")
         } else {
-            let pids = try TmuxConsole.tmux(["list-panes", "-t", console.session, "-F", "#{pane_pid}"])
-            let shell = try #require(Int32(pids.trimmingCharacters(in: .whitespacesAndNewlines)))
-            let children = try String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)
-            let gavel = try #require(children.split(separator: " ").compactMap { Int32($0) }.first)
+            let gavel = try #require(console.gavelPID())
             kill(gavel, SIGTERM)
         }
         for _ in 0..<200 where console.exitLine == nil { usleep(25_000) }
@@ -162,6 +159,21 @@ import Testing
         let after = console.waitFor("after-exit")
         #expect(after.contains("after-exit"))
         #expect(!after.contains("1 Pending   2 History"))
+    }
+
+    @Test func consoleExitsWhenItsTerminalGoesAway() throws {
+        let dir = try TemporaryDirectory()
+        let console = try TmuxConsole(folder: dir.path, args: ["--listen", "127.0.0.1:0"], cols: 80, rows: 24)
+        console.waitFor("Pending")
+        let gavel = try #require(console.gavelPID())
+        console.kill()  // the pty closes under the running console
+        var alive = true
+        for _ in 0..<200 where alive {
+            usleep(25_000)
+            alive = kill(gavel, 0) == 0 && !((try? String(contentsOfFile: "/proc/\(gavel)/stat", encoding: .utf8))?.contains(") Z ") ?? true)
+        }
+        #expect(!alive, "gavel console kept running (spinning) after its terminal closed")
+        if alive { kill(gavel, SIGKILL) }
     }
 
     @Test func portInUseSaysHowToAttach() throws {

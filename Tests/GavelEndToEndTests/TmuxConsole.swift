@@ -55,6 +55,14 @@ final class TmuxConsole {
     /// The console's exit line once it ended (`gavel-exited-0`), or nil.
     var exitLine: String? { try? String(contentsOfFile: folder + "/exit", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
 
+    /// The pid of the gavel process running in the pane (the pane's shell's child).
+    func gavelPID() -> Int32? {
+        guard let pids = try? Self.tmux(["list-panes", "-t", session, "-F", "#{pane_pid}"]),
+              let shell = Int32(pids.trimmingCharacters(in: .whitespacesAndNewlines)),
+              let children = try? String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8) else { return nil }
+        return children.split(separator: " ").compactMap { Int32($0) }.first
+    }
+
     func resize(cols: Int, rows: Int) { _ = try? Self.tmux(["resize-window", "-t", session, "-x", String(cols), "-y", String(rows)]) }
 
     func kill() { _ = try? Self.tmux(["kill-session", "-t", session]) }
