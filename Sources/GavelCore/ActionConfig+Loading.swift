@@ -133,7 +133,7 @@ struct ActionLoader {
         if let object = try node.object("headers") {
             for name in object.keys {
                 let field = object.field(name)
-                guard HTTPSyntax.isToken(name) else { throw ConfigError(field: field, message: "not an HTTP header name (RFC 9110 token)") }
+                guard HTTPToken.isToken(name) else { throw ConfigError(field: field, message: "not an HTTP header name (RFC 9110 token)") }
                 guard !ActionLoader.reservedHeaders.contains(name.lowercased()) else {
                     throw ConfigError(field: field, message: "set by the HTTP client; cannot be configured")
                 }

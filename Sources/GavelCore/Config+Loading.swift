@@ -45,7 +45,7 @@ extension GavelConfig {
         }
         config.secret = try resolveSecret(fileSecret: fileSecret, secretEnv: secretEnv, environment: environment, required: requireSecret)
         if let header = try root.string("secret_header") {
-            guard HTTPSyntax.isToken(header) else { throw ConfigError(field: "secret_header", message: "not an HTTP header name (RFC 9110 token)") }
+            guard HTTPToken.isToken(header) else { throw ConfigError(field: "secret_header", message: "not an HTTP header name (RFC 9110 token)") }
             config.secretHeader = header
         }
         config.maxBodyBytes = try root.int("max_body_bytes", in: 1...(64 << 20)) ?? config.maxBodyBytes
@@ -215,12 +215,3 @@ extension GavelConfig {
     }
 }
 
-/// HTTP syntax checks (RFC 9110 §5.6.2).
-enum HTTPSyntax {
-    /// True for a non-empty `token`: `!#$%&'*+-.^_`|~`, digits and letters.
-    static func isToken(_ text: String) -> Bool {
-        !text.isEmpty && text.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "!#$%&'*+-.^_`|~".unicodeScalars.contains($0)
-        }
-    }
-}

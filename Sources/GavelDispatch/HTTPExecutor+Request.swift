@@ -47,18 +47,8 @@ extension HTTPExecutor {
         return .success(urlRequest)
     }
 
-    /// RFC 9110 §5.6.2 `token`: one or more of ALPHA, DIGIT and ``!#$%&'*+-.^_`|~``.
-    static func isToken(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"):
-                return true
-            default:
-                return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-            }
-        }
-    }
+    /// RFC 9110 §5.6.2 `token` (see `HTTPToken`).
+    static func isToken(_ text: String) -> Bool { HTTPToken.isToken(text) }
 
     /// RFC 9110 §5.5 field value: no control characters except horizontal tab, so no CR, LF
     /// or NUL that could end the header early or smuggle another one in.

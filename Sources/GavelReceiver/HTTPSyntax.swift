@@ -1,3 +1,4 @@
+import GavelCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,15 +11,9 @@ enum HTTPSyntax {
     static let sp: UInt8 = 0x20
     static let htab: UInt8 = 0x09
 
-    /// RFC 9110 §5.6.2 `tchar`: `!#$%&'*+-.^_`|~`, DIGIT, ALPHA.
+    /// RFC 9110 §5.6.2 `tchar` (see `HTTPToken`).
     @inline(__always)
-    static func isTchar(_ b: UInt8) -> Bool {
-        switch b {
-        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
-        case 0x21, 0x23, 0x24, 0x25, 0x26, 0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x5E, 0x5F, 0x60, 0x7C, 0x7E: return true
-        default: return false
-        }
-    }
+    static func isTchar(_ b: UInt8) -> Bool { HTTPToken.isTchar(b) }
 
     /// RFC 9110 §5.6.3 optional whitespace: SP or HTAB.
     @inline(__always)
