@@ -8,10 +8,13 @@ public final class StoreDataSource: ConsoleDataSource {
     let db: Database
     let config: GavelConfig
     let listenAddress: String?
+    let analyst: String
     /// Extra banner text from the process (dispatcher or receiver trouble); nil when healthy.
     let problems: () -> String?
 
-    public init(db: Database, config: GavelConfig, listenAddress: String?, problems: @escaping () -> String? = { nil }) {
+    /// - Parameter analyst: the name decisions from this console carry (shown in the request preview).
+    public init(db: Database, config: GavelConfig, listenAddress: String?, analyst: String = "(you)", problems: @escaping () -> String? = { nil }) {
+        self.analyst = analyst
         self.db = db
         self.config = config
         self.listenAddress = listenAddress
@@ -95,7 +98,7 @@ public final class StoreDataSource: ConsoleDataSource {
         let signal = try db.latestSignal(ofRemediation: row.id)
         let context = TemplateContext(action: action, target: row.target, signalID: signal.signalID, ruleName: row.rule, ruleID: signal.ruleID,
                                       severity: signal.severity, remediationID: String(row.id), idempotencyKey: idempotencyKey,
-                                      decidedBy: row.decidedBy ?? "(you)")
+                                      decidedBy: row.decidedBy ?? analyst)
         do {
             return try action.render(context).masked().displayText
         } catch {

@@ -91,13 +91,18 @@ extension GavelConfig {
     /// included, for `ConfigObject` to refuse). A leading UTF-8 byte order mark is skipped
     /// (RFC 8259 §8.1 lets a parser ignore it; editors on some systems write one).
     private static func readJSON(path: String) throws(ConfigError) -> JSONValue {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue {
+            throw ConfigError(field: "", message: "\(path) is a directory, not a config file")
+        }
         let data: Data
         do {
             let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
             defer { try? handle.close() }
             data = try handle.read(upToCount: maxConfigFileBytes + 1) ?? Data()
         } catch {
-            throw ConfigError(field: "", message: "cannot read \(path): \(error.localizedDescription)")
+            let reason = FileManager.default.fileExists(atPath: path) ? "permission denied or unreadable" : "no such file"
+            throw ConfigError(field: "", message: "cannot read \(path): \(reason)")
         }
         guard data.count <= maxConfigFileBytes else {
             throw ConfigError(field: "", message: "\(path): larger than \(maxConfigFileBytes) bytes")
@@ -107,7 +112,7 @@ extension GavelConfig {
         do {
             return try JSONValue.parse(bytes, maxDepth: maxConfigDepth, keepingRepeatedKeys: true)
         } catch {
-            throw ConfigError(field: "", message: "\(path) (\(error)): not valid UTF-8 JSON")
+            throw ConfigError(field: "", message: "\(path): \(error) — expected one JSON object (RFC 8259, UTF-8): not valid UTF-8 JSON")
         }
     }
 

@@ -18,6 +18,7 @@ enum ConsoleCommand {
         let readOnly = args.flag("read-only")
         let withReceiver = !args.flag("no-receiver") && !readOnly
         let config = try env.loadConfig(receiving: withReceiver)
+        try env.checkDatabasePath(mustExist: readOnly)
         let analyst = try analystName(args, verb: "console")
         let options = try receiverOptions(args, config: config, verb: "console", databasePath: env.databasePath)
         var script: [Key]?
@@ -71,7 +72,7 @@ enum ConsoleCommand {
         let db = try Database(path: env.databasePath, readOnly: readOnly)
         let listen = receiver.map { "http://\($0.boundAddress)" } ?? (readOnly ? "read-only" : "no receiver")
         let dispatcher = runtime?.dispatcher
-        let source = StoreDataSource(db: db, config: config, listenAddress: listen, problems: { dispatcher?.problem })
+        let source = StoreDataSource(db: db, config: config, listenAddress: listen, analyst: analyst, problems: { dispatcher?.problem })
         let consoleOptions = ConsoleOptions(analyst: analyst, readOnly: readOnly, term: nil,
                                             ttyPath: script != nil && dump != nil && isatty(0) == 0 ? "/dev/null" : "/dev/tty",
                                             script: script, dumpPath: dump)

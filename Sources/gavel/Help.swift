@@ -65,7 +65,8 @@ enum Help {
         "auto": """
             Options:
               --by NAME           who is named in the audit log (default: the OS user)
-            on = auto, off = manual; --all off is the kill switch (automatic approvals not yet sent go back to pending).
+              --new               set the mode of a rule that has not sent a signal yet and is not configured
+            Automatic approvals not yet sent go back to pending when --all off is given.
             """,
         "dispatch": """
             Exit status with --once: 1 when a remediation attempted in this run ended failed.

@@ -99,7 +99,8 @@ enum DecisionCommand {
         do {
             try db.decide(ids, decision, by: actor)
         } catch let error as StoreError {
-            printError(safe("gavel \(verb): \(error)"))
+            let nothing = ids.count > 1 ? "nothing was changed (decisions on several IDs apply all or none): " : ""
+            printError(safe("gavel \(verb): \(nothing)\(error)"))
             return 1
         }
         let done = ["approve": "approved", "reject": "rejected", "retry": "queued for retry"][verb]!
@@ -146,16 +147,16 @@ enum RulesCommand {
 
 enum AutoCommand {
     static func run(_ raw: [String]) throws -> Int32 {
-        let args = try Arguments(raw, verb: "auto", valued: ["by", "db", "config"], flags: ["all"])
+        let args = try Arguments(raw, verb: "auto", valued: ["by", "db", "config"], flags: ["all", "new"])
         let all = args.flag("all")
         guard args.positional.count == (all ? 1 : 2) else {
             throw UsageError(message: "gavel auto: usage: gavel auto (RULE | --all) (on|off|dry-run)")
         }
         let word = args.positional.last!
         let actor = try analystName(args, verb: "auto")
-        let db = try Environment(args).openDatabase()
         if all {
             guard word == "on" || word == "off" else { throw UsageError(message: "gavel auto --all: say on or off (the kill switch), got '\(word)'") }
+            let db = try Environment(args).openDatabase()
             try db.setAutomaticDispatch(enabled: word == "on", by: actor)
             print(word == "off" ? "automatic dispatch stopped for all rules" : "automatic dispatch allowed again (rules in auto resume)")
             return 0
@@ -167,7 +168,19 @@ enum AutoCommand {
         case "dry-run": mode = .dryRun
         default: throw UsageError(message: "gavel auto: mode must be on, off or dry-run, got '\(word)'")
         }
+        let db = try Environment(args).openDatabase()
         let rule = args.positional[0]
+        if try db.rule(key: rule) == nil && !args.flag("new") {
+            var probe = Signal(signalID: "")
+            probe.ruleName = rule
+            probe.ruleID = rule
+            if try Environment(args).loadConfig().ruleConfig(for: probe) == nil {
+                let known = try db.rules().prefix(10).map { $0.name ?? $0.key }.joined(separator: "; ")
+                printError(safe("gavel auto: no detection rule '\(rule)' has sent a signal or is configured" + (known.isEmpty ? "" : " (known: \(known))")
+                                + "; to set the mode of a rule before its first signal, add --new"))
+                return 1
+            }
+        }
         let before = try db.setRuleMode(key: rule, to: mode, by: actor)
         print(safe("rule \(rule): \(before?.rawValue ?? "new") → \(mode.rawValue)"))
         return 0
@@ -197,6 +210,7 @@ enum DispatchCommand {
         let args = try Arguments(raw, verb: "dispatch", valued: ["db", "config"], flags: ["once"])
         guard args.positional.isEmpty else { throw UsageError(message: "gavel dispatch: unexpected argument '\(args.positional[0])'") }
         let env = Environment(args)
+        try env.checkDatabasePath(mustExist: true)
         let dispatcher = Dispatcher(databasePath: env.databasePath, config: try env.loadConfig(), log: { printError(safe($0)) })
         if args.flag("once") {
             let (attempted, failed) = try dispatcher.runOnce()
@@ -236,5 +250,6 @@ func analystName(_ args: Arguments, verb: String) throws(UsageError) -> String {
 /// One output line of fields, each made safe for a terminal, separated by two spaces.
 func row(_ fields: [String]) -> String { fields.map { DisplayText.sanitize($0) }.joined(separator: "  ") }
 
-/// Text from the database made safe for a terminal (control and bidi characters shown as escapes).
-func safe(_ text: String) -> String { DisplayText.sanitize(text, singleLine: false) }
+/// One line of text from the database made safe for a terminal: control characters (LF
+/// included, so a payload cannot start a fake line) and bidi characters shown as escapes.
+func safe(_ text: String) -> String { DisplayText.sanitize(text) }

@@ -43,9 +43,24 @@ final class Runtime: Sendable {
 
 extension Environment {
     /// Checks the configuration (a bad one is exit 2 for every verb), then opens the database.
+    /// The database must already exist (a mistyped `--db` must not show an empty queue).
     func openDatabase() throws -> Database {
         _ = try loadConfig()
+        try checkDatabasePath(mustExist: true)
         return try Database(path: databasePath)
+    }
+
+    /// Refuses an empty path or a directory as `--db` (exit 2), and with `mustExist` a missing file.
+    func checkDatabasePath(mustExist: Bool) throws {
+        guard !databasePath.isEmpty else { throw UsageError(message: "gavel: --db (or $GAVEL_DB) is empty; give a database file path") }
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: databasePath, isDirectory: &isDirectory)
+        if exists && isDirectory.boolValue {
+            throw UsageError(message: "gavel: --db \(databasePath) is a directory; give a database file path")
+        }
+        if mustExist && !exists {
+            throw UsageError(message: "gavel: no database at \(databasePath) (--db or $GAVEL_DB); it is created by 'gavel serve' or the console")
+        }
     }
 
     /// Loads the configuration these options point at (exit 2 with the field on error).

@@ -10,6 +10,7 @@ enum Serve {
         guard args.positional.isEmpty else { throw UsageError(message: "gavel serve: unexpected argument '\(args.positional[0])'") }
         let env = Environment(args)
         let config = try env.loadConfig(receiving: true)
+        try env.checkDatabasePath(mustExist: false)
         let options = try receiverOptions(args, config: config, verb: "serve", databasePath: env.databasePath)
         let runtime = try Runtime(databasePath: env.databasePath, config: config, log: { printError(safe($0)) })
         let listen = options.listen

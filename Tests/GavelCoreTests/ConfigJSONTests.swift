@@ -109,7 +109,7 @@ func loadTestConfigBytes(_ bytes: [UInt8]) throws(ConfigError) -> GavelConfig {
         ] {
             let error = try #require(#expect(throws: ConfigError.self) { try loadTestConfigBytes(bad) })
             #expect(error.field == "")
-            #expect(error.message.contains("(at byte "))
+            #expect(error.message.contains("at byte "))
             #expect(error.message.hasSuffix("not valid UTF-8 JSON"))
         }
         let scalar = try #require(#expect(throws: ConfigError.self) { try loadTestConfigBytes(Array("42".utf8)) })

@@ -51,6 +51,10 @@ import Testing
             (["serve", "--listen", "nonsense", "--db", db], "--listen"),
             (["serve", "--listen", "0.0.0.0:0", "--db", db], "--insecure"),
             (["frobnicate"], "frobnicate"),
+            (["list", "--db", folder + "/typo.db"], "no database at"),
+            (["list", "--db", folder], "is a directory"),
+            (["list", "--db", ""], "--db"),
+            (["dispatch", "--once", "--db", folder + "/typo.db"], "no database at"),
             (["signals", "--db", db, "--config", folder + "/missing.json"], "config"),
         ]
         for (args, needle) in cases {
@@ -76,6 +80,12 @@ import Testing
         #expect(second.status == 1)
         #expect(second.err.contains("already rejected by alice"))
         #expect(second.err.contains("known customer"))
+        // Payload text cannot start a fake line in CLI output.
+        let forged = #"{"SECURITY_RULE_NAME":"Rule A\nstate:     approved","SECURITY_SIGNAL_ID":"x2","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"eve@example.com"}}}"#
+        _ = try curl(serve.baseURL + "/webhook", body: forged)
+        let shown = try GavelBinary.run(["show", "2", "--db", serve.dbPath]).out
+        #expect(shown.contains(#"Rule A\x0astate:"#))
+        #expect(!shown.split(separator: "\n").contains { $0.hasPrefix("state:     approved") })
         let show = try GavelBinary.run(["show", "1", "--json", "--db", serve.dbPath])
         let json = try JSONValue.parse(show.out)
         #expect(json["state"] == .string("rejected"))
@@ -86,7 +96,7 @@ import Testing
         // The queue is visible to Prometheus.
         let metrics = try curlGet(serve.baseURL + "/metrics")
         #expect(metrics.contains(#"gavel_remediations{state="rejected"} 1"#))
-        #expect(metrics.contains("gavel_signals_stored_total 1"))
+        #expect(metrics.contains("gavel_signals_stored_total 2"))
         #expect(metrics.contains("gavel_auto_dispatch_enabled 1"))
     }
 
@@ -94,7 +104,11 @@ import Testing
         let serve = try ServeProcess()
         defer { serve.cleanup() }
         let rule = "Request from unexpected IP address"
-        #expect(try GavelBinary.run(["auto", rule, "on", "--by", "alice", "--db", serve.dbPath]).status == 0)
+        // A rule that has not sent a signal yet is refused unless asked for explicitly (a typo must not pass).
+        let typo = try GavelBinary.run(["auto", rule, "on", "--by", "alice", "--db", serve.dbPath])
+        #expect(typo.status == 1)
+        #expect(typo.err.contains("--new"))
+        #expect(try GavelBinary.run(["auto", rule, "on", "--new", "--by", "alice", "--db", serve.dbPath]).status == 0)
         let rules = try GavelBinary.run(["rules", "--json", "--db", serve.dbPath]).out
         #expect(rules.contains(#""mode":"auto""#))
         _ = try curl(serve.baseURL + "/webhook", body: #"{"SECURITY_RULE_NAME":"\#(rule)","SECURITY_SIGNAL_ID":"auto1","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.9"]}}}}"#)
