@@ -41,6 +41,10 @@ struct Connection {
                 return
             }
             var body: [UInt8] = []
+            if head.framing != .none && buffer.isEmpty && head.versionMinor >= 1 && head.field("Expect")?.lowercased() == "100-continue" {
+                // The client waits for this before sending the body (RFC 9110 §10.1.1).
+                try? socket.sendAll(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+            }
             if head.framing != .none {
                 do {
                     guard let read = try readBody(head, &buffer, deadline: Date().addingTimeInterval(options.readDeadlineSeconds)) else { return }
@@ -109,6 +113,17 @@ struct Connection {
             }
             if PayloadFormat(mediaType: head.mediaType) == nil {
                 return .error(HTTPError(status: 415, message: "Content-Type \(head.mediaType ?? "") is not supported: send application/json or application/x-www-form-urlencoded"))
+            }
+            // RFC 9110 §8.4 / §15.5.16: a content coding or charset gavel would not decode is refused, not misread.
+            if let coding = head.field("Content-Encoding"), coding.lowercased() != "identity" {
+                return .error(HTTPError(status: 415, message: "Content-Encoding \(coding) is not supported: send the body uncompressed"))
+            }
+            if let charset = head.charset, !["utf-8", "utf8", "us-ascii"].contains(charset) {
+                return .error(HTTPError(status: 415, message: "charset \(charset) is not supported: send UTF-8"))
+            }
+            // RFC 9110 §10.1.1: only 100-continue is a known expectation.
+            if let expect = head.field("Expect"), expect.lowercased() != "100-continue" {
+                return .error(HTTPError(status: 417, message: "Expect: only 100-continue is supported"))
             }
             return nil
         case .healthz:

@@ -98,4 +98,18 @@ public struct HTTPRequestHead: Sendable, Equatable {
         }
         return String(decoding: essence.map(HTTPSyntax.lowered), as: UTF8.self)
     }
+
+    /// The Content-Type's `charset` parameter, lowercased and unquoted (RFC 9110 §8.3.2);
+    /// nil when there is none.
+    public var charset: String? {
+        guard let value = field("Content-Type") else { return nil }
+        for parameter in value.split(separator: ";").dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == "charset" else { continue }
+            var v = pair[1].trimmingCharacters(in: .whitespaces)
+            if v.hasPrefix("\""), v.hasSuffix("\""), v.count >= 2 { v = String(v.dropFirst().dropLast()) }
+            return v.lowercased()
+        }
+        return nil
+    }
 }

@@ -155,6 +155,27 @@ final class RunningReceiver {
         #expect(big.status == 413)
         #expect(try r.exchange(post(body: String(repeating: " ", count: 1001) + "{}")).status == 413)
         #expect(try r.exchange("POST /webhook/datadog HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n").status == 202)
+        // Codings, charsets and expectations gavel would not honour are refused, not misread.
+        #expect(try r.exchange(post(body: "{}", extra: "Content-Encoding: gzip\r\n")).status == 415)
+        #expect(try r.exchange(post(body: "{}", contentType: "application/json; charset=latin1")).status == 415)
+        #expect(try r.exchange(post(body: #"{"SECURITY_SIGNAL_ID":"cs"}"#, contentType: "application/json; charset=\"UTF-8\"")).status == 202)
+        #expect(try r.exchange(post(body: "{}", extra: "Expect: 200-ok\r\n")).status == 417)
+        #expect(try r.count("signals") == 2)
+    }
+
+    @Test func expectContinueGetsAnInterimResponseBeforeTheBody() throws {
+        let r = try RunningReceiver()
+        defer { r.stop() }
+        let c = try LoopbackClient(port: r.port)
+        defer { c.close() }
+        let body = #"{"SECURITY_SIGNAL_ID":"continue-1"}"#
+        c.send("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n")
+        let interim = try #require(c.readResponse())
+        #expect(interim.status == 100)
+        c.send(body)
+        let final = try #require(c.readResponse())
+        #expect(final.status == 202)
+        #expect(final.body.contains("continue-1"))
     }
 
     @Test func pipelinedRequestsAreAnsweredInOrderAndAnErrorCloses() throws {
