@@ -31,7 +31,7 @@ let package = Package(
                           swiftSettings: strict),
         .testTarget(name: "GavelCoreTests", dependencies: ["GavelCore"], swiftSettings: strict),
         .testTarget(name: "GavelStoreTests", dependencies: ["GavelStore", "GavelCore", "CSQLite"], swiftSettings: strict),
-        .testTarget(name: "GavelReceiverTests", dependencies: ["GavelReceiver", "GavelStore", "GavelCore"], swiftSettings: strict),
+        .testTarget(name: "GavelReceiverTests", dependencies: ["GavelReceiver", "GavelStore", "GavelCore", "GavelTestSupport"], swiftSettings: strict),
         .testTarget(name: "GavelDispatchTests", dependencies: ["GavelDispatch", "GavelStore", "GavelCore", "GavelTestSupport"], swiftSettings: strict),
         .testTarget(name: "GavelConsoleTests", dependencies: ["GavelConsole", "GavelStore", "GavelCore", "CNCursesW"], swiftSettings: strict),
         .testTarget(name: "GavelEndToEndTests", dependencies: ["gavel", "GavelCore", "GavelTestSupport", "GavelFuzz"], swiftSettings: strict),

@@ -14,23 +14,9 @@ if [ -z "${GAVEL_BIN:-}" ]; then
   swift build -c release --scratch-path .build-release >/dev/null
   GAVEL_BIN="$PWD/.build-release/release/gavel"
 fi
-tmp=$(mktemp -d /tmp/gavel-auto.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-  for _ in $(seq 1 200); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "auto_latency: nothing listening on 127.0.0.1:$1" >&2
-  return 1
-}
+BENCH_NAME=auto_latency
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 sink_port=$(free_port)
 gavel_port=$(free_port)

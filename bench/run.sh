@@ -69,24 +69,9 @@ else
 fi
 export GAVEL_BIN="$gavel"
 
-tmp=$(mktemp -d /tmp/gavel-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { # PORT: until something accepts on 127.0.0.1:PORT (10 s)
-  for _ in $(seq 1 200); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "bench: nothing listening on 127.0.0.1:$1" >&2
-  return 1
-}
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 stop() { # PID: SIGTERM and wait
   kill "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true

@@ -1,3 +1,4 @@
+import GavelTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -20,7 +21,7 @@ import Glibc
         let environment = ProcessInfo.processInfo.environment
         let cycles = environment["GAVEL_SOAK_CYCLES"].flatMap { Int($0) } ?? 40
         let seed = environment["GAVEL_SOAK_SEED"].flatMap { UInt64($0) } ?? UInt64(Date().timeIntervalSince1970 * 1000)
-        var rng = SplitMix(state: seed)
+        var rng = SeededGenerator(seed: seed)
         let folder = NSTemporaryDirectory() + "gavel-crash-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -246,14 +247,3 @@ enum RawHTTP {
     }
 }
 
-/// SplitMix64, seeded so a failing run can be replayed with GAVEL_SOAK_SEED.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

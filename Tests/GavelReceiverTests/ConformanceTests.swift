@@ -1,3 +1,4 @@
+import GavelTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -172,7 +173,7 @@ import Glibc
     @Test func mutatedDeliveriesNeverGetAServerError() throws {
         let r = try RunningReceiver(readDeadline: 1)
         defer { r.stop() }
-        var rng = HTTPTestSupport.SeededGenerator(state: 0x6A7E1)
+        var rng = SeededGenerator(seed: 0x6A7E1)
         let base = Array(post(body: #"{"SECURITY_SIGNAL_ID":"mutant","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":"203.0.113.9"}}}}"#, close: true).utf8)
         let allowed: Set<Int> = [202, 400, 404, 405, 408, 411, 413, 414, 415, 431, 501, 505]
         for _ in 0..<150 {

@@ -1,3 +1,4 @@
+import GavelTestSupport
 import Testing
 @testable import GavelReceiver
 
@@ -200,7 +201,7 @@ import Testing
     }
 
     @Test func mutatedChunkedBodiesAreAcceptedOrRefusedCleanly() {
-        var rng = HTTPTestSupport.SeededGenerator(state: 0xC4_0F_FE_E5)
+        var rng = SeededGenerator(seed: 0xC4_0F_FE_E5)
         let seed = T.bytes("5;a=\"b\"\r\nhello\r\n1A\r\n" + String(repeating: "z", count: 26) + "\r\n0\r\nX-T: 1\r\n\r\n")
         for _ in 0..<3000 {
             let bytes = T.mutate(seed, &rng)

@@ -1,3 +1,4 @@
+import GavelTestSupport
 import Testing
 @testable import GavelReceiver
 
@@ -363,7 +364,7 @@ import Testing
     // MARK: the hostile tables never produce a server error
 
     @Test func mutatedRequestsAreAcceptedOrRefusedCleanly() {
-        var rng = T.SeededGenerator(state: 0x6A76_656C)
+        var rng = SeededGenerator(seed: 0x6A76_656C)
         let seeds = [Self.post + "{\"id\":\"abc\"}\n", "POST /w HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
                      "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"].map(T.bytes)
         for i in 0..<3000 {

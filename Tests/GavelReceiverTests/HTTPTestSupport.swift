@@ -1,3 +1,4 @@
+import GavelTestSupport
 import Testing
 @testable import GavelReceiver
 
@@ -43,18 +44,6 @@ enum HTTPTestSupport {
     }
 
     static func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
-
-    /// SplitMix64: a seeded generator so the mutation tests are reproducible.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// `bytes` with 1–4 random byte flips, insertions (often CR, LF, SP, ':', NUL) or deletions.
     static func mutate(_ bytes: [UInt8], _ rng: inout SeededGenerator) -> [UInt8] {
