@@ -47,7 +47,9 @@ extension Environment {
     func openDatabase() throws -> Database {
         _ = try loadConfig()
         try checkDatabasePath(mustExist: true)
-        return try Database(path: databasePath)
+        // A CLI verb waits longer than the default 5 s for the write lock: under a storm the
+        // ingest writer commits back to back, and SQLite's busy handler is not fair to waiters.
+        return try Database(path: databasePath, busyTimeoutMs: 30_000)
     }
 
     /// Refuses an empty path or a directory as `--db` (exit 2), and with `mustExist` a missing file.
