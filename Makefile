@@ -3,7 +3,7 @@ export LANG ?= C.UTF-8
 SWIFT ?= swift
 GAVEL := .build/debug/gavel
 
-.PHONY: run test build serve bench bench-console fuzz fuzz-ci soak screenshots clean
+.PHONY: run test build serve bench bench-console fuzz fuzz-ci soak screenshots clean format lint
 
 ## make run: build, then start the console with its embedded receiver (127.0.0.1:8787, ./gavel.db).
 run: build
@@ -61,6 +61,13 @@ bench-console:
 	$(SWIFT) build -c release --scratch-path .build-release --product ConsoleBench
 	@test -s $(CONSOLE_DB) || bench/generate_db.py $(CONSOLE_DB) --gavel .build-release/release/gavel --now-ms 1764403200000
 	.build-release/release/ConsoleBench $(CONSOLE_DB) $(ARGS)
+
+## make format: rewrite every Swift file the way .swift-format says; make lint: check only (CI runs it).
+FORMAT_PATHS := Sources Tests Fuzz bench Package.swift
+format:
+	$(SWIFT) format -i -r -p $(FORMAT_PATHS)
+lint:
+	$(SWIFT) format lint --strict -r -p $(FORMAT_PATHS)
 
 clean:
 	rm -rf .build .build-fuzz

@@ -25,14 +25,18 @@ let package = Package(
             name: "gavel",
             dependencies: ["GavelCore", "GavelStore", "GavelReceiver", "GavelDispatch", "GavelConsole"],
             swiftSettings: strict),
-        .executableTarget(name: "ConsoleBench", dependencies: ["GavelConsole", "GavelStore", "GavelCore"], path: "bench/ConsoleBench", swiftSettings: strict),
+        .executableTarget(
+            name: "ConsoleBench", dependencies: ["GavelConsole", "GavelStore", "GavelCore"], path: "bench/ConsoleBench", swiftSettings: strict),
         .target(name: "GavelTestSupport", path: "Tests/GavelTestSupport", swiftSettings: strict),
-        .executableTarget(name: "GavelFuzz", dependencies: ["GavelCore", "GavelReceiver"], path: "Fuzz/GavelFuzz",
-                          swiftSettings: strict),
+        .executableTarget(
+            name: "GavelFuzz", dependencies: ["GavelCore", "GavelReceiver"], path: "Fuzz/GavelFuzz",
+            swiftSettings: strict),
         .testTarget(name: "GavelCoreTests", dependencies: ["GavelCore"], swiftSettings: strict),
         .testTarget(name: "GavelStoreTests", dependencies: ["GavelStore", "GavelCore", "CSQLite"], swiftSettings: strict),
-        .testTarget(name: "GavelReceiverTests", dependencies: ["GavelReceiver", "GavelStore", "GavelCore", "GavelTestSupport"], swiftSettings: strict),
-        .testTarget(name: "GavelDispatchTests", dependencies: ["GavelDispatch", "GavelStore", "GavelCore", "GavelTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "GavelReceiverTests", dependencies: ["GavelReceiver", "GavelStore", "GavelCore", "GavelTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "GavelDispatchTests", dependencies: ["GavelDispatch", "GavelStore", "GavelCore", "GavelTestSupport"], swiftSettings: strict),
         .testTarget(name: "GavelConsoleTests", dependencies: ["GavelConsole", "GavelStore", "GavelCore", "CNCursesW"], swiftSettings: strict),
         .testTarget(name: "GavelEndToEndTests", dependencies: ["gavel", "GavelCore", "GavelTestSupport", "GavelFuzz"], swiftSettings: strict),
     ]

@@ -30,19 +30,24 @@ enum CoreProperties {
             }
             let again = Result { () throws(PayloadError) in try SignalPayload.decode(body: input, format: format) }
             check(again == .success(signal), "decoding is not deterministic")
-            check(!signal.signalID.isEmpty && signal.signalID.utf8.count <= SignalPayload.maxSignalIDBytes, "signal id of \(signal.signalID.utf8.count) bytes")
+            check(
+                !signal.signalID.isEmpty && signal.signalID.utf8.count <= SignalPayload.maxSignalIDBytes,
+                "signal id of \(signal.signalID.utf8.count) bytes")
             if signal.flags.contains(.derivedID) || signal.flags.contains(.signalIDTooLong) {
                 check(signal.signalID.hasPrefix("derived-") && signal.signalID.utf8.count == 40, "derived id \(signal.signalID)")
             }
-            let lists: [[String]] = [signal.matchedQueries, signal.groupByFields, signal.tags, signal.invalidIPs, signal.users,
-                                     signal.userEmails, signal.userNames, signal.securityGroups]
+            let lists: [[String]] = [
+                signal.matchedQueries, signal.groupByFields, signal.tags, signal.invalidIPs, signal.users,
+                signal.userEmails, signal.userNames, signal.securityGroups,
+            ]
             for list in lists { check(list.count <= SignalPayload.maxListCount, "a list of \(list.count) values") }
             check(signal.ips.count <= SignalPayload.maxListCount, "\(signal.ips.count) IPs")
             check(Set(signal.ips).count == signal.ips.count, "duplicate IPs")
             for ip in signal.ips {
                 check(IPAddress(parsing: ip.description) == ip, "IP \(ip) does not parse back")
-                check((try? TargetValidator.validate(ip.description, kind: .ip, pattern: nil).get()) == ip.description,
-                      "IP \(ip) is not a valid ban target")
+                check(
+                    (try? TargetValidator.validate(ip.description, kind: .ip, pattern: nil).get()) == ip.description,
+                    "IP \(ip) is not a valid ban target")
             }
             if let attributes = signal.attributes {
                 check((try? JSONValue.parse(attributes.compactText)) == attributes, "attributes do not round-trip")

@@ -5,8 +5,9 @@ enum HTTPProperties {
     /// The default limits and small ones, so the fuzzer reaches every limit with short inputs.
     static let limitSets = [
         HTTPLimits(),
-        HTTPLimits(maxRequestLine: 64, maxHeaderBytes: 200, maxHeaderFields: 5, maxBodyBytes: 100,
-                   maxFieldLine: 64, maxChunkExtensionBytes: 16, maxTrailerBytes: 40),
+        HTTPLimits(
+            maxRequestLine: 64, maxHeaderBytes: 200, maxHeaderFields: 5, maxBodyBytes: 100,
+            maxFieldLine: 64, maxChunkExtensionBytes: 16, maxTrailerBytes: 40),
     ]
     /// The only statuses a head may be refused with: bad input is never a 5xx, except
     /// 501 (transfer coding not implemented) and 505 (HTTP version).
@@ -22,8 +23,8 @@ enum HTTPProperties {
     static func same(_ a: HeadResult, _ b: HeadResult) -> Bool {
         switch (a, b) {
         case (.success(nil), .success(nil)): return true
-        case let (.success(x?), .success(y?)): return x.head == y.head && x.consumed == y.consumed
-        case let (.failure(x), .failure(y)): return x == y
+        case (.success(let x?), .success(let y?)): return x.head == y.head && x.consumed == y.consumed
+        case (.failure(let x), .failure(let y)): return x == y
         default: return false
         }
     }
@@ -58,14 +59,17 @@ enum HTTPProperties {
         check(head.target.utf8.count <= limits.maxRequestLine, "target longer than the request line limit")
         for field in head.fields {
             check(!field.name.isEmpty && field.name.utf8.allSatisfy(isTchar), "field name is not a token")
-            check(!field.value.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F },
-                  "field value holds a control character")
-            check(field.value.first != " " && field.value.last != " " && field.value.first != "\t" && field.value.last != "\t",
-                  "field value not trimmed")
+            check(
+                !field.value.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F },
+                "field value holds a control character")
+            check(
+                field.value.first != " " && field.value.last != " " && field.value.first != "\t" && field.value.last != "\t",
+                "field value not trimmed")
         }
         let hosts = head.fields(named: "Host").count
         check(head.versionMinor == 1 ? hosts == 1 : hosts <= 1, "\(hosts) Host fields")
-        let lengths = head.fields(named: "Content-Length").count, codings = head.fields(named: "Transfer-Encoding").count
+        let lengths = head.fields(named: "Content-Length").count
+        let codings = head.fields(named: "Transfer-Encoding").count
         check(!(lengths > 0 && codings > 0), "Content-Length together with Transfer-Encoding")
         switch head.framing {
         case .none: check(lengths == 0 && codings == 0, "a framing field was ignored")
@@ -160,11 +164,13 @@ enum HTTPProperties {
                 let value = !digits ? -1 : significant.count <= 18 ? significant.reduce(0) { $0 * 10 + Int($1 - 0x30) } : Int.max
                 switch result {
                 case .success(let parsed?):
-                    check(digits && value <= limits.maxBodyBytes && parsed.head.framing == .contentLength(value),
-                          "Content-Length \(String(decoding: input, as: UTF8.self).debugDescription) accepted as \(parsed.head.framing)")
+                    check(
+                        digits && value <= limits.maxBodyBytes && parsed.head.framing == .contentLength(value),
+                        "Content-Length \(String(decoding: input, as: UTF8.self).debugDescription) accepted as \(parsed.head.framing)")
                 case .failure(let error):
-                    check(digits ? (value > limits.maxBodyBytes && error.status == 413) : error.status == 400,
-                          "Content-Length \(String(decoding: input, as: UTF8.self).debugDescription) refused with \(error)")
+                    check(
+                        digits ? (value > limits.maxBodyBytes && error.status == 413) : error.status == 400,
+                        "Content-Length \(String(decoding: input, as: UTF8.self).debugDescription) refused with \(error)")
                 case .success(nil):
                     check(false, "a complete head needs more bytes")
                 }

@@ -31,9 +31,16 @@ enum TemplateProperties {
         var context = TemplateContext()
         context.target = first < 0x80 ? "shopper.one@example.com" : values[0]
         context.user = context.target
-        context.signalID = values[1]; context.ruleName = values[2]; context.ruleID = values[3]
-        context.severity = values[4]; context.remediationID = values[5]; context.idempotencyKey = values[6]
-        context.decidedBy = values[7]; context.action = values[8]; context.ip = values[9]; context.securityGroup = values[10]
+        context.signalID = values[1]
+        context.ruleName = values[2]
+        context.ruleID = values[3]
+        context.severity = values[4]
+        context.remediationID = values[5]
+        context.idempotencyKey = values[6]
+        context.decidedBy = values[7]
+        context.action = values[8]
+        context.ip = values[9]
+        context.securityGroup = values[10]
 
         renderHTTP(context)
         renderOutbox(context)
@@ -58,17 +65,22 @@ enum TemplateProperties {
         let prefix = "https://203.0.113.5/ban/"
         check(request.url.hasPrefix(prefix), "URL prefix changed: \(request.url)")
         let rest = request.url.utf8.dropFirst(prefix.utf8.count)
-        check(rest.filter { $0 == UInt8(ascii: "?") }.count == 1 && rest.filter { $0 == UInt8(ascii: "&") }.count == 1
-              && !rest.contains(UInt8(ascii: "/")) && !rest.contains(UInt8(ascii: "#")), "URL structure changed: \(request.url)")
-        check(rest.allSatisfy { isUnreserved($0) || $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "=") },
-              "URL holds a byte that is neither unreserved nor escaped: \(request.url)")
+        check(
+            rest.filter { $0 == UInt8(ascii: "?") }.count == 1 && rest.filter { $0 == UInt8(ascii: "&") }.count == 1
+                && !rest.contains(UInt8(ascii: "/")) && !rest.contains(UInt8(ascii: "#")), "URL structure changed: \(request.url)")
+        check(
+            rest.allSatisfy {
+                isUnreserved($0) || $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: "=")
+            },
+            "URL holds a byte that is neither unreserved nor escaped: \(request.url)")
         for header in request.headers {
             check(!header.value.unicodeScalars.contains { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }, "header holds a control character")
         }
         guard let body = try? JSONValue.parse(request.body) else { return check(false, "body is not JSON") }
-        check(body["target"] == .string(context.target) && body["rule"] == .string(context.ruleName)
-              && body["signal_id"] == .string(context.signalID) && body["decided_by"] == .string(context.decidedBy),
-              "body values differ from the context")
+        check(
+            body["target"] == .string(context.target) && body["rule"] == .string(context.ruleName)
+                && body["signal_id"] == .string(context.signalID) && body["decided_by"] == .string(context.decidedBy),
+            "body values differ from the context")
     }
 
     static func renderOutbox(_ context: TemplateContext) {
@@ -77,8 +89,9 @@ enum TemplateProperties {
         guard case .outbox(let request) = rendered else { return check(false, "an outbox action rendered something else") }
         check(!request.line.unicodeScalars.contains { $0.value < 0x20 }, "outbox line holds a raw control character")
         guard let line = try? JSONValue.parse(request.line) else { return check(false, "outbox line is not JSON") }
-        check(line["target"] == .string(context.target) && line["idempotency_key"] == .string(context.idempotencyKey)
-              && line["body"]?["rule"] == .string(context.ruleName), "outbox values differ from the context")
+        check(
+            line["target"] == .string(context.target) && line["idempotency_key"] == .string(context.idempotencyKey)
+                && line["body"]?["rule"] == .string(context.ruleName), "outbox values differ from the context")
     }
 
     static func renderCommand(_ context: TemplateContext) {

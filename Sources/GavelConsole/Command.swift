@@ -62,14 +62,15 @@ public enum Command: Hashable, Sendable, CustomStringConvertible {
     case quit
 
     /// Every command the standard keymap can produce.
-    public static let allCases: [Command] = [
-        .moveDown, .moveUp, .pageDown, .pageUp, .top, .bottom, .focusDetail, .back, .nextView,
-        .previousView,
-    ] + ConsoleView.allCases.map { Command.view($0) } + [
-        .filter, .nextMatch, .prevMatch, .approve, .reject, .toggleTag, .toggleAuto, .dryRun, .retry,
-        .setMode(.manual), .toggleAction(ActionName.banIP), .toggleAction(ActionName.disableUser),
-        .toggleAction(ActionName.deleteSecurityGroup), .cycleStateFilter, .help, .quit,
-    ]
+    public static let allCases: [Command] =
+        [
+            .moveDown, .moveUp, .pageDown, .pageUp, .top, .bottom, .focusDetail, .back, .nextView,
+            .previousView,
+        ] + ConsoleView.allCases.map { Command.view($0) } + [
+            .filter, .nextMatch, .prevMatch, .approve, .reject, .toggleTag, .toggleAuto, .dryRun, .retry,
+            .setMode(.manual), .toggleAction(ActionName.banIP), .toggleAction(ActionName.disableUser),
+            .toggleAction(ActionName.deleteSecurityGroup), .cycleStateFilter, .help, .quit,
+        ]
 
     /// True for commands that record a decision or change a rule: refused in `--read-only` mode.
     public var changesState: Bool {

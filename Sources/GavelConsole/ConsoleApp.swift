@@ -21,10 +21,18 @@ public struct ConsoleOptions: Sendable {
     /// Forced screen size (headless runs).
     public var size: (rows: Int, cols: Int)?
 
-    public init(analyst: String, readOnly: Bool = false, refreshInterval: TimeInterval = 1, term: String? = nil,
-                ttyPath: String = "/dev/tty", script: [Key]? = nil, dumpPath: String? = nil, size: (rows: Int, cols: Int)? = nil) {
-        self.analyst = analyst; self.readOnly = readOnly; self.refreshInterval = refreshInterval; self.term = term
-        self.ttyPath = ttyPath; self.script = script; self.dumpPath = dumpPath; self.size = size
+    public init(
+        analyst: String, readOnly: Bool = false, refreshInterval: TimeInterval = 1, term: String? = nil,
+        ttyPath: String = "/dev/tty", script: [Key]? = nil, dumpPath: String? = nil, size: (rows: Int, cols: Int)? = nil
+    ) {
+        self.analyst = analyst
+        self.readOnly = readOnly
+        self.refreshInterval = refreshInterval
+        self.term = term
+        self.ttyPath = ttyPath
+        self.script = script
+        self.dumpPath = dumpPath
+        self.size = size
     }
 }
 
@@ -49,12 +57,14 @@ public enum ConsoleApp {
         shouldQuit: () -> Bool = { false }
     ) throws {
         let headless = options.ttyPath == "/dev/null"
-        let screen = try CursesScreen(term: options.term, outputPath: options.ttyPath, inputPath: options.ttyPath,
-                                      size: options.size, timeoutMilliseconds: headless ? 0 : 100)
+        let screen = try CursesScreen(
+            term: options.term, outputPath: options.ttyPath, inputPath: options.ttyPath,
+            size: options.size, timeoutMilliseconds: headless ? 0 : 100)
         defer { screen.close() }
         let size = screen.size
-        let session = ConsoleSession(model: ConsoleModel(analyst: options.analyst, readOnly: options.readOnly, size: size),
-                                     dataSource: dataSource, perform: perform)
+        let session = ConsoleSession(
+            model: ConsoleModel(analyst: options.analyst, readOnly: options.readOnly, size: size),
+            dataSource: dataSource, perform: perform)
         session.tick()
         var lastRefresh = Date()
         var script = options.script.map { ArraySlice($0) }

@@ -37,7 +37,9 @@ public struct ConsoleCursor: Sendable, Equatable {
     public var id: Int64
 
     public init(severityRank: Int, createdAt: Date, id: Int64) {
-        self.severityRank = severityRank; self.createdAt = createdAt; self.id = id
+        self.severityRank = severityRank
+        self.createdAt = createdAt
+        self.id = id
     }
 
     /// The cursor of a row.
@@ -88,8 +90,13 @@ public struct ConsolePageQuery: Sendable, Equatable {
         states: [RemediationState], order: Order, filter: String? = nil, cursor: ConsoleCursor? = nil,
         includesCursor: Bool = false, direction: Direction = .forward, limit: Int
     ) {
-        self.states = states; self.order = order; self.filter = filter; self.cursor = cursor
-        self.includesCursor = includesCursor; self.direction = direction; self.limit = limit
+        self.states = states
+        self.order = order
+        self.filter = filter
+        self.cursor = cursor
+        self.includesCursor = includesCursor
+        self.direction = direction
+        self.limit = limit
     }
 
     /// True when `row` passes the state set and the filter. This is the reference semantics

@@ -29,7 +29,8 @@ public struct DecisionOutcome: Sendable, Equatable {
     public var isError: Bool
 
     public init(message: String, isError: Bool = false) {
-        self.message = message; self.isError = isError
+        self.message = message
+        self.isError = isError
     }
 }
 
@@ -45,7 +46,10 @@ public struct RemediationWindow: Sendable, Equatable {
     public var preferredID: Int64?
 
     public init(rows: [RemediationRow], atStart: Bool, atEnd: Bool, preferredID: Int64? = nil) {
-        self.rows = rows; self.atStart = atStart; self.atEnd = atEnd; self.preferredID = preferredID
+        self.rows = rows
+        self.atStart = atStart
+        self.atEnd = atEnd
+        self.preferredID = preferredID
     }
 }
 

@@ -18,7 +18,10 @@ public struct ConsoleLayout: Sendable, Equatable {
     public var rows: Int
     public var cols: Int
 
-    public init(rows: Int, cols: Int) { self.rows = rows; self.cols = cols }
+    public init(rows: Int, cols: Int) {
+        self.rows = rows
+        self.cols = cols
+    }
 
     public var isTooSmall: Bool { rows < Self.minimumRows || cols < Self.minimumCols }
     public var isSideBySide: Bool { cols >= Self.sideBySideCols }

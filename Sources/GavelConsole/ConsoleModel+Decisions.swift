@@ -9,7 +9,9 @@ public struct Confirmation: Sendable, Equatable {
     public var onYes: ConfirmedAction
 
     public init(title: String, lines: [String], onYes: ConfirmedAction) {
-        self.title = title; self.lines = lines; self.onYes = onYes
+        self.title = title
+        self.lines = lines
+        self.onYes = onYes
     }
 }
 
@@ -49,7 +51,8 @@ extension ConsoleModel {
     static func batchSummary(_ rows: [RemediationRow], acting: (RemediationRow) -> Bool, skipNoun: String) -> (ids: [Int64], text: String) {
         var counts: [(String, Int)] = []
         var ids: [Int64] = []
-        var allowlisted = 0, other = 0
+        var allowlisted = 0
+        var other = 0
         for row in rows {
             if acting(row) {
                 ids.append(row.id)
@@ -94,9 +97,10 @@ extension ConsoleModel {
             }
             var lines = ["\(batch.text)."]
             lines += rows.filter { $0.confirm && $0.state == .pending }.prefix(5).map { "confirm: " + Self.describe($0) }
-            mode = .confirm(Confirmation(
-                title: "Approve \(countText(batch.ids.count)) of \(rows.count) tagged?", lines: lines,
-                onYes: .effects([.approve(batch.ids, by: analyst)], flash: "approving \(batch.text)…", clearsTags: true)))
+            mode = .confirm(
+                Confirmation(
+                    title: "Approve \(countText(batch.ids.count)) of \(rows.count) tagged?", lines: lines,
+                    onYes: .effects([.approve(batch.ids, by: analyst)], flash: "approving \(batch.text)…", clearsTags: true)))
             return []
         }
         guard let row = selectedRemediation else { return [] }
@@ -105,11 +109,14 @@ extension ConsoleModel {
             return []
         }
         if row.confirm {
-            mode = .confirm(Confirmation(
-                title: "Approve \(row.action) \(row.target)?",
-                lines: ["action: \(row.action)", "target: \(row.target) (\(row.targetKind.rawValue))", "rule: \(row.rule)",
-                        "This action is marked confirm: it cannot be undone from gavel."],
-                onYes: .effects([.approve([row.id], by: analyst)], flash: "approving #\(row.id)…", clearsTags: false)))
+            mode = .confirm(
+                Confirmation(
+                    title: "Approve \(row.action) \(row.target)?",
+                    lines: [
+                        "action: \(row.action)", "target: \(row.target) (\(row.targetKind.rawValue))", "rule: \(row.rule)",
+                        "This action is marked confirm: it cannot be undone from gavel.",
+                    ],
+                    onYes: .effects([.approve([row.id], by: analyst)], flash: "approving #\(row.id)…", clearsTags: false)))
             return []
         }
         flash = Flash("approving #\(row.id) \(row.action) \(row.target)…")
@@ -124,9 +131,10 @@ extension ConsoleModel {
                 flash = Flash("nothing to reject: \(batch.text)", isError: true)
                 return []
             }
-            mode = .confirm(Confirmation(
-                title: "Reject \(countText(batch.ids.count)) of \(rows.count) tagged?", lines: ["\(batch.text).", "A reason is asked next."],
-                onYes: .askReason(ids: batch.ids, title: "reject \(batch.text)", clearsTags: true)))
+            mode = .confirm(
+                Confirmation(
+                    title: "Reject \(countText(batch.ids.count)) of \(rows.count) tagged?", lines: ["\(batch.text).", "A reason is asked next."],
+                    onYes: .askReason(ids: batch.ids, title: "reject \(batch.text)", clearsTags: true)))
             return []
         }
         guard let row = selectedRemediation else { return [] }
@@ -134,8 +142,10 @@ extension ConsoleModel {
             flash = Flash("#\(row.id) is \(row.state.rawValue), not pending", isError: true)
             return []
         }
-        mode = .reason(ReasonPrompt(ids: [row.id], title: "reject " + Self.describe(row),
-                                    editor: LineEditor(prompt: "reason: "), clearsTags: false))
+        mode = .reason(
+            ReasonPrompt(
+                ids: [row.id], title: "reject " + Self.describe(row),
+                editor: LineEditor(prompt: "reason: "), clearsTags: false))
         return []
     }
 
@@ -147,9 +157,10 @@ extension ConsoleModel {
                 flash = Flash("nothing to retry: \(batch.text)", isError: true)
                 return []
             }
-            mode = .confirm(Confirmation(
-                title: "Retry \(countText(batch.ids.count)) of \(rows.count) tagged?", lines: ["\(batch.text)."],
-                onYes: .effects([.retry(batch.ids, by: analyst)], flash: "retrying \(batch.text)…", clearsTags: true)))
+            mode = .confirm(
+                Confirmation(
+                    title: "Retry \(countText(batch.ids.count)) of \(rows.count) tagged?", lines: ["\(batch.text)."],
+                    onYes: .effects([.retry(batch.ids, by: analyst)], flash: "retrying \(batch.text)…", clearsTags: true)))
             return []
         }
         guard let row = selectedRemediation else { return [] }
@@ -158,10 +169,11 @@ extension ConsoleModel {
             return []
         }
         if row.confirm {
-            mode = .confirm(Confirmation(
-                title: "Retry \(row.action) \(row.target)?",
-                lines: ["action: \(row.action)", "target: \(row.target) (\(row.targetKind.rawValue))", "last error: \(row.lastError ?? "-")"],
-                onYes: .effects([.retry([row.id], by: analyst)], flash: "retrying #\(row.id)…", clearsTags: false)))
+            mode = .confirm(
+                Confirmation(
+                    title: "Retry \(row.action) \(row.target)?",
+                    lines: ["action: \(row.action)", "target: \(row.target) (\(row.targetKind.rawValue))", "last error: \(row.lastError ?? "-")"],
+                    onYes: .effects([.retry([row.id], by: analyst)], flash: "retrying #\(row.id)…", clearsTags: false)))
             return []
         }
         flash = Flash("retrying #\(row.id)…")
@@ -203,11 +215,14 @@ extension ConsoleModel {
             return [effect]
         }
         let actions = rule.row.map { $0.enabledActions.isEmpty ? "none" : $0.enabledActions.joined(separator: ", ") } ?? "unknown (rules not loaded)"
-        mode = .confirm(Confirmation(
-            title: "Switch rule \(rule.name) to auto?",
-            lines: ["Its enabled actions are approved and dispatched without review:", "  \(actions)",
-                    "A switches it back to manual."],
-            onYes: .effects([effect], flash: "rule \(rule.name) → auto", clearsTags: false)))
+        mode = .confirm(
+            Confirmation(
+                title: "Switch rule \(rule.name) to auto?",
+                lines: [
+                    "Its enabled actions are approved and dispatched without review:", "  \(actions)",
+                    "A switches it back to manual.",
+                ],
+                onYes: .effects([effect], flash: "rule \(rule.name) → auto", clearsTags: false)))
         return []
     }
 
@@ -221,10 +236,11 @@ extension ConsoleModel {
         let effect = ConsoleEffect.setRuleAction(rule: rule.key, action: action, enabled: enable)
         let text = "rule \(rule.rule): \(action) \(enable ? "enabled" : "disabled")"
         if enable && rule.mode == .auto {
-            mode = .confirm(Confirmation(
-                title: "Enable \(action) for rule \(rule.rule)?",
-                lines: ["The rule is in auto: \(action) will be dispatched without review."],
-                onYes: .effects([effect], flash: text, clearsTags: false)))
+            mode = .confirm(
+                Confirmation(
+                    title: "Enable \(action) for rule \(rule.rule)?",
+                    lines: ["The rule is in auto: \(action) will be dispatched without review."],
+                    onYes: .effects([effect], flash: text, clearsTags: false)))
             return []
         }
         flash = Flash(text)

@@ -141,13 +141,15 @@ extension ConsoleModel {
         case .audit:
             audit.selection.move(by: delta, ids: visibleAudit.map(\.id), height: h)
             if let last = audit.rows.last, !audit.complete, audit.load == nil,
-               (audit.selection.index(in: visibleAudit.map(\.id)) ?? 0) >= visibleAudit.count - h {
+                (audit.selection.index(in: visibleAudit.map(\.id)) ?? 0) >= visibleAudit.count - h
+            {
                 audit.load = .more(before: last.id, limit: Self.pageSize)
             }
         case .intakeErrors:
             intakeErrors.selection.move(by: delta, ids: visibleIntakeErrors.map(\.id), height: h)
             if let last = intakeErrors.rows.last, !intakeErrors.complete, intakeErrors.load == nil,
-               (intakeErrors.selection.index(in: visibleIntakeErrors.map(\.id)) ?? 0) >= visibleIntakeErrors.count - h {
+                (intakeErrors.selection.index(in: visibleIntakeErrors.map(\.id)) ?? 0) >= visibleIntakeErrors.count - h
+            {
                 intakeErrors.load = .more(before: last.id, limit: Self.pageSize)
             }
         }

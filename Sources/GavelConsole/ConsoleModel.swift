@@ -26,7 +26,10 @@ public struct ConsoleModel: Sendable {
     public struct Flash: Sendable, Equatable {
         public var text: String
         public var isError: Bool
-        public init(_ text: String, isError: Bool = false) { self.text = text; self.isError = isError }
+        public init(_ text: String, isError: Bool = false) {
+            self.text = text
+            self.isError = isError
+        }
     }
 
     /// The analyst name decisions are attributed to.
@@ -82,10 +85,15 @@ public struct ConsoleModel: Sendable {
     /// Rows loaded per page of the newest-first lists.
     public static let pageSize = 100
 
-    public init(analyst: String, readOnly: Bool = false, keymap: Keymap = .standard,
-                size: (rows: Int, cols: Int) = (24, 80), now: Date = Date()) {
-        self.analyst = analyst; self.readOnly = readOnly; self.keymap = keymap
-        self.layout = ConsoleLayout(rows: size.rows, cols: size.cols); self.now = now
+    public init(
+        analyst: String, readOnly: Bool = false, keymap: Keymap = .standard,
+        size: (rows: Int, cols: Int) = (24, 80), now: Date = Date()
+    ) {
+        self.analyst = analyst
+        self.readOnly = readOnly
+        self.keymap = keymap
+        self.layout = ConsoleLayout(rows: size.rows, cols: size.cols)
+        self.now = now
         audit = PagedList(pageSize: Self.pageSize)
         intakeErrors = PagedList(pageSize: Self.pageSize)
     }
@@ -175,8 +183,9 @@ public struct ConsoleModel: Sendable {
         let order: ConsolePageQuery.Order = v == .pending ? .severityThenOldest : .newestFirst
         let h = layout.listHeight
         func q(_ cursor: ConsoleCursor?, _ inclusive: Bool, _ dir: ConsolePageQuery.Direction, _ limit: Int) -> ConsolePageQuery {
-            ConsolePageQuery(states: states, order: order, filter: filters[v], cursor: cursor,
-                             includesCursor: inclusive, direction: dir, limit: limit)
+            ConsolePageQuery(
+                states: states, order: order, filter: filters[v], cursor: cursor,
+                includesCursor: inclusive, direction: dir, limit: limit)
         }
         switch anchor {
         case .top: return WindowRequest(anchor: .top, backward: nil, forward: q(nil, false, .forward, 3 * h))
@@ -185,8 +194,9 @@ public struct ConsoleModel: Sendable {
             guard let cursor = list.anchor else {
                 return WindowRequest(anchor: .top, backward: nil, forward: q(nil, false, .forward, 3 * h))
             }
-            return WindowRequest(anchor: .around, backward: q(cursor, false, .backward, 2 * h),
-                                 forward: q(cursor, true, .forward, 3 * h))
+            return WindowRequest(
+                anchor: .around, backward: q(cursor, false, .backward, 2 * h),
+                forward: q(cursor, true, .forward, 3 * h))
         }
     }
 
@@ -288,7 +298,8 @@ public struct ConsoleModel: Sendable {
     /// not the list's real edge (keyset paging: the window follows the selection).
     mutating func extendIfNearEdge(_ v: ConsoleView) {
         guard var list = remediationList(v), list.load == nil,
-              let i = list.selection.index(in: list.rows.map(\.id)) else { return }
+            let i = list.selection.index(in: list.rows.map(\.id))
+        else { return }
         let h = layout.listHeight
         if (!list.atStart && i < h) || (!list.atEnd && list.rows.count - 1 - i < 2 * h) {
             list.load = .around

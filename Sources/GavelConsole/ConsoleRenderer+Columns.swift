@@ -9,7 +9,11 @@ extension ConsoleRenderer {
     /// - `rest`: at least `min`, grows with its priority like a content column, then takes every
     ///   column left over (at most one per table; the free text, like the rule name).
     struct Column {
-        enum Sizing { case fixed(Int), content(min: Int, max: Int, priority: Int), rest(min: Int, priority: Int) }
+        enum Sizing {
+            case fixed(Int)
+            case content(min: Int, max: Int, priority: Int)
+            case rest(min: Int, priority: Int)
+        }
         var title: String
         /// The title drawn when the column is narrower than `title` (nil: `title`, cut).
         var shortTitle: String?
@@ -39,8 +43,10 @@ extension ConsoleRenderer {
     /// then, priority by priority, columns of the same priority grow one column at a time in turn
     /// up to their content; what is left goes to the `rest` column. Measured by display columns
     /// of the sanitized text, so an escaped control sequence counts as wide as it is drawn.
-    static func widths(_ columns: [Column], cells: [[(String, CellStyle)]], total: Int,
-                       width: (Unicode.Scalar) -> Int) -> [Int] {
+    static func widths(
+        _ columns: [Column], cells: [[(String, CellStyle)]], total: Int,
+        width: (Unicode.Scalar) -> Int
+    ) -> [Int] {
         func measure(_ s: String) -> Int { DisplayText.columns(DisplayText.sanitize(s), width: width) }
         let wants: [Int] = columns.enumerated().map { i, c in
             let content = cells.reduce(measure(c.shortTitle ?? c.title)) { max($0, i < $1.count ? measure($1[i].0) : 0) }
@@ -58,12 +64,14 @@ extension ConsoleRenderer {
             }
         }
         var left = total - ws.reduce(0, +) - max(0, columns.count - 1)
-        let priorities = Set(columns.compactMap { c -> Int? in
-            switch c.sizing {
-            case .fixed: return nil
-            case .content(_, _, let p), .rest(_, let p): return p
+        let priorities = Set(
+            columns.compactMap { c -> Int? in
+                switch c.sizing {
+                case .fixed: return nil
+                case .content(_, _, let p), .rest(_, let p): return p
+                }
             }
-        }).sorted()
+        ).sorted()
         for p in priorities where left > 0 {
             let group = columns.indices.filter { i in
                 switch columns[i].sizing {
@@ -98,8 +106,10 @@ extension ConsoleRenderer {
 
     /// One list row from cells, with a one-column gap between cells. A selected row is drawn
     /// reversed, but its severity cell keeps its colour (``CellStyle/selectedSeverity(_:)``).
-    static func listRow(_ cells: [(String, CellStyle)], _ columns: [Column], widths ws: [Int], total: Int,
-                        selected: Bool, width: @escaping (Unicode.Scalar) -> Int) -> FrameRow {
+    static func listRow(
+        _ cells: [(String, CellStyle)], _ columns: [Column], widths ws: [Int], total: Int,
+        selected: Bool, width: @escaping (Unicode.Scalar) -> Int
+    ) -> FrameRow {
         var b = RowBuilder(cols: total, width: width)
         for (i, cell) in cells.enumerated() where i < ws.count {
             if i > 0 { b.add(" ", selected ? .selected : .normal) }

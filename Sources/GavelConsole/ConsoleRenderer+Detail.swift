@@ -5,7 +5,10 @@ import GavelCore
 public struct DetailLine: Sendable, Equatable {
     public var text: String
     public var style: CellStyle
-    public init(_ text: String, _ style: CellStyle = .normal) { self.text = text; self.style = style }
+    public init(_ text: String, _ style: CellStyle = .normal) {
+        self.text = text
+        self.style = style
+    }
 }
 
 extension ConsoleRenderer {
@@ -40,10 +43,14 @@ extension ConsoleRenderer {
             if let id = a.remediationID { out.append(DetailLine("remediation: #\(id)")) }
             return out + block(a.text)
         case .intakeErrors:
-            guard let i = m.intakeErrors.selection.index(in: m.visibleIntakeErrors.map(\.id)) else { return [DetailLine("no intake error selected", .dim)] }
+            guard let i = m.intakeErrors.selection.index(in: m.visibleIntakeErrors.map(\.id)) else {
+                return [DetailLine("no intake error selected", .dim)]
+            }
             let e = m.visibleIntakeErrors[i]
-            return [DetailLine("\(e.status) \(e.reason)", .heading), DetailLine("from \(e.peer) at \(TimeText.stamp(e.at))"),
-                    DetailLine("body (start, escaped):", .heading)] + block(e.bodyExcerpt, indent: "  ")
+            return [
+                DetailLine("\(e.status) \(e.reason)", .heading), DetailLine("from \(e.peer) at \(TimeText.stamp(e.at))"),
+                DetailLine("body (start, escaped):", .heading),
+            ] + block(e.bodyExcerpt, indent: "  ")
         }
     }
 
@@ -81,7 +88,9 @@ extension ConsoleRenderer {
                 rows.append(DetailLine(lead + DisplayText.truncate(String(rest), toColumns: room, width: width, ellipsis: true), line.style))
                 break
             }
-            var used = 0, end = rest.startIndex, lastSpace: Substring.Index? = nil
+            var used = 0
+            var end = rest.startIndex
+            var lastSpace: Substring.Index? = nil
             while end < rest.endIndex {
                 let w = DisplayText.columns(String(rest[end]), width: width)
                 if used + w > room && end > rest.startIndex { break }
@@ -113,7 +122,10 @@ extension ConsoleRenderer {
         }
         out.append(DetailLine("target: \(row.target) (\(row.targetKind.rawValue))"))
         out.append(DetailLine("rule: \(row.rule)" + (row.ruleKey != row.rule ? "  (\(row.ruleKey))" : "")))
-        out.append(DetailLine("severity: \(row.severity?.rawValue ?? "none") · signals: \(row.signals) · created \(TimeText.stamp(row.createdAt)) (\(TimeText.age(row.createdAt, now: now)) ago)"))
+        out.append(
+            DetailLine(
+                "severity: \(row.severity?.rawValue ?? "none") · signals: \(row.signals) · created \(TimeText.stamp(row.createdAt)) (\(TimeText.age(row.createdAt, now: now)) ago)"
+            ))
         if !row.ips.isEmpty { out.append(DetailLine("ips: " + row.ips.joined(separator: ", "))) }
         if !row.users.isEmpty { out.append(DetailLine("users: " + row.users.joined(separator: ", "))) }
         if let by = row.decidedBy { out.append(DetailLine("decided by: \(by)" + (row.reason.map { " — reason: \($0)" } ?? ""))) }

@@ -4,13 +4,14 @@ import GavelCore
 extension ConsoleRenderer {
     static func severityText(_ s: Severity?) -> (String, CellStyle) {
         guard let s else { return ("-", .dim) }
-        let text = switch s {
-        case .critical: "CRIT"
-        case .high: "HIGH"
-        case .medium: "MED"
-        case .low: "LOW"
-        case .info: "INFO"
-        }
+        let text =
+            switch s {
+            case .critical: "CRIT"
+            case .high: "HIGH"
+            case .medium: "MED"
+            case .low: "LOW"
+            case .info: "INFO"
+            }
         return (text, .severity(s))
     }
 
@@ -18,7 +19,8 @@ extension ConsoleRenderer {
     static func listRows(_ m: ConsoleModel, total: Int, height: Int, width: @escaping (Unicode.Scalar) -> Int) -> [FrameRow] {
         let columns: [Column]
         var cells: [[(String, CellStyle)]] = []
-        var top = 0, selectedIndex: Int? = nil
+        var top = 0
+        var selectedIndex: Int? = nil
         let focusList = m.focus == .list
         switch m.view {
         case .pending, .history:
@@ -28,9 +30,11 @@ extension ConsoleRenderer {
             // (delete-security-group) stays recognizable when cut at 80 columns.
             let middle: Column = pending ? .fixed("SEV", 4) : .content("STATE", min: 7, max: 11)
             let last: Column = pending ? .content("SIG", min: 3, max: 5, right: true) : .content("BY", min: 5, max: 24, priority: 3)
-            columns = [.fixed("", 1), middle, .content("ID", min: 3, max: 8, right: true), .content("ACTION", min: 13, max: 24, priority: 3),
-                       .content("TARGET", min: 15, max: 45, priority: 1), .rest("RULE", min: 12, priority: 2), last,
-                       .content("AGE", min: 3, max: 4, right: true)]
+            columns = [
+                .fixed("", 1), middle, .content("ID", min: 3, max: 8, right: true), .content("ACTION", min: 13, max: 24, priority: 3),
+                .content("TARGET", min: 15, max: 45, priority: 1), .rest("RULE", min: 12, priority: 2), last,
+                .content("AGE", min: 3, max: 4, right: true),
+            ]
             top = list.selection.scrollTop
             selectedIndex = list.selection.index(in: list.rows.map(\.id))
             cells = list.rows.map { r in
@@ -38,36 +42,50 @@ extension ConsoleRenderer {
                 let hidden = DisplayText.hasHiddenCharacters(r.target + r.rule)
                 let middle: (String, CellStyle) = pending ? severityText(r.severity) : (r.state.rawValue, stateStyle(r.state))
                 let last: (String, CellStyle) = pending ? (String(r.signals), .normal) : (r.decidedBy ?? "", .dim)
-                return [tag, middle, ("#\(r.id)", .dim), (r.action, .normal), (r.target, hidden ? .suspicious : .normal),
-                        (r.rule, hidden ? .suspicious : .normal), last, (TimeText.age(r.createdAt, now: m.now), .dim)]
+                return [
+                    tag, middle, ("#\(r.id)", .dim), (r.action, .normal), (r.target, hidden ? .suspicious : .normal),
+                    (r.rule, hidden ? .suspicious : .normal), last, (TimeText.age(r.createdAt, now: m.now), .dim),
+                ]
             }
         case .rules:
             let rules = m.visibleRules
-            columns = [.content("MODE", min: 4, max: 7), .rest("RULE", min: 16, priority: 1),
-                       .content("ACTIONS (+ on, - off)", short: "ACTIONS", min: 14, max: 64, priority: 1),
-                       .content("PEND", min: 4, max: 7, right: true), .content("SENT", min: 4, max: 7, right: true),
-                       .content("SEEN", min: 4, max: 4, right: true)]
+            columns =
+                [
+                    .content("MODE", min: 4, max: 7), .rest("RULE", min: 16, priority: 1),
+                    .content("ACTIONS (+ on, - off)", short: "ACTIONS", min: 14, max: 64, priority: 1),
+                    .content("PEND", min: 4, max: 7, right: true), .content("SENT", min: 4, max: 7, right: true),
+                    .content("SEEN", min: 4, max: 4, right: true),
+                ]
                 + (rules.contains(where: \.throttled) ? [.fixed("", 9)] : [])
             top = m.ruleSelection.scrollTop
             selectedIndex = m.ruleSelection.index(in: rules.map(\.key))
             cells = rules.map { r in
                 let actions = r.allActions.map { (r.enabledActions.contains($0) ? "+" : "-") + $0 }.joined(separator: " ")
-                return [(r.mode.rawValue, r.mode == .auto ? .tagged : .normal), (r.rule, .normal), (actions, .normal),
-                        (String(r.pending), .normal), (String(r.dispatched), .normal),
-                        (r.lastSeen.map { TimeText.age($0, now: m.now) } ?? "-", .dim), (r.throttled ? "throttled" : "", .error)]
+                return [
+                    (r.mode.rawValue, r.mode == .auto ? .tagged : .normal), (r.rule, .normal), (actions, .normal),
+                    (String(r.pending), .normal), (String(r.dispatched), .normal),
+                    (r.lastSeen.map { TimeText.age($0, now: m.now) } ?? "-", .dim), (r.throttled ? "throttled" : "", .error),
+                ]
             }
         case .audit:
-            columns = [.fixed("AT (UTC)", 14), .content("ACTOR", min: 8, max: 24, priority: 1), .content("VERB", min: 6, max: 12),
-                       .content("ID", min: 3, max: 8, right: true), .rest("WHAT", min: 16, priority: 2)]
+            columns = [
+                .fixed("AT (UTC)", 14), .content("ACTOR", min: 8, max: 24, priority: 1), .content("VERB", min: 6, max: 12),
+                .content("ID", min: 3, max: 8, right: true), .rest("WHAT", min: 16, priority: 2),
+            ]
             let rows = m.visibleAudit
             top = m.audit.selection.scrollTop
             selectedIndex = m.audit.selection.index(in: rows.map(\.id))
             cells = rows.map { a in
-                [(TimeText.short(a.at), .dim), (a.actor, .normal), (a.verb, .normal), (a.remediationID.map { "#\($0)" } ?? "", .dim), (a.text, .normal)]
+                [
+                    (TimeText.short(a.at), .dim), (a.actor, .normal), (a.verb, .normal), (a.remediationID.map { "#\($0)" } ?? "", .dim),
+                    (a.text, .normal),
+                ]
             }
         case .intakeErrors:
-            columns = [.fixed("AT (UTC)", 14), .content("PEER", min: 12, max: 47, priority: 1), .fixed("CODE", 4),
-                       .content("REASON", min: 12, max: 40, priority: 2), .rest("BODY", min: 10, priority: 3)]
+            columns = [
+                .fixed("AT (UTC)", 14), .content("PEER", min: 12, max: 47, priority: 1), .fixed("CODE", 4),
+                .content("REASON", min: 12, max: 40, priority: 2), .rest("BODY", min: 10, priority: 3),
+            ]
             let rows = m.visibleIntakeErrors
             top = m.intakeErrors.selection.scrollTop
             selectedIndex = m.intakeErrors.selection.index(in: rows.map(\.id))
@@ -81,7 +99,8 @@ extension ConsoleRenderer {
             let empty = m.filter != nil ? "no rows match /\(m.filter!) (Esc clears)" : "nothing here yet"
             out.append(RowBuilder.line("  " + empty, .dim, cols: total, width: width))
             if m.filter == nil && m.view == .pending, let address = m.summary?.listenAddress, address.hasPrefix("http") {
-                out.append(RowBuilder.line("  signals arrive at POST \(address)/webhook — try: gavel demo --to \(address)", .dim, cols: total, width: width))
+                out.append(
+                    RowBuilder.line("  signals arrive at POST \(address)/webhook — try: gavel demo --to \(address)", .dim, cols: total, width: width))
             }
         }
         for i in top..<min(cells.count, top + height) {

@@ -34,7 +34,8 @@ public enum ConsoleRenderer {
             for r in 2..<layout.statusRow {
                 let i = r - 2 + scroll
                 let line = i < help.count ? help[i] : ""
-                rows[r] = RowBuilder.line(line.isEmpty ? "" : "  " + line, headings.contains(line) ? .heading : .normal, cols: layout.cols, width: width)
+                rows[r] = RowBuilder.line(
+                    line.isEmpty ? "" : "  " + line, headings.contains(line) ? .heading : .normal, cols: layout.cols, width: width)
             }
         default:
             drawBody(m, layout, width, into: &rows)
@@ -96,7 +97,8 @@ public enum ConsoleRenderer {
     static func countForms(_ s: ConsoleSummary) -> [String] {
         let states = RemediationState.allCases.filter { (s.counts[$0] ?? 0) > 0 || $0 == .pending }
         func n(_ state: RemediationState) -> Int { s.counts[state] ?? 0 }
-        let full = states.map { "\($0.rawValue) \(n($0))" }.joined(separator: " · ")
+        let full =
+            states.map { "\($0.rawValue) \(n($0))" }.joined(separator: " · ")
             + "  " + (s.rulesInAuto == 1 ? "auto: 1 rule" : "auto: \(s.rulesInAuto) rules")
         let short = states.map { "\(shortName($0)) \(n($0))" } + ["auto \(s.rulesInAuto)"]
         let letters = states.map { "\(stateLetter($0))\(n($0))" } + ["auto \(s.rulesInAuto)"]
@@ -203,7 +205,8 @@ public enum ConsoleRenderer {
         }
     }
 
-    static func drawConfirmation(_ c: Confirmation, _ layout: ConsoleLayout, _ width: @escaping (Unicode.Scalar) -> Int, into rows: inout [FrameRow]) {
+    static func drawConfirmation(_ c: Confirmation, _ layout: ConsoleLayout, _ width: @escaping (Unicode.Scalar) -> Int, into rows: inout [FrameRow])
+    {
         let inner = min(layout.cols - 6, 72)
         let body = [c.title, ""] + c.lines + ["", "y confirms · n or Esc cancels"]
         let boxRows = body.count + 2

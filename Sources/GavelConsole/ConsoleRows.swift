@@ -48,11 +48,23 @@ public struct RemediationRow: Sendable, Equatable, Identifiable {
         ips: [String] = [], users: [String] = [], decidedBy: String? = nil, reason: String? = nil,
         lastError: String? = nil, confirm: Bool = false, suppressedBy: String? = nil
     ) {
-        self.id = id; self.state = state; self.action = action; self.target = target
-        self.targetKind = targetKind; self.rule = rule; self.ruleKey = ruleKey ?? rule
-        self.severity = severity; self.createdAt = createdAt; self.signals = signals
-        self.ips = ips; self.users = users; self.decidedBy = decidedBy; self.reason = reason
-        self.lastError = lastError; self.confirm = confirm; self.suppressedBy = suppressedBy
+        self.id = id
+        self.state = state
+        self.action = action
+        self.target = target
+        self.targetKind = targetKind
+        self.rule = rule
+        self.ruleKey = ruleKey ?? rule
+        self.severity = severity
+        self.createdAt = createdAt
+        self.signals = signals
+        self.ips = ips
+        self.users = users
+        self.decidedBy = decidedBy
+        self.reason = reason
+        self.lastError = lastError
+        self.confirm = confirm
+        self.suppressedBy = suppressedBy
     }
 }
 
@@ -92,10 +104,20 @@ public struct SignalCard: Sendable, Equatable {
         securityGroups: [String] = [], actor: String? = nil, link: String? = nil,
         attributeLines: [String] = [], receivedAt: Date
     ) {
-        self.id = id; self.signalID = signalID; self.title = title; self.message = message
-        self.severity = severity; self.ips = ips; self.users = users; self.eventName = eventName
-        self.eventOutcome = eventOutcome; self.securityGroups = securityGroups; self.actor = actor
-        self.link = link; self.attributeLines = attributeLines; self.receivedAt = receivedAt
+        self.id = id
+        self.signalID = signalID
+        self.title = title
+        self.message = message
+        self.severity = severity
+        self.ips = ips
+        self.users = users
+        self.eventName = eventName
+        self.eventOutcome = eventOutcome
+        self.securityGroups = securityGroups
+        self.actor = actor
+        self.link = link
+        self.attributeLines = attributeLines
+        self.receivedAt = receivedAt
     }
 }
 
@@ -113,7 +135,10 @@ public struct AttemptRow: Sendable, Equatable {
     public var durationMilliseconds: Int?
 
     public init(number: Int, at: Date, status: Int? = nil, error: String? = nil, durationMilliseconds: Int? = nil) {
-        self.number = number; self.at = at; self.status = status; self.error = error
+        self.number = number
+        self.at = at
+        self.status = status
+        self.error = error
         self.durationMilliseconds = durationMilliseconds
     }
 }
@@ -135,8 +160,11 @@ public struct RemediationDetail: Sendable, Equatable {
         row: RemediationRow, signals: [SignalCard] = [], targetHistory: [String] = [],
         requestText: String? = nil, attempts: [AttemptRow] = []
     ) {
-        self.row = row; self.signals = signals; self.targetHistory = targetHistory
-        self.requestText = requestText; self.attempts = attempts
+        self.row = row
+        self.signals = signals
+        self.targetHistory = targetHistory
+        self.requestText = requestText
+        self.attempts = attempts
     }
 }
 
@@ -170,9 +198,16 @@ public struct RuleRow: Sendable, Equatable, Identifiable {
         enabledActions: [String], allActions: [String], throttled: Bool = false,
         pending: Int = 0, dispatched: Int = 0, lastSeen: Date? = nil
     ) {
-        self.rule = rule; self.ruleID = ruleID; self.key = key ?? ruleID ?? rule; self.mode = mode
-        self.enabledActions = enabledActions; self.allActions = allActions; self.throttled = throttled
-        self.pending = pending; self.dispatched = dispatched; self.lastSeen = lastSeen
+        self.rule = rule
+        self.ruleID = ruleID
+        self.key = key ?? ruleID ?? rule
+        self.mode = mode
+        self.enabledActions = enabledActions
+        self.allActions = allActions
+        self.throttled = throttled
+        self.pending = pending
+        self.dispatched = dispatched
+        self.lastSeen = lastSeen
     }
 }
 
@@ -190,8 +225,12 @@ public struct AuditRow: Sendable, Equatable, Identifiable {
     public var text: String
 
     public init(id: Int64, at: Date, actor: String, verb: String, remediationID: Int64? = nil, text: String) {
-        self.id = id; self.at = at; self.actor = actor; self.verb = verb
-        self.remediationID = remediationID; self.text = text
+        self.id = id
+        self.at = at
+        self.actor = actor
+        self.verb = verb
+        self.remediationID = remediationID
+        self.text = text
     }
 }
 
@@ -208,7 +247,11 @@ public struct IntakeErrorRow: Sendable, Equatable, Identifiable {
     public var bodyExcerpt: String
 
     public init(id: Int64, at: Date, peer: String, status: Int, reason: String, bodyExcerpt: String) {
-        self.id = id; self.at = at; self.peer = peer; self.status = status; self.reason = reason
+        self.id = id
+        self.at = at
+        self.peer = peer
+        self.status = status
+        self.reason = reason
         self.bodyExcerpt = bodyExcerpt
     }
 }
@@ -225,6 +268,9 @@ public struct ConsoleSummary: Sendable, Equatable {
     public var banner: String?
 
     public init(counts: [RemediationState: Int] = [:], rulesInAuto: Int = 0, listenAddress: String? = nil, banner: String? = nil) {
-        self.counts = counts; self.rulesInAuto = rulesInAuto; self.listenAddress = listenAddress; self.banner = banner
+        self.counts = counts
+        self.rulesInAuto = rulesInAuto
+        self.listenAddress = listenAddress
+        self.banner = banner
     }
 }

@@ -2,7 +2,8 @@ import GavelCore
 
 /// The eight basic terminal colors (curses `COLOR_BLACK` … `COLOR_WHITE`, same numbers).
 public enum TerminalColor: Int16, Sendable, CaseIterable {
-    case black = 0, red, green, yellow, blue, magenta, cyan, white
+    case black = 0
+    case red, green, yellow, blue, magenta, cyan, white
 }
 
 /// How a ``CellStyle`` looks on a terminal: attributes plus an optional foreground color
@@ -15,7 +16,11 @@ public struct TextAttributes: Sendable, Equatable {
     public var foreground: TerminalColor?
 
     public init(bold: Bool = false, reverse: Bool = false, dim: Bool = false, underline: Bool = false, foreground: TerminalColor? = nil) {
-        self.bold = bold; self.reverse = reverse; self.dim = dim; self.underline = underline; self.foreground = foreground
+        self.bold = bold
+        self.reverse = reverse
+        self.dim = dim
+        self.underline = underline
+        self.foreground = foreground
     }
 }
 
@@ -56,8 +61,9 @@ extension CellStyle {
     }
 
     /// Every style, for setting up color pairs once.
-    public static let allCases: [CellStyle] = [
-        .normal, .header, .error, .tab, .activeTab, .columnTitle, .selected, .tagged, .dim, .flash,
-        .hintKey, .hint, .prompt, .heading, .suspicious,
-    ] + Severity.allCases.map { CellStyle.severity($0) } + Severity.allCases.map { CellStyle.selectedSeverity($0) }
+    public static let allCases: [CellStyle] =
+        [
+            .normal, .header, .error, .tab, .activeTab, .columnTitle, .selected, .tagged, .dim, .flash,
+            .hintKey, .hint, .prompt, .heading, .suspicious,
+        ] + Severity.allCases.map { CellStyle.severity($0) } + Severity.allCases.map { CellStyle.selectedSeverity($0) }
 }

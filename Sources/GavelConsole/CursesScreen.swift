@@ -1,7 +1,7 @@
 import CNCursesW
 import Foundation
-import Glibc
 import GavelCore
+import Glibc
 
 /// The thin curses adapter: opens a terminal with `newterm`, draws ``Frame``s with the wide
 /// character API and turns `wget_wch` codes into ``Key``s. Nothing else in gavel calls curses.
@@ -39,8 +39,10 @@ public final class CursesScreen {
     ///   - size: force this size with `resizeterm` (headless screens).
     ///   - colors: false disables colors; colors are also off when `NO_COLOR` is set.
     /// - Throws: ``OpenError`` when a file cannot be opened or `newterm` fails.
-    public init(term: String? = nil, outputPath: String = "/dev/tty", inputPath: String = "/dev/tty",
-                size: (rows: Int, cols: Int)? = nil, timeoutMilliseconds: Int32 = 100, colors: Bool = true) throws {
+    public init(
+        term: String? = nil, outputPath: String = "/dev/tty", inputPath: String = "/dev/tty",
+        size: (rows: Int, cols: Int)? = nil, timeoutMilliseconds: Int32 = 100, colors: Bool = true
+    ) throws {
         _ = gavel_setlocale_utf8()
         guard let out = fopen(outputPath, "w") else { throw OpenError.cannotOpen(path: outputPath, errno: errno) }
         guard let inp = fopen(inputPath, "r") else {
@@ -50,7 +52,8 @@ public final class CursesScreen {
         files = [out, inp]
         let name = term ?? ProcessInfo.processInfo.environment["TERM"].flatMap { $0.isEmpty ? nil : $0 } ?? "xterm-256color"
         guard let scr = newterm(name, out, inp) else {
-            fclose(out); fclose(inp)
+            fclose(out)
+            fclose(inp)
             throw OpenError.newtermFailed(term: name)
         }
         screen = scr

@@ -37,7 +37,10 @@ public enum CellStyle: Hashable, Sendable {
 public struct StyledSpan: Sendable, Equatable {
     public var text: String
     public var style: CellStyle
-    public init(_ text: String, _ style: CellStyle = .normal) { self.text = text; self.style = style }
+    public init(_ text: String, _ style: CellStyle = .normal) {
+        self.text = text
+        self.style = style
+    }
 }
 
 /// One screen row: spans left to right, filling exactly the frame's width in columns.
@@ -53,7 +56,10 @@ public struct Frame: Sendable, Equatable {
     public var rows: [FrameRow]
     public var cols: Int
 
-    public init(rows: [FrameRow], cols: Int) { self.rows = rows; self.cols = cols }
+    public init(rows: [FrameRow], cols: Int) {
+        self.rows = rows
+        self.cols = cols
+    }
 
     /// The screen as text, one line per row, trailing blanks removed: the snapshot and
     /// screen-dump format.
@@ -73,7 +79,10 @@ struct RowBuilder {
     private(set) var spans: [StyledSpan] = []
     private(set) var used = 0
 
-    init(cols: Int, width: @escaping (Unicode.Scalar) -> Int) { self.cols = cols; self.width = width }
+    init(cols: Int, width: @escaping (Unicode.Scalar) -> Int) {
+        self.cols = cols
+        self.width = width
+    }
 
     var remaining: Int { max(0, cols - used) }
 
@@ -90,7 +99,10 @@ struct RowBuilder {
 
     /// Pads the row with `style` to its full width and returns it.
     mutating func finish(_ style: CellStyle = .normal) -> FrameRow {
-        if remaining > 0 { spans.append(StyledSpan(String(repeating: " ", count: remaining), style)); used = cols }
+        if remaining > 0 {
+            spans.append(StyledSpan(String(repeating: " ", count: remaining), style))
+            used = cols
+        }
         return FrameRow(spans)
     }
 

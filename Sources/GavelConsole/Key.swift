@@ -71,8 +71,10 @@ public enum Key: Hashable, Sendable, CustomStringConvertible {
     }
 
     static func named(_ name: String) -> Key? {
-        let all: [Key] = [.up, .down, .left, .right, .pageUp, .pageDown, .home, .end, .enter, .escape,
-                          .tab, .backTab, .backspace, .delete, .ctrlC, .resize, .char(" ")]
+        let all: [Key] = [
+            .up, .down, .left, .right, .pageUp, .pageDown, .home, .end, .enter, .escape,
+            .tab, .backTab, .backspace, .delete, .ctrlC, .resize, .char(" "),
+        ]
         if let k = all.first(where: { $0.description.lowercased() == name.lowercased() }) { return k }
         if name.lowercased() == "lt" { return .char("<") }
         if name.first == "F", let n = Int(name.dropFirst()), (1...12).contains(n) { return .function(n) }

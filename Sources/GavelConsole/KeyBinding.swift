@@ -15,8 +15,12 @@ public struct KeyBinding: Sendable, Equatable {
     public var dangerous: Bool
 
     public init(_ label: String, _ keys: [Key], _ command: Command, help: String, hint: String? = nil, dangerous: Bool = false) {
-        self.label = label; self.keys = keys; self.command = command; self.help = help
-        self.hint = hint; self.dangerous = dangerous
+        self.label = label
+        self.keys = keys
+        self.command = command
+        self.help = help
+        self.hint = hint
+        self.dangerous = dangerous
     }
 
     /// Why the binding does nothing right now, or nil when it is enabled.
@@ -32,7 +36,8 @@ public struct Keymap: Sendable {
     public var perView: [ConsoleView: [KeyBinding]]
 
     public init(global: [KeyBinding], perView: [ConsoleView: [KeyBinding]]) {
-        self.global = global; self.perView = perView
+        self.global = global
+        self.perView = perView
     }
 
     /// The bindings active in `view`: the view's own first, then the global ones.
@@ -115,16 +120,20 @@ public struct Keymap: Sendable {
             KeyBinding("d", [.c("d")], .dryRun, help: "switch the rule to dry-run / back to manual", hint: "dry-run"),
             KeyBinding("m", [.c("m")], .setMode(.manual), help: "switch the rule to manual", hint: "manual"),
             KeyBinding("b", [.c("b")], .toggleAction(ActionName.banIP), help: "enable / disable ban-ip for the rule", hint: "ban-ip"),
-            KeyBinding("u", [.c("u")], .toggleAction(ActionName.disableUser), help: "enable / disable disable-user for the rule", hint: "disable-user"),
-            KeyBinding("s", [.c("s")], .toggleAction(ActionName.deleteSecurityGroup),
-                       help: "enable / disable delete-security-group for the rule", hint: "delete-sg"),
+            KeyBinding(
+                "u", [.c("u")], .toggleAction(ActionName.disableUser), help: "enable / disable disable-user for the rule", hint: "disable-user"),
+            KeyBinding(
+                "s", [.c("s")], .toggleAction(ActionName.deleteSecurityGroup),
+                help: "enable / disable delete-security-group for the rule", hint: "delete-sg"),
         ]
-        return Keymap(global: global, perView: [
-            .pending: decide,
-            .history: decide + [retry, state],
-            .rules: rules,
-            .audit: [],
-            .intakeErrors: [],
-        ])
+        return Keymap(
+            global: global,
+            perView: [
+                .pending: decide,
+                .history: decide + [retry, state],
+                .rules: rules,
+                .audit: [],
+                .intakeErrors: [],
+            ])
     }()
 }

@@ -12,7 +12,9 @@ public struct LineEditor: Sendable, Equatable {
     public var maxLength: Int
 
     public init(prompt: String, text: String = "", maxLength: Int = 200) {
-        self.prompt = prompt; self.text = text; self.maxLength = maxLength
+        self.prompt = prompt
+        self.text = text
+        self.maxLength = maxLength
     }
 
     /// What a key did to the prompt.

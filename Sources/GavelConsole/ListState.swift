@@ -20,7 +20,12 @@ public struct ListState<ID: Hashable & Sendable>: Sendable, Equatable {
     /// Re-finds the selection after `ids` changed, keeping the selected row on the same screen row.
     /// - Parameter preferred: the id to select when the selected one is gone.
     mutating func reconcile(ids: [ID], height: Int, preferred: ID? = nil) {
-        guard !ids.isEmpty else { selected = nil; scrollTop = 0; lastIndex = 0; return }
+        guard !ids.isEmpty else {
+            selected = nil
+            scrollTop = 0
+            lastIndex = 0
+            return
+        }
         let screenOffset = lastIndex - scrollTop
         let idx: Int
         if let i = index(in: ids) {

@@ -29,7 +29,8 @@ extension StoreDataSource {
             if let f = q.filter, !f.isEmpty {
                 // LIKE '%f%' is instr(lower(x), lower(f)) > 0 (both fold ASCII letters only) without
                 // lowering a copy of every value; a filter with few matches still reads every row.
-                clauses.append("""
+                clauses.append(
+                    """
                     (coalesce(r.rule_name, '') LIKE ?1f ESCAPE '\\' OR r.rule_key LIKE ?1f ESCAPE '\\' OR r.target LIKE ?1f ESCAPE '\\'
                      OR r.action LIKE ?1f ESCAPE '\\' OR EXISTS (SELECT 1 FROM remediation_entities re
                         WHERE re.remediation = r.id AND re.value LIKE ?1f ESCAPE '\\'))
@@ -44,9 +45,11 @@ extension StoreDataSource {
             case .severityThenOldest: keys = [("r.severity_rank", false), ("r.created_ms", true), ("r.id", true)]
             case .newestFirst: keys = [("r.created_ms", false), ("r.id", false)]
             }
-            var pageClauses = clauses, pageValues = values
+            var pageClauses = clauses
+            var pageValues = values
             if let c = q.cursor {
-                let cursorValues: [SQLValue] = q.order == .severityThenOldest
+                let cursorValues: [SQLValue] =
+                    q.order == .severityThenOldest
                     ? [.integer(Int64(c.severityRank)), .integer(ms(c.createdAt)), .integer(c.id)]
                     : [.integer(ms(c.createdAt)), .integer(c.id)]
                 // The first key's bound, then: after the cursor (forward) or before it (backward),
@@ -68,10 +71,12 @@ extension StoreDataSource {
             }
             let orderBy = keys.map { "\($0.column) \($0.ascending == forward ? "ASC" : "DESC")" }.joined(separator: ", ")
             pageValues.append(.integer(Int64(limit)))
-            var rows = try db.query("""
+            var rows = try db.query(
+                """
                 SELECT \(Self.rowColumns) FROM remediations r \(pageClauses.isEmpty ? "" : "WHERE " + pageClauses.joined(separator: " AND "))
                 ORDER BY \(orderBy) LIMIT ?
-                """, pageValues).map { try row($0) }
+                """, pageValues
+            ).map { try row($0) }
             if !forward { rows.reverse() }
             if q.includesCursor, let c = q.cursor, !rows.contains(where: { $0.id == c.id }) {
                 let sql = "SELECT \(Self.rowColumns) FROM remediations r WHERE " + (clauses + ["r.id = ?"]).joined(separator: " AND ")

@@ -25,7 +25,8 @@ public final class StoreDataSource: ConsoleDataSource {
         let id = r.int64(0) ?? 0
         // The first 20 distinct IPs and users of its signals, by first appearance (schema v3 keeps
         // them per remediation: a few index rows, however many signals it gathers).
-        let entities = try db.query("""
+        let entities = try db.query(
+            """
             SELECT kind, value FROM remediation_entities WHERE remediation = ?
             ORDER BY first_signal, first_position, kind, value LIMIT 20
             """, [.integer(id)])
@@ -43,19 +44,26 @@ public final class StoreDataSource: ConsoleDataSource {
 
     public func detail(remediationID id: Int64) throws -> RemediationDetail? {
         try db.readTransaction {
-            guard let r = try db.query("""
-                SELECT r.id, r.state, r.action, r.target, r.target_kind, coalesce(r.rule_name, r.rule_key), r.rule_key, r.severity_rank,
-                    r.created_ms, r.signals, r.decided_by, r.reason, r.last_error, r.request, r.idempotency_key
-                FROM remediations r WHERE r.id = ?
-                """, [.integer(id)]).first else { return nil }
+            guard
+                let r = try db.query(
+                    """
+                    SELECT r.id, r.state, r.action, r.target, r.target_kind, coalesce(r.rule_name, r.rule_key), r.rule_key, r.severity_rank,
+                        r.created_ms, r.signals, r.decided_by, r.reason, r.last_error, r.request, r.idempotency_key
+                    FROM remediations r WHERE r.id = ?
+                    """, [.integer(id)]
+                ).first
+            else { return nil }
             let row = try row(r)
-            let signals = try db.query("""
+            let signals = try db.query(
+                """
                 SELECT s.id, s.signal_id, s.title, s.message, s.severity, s.event_name, s.event_outcome, s.actor, s.link, s.attributes, s.received_ms
                 FROM remediation_signals rs JOIN signals s ON s.id = rs.signal WHERE rs.remediation = ? ORDER BY rs.signal DESC LIMIT 10
-                """, [.integer(id)]).map { s in try card(s) }
-            return RemediationDetail(row: row, signals: signals, targetHistory: try history(of: row),
-                                     requestText: try requestText(row, stored: r.string(13), idempotencyKey: r.string(14) ?? ""),
-                                     attempts: try attempts(id))
+                """, [.integer(id)]
+            ).map { s in try card(s) }
+            return RemediationDetail(
+                row: row, signals: signals, targetHistory: try history(of: row),
+                requestText: try requestText(row, stored: r.string(13), idempotencyKey: r.string(14) ?? ""),
+                attempts: try attempts(id))
         }
     }
 
@@ -67,10 +75,11 @@ public final class StoreDataSource: ConsoleDataSource {
         if let text = s.string(9), let attributes = try? JSONValue.parse(text) {
             outline = Array(attributes.outlineLines().prefix(400))
         }
-        return SignalCard(id: sid, signalID: s.string(1) ?? "", title: s.string(2), message: s.string(3),
-                          severity: s.string(4).flatMap { Severity(rawValue: $0) }, ips: values("ip"), users: values("user"),
-                          eventName: s.string(5), eventOutcome: s.string(6), securityGroups: values("security_group"),
-                          actor: s.string(7), link: s.string(8), attributeLines: outline, receivedAt: date(s.int64(10) ?? 0))
+        return SignalCard(
+            id: sid, signalID: s.string(1) ?? "", title: s.string(2), message: s.string(3),
+            severity: s.string(4).flatMap { Severity(rawValue: $0) }, ips: values("ip"), users: values("user"),
+            eventName: s.string(5), eventOutcome: s.string(6), securityGroups: values("security_group"),
+            actor: s.string(7), link: s.string(8), attributeLines: outline, receivedAt: date(s.int64(10) ?? 0))
     }
 
     /// gavel's own history of the target: other remediations of it, and how many signals named it.
@@ -80,12 +89,15 @@ public final class StoreDataSource: ConsoleDataSource {
         // count(*) is count(DISTINCT signal) here: (signal, kind, value) is the key of entities.
         let seen = try db.query("SELECT count(*), min(signal) FROM entities WHERE kind = ? AND value = ?", [.text(kind), .text(row.target)]).first
         if let n = seen?.int(0), n > 0 { lines.append("\(n) signal(s) named \(row.target)") }
-        for other in try db.query("""
+        for other in try db.query(
+            """
             SELECT id, action, state, decided_by, reason, updated_ms FROM remediations WHERE target = ? AND id != ? ORDER BY id DESC LIMIT 10
-            """, [.text(row.target), .integer(row.id)]) {
+            """, [.text(row.target), .integer(row.id)])
+        {
             let who = other.string(3).map { " by \($0)" } ?? ""
             let why = other.string(4).map { " (\($0))" } ?? ""
-            lines.append("#\(other.int(0)) \(other.string(1) ?? "") \(other.string(2) ?? "")\(who)\(why) \(Timestamp.rfc3339(ms: other.int64(5) ?? 0))")
+            lines.append(
+                "#\(other.int(0)) \(other.string(1) ?? "") \(other.string(2) ?? "")\(who)\(why) \(Timestamp.rfc3339(ms: other.int64(5) ?? 0))")
         }
         return lines
     }
@@ -96,9 +108,10 @@ public final class StoreDataSource: ConsoleDataSource {
         guard row.state != .suppressed, let action = config.actions[row.action] else { return nil }
         // The same values the dispatcher renders with (Database.claimNext).
         let signal = try db.latestSignal(ofRemediation: row.id)
-        let context = TemplateContext(action: action, target: row.target, signalID: signal.signalID, ruleName: row.rule, ruleID: signal.ruleID,
-                                      severity: signal.severity, remediationID: String(row.id), idempotencyKey: idempotencyKey,
-                                      decidedBy: row.decidedBy ?? analyst)
+        let context = TemplateContext(
+            action: action, target: row.target, signalID: signal.signalID, ruleName: row.rule, ruleID: signal.ruleID,
+            severity: signal.severity, remediationID: String(row.id), idempotencyKey: idempotencyKey,
+            decidedBy: row.decidedBy ?? analyst)
         do {
             return try action.render(context).masked().displayText
         } catch {
@@ -116,11 +129,12 @@ public final class StoreDataSource: ConsoleDataSource {
         try db.readTransaction {
             let counts = try db.ruleCounts()
             return try db.rules().map { r in
-                RuleRow(rule: r.name ?? r.key, ruleID: r.ruleID, key: r.key, mode: r.mode,
-                        enabledActions: db.enabledActions(for: r, config: config),
-                        allActions: db.configuredActions(for: r, config: config), throttled: r.throttledMs != nil,
-                        pending: counts[r.key]?.pending ?? 0, dispatched: counts[r.key]?.dispatched ?? 0,
-                        lastSeen: r.lastSeenMs.map(date))
+                RuleRow(
+                    rule: r.name ?? r.key, ruleID: r.ruleID, key: r.key, mode: r.mode,
+                    enabledActions: db.enabledActions(for: r, config: config),
+                    allActions: db.configuredActions(for: r, config: config), throttled: r.throttledMs != nil,
+                    pending: counts[r.key]?.pending ?? 0, dispatched: counts[r.key]?.dispatched ?? 0,
+                    lastSeen: r.lastSeenMs.map(date))
             }.sorted { $0.rule.localizedStandardCompare($1.rule) == .orderedAscending }
         }
     }
@@ -136,11 +150,14 @@ public final class StoreDataSource: ConsoleDataSource {
     }
 
     public func intakeErrors(limit: Int, before: Int64?) throws -> [IntakeErrorRow] {
-        try db.query("""
+        try db.query(
+            """
             SELECT id, received_ms, peer, status, reason, substr(body, 1, 512) FROM intake_errors WHERE id < ? ORDER BY id DESC LIMIT ?
-            """, [.integer(before ?? Int64.max), .integer(Int64(limit))]).map { r in
-            IntakeErrorRow(id: r.int64(0) ?? 0, at: date(r.int64(1) ?? 0), peer: r.string(2) ?? "-", status: r.int(3),
-                           reason: r.string(4) ?? "", bodyExcerpt: String(decoding: r.bytes(5) ?? [], as: UTF8.self))
+            """, [.integer(before ?? Int64.max), .integer(Int64(limit))]
+        ).map { r in
+            IntakeErrorRow(
+                id: r.int64(0) ?? 0, at: date(r.int64(1) ?? 0), peer: r.string(2) ?? "-", status: r.int(3),
+                reason: r.string(4) ?? "", bodyExcerpt: String(decoding: r.bytes(5) ?? [], as: UTF8.self))
         }
     }
 
@@ -152,8 +169,9 @@ public final class StoreDataSource: ConsoleDataSource {
             if throttled > 0 { banners.append("\(throttled) rule(s) throttled") }
             if let p = problems() { banners.append(p) }
             let auto = try db.query("SELECT count(*) FROM rules WHERE mode = 'auto'").first?.int(0) ?? 0
-            return ConsoleSummary(counts: try db.stateCounts(), rulesInAuto: auto, listenAddress: listenAddress,
-                                  banner: banners.isEmpty ? nil : banners.joined(separator: " · "))
+            return ConsoleSummary(
+                counts: try db.stateCounts(), rulesInAuto: auto, listenAddress: listenAddress,
+                banner: banners.isEmpty ? nil : banners.joined(separator: " · "))
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reads one entry of the config's `actions` object into an `ActionConfig`.
@@ -13,7 +14,9 @@ struct ActionLoader {
     let allowInternalURLs: Bool
 
     /// Header names the HTTP client sets itself (RFC 9110 §7.2, §8.6, RFC 9112 §6–7, §9.6).
-    static let reservedHeaders: Set<String> = ["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive", "proxy-connection"]
+    static let reservedHeaders: Set<String> = [
+        "host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive", "proxy-connection",
+    ]
 
     func action(named name: String, in actions: ConfigObject, builtIn: ActionConfig?) throws(ConfigError) -> ActionConfig {
         let path = actions.field(name)
@@ -26,14 +29,16 @@ struct ActionLoader {
         var action = builtIn ?? ActionConfig(name: name, target: .ip, kind: .outbox(OutboxTemplate(path: outboxPath, headers: [], body: nil)))
         if let targetText = try node.string("target") {
             guard let kind = TargetKind(rawValue: targetText) else {
-                throw ConfigError(field: node.field("target"), message: "expected one of \(TargetKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ConfigError(
+                    field: node.field("target"), message: "expected one of \(TargetKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             if let builtIn, builtIn.target != kind {
                 throw ConfigError(field: node.field("target"), message: "the built-in action \(name) acts on \(builtIn.target.rawValue)")
             }
             action.target = kind
         } else if builtIn == nil {
-            throw ConfigError(field: node.field("target"), message: "required (one of \(TargetKind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw ConfigError(
+                field: node.field("target"), message: "required (one of \(TargetKind.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         action.idempotent = try node.bool("idempotent") ?? action.idempotent
         action.confirm = try node.bool("confirm") ?? action.confirm
@@ -43,7 +48,9 @@ struct ActionLoader {
             }
             action.targetPattern = pattern
         }
-        let http = try node.object("http"), command = try node.object("command"), outbox = try node.object("outbox")
+        let http = try node.object("http")
+        let command = try node.object("command")
+        let outbox = try node.object("outbox")
         let kinds = [http, command, outbox].compactMap { $0 }
         if kinds.count > 1 {
             throw ConfigError(field: path, message: "give only one of http, command, outbox")
@@ -64,7 +71,8 @@ struct ActionLoader {
 
     static func isActionName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, name.unicodeScalars.count <= 64,
-              ("a"..."z").contains(first) || ("A"..."Z").contains(first) || ("0"..."9").contains(first) else { return false }
+            ("a"..."z").contains(first) || ("A"..."Z").contains(first) || ("0"..."9").contains(first)
+        else { return false }
         return name.unicodeScalars.allSatisfy {
             ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "." || $0 == "_" || $0 == "-"
         }
@@ -82,9 +90,10 @@ struct ActionLoader {
         try ActionURLPolicy(allowInternal: allowInternalURLs).check(url, field: node.field("url"))
         let body = try bodyTemplate(node, target: target)
         let headers = try headerTemplates(node, hasBody: body != nil)
-        let template = HTTPTemplate(method: method, url: url, headers: headers, body: body,
-                                    timeoutSeconds: try node.seconds("timeout_seconds", maximum: 300) ?? 10,
-                                    retries: try node.int("retries", in: 0...20) ?? 5)
+        let template = HTTPTemplate(
+            method: method, url: url, headers: headers, body: body,
+            timeoutSeconds: try node.seconds("timeout_seconds", maximum: 300) ?? 10,
+            retries: try node.int("retries", in: 0...20) ?? 5)
         try node.finish()
         return template
     }
@@ -100,10 +109,12 @@ struct ActionLoader {
             argv.append(try Template(text, field: field))
         }
         guard !argv[0].hasPlaceholders, texts[0].hasPrefix("/") else {
-            throw ConfigError(field: "\(node.field("argv"))[0]", message: "the program must be an absolute path with no placeholders (no $PATH lookup, no shell)")
+            throw ConfigError(
+                field: "\(node.field("argv"))[0]", message: "the program must be an absolute path with no placeholders (no $PATH lookup, no shell)")
         }
-        let template = CommandTemplate(argv: argv, timeoutSeconds: try node.seconds("timeout_seconds", maximum: 3600) ?? 30,
-                                       retries: try node.int("retries", in: 0...20) ?? 0)
+        let template = CommandTemplate(
+            argv: argv, timeoutSeconds: try node.seconds("timeout_seconds", maximum: 3600) ?? 30,
+            retries: try node.int("retries", in: 0...20) ?? 0)
         try node.finish()
         return template
     }
@@ -111,7 +122,9 @@ struct ActionLoader {
     private func outboxTemplate(_ node: ConfigObject, target: TargetKind) throws(ConfigError) -> OutboxTemplate {
         var path = outboxPath
         if let configured = try node.string("path") {
-            guard !configured.isEmpty, !configured.utf8.contains(0) else { throw ConfigError(field: node.field("path"), message: "expected a file path") }
+            guard !configured.isEmpty, !configured.utf8.contains(0) else {
+                throw ConfigError(field: node.field("path"), message: "expected a file path")
+            }
             path = GavelConfig.resolve(configured, against: baseDirectory)
         }
         let body = try bodyTemplate(node, target: target)
@@ -169,7 +182,8 @@ struct ActionURLPolicy {
         let text = url.text
         let scheme = text.prefix(while: { $0 != ":" }).lowercased()
         guard scheme == "http" || scheme == "https", let separator = text.firstRange(of: "://"),
-              separator.lowerBound == text.index(text.startIndex, offsetBy: scheme.count) else {
+            separator.lowerBound == text.index(text.startIndex, offsetBy: scheme.count)
+        else {
             throw ConfigError(field: field, message: "not an http(s) URL")
         }
         let afterScheme = text[separator.upperBound...]
@@ -215,7 +229,8 @@ struct ActionURLPolicy {
             let bytes = withUnsafeBytes(of: &lenient) { Array($0) }
             let address = IPAddress(bytes: bytes)!
             guard address.description == name else {
-                throw ConfigError(field: field, message: "numeric host \(name.quotedForMessage) is not a canonical IPv4 address (it means \(address))")
+                throw ConfigError(
+                    field: field, message: "numeric host \(name.quotedForMessage) is not a canonical IPv4 address (it means \(address))")
             }
             if let range = Allowlist.internalRange(containing: address) {
                 throw ConfigError(field: field, message: "points at an internal address \(address) in \(range)\(optIn)")

@@ -30,11 +30,15 @@ extension ActionConfig {
             let url = http.url.render(context, escape: Template.percentEncoded)
             let headers = try ActionConfig.renderHeaders(http.headers, context)
             let body = http.body.map { Array($0.render(context).utf8) } ?? []
-            return .http(HTTPDispatchRequest(method: http.method, url: url, headers: headers, body: body,
-                                             timeoutSeconds: http.timeoutSeconds, maxRetries: http.retries))
+            return .http(
+                HTTPDispatchRequest(
+                    method: http.method, url: url, headers: headers, body: body,
+                    timeoutSeconds: http.timeoutSeconds, maxRetries: http.retries))
         case .command(let command):
-            return .command(CommandDispatchRequest(argv: try ActionConfig.renderArgv(command.argv, context),
-                                                   timeoutSeconds: command.timeoutSeconds, maxRetries: command.retries))
+            return .command(
+                CommandDispatchRequest(
+                    argv: try ActionConfig.renderArgv(command.argv, context),
+                    timeoutSeconds: command.timeoutSeconds, maxRetries: command.retries))
         case .outbox(let outbox):
             let headers = try ActionConfig.renderHeaders(outbox.headers, context)
             let line = JSONValue.object([
@@ -72,7 +76,8 @@ extension ActionConfig {
                 throw DispatchRefusal("argv[\(i)]: rendered value contains NUL")
             }
             if !afterDoubleDash, value.hasPrefix("-"), !element.literalPrefix.hasPrefix("-") {
-                throw DispatchRefusal("argv[\(i)]: rendered value \(value.quotedForMessage) would be read as an option (put a literal \"--\" before it)")
+                throw DispatchRefusal(
+                    "argv[\(i)]: rendered value \(value.quotedForMessage) would be read as an option (put a literal \"--\" before it)")
             }
             if !element.hasPlaceholders && element.text == "--" { afterDoubleDash = true }
             out.append(value)

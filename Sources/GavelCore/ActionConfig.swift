@@ -94,7 +94,8 @@ public struct HTTPTemplate: Sendable, Equatable {
     /// Retries after a retryable failure (network error, 408, 429, 5xx). Default 5.
     public var retries: Int
 
-    public init(method: String = "POST", url: Template, headers: [HeaderTemplate], body: JSONTemplate?, timeoutSeconds: Double = 10, retries: Int = 5) {
+    public init(method: String = "POST", url: Template, headers: [HeaderTemplate], body: JSONTemplate?, timeoutSeconds: Double = 10, retries: Int = 5)
+    {
         self.method = method
         self.url = url
         self.headers = headers
@@ -120,7 +121,8 @@ public struct HeaderTemplate: Sendable, Equatable {
     static func defaults(hasBody: Bool) -> [HeaderTemplate] {
         var headers: [HeaderTemplate] = []
         if hasBody { headers.append(HeaderTemplate(name: "Content-Type", value: Template(literal: "application/json"))) }
-        headers.append(HeaderTemplate(name: "Idempotency-Key", value: Template(checkedText: "{{idempotency_key}}", segments: [.placeholder(.idempotencyKey)])))
+        headers.append(
+            HeaderTemplate(name: "Idempotency-Key", value: Template(checkedText: "{{idempotency_key}}", segments: [.placeholder(.idempotencyKey)])))
         return headers
     }
 }

@@ -24,7 +24,9 @@ extension GavelConfig {
     ///     variable is an error; the other verbs pass false and run without the secret.
     /// - Throws: `ConfigError` naming the field at fault (`actions.ban-ip.http.url: …`), or
     ///   with an empty field for an unreadable file or one that is not a JSON object.
-    public static func load(path: String?, environment: [String: String], databasePath: String, requireSecret: Bool = true) throws(ConfigError) -> GavelConfig {
+    public static func load(path: String?, environment: [String: String], databasePath: String, requireSecret: Bool = true) throws(ConfigError)
+        -> GavelConfig
+    {
         var config = builtInDefaults(databasePath: databasePath)
         guard let path else {
             config.secret = try resolveSecret(fileSecret: nil, secretEnv: nil, environment: environment, required: requireSecret)
@@ -66,8 +68,9 @@ extension GavelConfig {
             for name in actions.keys {
                 let builtIn = ActionConfig.builtInTargets.first(where: { $0.name == name })
                     .map { ActionConfig.builtIn(name: $0.name, target: $0.target, outboxPath: outboxPath) }
-                let loader = ActionLoader(outboxPath: outboxPath, baseDirectory: baseDirectory,
-                                          allowInternalURLs: config.allowInternalActionURLs)
+                let loader = ActionLoader(
+                    outboxPath: outboxPath, baseDirectory: baseDirectory,
+                    allowInternalURLs: config.allowInternalActionURLs)
                 config.actions[name] = try loader.action(named: name, in: actions, builtIn: builtIn)
             }
             try actions.finish()
@@ -116,7 +119,9 @@ extension GavelConfig {
         }
     }
 
-    private static func resolveSecret(fileSecret: String?, secretEnv: String?, environment: [String: String], required: Bool) throws(ConfigError) -> String? {
+    private static func resolveSecret(fileSecret: String?, secretEnv: String?, environment: [String: String], required: Bool) throws(ConfigError)
+        -> String?
+    {
         let variable = secretEnv ?? "GAVEL_TOKEN"
         if let value = environment[variable], !value.isEmpty {
             if let problem = secretProblem(value) {
@@ -147,11 +152,15 @@ extension GavelConfig {
     /// Checks `HOST:PORT` (`[v6]:PORT` for IPv6); nil when fine.
     static func listenProblem(_ listen: String) -> String? {
         guard let colon = listen.lastIndex(of: ":") else { return "expected HOST:PORT" }
-        let host = listen[..<colon], port = listen[listen.index(after: colon)...]
+        let host = listen[..<colon]
+        let port = listen[listen.index(after: colon)...]
         guard !host.isEmpty, !port.isEmpty, port.count <= 5, port.allSatisfy({ $0.isASCII && $0.isNumber }),
-              let number = Int(port), number <= 65535 else { return "expected HOST:PORT with a port 0…65535" }
+            let number = Int(port), number <= 65535
+        else { return "expected HOST:PORT with a port 0…65535" }
         if host.hasPrefix("[") {
-            guard host.hasSuffix("]"), IPAddress(parsing: String(host.dropFirst().dropLast())) != nil else { return "bad IPv6 host (expected [ADDRESS]:PORT)" }
+            guard host.hasSuffix("]"), IPAddress(parsing: String(host.dropFirst().dropLast())) != nil else {
+                return "bad IPv6 host (expected [ADDRESS]:PORT)"
+            }
         } else if host.contains(":") {
             return "an IPv6 host must be in brackets ([::1]:8787)"
         }
@@ -194,7 +203,8 @@ extension GavelConfig {
             for (i, name) in names.enumerated() {
                 let field = "\(node.field("actions"))[\(i)]"
                 guard actions[name] != nil else {
-                    throw ConfigError(field: field, message: "unknown action \(name.quotedForMessage) (known: \(actions.keys.sorted().joined(separator: ", ")))")
+                    throw ConfigError(
+                        field: field, message: "unknown action \(name.quotedForMessage) (known: \(actions.keys.sorted().joined(separator: ", ")))")
                 }
                 guard !names[..<i].contains(name) else { throw ConfigError(field: field, message: "action \(name.quotedForMessage) listed twice") }
             }
@@ -219,4 +229,3 @@ extension GavelConfig {
         path.hasPrefix("/") ? path : directory + path
     }
 }
-

@@ -110,9 +110,11 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
 enum ConfigPath {
     /// `parent.key`, or `parent["key"]` when the key is not a plain name (`[A-Za-z0-9_-]+`).
     static func child(_ parent: String, _ key: String) -> String {
-        let plain = !key.isEmpty && key.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
-        }
+        let plain =
+            !key.isEmpty
+            && key.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
+            }
         if plain { return parent.isEmpty ? key : "\(parent).\(key)" }
         return "\(parent)[\(key.quotedForMessage)]"
     }

@@ -21,7 +21,10 @@ extension String {
     var quotedForMessage: String {
         var out = "\""
         for (i, scalar) in unicodeScalars.enumerated() {
-            if i == 96 { out += "…"; break }
+            if i == 96 {
+                out += "…"
+                break
+            }
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"

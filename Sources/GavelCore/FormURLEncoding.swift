@@ -53,7 +53,7 @@ public enum FormURLEncoding {
                 i += 1
             } else if b == UInt8(ascii: "%") {
                 guard i + 2 < to,
-                      let hi = hexValue(bytes[i + 1]), let lo = hexValue(bytes[i + 2])
+                    let hi = hexValue(bytes[i + 1]), let lo = hexValue(bytes[i + 2])
                 else {
                     throw FormDecodingError(message: "bad percent-escape at byte \(i) (expected %XX with two hex digits)")
                 }
@@ -92,8 +92,8 @@ public enum FormURLEncoding {
         for b in text.utf8 {
             switch b {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "*"), UInt8(ascii: "-"),
-                 UInt8(ascii: "."), UInt8(ascii: "_"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "*"), UInt8(ascii: "-"),
+                UInt8(ascii: "."), UInt8(ascii: "_"):
                 out.append(b)
             case 0x20:
                 out.append(UInt8(ascii: "+"))

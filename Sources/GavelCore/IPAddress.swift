@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An IPv4 or IPv6 address, parsed strictly and printed canonically.
@@ -87,7 +87,8 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         if parts.count == 2 {
             let p = parts[1]
             guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  !(p.count > 1 && p.first == "0"), let n = Int(p), n <= maxBits else { return nil }
+                !(p.count > 1 && p.first == "0"), let n = Int(p), n <= maxBits
+            else { return nil }
             // A mapped IPv6 range (::ffff:a.b.c.d/n) becomes IPv4 with n - 96 bits.
             if address.isIPv4 && textIsV6 {
                 guard n >= 96 else { return nil }

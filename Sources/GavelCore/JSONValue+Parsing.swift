@@ -122,12 +122,18 @@ private struct JSONParser {
                 i += 1
                 skipWhitespace()
                 if b == UInt8(ascii: "[") {
-                    if current == UInt8(ascii: "]") { i += 1; value = .array([]) } else {
+                    if current == UInt8(ascii: "]") {
+                        i += 1
+                        value = .array([])
+                    } else {
                         stack.append(.array([]))
                         continue
                     }
                 } else {
-                    if current == UInt8(ascii: "}") { i += 1; value = .object([]) } else {
+                    if current == UInt8(ascii: "}") {
+                        i += 1
+                        value = .object([])
+                    } else {
                         let key = try parseKeyAndColon()
                         stack.append(.object([], [:], pendingKey: key))
                         continue
@@ -135,9 +141,15 @@ private struct JSONParser {
                 }
             case UInt8(ascii: "\""):
                 value = .string(try parseString())
-            case UInt8(ascii: "t"): try expectLiteral("true"); value = .bool(true)
-            case UInt8(ascii: "f"): try expectLiteral("false"); value = .bool(false)
-            case UInt8(ascii: "n"): try expectLiteral("null"); value = .null
+            case UInt8(ascii: "t"):
+                try expectLiteral("true")
+                value = .bool(true)
+            case UInt8(ascii: "f"):
+                try expectLiteral("false")
+                value = .bool(false)
+            case UInt8(ascii: "n"):
+                try expectLiteral("null")
+                value = .null
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 value = .number(try parseNumber())
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
@@ -207,7 +219,10 @@ private struct JSONParser {
         let n = word.utf8CodeUnitCount
         var ok = bytes.count - i >= n
         if ok {
-            for k in 0..<n where bytes[i + k] != word.utf8Start[k] { ok = false; break }
+            for k in 0..<n where bytes[i + k] != word.utf8Start[k] {
+                ok = false
+                break
+            }
         }
         guard ok else { throw fail("invalid literal (expected true, false or null)", at: start) }
         i += n

@@ -28,7 +28,9 @@ extension RenderedRequest {
                 return self
             }
             let order = ["action", "remediation_id", "idempotency_key", "target", "method", "url", "headers", "body"]
-            let sorted = members.sorted { (order.firstIndex(of: $0.key) ?? order.count, $0.key) < (order.firstIndex(of: $1.key) ?? order.count, $1.key) }
+            let sorted = members.sorted {
+                (order.firstIndex(of: $0.key) ?? order.count, $0.key) < (order.firstIndex(of: $1.key) ?? order.count, $1.key)
+            }
             let masked = sorted.map { member -> JSONMember in
                 switch member.key {
                 case "url": return JSONMember("url", member.value.scalarText.map { .string(Masking.url($0)) } ?? member.value)
@@ -41,7 +43,6 @@ extension RenderedRequest {
         }
     }
 }
-
 
 /// The rules behind `RenderedRequest.masked()`.
 enum Masking {
@@ -66,12 +67,13 @@ enum Masking {
     static func json(_ value: JSONValue) -> JSONValue {
         switch value {
         case .object(let members):
-            return .object(members.map { member in
-                if isSensitive(member.key), let text = member.value.scalarText {
-                    return JSONMember(member.key, .string(self.value(text)))
-                }
-                return JSONMember(member.key, json(member.value))
-            })
+            return .object(
+                members.map { member in
+                    if isSensitive(member.key), let text = member.value.scalarText {
+                        return JSONMember(member.key, .string(self.value(text)))
+                    }
+                    return JSONMember(member.key, json(member.value))
+                })
         case .array(let items): return .array(items.map(json))
         default: return value
         }
@@ -100,7 +102,11 @@ enum Masking {
         var out: [String] = []
         var maskNext = false
         for element in argv {
-            if maskNext { out.append(mask); maskNext = false; continue }
+            if maskNext {
+                out.append(mask)
+                maskNext = false
+                continue
+            }
             if element.hasPrefix("-"), let eq = element.firstIndex(of: "="), isSensitive(String(element[..<eq])) {
                 out.append(element[...eq] + mask)
             } else if element.hasPrefix("-"), element != "--", isSensitive(element) {

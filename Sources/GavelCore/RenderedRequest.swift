@@ -25,8 +25,12 @@ public struct HTTPDispatchRequest: Sendable, Equatable {
     /// How many times a retryable failure (network error, 408, 429, 5xx) is retried (default 5).
     public var maxRetries: Int
     public init(method: String, url: String, headers: [HTTPHeaderField], body: [UInt8], timeoutSeconds: Double = 10, maxRetries: Int = 5) {
-        self.method = method; self.url = url; self.headers = headers; self.body = body
-        self.timeoutSeconds = timeoutSeconds; self.maxRetries = maxRetries
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeoutSeconds = timeoutSeconds
+        self.maxRetries = maxRetries
     }
 }
 
@@ -34,7 +38,10 @@ public struct HTTPDispatchRequest: Sendable, Equatable {
 public struct HTTPHeaderField: Sendable, Equatable {
     public var name: String
     public var value: String
-    public init(_ name: String, _ value: String) { self.name = name; self.value = value }
+    public init(_ name: String, _ value: String) {
+        self.name = name
+        self.value = value
+    }
 }
 
 /// A command to run (see `RenderedRequest.command`).
@@ -46,7 +53,9 @@ public struct CommandDispatchRequest: Sendable, Equatable {
     /// How many times a failed run (non-zero exit, timeout) is retried (default 0).
     public var maxRetries: Int
     public init(argv: [String], timeoutSeconds: Double = 30, maxRetries: Int = 0) {
-        self.argv = argv; self.timeoutSeconds = timeoutSeconds; self.maxRetries = maxRetries
+        self.argv = argv
+        self.timeoutSeconds = timeoutSeconds
+        self.maxRetries = maxRetries
     }
 }
 
@@ -56,5 +65,8 @@ public struct OutboxDispatchRequest: Sendable, Equatable {
     public var path: String
     /// One compact JSON object, no newline: `{"method","url","headers","body",…}`.
     public var line: String
-    public init(path: String, line: String) { self.path = path; self.line = line }
+    public init(path: String, line: String) {
+        self.path = path
+        self.line = line
+    }
 }

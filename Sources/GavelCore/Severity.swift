@@ -21,7 +21,10 @@ public enum Severity: String, Sendable, CaseIterable, Comparable, Codable {
     /// - Returns: nil for anything else (the signal is then stored with no severity).
     public init?(parsing text: String) {
         let t = text.trimmingASCIIWhitespace().lowercased()
-        if let s = Severity(rawValue: t) { self = s; return }
+        if let s = Severity(rawValue: t) {
+            self = s
+            return
+        }
         switch t {
         case "0": self = .info
         case "1": self = .low

@@ -65,8 +65,16 @@ public struct Signal: Sendable, Equatable {
     /// An empty signal with the given id.
     public init(signalID: String) {
         self.signalID = signalID
-        matchedQueries = []; groupByFields = []; tags = []; ips = []; invalidIPs = []
-        users = []; userEmails = []; userNames = []; securityGroups = []; flags = []
+        matchedQueries = []
+        groupByFields = []
+        tags = []
+        ips = []
+        invalidIPs = []
+        users = []
+        userEmails = []
+        userNames = []
+        securityGroups = []
+        flags = []
     }
 }
 

@@ -7,7 +7,8 @@
 /// (`{"network":{"client.ip":…}}`); values from every spelling present are merged.
 extension SignalPayloadReader {
     mutating func extractEntities(from attributes: JSONValue, into s: inout Signal) {
-        var ips = UniqueList<IPAddress>(), invalid = UniqueList<String>()
+        var ips = UniqueList<IPAddress>()
+        var invalid = UniqueList<String>()
         for value in Self.values(at: "network.client.ip", in: attributes) {
             switch value {
             case .null: continue

@@ -157,8 +157,10 @@ struct SignalPayloadReader {
         let b = Array(text.trimmingASCIIWhitespace().utf8)
         guard b.count >= 2, b[0] == UInt8(ascii: "$"), b[1] >= UInt8(ascii: "A"), b[1] <= UInt8(ascii: "Z") else { return false }
         var i = 2
-        while i < b.count, (b[i] >= UInt8(ascii: "A") && b[i] <= UInt8(ascii: "Z"))
-            || (b[i] >= UInt8(ascii: "0") && b[i] <= UInt8(ascii: "9")) || b[i] == UInt8(ascii: "_") { i += 1 }
+        while i < b.count,
+            (b[i] >= UInt8(ascii: "A") && b[i] <= UInt8(ascii: "Z"))
+                || (b[i] >= UInt8(ascii: "0") && b[i] <= UInt8(ascii: "9")) || b[i] == UInt8(ascii: "_")
+        { i += 1 }
         if i == b.count { return true }
         guard b[i] == UInt8(ascii: "[") || b[i] == UInt8(ascii: ".") else { return false }
         return !b[i...].contains { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
@@ -182,7 +184,8 @@ struct SignalPayloadReader {
         case .string:
             guard let s = text(of: value) else { return [] }
             if s.trimmingASCIIWhitespace().hasPrefix("["),
-               let parsed = try? JSONValue.parse(s, maxDepth: SignalPayload.maxDepth), case .array = parsed {
+                let parsed = try? JSONValue.parse(s, maxDepth: SignalPayload.maxDepth), case .array = parsed
+            {
                 return list(parsed, splitOnCommas: splitOnCommas)
             }
             guard splitOnCommas else { return [s] }
@@ -210,7 +213,8 @@ struct SignalPayloadReader {
             guard let s = text(of: value) else { return [] }
             let t = s.trimmingASCIIWhitespace()
             if parseStrings, t.hasPrefix("{") || t.hasPrefix("["),
-               let parsed = try? JSONValue.parse(s, maxDepth: SignalPayload.maxDepth), parsed.isContainer {
+                let parsed = try? JSONValue.parse(s, maxDepth: SignalPayload.maxDepth), parsed.isContainer
+            {
                 return groupBy(parsed, parseStrings: false)
             }
             return [s]

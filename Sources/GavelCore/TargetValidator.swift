@@ -83,7 +83,8 @@ public enum TargetValidator {
         case .securityGroup:
             let hex = bytes.dropFirst(3)
             guard target.hasPrefix("sg-"), hex.count == 8 || hex.count == 17,
-                  hex.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+                hex.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) })
+            else {
                 return "not a security-group id (sg- and 8 or 17 lowercase hex digits)"
             }
             return nil

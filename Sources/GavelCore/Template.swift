@@ -50,14 +50,17 @@ public struct TemplateContext: Sendable, Equatable {
     /// repeat the target when the action acts on that kind; signal and rule values come from
     /// `signal` when given.
     public init(action: ActionConfig, target: String, signal: Signal?, remediationID: String, idempotencyKey: String, decidedBy: String) {
-        self.init(action: action, target: target, signalID: signal?.signalID, ruleName: signal?.ruleName, ruleID: signal?.ruleID,
-                  severity: signal?.severity?.rawValue, remediationID: remediationID, idempotencyKey: idempotencyKey, decidedBy: decidedBy)
+        self.init(
+            action: action, target: target, signalID: signal?.signalID, ruleName: signal?.ruleName, ruleID: signal?.ruleID,
+            severity: signal?.severity?.rawValue, remediationID: remediationID, idempotencyKey: idempotencyKey, decidedBy: decidedBy)
     }
 
     /// The same, from stored values (the dispatcher and the console render from database rows).
     /// Missing values render as empty strings.
-    public init(action: ActionConfig, target: String, signalID: String?, ruleName: String?, ruleID: String?, severity: String?,
-                remediationID: String, idempotencyKey: String, decidedBy: String?) {
+    public init(
+        action: ActionConfig, target: String, signalID: String?, ruleName: String?, ruleID: String?, severity: String?,
+        remediationID: String, idempotencyKey: String, decidedBy: String?
+    ) {
         self.action = action.name
         self.target = target
         switch action.target {
@@ -129,7 +132,10 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
                     let known = Placeholder.allCases.map(\.rawValue).joined(separator: ", ")
                     throw ConfigError(field: field, message: "unknown placeholder {{\(name)}} (known: \(known))")
                 }
-                if !literal.isEmpty { segments.append(.literal(literal)); literal = "" }
+                if !literal.isEmpty {
+                    segments.append(.literal(literal))
+                    literal = ""
+                }
                 segments.append(.placeholder(placeholder))
                 rest = afterOpen[close.upperBound...]
             } else if rest.hasPrefix("}}") {
@@ -192,8 +198,8 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                 UInt8(ascii: "_"), UInt8(ascii: "~"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.unicodeScalars.append(UnicodeScalar(byte))
             default:
                 let hex = Array("0123456789ABCDEF".unicodeScalars)

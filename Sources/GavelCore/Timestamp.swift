@@ -10,7 +10,10 @@ public enum Timestamp {
     public static func rfc3339(ms: Int64) -> String {
         var seconds = time_t(ms / 1000)
         var millis = Int(ms % 1000)
-        if millis < 0 { millis += 1000; seconds -= 1 }
+        if millis < 0 {
+            millis += 1000
+            seconds -= 1
+        }
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func pad(_ v: Int32, _ n: Int) -> String {

@@ -39,7 +39,10 @@ enum UTF8Validation {
         bytes.withUnsafeBufferPointer { p in
             var i = 0
             while i < p.count {
-                if p[i] < 0x80 { i += 1; continue }
+                if p[i] < 0x80 {
+                    i += 1
+                    continue
+                }
                 guard let n = sequenceLength(p, at: i) else { return i }
                 i += n
             }

@@ -50,19 +50,23 @@ public struct CommandExecutor: Sendable {
         let ms = watch.elapsedMs
         switch ended.termination {
         case .timedOut:
-            return DispatchOutcome(kind: .retryable, error: "timeout after \(formatSeconds(request.timeoutSeconds)) s",
-                                   responseExcerpt: excerpt, durationMs: ms)
+            return DispatchOutcome(
+                kind: .retryable, error: "timeout after \(formatSeconds(request.timeoutSeconds)) s",
+                responseExcerpt: excerpt, durationMs: ms)
         case .exited(0):
             return DispatchOutcome(kind: .success, status: 0, responseExcerpt: excerpt, durationMs: ms)
         case .exited(let code):
-            return DispatchOutcome(kind: .retryable, status: Int(code), error: "exit \(code)",
-                                   responseExcerpt: excerpt, durationMs: ms)
+            return DispatchOutcome(
+                kind: .retryable, status: Int(code), error: "exit \(code)",
+                responseExcerpt: excerpt, durationMs: ms)
         case .signaled(let signal):
-            return DispatchOutcome(kind: .retryable, error: "killed by signal \(signal)",
-                                   responseExcerpt: excerpt, durationMs: ms)
+            return DispatchOutcome(
+                kind: .retryable, error: "killed by signal \(signal)",
+                responseExcerpt: excerpt, durationMs: ms)
         case .unknown:
-            return DispatchOutcome(kind: .retryable, error: "exit status unknown (the process was reaped elsewhere)",
-                                   responseExcerpt: excerpt, durationMs: ms)
+            return DispatchOutcome(
+                kind: .retryable, error: "exit status unknown (the process was reaped elsewhere)",
+                responseExcerpt: excerpt, durationMs: ms)
         }
     }
 }

@@ -34,8 +34,10 @@ public final class Dispatcher: Sendable {
 
     /// - Parameter log: receives one line per dispatch outcome (`serve` writes it to stderr,
     ///   the console to its log file); called on the dispatcher thread.
-    public init(databasePath: String, config: GavelConfig, executor: any DispatchExecuting = Executor(),
-                retryPolicy: RetryPolicy = RetryPolicy(), idleMs: Int = 250, log: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(
+        databasePath: String, config: GavelConfig, executor: any DispatchExecuting = Executor(),
+        retryPolicy: RetryPolicy = RetryPolicy(), idleMs: Int = 250, log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.log = log
         self.databasePath = databasePath
         self.config = config
@@ -168,9 +170,10 @@ public final class Dispatcher: Sendable {
             do { try db.suppressClaimed(claim, reason: reason) } catch { finish(.failed, error: "\(error)") }
             return
         }
-        let context = TemplateContext(action: action, target: claim.target, signalID: claim.signalID, ruleName: claim.ruleName,
-                                      ruleID: claim.ruleID, severity: claim.severity, remediationID: String(claim.id),
-                                      idempotencyKey: claim.idempotencyKey, decidedBy: claim.decidedBy)
+        let context = TemplateContext(
+            action: action, target: claim.target, signalID: claim.signalID, ruleName: claim.ruleName,
+            ruleID: claim.ruleID, severity: claim.severity, remediationID: String(claim.id),
+            idempotencyKey: claim.idempotencyKey, decidedBy: claim.decidedBy)
         let request: RenderedRequest
         do {
             request = try action.render(context)

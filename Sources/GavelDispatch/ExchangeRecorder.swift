@@ -28,15 +28,19 @@ final class ExchangeRecorder: NSObject, URLSessionDataDelegate, Sendable {
     /// A copy of the exchange's state.
     func snapshot() -> Exchange { state.withLock { $0 } }
 
-    func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                    newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void) {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
+    ) {
         // The 3xx becomes the final answer.
         state.withLock { $0.status = response.statusCode }
         completionHandler(nil)
     }
 
-    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                    completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void) {
+    func urlSession(
+        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+        completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
+    ) {
         if let http = response as? HTTPURLResponse { state.withLock { $0.status = http.statusCode } }
         completionHandler(.allow)
     }
@@ -45,7 +49,10 @@ final class ExchangeRecorder: NSObject, URLSessionDataDelegate, Sendable {
         let reachedCap = state.withLock { exchange -> Bool in
             guard !exchange.truncated else { return false }
             exchange.body.append(data)
-            if exchange.body.isFull { exchange.truncated = true; return true }
+            if exchange.body.isFull {
+                exchange.truncated = true
+                return true
+            }
             return false
         }
         if reachedCap {
@@ -73,7 +80,7 @@ final class ExchangeRecorder: NSObject, URLSessionDataDelegate, Sendable {
         case .networkConnectionLost: name = "connection lost"
         case .notConnectedToInternet: name = "network unreachable"
         case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
-             .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot:
+            .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot:
             name = "TLS failure"
         case .badServerResponse: name = "bad server response"
         case .cancelled: name = "cancelled"

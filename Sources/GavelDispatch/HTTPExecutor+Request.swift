@@ -15,8 +15,8 @@ extension HTTPExecutor {
     static func makeURLRequest(_ request: HTTPDispatchRequest, idempotencyKey: String) -> Result<URLRequest, Refusal> {
         guard isToken(request.method) else { return .failure(Refusal(reason: "invalid HTTP method")) }
         guard let url = URL(string: request.url),
-              let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = url.host, !host.isEmpty
+            let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty
         else { return .failure(Refusal(reason: "invalid URL: not an absolute http(s) URL")) }
         guard request.timeoutSeconds.isFinite, request.timeoutSeconds > 0 else {
             return .failure(Refusal(reason: "timeout must be a positive number of seconds"))

@@ -64,7 +64,12 @@ public struct HTTPExecutor: Sendable {
         let task = session.dataTask(with: urlRequest)
         // Cancelling can wait on the session's busy work queue (see ExchangeRecorder): do it
         // off the dispatcher thread, so the deadline holds.
-        defer { DispatchQueue.global().async { task.cancel(); session.invalidateAndCancel() } }
+        defer {
+            DispatchQueue.global().async {
+                task.cancel()
+                session.invalidateAndCancel()
+            }
+        }
 
         task.resume()
         let answered = recorder.finished.wait(timeout: .now() + .nanoseconds(Int(min(request.timeoutSeconds, 1e6) * 1e9)))
@@ -79,11 +84,13 @@ public struct HTTPExecutor: Sendable {
             return DispatchOutcome(kind: kind, status: status, error: error, responseExcerpt: excerpt, durationMs: ms)
         }
         if answered == .timedOut {
-            return DispatchOutcome(kind: .retryable, error: "timeout after \(formatSeconds(request.timeoutSeconds)) s",
-                                   responseExcerpt: excerpt, durationMs: ms)
+            return DispatchOutcome(
+                kind: .retryable, error: "timeout after \(formatSeconds(request.timeoutSeconds)) s",
+                responseExcerpt: excerpt, durationMs: ms)
         }
-        return DispatchOutcome(kind: .retryable, error: exchange.errorText ?? "no response",
-                               responseExcerpt: excerpt, durationMs: ms)
+        return DispatchOutcome(
+            kind: .retryable, error: exchange.errorText ?? "no response",
+            responseExcerpt: excerpt, durationMs: ms)
     }
 
     /// The outcome kind and error text for an HTTP status (RFC 9110 §15).

@@ -28,11 +28,6 @@ struct SpawnedChild: ~Copyable {
     /// Read end of the output pipe, non-blocking, close-on-exec.
     private let output: Int32
 
-    private init(pid: pid_t, output: Int32) {
-        self.pid = pid
-        self.output = output
-    }
-
     /// Spawns `argv[0]` (an absolute path) with `argv` and exactly `environment`.
     static func spawn(argv: [String], environment: [String]) -> Result<SpawnedChild, Failure> {
         let program = argv[0]
@@ -95,12 +90,17 @@ struct SpawnedChild: ~Copyable {
         var timedOut = false
         while !leaderHasExited() {
             let now = monotonicNanoseconds()
-            guard now < deadline else { timedOut = true; break }
+            guard now < deadline else {
+                timedOut = true
+                break
+            }
             // Without a pidfd, wake up every 20 ms to notice the exit.
             let sliceMs = exitFD >= 0 ? Int32.max : 20
             let waitMs = Int32(min(UInt64(sliceMs), (deadline - now + 999_999) / 1_000_000))
-            var fds = [pollfd(fd: atEOF ? -1 : output, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: exitFD, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: atEOF ? -1 : output, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: exitFD, events: Int16(POLLIN), revents: 0),
+            ]
             _ = poll(&fds, nfds_t(fds.count), waitMs)
             if !atEOF, fds[0].revents != 0 { atEOF = drain(into: &captured) }
         }

@@ -112,7 +112,10 @@ struct Connection {
                 return .error(HTTPError(status: 411, message: "POST /webhook needs Content-Length or Transfer-Encoding: chunked"))
             }
             if PayloadFormat(mediaType: head.mediaType) == nil {
-                return .error(HTTPError(status: 415, message: "Content-Type \(head.mediaType ?? "") is not supported: send application/json or application/x-www-form-urlencoded"))
+                return .error(
+                    HTTPError(
+                        status: 415,
+                        message: "Content-Type \(head.mediaType ?? "") is not supported: send application/json or application/x-www-form-urlencoded"))
             }
             // RFC 9110 §8.4 / §15.5.16: a content coding or charset gavel would not decode is refused, not misread.
             if let coding = head.field("Content-Encoding"), coding.lowercased() != "identity" {
@@ -144,7 +147,11 @@ struct Connection {
 
     private func unauthorized() -> HTTPResponse {
         receiver.metrics.unauthorized.add(1, ordering: .relaxed)
-        var r = HTTPResponse.error(HTTPError(status: 401, message: "missing or wrong credentials: send the shared secret as Authorization: Bearer, HTTP Basic password, or \(options.secretHeader)"))
+        var r = HTTPResponse.error(
+            HTTPError(
+                status: 401,
+                message:
+                    "missing or wrong credentials: send the shared secret as Authorization: Bearer, HTTP Basic password, or \(options.secretHeader)"))
         r.headers.append(HTTPField(name: "WWW-Authenticate", value: "Bearer realm=\"gavel\""))
         return r
     }
@@ -156,8 +163,9 @@ struct Connection {
             if head.method == "HEAD" { r.body = [] }
             return r
         case .metrics:
-            var r = HTTPResponse(status: 200, headers: [HTTPField(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")],
-                                 body: Array(receiver.metrics.exposition(extra: options.extraMetrics()).utf8), close: false)
+            var r = HTTPResponse(
+                status: 200, headers: [HTTPField(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")],
+                body: Array(receiver.metrics.exposition(extra: options.extraMetrics()).utf8), close: false)
             if head.method == "HEAD" { r.body = [] }
             return r
         case .webhook:
@@ -232,7 +240,10 @@ extension PayloadFormat {
     /// `application/*+json` or no Content-Type; form for `application/x-www-form-urlencoded`;
     /// nil (415) for anything else.
     init?(mediaType: String?) {
-        guard let t = mediaType?.lowercased() else { self = .json; return }
+        guard let t = mediaType?.lowercased() else {
+            self = .json
+            return
+        }
         if t == "application/json" || (t.hasPrefix("application/") && t.hasSuffix("+json")) || t == "text/json" {
             self = .json
         } else if t == "application/x-www-form-urlencoded" {

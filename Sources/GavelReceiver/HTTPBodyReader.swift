@@ -14,21 +14,21 @@
 public struct HTTPBodyReader: Sendable {
     private enum State: Sendable, Equatable {
         case fixed(remaining: Int)
-        case size                 // reading chunk-size hex digits
-        case extBeforeSemicolon   // BWS after the size or an extension, before ";"
-        case extBeforeName        // after ";" (BWS allowed)
+        case size  // reading chunk-size hex digits
+        case extBeforeSemicolon  // BWS after the size or an extension, before ";"
+        case extBeforeName  // after ";" (BWS allowed)
         case extName
-        case extAfterName         // BWS after a name, before "=" or ";"
-        case extBeforeValue       // after "=" (BWS allowed)
+        case extAfterName  // BWS after a name, before "=" or ";"
+        case extBeforeValue  // after "=" (BWS allowed)
         case extToken
         case extQuoted
         case extQuotedEscape
         case extAfterQuoted
-        case sizeLF               // saw CR ending the chunk-size line
+        case sizeLF  // saw CR ending the chunk-size line
         case data(remaining: Int)
         case dataCR
         case dataLF
-        case trailerLine          // inside a trailer field line (or at its start)
+        case trailerLine  // inside a trailer field line (or at its start)
         case trailerLF
         case done
         case failed(HTTPError)
@@ -149,32 +149,54 @@ public struct HTTPBodyReader: Sendable {
                 throw .badRequest("chunk extensions longer than \(limits.maxChunkExtensionBytes) bytes")
             }
         }
-        let ows = HTTPSyntax.isOWS(b), semicolon = b == UInt8(ascii: ";"), tchar = HTTPSyntax.isTchar(b)
-        let cr = b == HTTPSyntax.cr, equals = b == UInt8(ascii: "=")
+        let ows = HTTPSyntax.isOWS(b)
+        let semicolon = b == UInt8(ascii: ";")
+        let tchar = HTTPSyntax.isTchar(b)
+        let cr = b == HTTPSyntax.cr
+        let equals = b == UInt8(ascii: "=")
         switch state {
         case .size, .extToken, .extAfterQuoted:
-            if semicolon { state = .extBeforeName } else if ows { state = .extBeforeSemicolon }
-            else if cr { state = .sizeLF } else if state == .extToken && tchar { return }
-            else { throw Self.badExtension(state == .size ? "chunk size: not a hex number" : nil) }
+            if semicolon {
+                state = .extBeforeName
+            } else if ows {
+                state = .extBeforeSemicolon
+            } else if cr {
+                state = .sizeLF
+            } else if state == .extToken && tchar {
+                return
+            } else {
+                throw Self.badExtension(state == .size ? "chunk size: not a hex number" : nil)
+            }
         case .extBeforeSemicolon:
             if semicolon { state = .extBeforeName } else if !ows { throw Self.badExtension(nil) }
         case .extBeforeName:
             if tchar { state = .extName } else if !ows { throw Self.badExtension(nil) }
         case .extName:
             if tchar { return }
-            if semicolon { state = .extBeforeName } else if equals { state = .extBeforeValue }
-            else if ows { state = .extAfterName } else if cr { state = .sizeLF } else { throw Self.badExtension(nil) }
+            if semicolon {
+                state = .extBeforeName
+            } else if equals {
+                state = .extBeforeValue
+            } else if ows {
+                state = .extAfterName
+            } else if cr {
+                state = .sizeLF
+            } else {
+                throw Self.badExtension(nil)
+            }
         case .extAfterName:
-            if semicolon { state = .extBeforeName } else if equals { state = .extBeforeValue }
-            else if !ows { throw Self.badExtension(nil) }
+            if semicolon { state = .extBeforeName } else if equals { state = .extBeforeValue } else if !ows { throw Self.badExtension(nil) }
         case .extBeforeValue:
-            if tchar { state = .extToken } else if b == UInt8(ascii: "\"") { state = .extQuoted }
-            else if !ows { throw Self.badExtension(nil) }
+            if tchar { state = .extToken } else if b == UInt8(ascii: "\"") { state = .extQuoted } else if !ows { throw Self.badExtension(nil) }
         case .extQuoted:
             // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text (RFC 9110 §5.6.4)
-            if b == UInt8(ascii: "\"") { state = .extAfterQuoted }
-            else if b == UInt8(ascii: "\\") { state = .extQuotedEscape }
-            else if !HTTPSyntax.isFieldValueByte(b) { throw Self.badExtension(nil) }
+            if b == UInt8(ascii: "\"") {
+                state = .extAfterQuoted
+            } else if b == UInt8(ascii: "\\") {
+                state = .extQuotedEscape
+            } else if !HTTPSyntax.isFieldValueByte(b) {
+                throw Self.badExtension(nil)
+            }
         case .extQuotedEscape:
             guard HTTPSyntax.isFieldValueByte(b) else { throw Self.badExtension(nil) }
             state = .extQuoted

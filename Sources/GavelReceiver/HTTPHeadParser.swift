@@ -28,7 +28,8 @@ public enum HTTPHeadParser {
     ///   400; a field line longer than `maxFieldLine`, a header section larger than
     ///   `maxHeaderBytes`, or more than `maxHeaderFields` fields → 431; see the type for the rest.
     public static func parse(_ buffer: UnsafeRawBufferPointer, limits: HTTPLimits = HTTPLimits())
-        throws(HTTPError) -> (head: HTTPRequestHead, consumed: Int)? {
+        throws(HTTPError) -> (head: HTTPRequestHead, consumed: Int)?
+    {
         let n = buffer.count
         // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
         var start = 0
@@ -90,24 +91,32 @@ public enum HTTPHeadParser {
     }
 
     /// Decodes the complete, size-checked header section and derives the body framing.
-    private static func decode(_ buffer: UnsafeRawBufferPointer, line: RequestLine, fields section: Range<Int>,
-                               count: Int, limits: HTTPLimits) throws(HTTPError) -> HTTPRequestHead {
+    private static func decode(
+        _ buffer: UnsafeRawBufferPointer, line: RequestLine, fields section: Range<Int>,
+        count: Int, limits: HTTPLimits
+    ) throws(HTTPError) -> HTTPRequestHead {
         var fields: [HTTPField] = []
         fields.reserveCapacity(count)
-        var hosts = 0, hostValue = 0..<0
-        var contentLengths = 0, contentLength = 0..<0
-        var transferEncodings = 0, transferEncoding = 0..<0
+        var hosts = 0
+        var hostValue = 0..<0
+        var contentLengths = 0
+        var contentLength = 0..<0
+        var transferEncodings = 0
+        var transferEncoding = 0..<0
         var p = section.lowerBound
         while p < section.upperBound {
             let lf = HTTPSyntax.indexOfLF(buffer, from: p)!  // the scan above saw every line end
             let (name, value) = try HTTPSyntax.splitFieldLine(buffer, p..<(lf - 1), what: "header")
             switch name.count {
             case 4 where HTTPSyntax.equalsIgnoringCase(buffer, name, "host"):
-                hosts += 1; hostValue = value
+                hosts += 1
+                hostValue = value
             case 14 where HTTPSyntax.equalsIgnoringCase(buffer, name, "content-length"):
-                contentLengths += 1; contentLength = value
+                contentLengths += 1
+                contentLength = value
             case 17 where HTTPSyntax.equalsIgnoringCase(buffer, name, "transfer-encoding"):
-                transferEncodings += 1; transferEncoding = value
+                transferEncodings += 1
+                transferEncoding = value
             default: break
             }
             fields.append(HTTPField(name: HTTPSyntax.string(buffer, name), value: HTTPSyntax.string(buffer, value)))
@@ -147,8 +156,10 @@ public enum HTTPHeadParser {
     /// RFC 9110 §8.6: `Content-Length = 1*DIGIT`. Leading zeros are fine; anything else
     /// (sign, space, comma list, hex, exponent, empty) → 400; above `maxBodyBytes`, however
     /// many digits, → 413 without overflowing.
-    private static func parseContentLength(_ buffer: UnsafeRawBufferPointer, _ range: Range<Int>,
-                                           limits: HTTPLimits) throws(HTTPError) -> Int {
+    private static func parseContentLength(
+        _ buffer: UnsafeRawBufferPointer, _ range: Range<Int>,
+        limits: HTTPLimits
+    ) throws(HTTPError) -> Int {
         guard !range.isEmpty else { throw .badRequest("Content-Length: empty value") }
         var value = 0
         var tooLarge = false
@@ -169,10 +180,10 @@ public enum HTTPHeadParser {
         switch b {
         case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
         case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"),
-             UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-             UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"),
-             UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: "%"),
-             UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"):
+            UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+            UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"),
+            UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: "%"),
+            UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"):
             return true
         default: return false
         }
@@ -218,7 +229,8 @@ public enum HTTPHeadParser {
 extension HTTPHeadParser {
     /// `parse(_:limits:)` over an array's bytes.
     public static func parse(_ bytes: [UInt8], limits: HTTPLimits = HTTPLimits())
-        throws(HTTPError) -> (head: HTTPRequestHead, consumed: Int)? {
+        throws(HTTPError) -> (head: HTTPRequestHead, consumed: Int)?
+    {
         try bytes.withUnsafeBytes { raw in
             Result { () throws(HTTPError) in try parse(raw, limits: limits) }
         }.get()
@@ -226,7 +238,8 @@ extension HTTPHeadParser {
 
     /// `parse(_:limits:)` over a slice's bytes; `consumed` counts from the slice's start.
     public static func parse(_ bytes: ArraySlice<UInt8>, limits: HTTPLimits = HTTPLimits())
-        throws(HTTPError) -> (head: HTTPRequestHead, consumed: Int)? {
+        throws(HTTPError) -> (head: HTTPRequestHead, consumed: Int)?
+    {
         try bytes.withUnsafeBytes { raw in
             Result { () throws(HTTPError) in try parse(raw, limits: limits) }
         }.get()

@@ -43,8 +43,10 @@ public struct HTTPRequestHead: Sendable, Equatable {
     public var framing: HTTPBodyFraming
 
     /// Creates a head from its parts (the parser's output; handy in tests).
-    public init(method: String, target: String, path: String, query: String?, versionMinor: Int,
-                fields: [HTTPField], framing: HTTPBodyFraming) {
+    public init(
+        method: String, target: String, path: String, query: String?, versionMinor: Int,
+        fields: [HTTPField], framing: HTTPBodyFraming
+    ) {
         self.method = method
         self.target = target
         self.path = path
@@ -68,7 +70,8 @@ public struct HTTPRequestHead: Sendable, Equatable {
     /// unless a `Connection` field lists `close`; for HTTP/1.0 only when one lists
     /// `keep-alive` and none lists `close`.
     public var keepAlive: Bool {
-        var close = false, keep = false
+        var close = false
+        var keep = false
         for value in fields(named: "Connection") {
             for option in value.utf8.split(separator: UInt8(ascii: ",")) {
                 let trimmed = option.drop { HTTPSyntax.isOWS($0) }.reversed().drop { HTTPSyntax.isOWS($0) }.reversed()

@@ -50,8 +50,9 @@ struct RequestLine {
         func byte(_ k: Int) -> UInt8 { buffer[v + k] }
         func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
         guard version.count == 8, byte(0) == UInt8(ascii: "H"), byte(1) == UInt8(ascii: "T"),
-              byte(2) == UInt8(ascii: "T"), byte(3) == UInt8(ascii: "P"), byte(4) == UInt8(ascii: "/"),
-              isDigit(byte(5)), byte(6) == UInt8(ascii: "."), isDigit(byte(7)) else {
+            byte(2) == UInt8(ascii: "T"), byte(3) == UInt8(ascii: "P"), byte(4) == UInt8(ascii: "/"),
+            isDigit(byte(5)), byte(6) == UInt8(ascii: "."), isDigit(byte(7))
+        else {
             throw .badRequest("request line: malformed HTTP version")
         }
         guard byte(5) == UInt8(ascii: "1"), byte(7) == UInt8(ascii: "0") || byte(7) == UInt8(ascii: "1") else {
@@ -63,7 +64,8 @@ struct RequestLine {
     /// Builds the head, decoding the method and target to `String` once.
     func head(_ buffer: UnsafeRawBufferPointer, fields: [HTTPField], framing: HTTPBodyFraming) -> HTTPRequestHead {
         let targetString = HTTPSyntax.string(buffer, target)
-        let path: String, query: String?
+        let path: String
+        let query: String?
         if let mark = queryMark {
             path = HTTPSyntax.string(buffer, target.lowerBound..<mark)
             query = HTTPSyntax.string(buffer, (mark + 1)..<target.upperBound)
@@ -71,7 +73,8 @@ struct RequestLine {
             path = targetString
             query = nil
         }
-        return HTTPRequestHead(method: HTTPSyntax.string(buffer, method), target: targetString, path: path,
-                               query: query, versionMinor: versionMinor, fields: fields, framing: framing)
+        return HTTPRequestHead(
+            method: HTTPSyntax.string(buffer, method), target: targetString, path: path,
+            query: query, versionMinor: versionMinor, fields: fields, framing: framing)
     }
 }

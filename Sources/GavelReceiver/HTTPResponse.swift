@@ -22,10 +22,13 @@ public struct HTTPResponse: Sendable, Equatable {
 
     /// A response with `Content-Type: application/json` and `compactJSON` (already encoded,
     /// one line) as the body, followed by `extraHeaders` (e.g. `Allow`, `Retry-After`).
-    public static func json(_ status: Int, _ compactJSON: String, close: Bool = false,
-                            extraHeaders: [HTTPField] = []) -> HTTPResponse {
-        HTTPResponse(status: status, headers: [HTTPField(name: "Content-Type", value: "application/json")] + extraHeaders,
-                     body: Array(compactJSON.utf8), close: close)
+    public static func json(
+        _ status: Int, _ compactJSON: String, close: Bool = false,
+        extraHeaders: [HTTPField] = []
+    ) -> HTTPResponse {
+        HTTPResponse(
+            status: status, headers: [HTTPField(name: "Content-Type", value: "application/json")] + extraHeaders,
+            body: Array(compactJSON.utf8), close: close)
     }
 
     /// The response for a refused request: `error.status`, body `{"error":"<message>"}` with
@@ -47,7 +50,8 @@ public struct HTTPResponse: Sendable, Equatable {
         out.append(contentsOf: "HTTP/1.1 \(status) \(Self.reasonPhrase(status))\r\n".utf8)
         for field in headers {
             guard !field.name.isEmpty, field.name.utf8.allSatisfy(HTTPSyntax.isTchar),
-                  !Self.isFramingField(field.name) else { continue }
+                !Self.isFramingField(field.name)
+            else { continue }
             out.append(contentsOf: field.name.utf8)
             out.append(contentsOf: ": ".utf8)
             for b in field.value.utf8 {

@@ -1,6 +1,7 @@
 import GavelCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Byte classes and small scanners shared by the head parser and the body reader
@@ -58,11 +59,12 @@ enum HTTPSyntax {
 
     /// True when two strings are equal ignoring ASCII case (other bytes compared exactly).
     static func equalsIgnoringCase(_ a: String, _ b: String) -> Bool {
-        var ia = a.utf8.makeIterator(), ib = b.utf8.makeIterator()
+        var ia = a.utf8.makeIterator()
+        var ib = b.utf8.makeIterator()
         while true {
             switch (ia.next(), ib.next()) {
             case (nil, nil): return true
-            case let (x?, y?):
+            case (let x?, let y?):
                 if x != y && lowered(x) != lowered(y) { return false }
             default: return false
             }
@@ -79,7 +81,8 @@ enum HTTPSyntax {
     ///   before the colon, a missing colon, or a control character (NUL, CR, LF, DEL, …) in
     ///   the value.
     static func splitFieldLine(_ buffer: UnsafeRawBufferPointer, _ line: Range<Int>, what: String)
-        throws(HTTPError) -> (name: Range<Int>, value: Range<Int>) {
+        throws(HTTPError) -> (name: Range<Int>, value: Range<Int>)
+    {
         var i = line.lowerBound
         if i < line.upperBound && isOWS(buffer[i]) {
             throw .badRequest("\(what): line folding (obs-fold) is not accepted")

@@ -1,3 +1,5 @@
+import GavelCore
+
 /// A `HOST:PORT` listen address as given to `--listen` (DESIGN.md: default `127.0.0.1:8787`;
 /// port 0 picks a free port). IPv6 hosts are written in brackets: `[::1]:8787`.
 public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
@@ -27,7 +29,8 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
             if hostPart.contains(":") { return nil }
         }
         guard !hostPart.isEmpty, !portPart.isEmpty, portPart.count <= 5,
-              portPart.allSatisfy({ $0.isASCII && $0.isNumber }), let port = Int(portPart), port <= 65535 else { return nil }
+            portPart.allSatisfy({ $0.isASCII && $0.isNumber }), let port = Int(portPart), port <= 65535
+        else { return nil }
         self.host = String(hostPart)
         self.port = port
     }
@@ -44,5 +47,3 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     /// `HOST:PORT`, with brackets around an IPv6 host.
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
-
-import GavelCore

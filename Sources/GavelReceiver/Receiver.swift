@@ -72,8 +72,9 @@ public final class Receiver: Sendable {
             let (socket, peer) = accepted
             if metrics.openConnections.load(ordering: .relaxed) >= options.maxConnections {
                 metrics.refusedConnections.add(1, ordering: .relaxed)
-                let response = HTTPResponse.json(503, #"{"error":"too many connections"}"#, close: true,
-                                                 extraHeaders: [HTTPField(name: "Retry-After", value: "1")])
+                let response = HTTPResponse.json(
+                    503, #"{"error":"too many connections"}"#, close: true,
+                    extraHeaders: [HTTPField(name: "Retry-After", value: "1")])
                 try? socket.sendAll(response.serialized(), timeoutMs: 100)
                 socket.close()
                 continue
@@ -115,9 +116,11 @@ public struct ReceiverOptions: Sendable {
     /// on the connection's thread — e.g. remediation counts per state from the store.
     public var extraMetrics: @Sendable () -> [String] = { [] }
 
-    public init(listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8787), secret: String? = nil,
-                secretHeader: String = "X-Gavel-Token", limits: HTTPLimits = HTTPLimits(),
-                readDeadlineSeconds: Double = 10, idleSeconds: Double = 30, maxConnections: Int = 512) {
+    public init(
+        listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8787), secret: String? = nil,
+        secretHeader: String = "X-Gavel-Token", limits: HTTPLimits = HTTPLimits(),
+        readDeadlineSeconds: Double = 10, idleSeconds: Double = 30, maxConnections: Int = 512
+    ) {
         self.listen = listen
         self.secret = secret
         self.secretHeader = secretHeader

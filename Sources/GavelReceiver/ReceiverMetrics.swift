@@ -41,8 +41,10 @@ public final class ReceiverMetrics: Sendable {
         counter("gavel_http_requests_total", "HTTP requests received.", requests.load(ordering: .relaxed))
         lines.append("# HELP gavel_http_responses_total HTTP responses sent, by status class.")
         lines.append("# TYPE gavel_http_responses_total counter")
-        let classes = [status1xx.load(ordering: .relaxed), status2xx.load(ordering: .relaxed), status3xx.load(ordering: .relaxed),
-                       status4xx.load(ordering: .relaxed), status5xx.load(ordering: .relaxed)]
+        let classes = [
+            status1xx.load(ordering: .relaxed), status2xx.load(ordering: .relaxed), status3xx.load(ordering: .relaxed),
+            status4xx.load(ordering: .relaxed), status5xx.load(ordering: .relaxed),
+        ]
         for (i, value) in classes.enumerated() { lines.append("gavel_http_responses_total{code=\"\(i + 1)xx\"} \(value)") }
         counter("gavel_signals_stored_total", "Signals committed for the first time.", signalsStored.load(ordering: .relaxed))
         counter("gavel_signal_duplicates_total", "Deliveries of an already stored signal id.", duplicates.load(ordering: .relaxed))

@@ -1,6 +1,7 @@
 import GavelCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An error from a socket system call: the errno and the call that failed.
@@ -122,7 +123,10 @@ public struct Socket: Sendable {
         bytes.withUnsafeBytes { raw in
             while offset < raw.count {
                 let n = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
-                if n > 0 { offset += n; continue }
+                if n > 0 {
+                    offset += n
+                    continue
+                }
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
                     var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)

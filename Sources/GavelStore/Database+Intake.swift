@@ -26,8 +26,9 @@ extension Database {
         guard !record.duplicate || record.updated else {
             return IntakeResult(record: record, remediations: [], autoApproved: [])
         }
-        let rule = try touchRule(key: signal.ruleKey, ruleID: signal.ruleID, name: signal.ruleName,
-                                 startingMode: RemediationPlanner.mode(for: signal, config: config), nowMs: nowMs)
+        let rule = try touchRule(
+            key: signal.ruleKey, ruleID: signal.ruleID, name: signal.ruleName,
+            startingMode: RemediationPlanner.mode(for: signal, config: config), nowMs: nowMs)
         let allActions = Set(config.ruleConfig(for: signal)?.actions ?? RemediationPlanner.defaultActions(for: signal))
         var proposals = RemediationPlanner.propose(for: signal, config: config, enabledActions: allActions.subtracting(rule.disabledActions))
         if record.duplicate {
@@ -40,16 +41,19 @@ extension Database {
         for p in proposals {
             var proposal = RemediationProposal(action: p.action, targetKind: p.targetKind, target: p.target, suppressedBy: p.suppressedBy)
             if rule.mode == .dryRun && p.suppressedBy == nil { proposal.simulatedRequest = "" }
-            let result = try propose(proposal, signalRow: record.rowID, ruleKey: rule.key, ruleName: signal.ruleName,
-                                     severityRank: signal.severity?.rank ?? -1, nowMs: nowMs)
+            let result = try propose(
+                proposal, signalRow: record.rowID, ruleKey: rule.key, ruleName: signal.ruleName,
+                severityRank: signal.severity?.rank ?? -1, nowMs: nowMs)
             ids.append(result.id)
             guard result.created else { continue }
             if result.state == .simulated, let action = config.actions[p.action],
-               let summary = try remediation(id: result.id) {
+                let summary = try remediation(id: result.id)
+            {
                 let text: String
                 do {
-                    let context = TemplateContext(action: action, target: p.target, signal: signal, remediationID: String(result.id),
-                                                  idempotencyKey: try idempotencyKey(id: result.id), decidedBy: "dry-run:\(rule.key)")
+                    let context = TemplateContext(
+                        action: action, target: p.target, signal: signal, remediationID: String(result.id),
+                        idempotencyKey: try idempotencyKey(id: result.id), decidedBy: "dry-run:\(rule.key)")
                     text = try action.render(context).masked().displayText
                 } catch {
                     text = "refused: \(error)"
@@ -58,12 +62,14 @@ extension Database {
             }
             if result.state == .pending && rule.mode == .auto {
                 if stale {
-                    try audit(actor: "auto:\(rule.key)", action: "auto-skip", subject: "remediation \(result.id)",
-                              detail: "signal DATE is older than 1 hour: left for an analyst", atMs: nowMs)
+                    try audit(
+                        actor: "auto:\(rule.key)", action: "auto-skip", subject: "remediation \(result.id)",
+                        detail: "signal DATE is older than 1 hour: left for an analyst", atMs: nowMs)
                     continue
                 }
-                let budget = AutoBudget(perRule: config.autoLimits.perRule, global: config.autoLimits.global,
-                                        windowMs: Int64(config.autoLimits.windowSeconds) * 1000)
+                let budget = AutoBudget(
+                    perRule: config.autoLimits.perRule, global: config.autoLimits.global,
+                    windowMs: Int64(config.autoLimits.windowSeconds) * 1000)
                 if try autoApprove(id: result.id, ruleKey: rule.key, budget: budget, nowMs: nowMs) {
                     approved.append(result.id)
                 }

@@ -93,7 +93,9 @@ public struct RemediationFilter: Sendable, Equatable {
     /// Matches target, rule name, or an IP/user entity of the remediation's signals (substring).
     public var text: String?
     public init(states: [RemediationState] = [], rule: String? = nil, text: String? = nil) {
-        self.states = states; self.rule = rule; self.text = text
+        self.states = states
+        self.rule = rule
+        self.text = text
     }
 }
 
@@ -138,11 +140,14 @@ extension Database {
 
     func remediationSummary(_ r: Row) throws -> RemediationSummary {
         let id = r.int64(0) ?? 0
-        let signalIDs = try query("""
+        let signalIDs = try query(
+            """
             SELECT s.signal_id FROM remediation_signals rs JOIN signals s ON s.id = rs.signal
             WHERE rs.remediation = ? ORDER BY rs.signal DESC LIMIT 50
-            """, [.integer(id)]).compactMap { $0.string(0) }
-        let entities = try query("""
+            """, [.integer(id)]
+        ).compactMap { $0.string(0) }
+        let entities = try query(
+            """
             SELECT e.kind, e.value, min(e.signal * 1000 + e.position) AS first FROM remediation_signals rs JOIN entities e ON e.signal = rs.signal
             WHERE rs.remediation = ? AND e.kind IN ('ip','user') GROUP BY e.kind, e.value ORDER BY first LIMIT 200
             """, [.integer(id)])
@@ -158,22 +163,28 @@ extension Database {
 
     /// The dispatch attempts of a remediation, oldest first.
     public func attempts(remediation id: Int64) throws -> [AttemptRecord] {
-        try query("SELECT started_ms, duration_ms, status, outcome, error, response FROM attempts WHERE remediation = ? ORDER BY id", [.integer(id)]).map {
-            AttemptRecord(startedMs: $0.int64(0) ?? 0, durationMs: $0.int64(1).map { Int($0) }, status: $0.int64(2).map { Int($0) },
-                          outcome: $0.string(3), error: $0.string(4), response: $0.string(5))
-        }
+        try query("SELECT started_ms, duration_ms, status, outcome, error, response FROM attempts WHERE remediation = ? ORDER BY id", [.integer(id)])
+            .map {
+                AttemptRecord(
+                    startedMs: $0.int64(0) ?? 0, durationMs: $0.int64(1).map { Int($0) }, status: $0.int64(2).map { Int($0) },
+                    outcome: $0.string(3), error: $0.string(4), response: $0.string(5))
+            }
     }
 
     /// Audit rows newest first; `subject` narrows to one subject (e.g. `remediation 12`).
     public func auditLog(limit: Int, before: Int64? = nil, subject: String? = nil) throws -> [AuditRecord] {
         var sql = "SELECT id, at_ms, actor, action, subject, before, after, detail FROM audit WHERE id < ?"
         var values: [SQLValue] = [.integer(before ?? Int64.max)]
-        if let subject { sql += " AND subject = ?"; values.append(.text(subject)) }
+        if let subject {
+            sql += " AND subject = ?"
+            values.append(.text(subject))
+        }
         sql += " ORDER BY id DESC LIMIT ?"
         values.append(.integer(limit == 0 ? -1 : Int64(limit)))
         return try query(sql, values).map {
-            AuditRecord(id: $0.int64(0) ?? 0, atMs: $0.int64(1) ?? 0, actor: $0.string(2) ?? "", action: $0.string(3) ?? "",
-                        subject: $0.string(4) ?? "", before: $0.string(5), after: $0.string(6), detail: $0.string(7))
+            AuditRecord(
+                id: $0.int64(0) ?? 0, atMs: $0.int64(1) ?? 0, actor: $0.string(2) ?? "", action: $0.string(3) ?? "",
+                subject: $0.string(4) ?? "", before: $0.string(5), after: $0.string(6), detail: $0.string(7))
         }
     }
 
@@ -183,10 +194,12 @@ extension Database {
     public func ruleCounts() throws -> [String: (pending: Int, dispatched: Int)] {
         var out: [String: (pending: Int, dispatched: Int)] = [:]
         // remediation_counts (schema v3) holds count(*) per (rule, state), kept by triggers.
-        for r in try query("""
+        for r in try query(
+            """
             SELECT rule_key, sum(n * (state = 'pending')), sum(n * (state = 'dispatched')) FROM remediation_counts
             GROUP BY rule_key HAVING sum(n) > 0
-            """) {
+            """)
+        {
             out[r.string(0) ?? ""] = (r.int(1), r.int(2))
         }
         return out

@@ -12,8 +12,11 @@ public struct RemediationProposal: Sendable, Equatable {
     public var simulatedRequest: String?
 
     public init(action: String, targetKind: TargetKind, target: String, suppressedBy: String? = nil, simulatedRequest: String? = nil) {
-        self.action = action; self.targetKind = targetKind; self.target = target
-        self.suppressedBy = suppressedBy; self.simulatedRequest = simulatedRequest
+        self.action = action
+        self.targetKind = targetKind
+        self.target = target
+        self.suppressedBy = suppressedBy
+        self.simulatedRequest = simulatedRequest
     }
 }
 
@@ -31,7 +34,9 @@ public struct AutoBudget: Sendable, Equatable {
     public var global: Int
     public var windowMs: Int64
     public init(perRule: Int = 10, global: Int = 50, windowMs: Int64 = 600_000) {
-        self.perRule = perRule; self.global = global; self.windowMs = windowMs
+        self.perRule = perRule
+        self.global = global
+        self.windowMs = windowMs
     }
 }
 
@@ -39,34 +44,45 @@ extension Database {
     /// Records one proposal for the signal with row id `signalRow`: attaches it to an open
     /// remediation of the same (action, target) — or the latest suppressed/simulated one — or
     /// inserts a new row (`pending`, `suppressed` or `simulated`). Must run in a write transaction.
-    public func propose(_ p: RemediationProposal, signalRow: Int64, ruleKey: String, ruleName: String?,
-                        severityRank: Int, nowMs: Int64) throws -> ProposalResult {
+    public func propose(
+        _ p: RemediationProposal, signalRow: Int64, ruleKey: String, ruleName: String?,
+        severityRank: Int, nowMs: Int64
+    ) throws -> ProposalResult {
         let state: RemediationState = p.suppressedBy != nil ? .suppressed : (p.simulatedRequest != nil ? .simulated : .pending)
         let existing: Row?
         if state == .pending {
-            existing = try query("SELECT id, state FROM remediations WHERE action = ? AND target = ? AND state IN ('pending','approved','dispatching')",
-                                 [.text(p.action), .text(p.target)]).first
+            existing = try query(
+                "SELECT id, state FROM remediations WHERE action = ? AND target = ? AND state IN ('pending','approved','dispatching')",
+                [.text(p.action), .text(p.target)]
+            ).first
         } else {
-            existing = try query("SELECT id, state FROM remediations WHERE action = ? AND target = ? AND state = ? AND rule_key = ? ORDER BY id DESC LIMIT 1",
-                                 [.text(p.action), .text(p.target), .text(state.rawValue), .text(ruleKey)]).first
+            existing = try query(
+                "SELECT id, state FROM remediations WHERE action = ? AND target = ? AND state = ? AND rule_key = ? ORDER BY id DESC LIMIT 1",
+                [.text(p.action), .text(p.target), .text(state.rawValue), .text(ruleKey)]
+            ).first
         }
         if let existing, let id = existing.int64(0) {
             let added = try run("INSERT OR IGNORE INTO remediation_signals (remediation, signal) VALUES (?, ?)", [.integer(id), .integer(signalRow)])
             if added > 0 {
-                try run("""
+                try run(
+                    """
                     UPDATE remediations SET signals = signals + 1, last_seen_ms = ?, updated_ms = ?,
                         severity_rank = max(severity_rank, ?) WHERE id = ?
                     """, [.integer(nowMs), .integer(nowMs), .integer(Int64(severityRank)), .integer(id)])
             }
             return ProposalResult(id: id, created: false, state: RemediationState(rawValue: existing.string(1) ?? "") ?? state)
         }
-        try run("""
+        try run(
+            """
             INSERT INTO remediations (action, target_kind, target, rule_key, rule_name, severity_rank, state, idempotency_key,
                 created_ms, updated_ms, last_seen_ms, reason, request)
             VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
-            """, [.text(p.action), .text(p.targetKind.rawValue), .text(p.target), .text(ruleKey), .text(ruleName),
-                  .integer(Int64(severityRank)), .text(state.rawValue), .text("gavel-" + UUID().uuidString.lowercased()),
-                  .integer(nowMs), .integer(nowMs), .integer(nowMs), .text(p.suppressedBy), .text(p.simulatedRequest)])
+            """,
+            [
+                .text(p.action), .text(p.targetKind.rawValue), .text(p.target), .text(ruleKey), .text(ruleName),
+                .integer(Int64(severityRank)), .text(state.rawValue), .text("gavel-" + UUID().uuidString.lowercased()),
+                .integer(nowMs), .integer(nowMs), .integer(nowMs), .text(p.suppressedBy), .text(p.simulatedRequest),
+            ])
         let id = lastInsertRowID
         try run("INSERT INTO remediation_signals (remediation, signal) VALUES (?, ?)", [.integer(id), .integer(signalRow)])
         let detail = "\(p.action) \(p.target)" + (p.suppressedBy.map { " — \($0)" } ?? "")
@@ -80,12 +96,16 @@ extension Database {
     public func autoApprove(id: Int64, ruleKey: String, budget: AutoBudget, nowMs: Int64) throws -> Bool {
         let actor = "auto:\(ruleKey)"
         if try automaticDispatchDisabled() {
-            try audit(actor: actor, action: "auto-skip", subject: "remediation \(id)", detail: "automatic dispatch is switched off (gavel auto --all off)", atMs: nowMs)
+            try audit(
+                actor: actor, action: "auto-skip", subject: "remediation \(id)", detail: "automatic dispatch is switched off (gavel auto --all off)",
+                atMs: nowMs)
             return false
         }
         let since = nowMs - budget.windowMs
-        let forRule = try query("SELECT count(*) FROM remediations WHERE decided_by = ? AND decided_ms > ?", [.text(actor), .integer(since)]).first?.int(0) ?? 0
-        let overall = try query("SELECT count(*) FROM remediations WHERE decided_by LIKE 'auto:%' AND decided_ms > ?", [.integer(since)]).first?.int(0) ?? 0
+        let forRule =
+            try query("SELECT count(*) FROM remediations WHERE decided_by = ? AND decided_ms > ?", [.text(actor), .integer(since)]).first?.int(0) ?? 0
+        let overall =
+            try query("SELECT count(*) FROM remediations WHERE decided_by LIKE 'auto:%' AND decided_ms > ?", [.integer(since)]).first?.int(0) ?? 0
         let minutes = budget.windowMs / 60000
         var exceeded: String?
         if forRule >= budget.perRule {
@@ -98,8 +118,9 @@ extension Database {
             try audit(actor: actor, action: "throttled", subject: "remediation \(id)", after: "pending", detail: exceeded, atMs: nowMs)
             return false
         }
-        let changed = try run("UPDATE remediations SET state = 'approved', decided_by = ?, decided_ms = ?, updated_ms = ? WHERE id = ? AND state = 'pending'",
-                              [.text(actor), .integer(nowMs), .integer(nowMs), .integer(id)])
+        let changed = try run(
+            "UPDATE remediations SET state = 'approved', decided_by = ?, decided_ms = ?, updated_ms = ? WHERE id = ? AND state = 'pending'",
+            [.text(actor), .integer(nowMs), .integer(nowMs), .integer(id)])
         if changed > 0 {
             try audit(actor: actor, action: "approve", subject: "remediation \(id)", before: "pending", after: "approved", atMs: nowMs)
         }
@@ -120,27 +141,36 @@ extension Database {
                 let state = RemediationState(rawValue: r.string(0) ?? "") ?? .pending
                 let expected: RemediationState = decision == .retry ? .failed : .pending
                 guard state == expected else {
-                    throw StoreError.conflict(Database.conflictMessage(id: id, state: state, decidedBy: r.string(1), decidedMs: r.int64(2),
-                                                                       reason: r.string(3), wanted: decision))
+                    throw StoreError.conflict(
+                        Database.conflictMessage(
+                            id: id, state: state, decidedBy: r.string(1), decidedMs: r.int64(2),
+                            reason: r.string(3), wanted: decision))
                 }
                 let newState: RemediationState
                 if case .reject = decision { newState = .rejected } else { newState = .approved }
                 var reasonText: String?
                 if case .reject(let text) = decision { reasonText = text }
                 let reason = SQLValue.text(reasonText)
-                try run("""
+                try run(
+                    """
                     UPDATE remediations SET state = ?, decided_by = ?, decided_ms = ?, updated_ms = ?, reason = ?, next_attempt_ms = NULL,
                         last_error = CASE WHEN ? THEN NULL ELSE last_error END
                     WHERE id = ? AND state = ?
-                    """, [.text(newState.rawValue), .text(actor), .integer(nowMs), .integer(nowMs), reason,
-                          .integer(decision == .retry ? 1 : 0), .integer(id), .text(expected.rawValue)])
-                try audit(actor: actor, action: decision.verb, subject: "remediation \(id)", before: state.rawValue, after: newState.rawValue,
-                          detail: reasonText, atMs: nowMs)
+                    """,
+                    [
+                        .text(newState.rawValue), .text(actor), .integer(nowMs), .integer(nowMs), reason,
+                        .integer(decision == .retry ? 1 : 0), .integer(id), .text(expected.rawValue),
+                    ])
+                try audit(
+                    actor: actor, action: decision.verb, subject: "remediation \(id)", before: state.rawValue, after: newState.rawValue,
+                    detail: reasonText, atMs: nowMs)
             }
         }
     }
 
-    static func conflictMessage(id: Int64, state: RemediationState, decidedBy: String?, decidedMs: Int64?, reason: String?, wanted: Decision) -> String {
+    static func conflictMessage(id: Int64, state: RemediationState, decidedBy: String?, decidedMs: Int64?, reason: String?, wanted: Decision)
+        -> String
+    {
         switch state {
         case .suppressed:
             return "remediation \(id) is suppressed (\(reason ?? "allowlisted")) and is never dispatched"

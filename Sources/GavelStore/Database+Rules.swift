@@ -26,11 +26,15 @@ extension Database {
         // an id, keeps its row — and so its mode — when signals start carrying SECURITY_RULE_ID.
         var storedKey = key
         if let ruleID, key == ruleID,
-           let named = try query("SELECT rule_key FROM rules WHERE rule_key != ?1 AND (rule_id = ?1 OR (rule_id IS NULL AND rule_name = ?2)) LIMIT 1",
-                                 [.text(ruleID), .text(name)]).first?.string(0) {
+            let named = try query(
+                "SELECT rule_key FROM rules WHERE rule_key != ?1 AND (rule_id = ?1 OR (rule_id IS NULL AND rule_name = ?2)) LIMIT 1",
+                [.text(ruleID), .text(name)]
+            ).first?.string(0)
+        {
             storedKey = named
         }
-        let rows = try query("""
+        let rows = try query(
+            """
             INSERT INTO rules (rule_key, rule_id, rule_name, mode, last_seen_ms) VALUES (?,?,?,?,?)
             ON CONFLICT(rule_key) DO UPDATE SET last_seen_ms = excluded.last_seen_ms,
                 rule_id = coalesce(excluded.rule_id, rule_id), rule_name = coalesce(excluded.rule_name, rule_name)
@@ -42,17 +46,23 @@ extension Database {
 
     /// The rule with this key, or with this id or name; nil when unknown.
     public func rule(key: String) throws -> RuleRecord? {
-        guard let r = try query("""
-            SELECT rule_key, rule_id, rule_name, mode, disabled_actions, throttled_ms, last_seen_ms FROM rules
-            WHERE rule_key = ?1 OR rule_id = ?1 OR rule_name = ?1 ORDER BY rule_key = ?1 DESC LIMIT 1
-            """, [.text(key)]).first else { return nil }
+        guard
+            let r = try query(
+                """
+                SELECT rule_key, rule_id, rule_name, mode, disabled_actions, throttled_ms, last_seen_ms FROM rules
+                WHERE rule_key = ?1 OR rule_id = ?1 OR rule_name = ?1 ORDER BY rule_key = ?1 DESC LIMIT 1
+                """, [.text(key)]
+            ).first
+        else { return nil }
         return RuleRecord(row: r)
     }
 
     /// All rules, most recently seen first.
     public func rules() throws -> [RuleRecord] {
-        try query("SELECT rule_key, rule_id, rule_name, mode, disabled_actions, throttled_ms, last_seen_ms FROM rules ORDER BY last_seen_ms DESC, rule_key")
-            .map(RuleRecord.init(row:))
+        try query(
+            "SELECT rule_key, rule_id, rule_name, mode, disabled_actions, throttled_ms, last_seen_ms FROM rules ORDER BY last_seen_ms DESC, rule_key"
+        )
+        .map(RuleRecord.init(row:))
     }
 
     /// Sets a rule's mode (creating the rule row when a rule was named before any signal),
@@ -62,7 +72,8 @@ extension Database {
         try writeTransaction {
             let before = try rule(key: key)
             let storedKey = before?.key ?? key
-            try run("""
+            try run(
+                """
                 INSERT INTO rules (rule_key, rule_name, mode, mode_explicit) VALUES (?,?,?,1)
                 ON CONFLICT(rule_key) DO UPDATE SET mode = excluded.mode, mode_explicit = 1, throttled_ms = NULL
                 """, [.text(storedKey), .text(before == nil ? key : nil), .text(mode.rawValue)])
@@ -78,17 +89,20 @@ extension Database {
             let before = r.disabledActions.sorted().joined(separator: ",")
             if enabled { r.disabledActions.remove(action) } else { r.disabledActions.insert(action) }
             try run("UPDATE rules SET disabled_actions = ? WHERE rule_key = ?", [.text(jsonArray(r.disabledActions.sorted())), .text(r.key)])
-            try audit(actor: actor, action: enabled ? "enable-action" : "disable-action", subject: "rule \(r.key)",
-                      before: before, after: r.disabledActions.sorted().joined(separator: ","), detail: action, atMs: nowMs)
+            try audit(
+                actor: actor, action: enabled ? "enable-action" : "disable-action", subject: "rule \(r.key)",
+                before: before, after: r.disabledActions.sorted().joined(separator: ","), detail: action, atMs: nowMs)
         }
     }
 
     /// True when the rule's latest signal named a security group (so its default action is
     /// `delete-security-group`, DESIGN.md "Which remediations a signal proposes").
     public func ruleNamesSecurityGroups(key: String) throws -> Bool {
-        try !query("""
+        try !query(
+            """
             SELECT 1 FROM entities WHERE kind = 'security_group' AND signal = (SELECT max(id) FROM signals WHERE rule_key = ?) LIMIT 1
-            """, [.text(key)]).isEmpty
+            """, [.text(key)]
+        ).isEmpty
     }
 
     /// True when the global kill switch (`gavel auto --all off`) stops automatic dispatch.
@@ -100,9 +114,11 @@ extension Database {
     public func setAutomaticDispatch(enabled: Bool, by actor: String, nowMs: Int64 = Timestamp.nowMs()) throws {
         try writeTransaction {
             let before = try automaticDispatchDisabled()
-            try run("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    [.text(autoKillSwitchKey), .text(enabled ? "0" : "1")])
-            try audit(actor: actor, action: "auto-all", subject: "all rules", before: before ? "off" : "on", after: enabled ? "on" : "off", atMs: nowMs)
+            try run(
+                "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [.text(autoKillSwitchKey), .text(enabled ? "0" : "1")])
+            try audit(
+                actor: actor, action: "auto-all", subject: "all rules", before: before ? "off" : "on", after: enabled ? "on" : "off", atMs: nowMs)
         }
     }
 }
@@ -115,8 +131,9 @@ extension RuleRecord {
         } else {
             disabled = []
         }
-        self.init(key: r.string(0) ?? "", ruleID: r.string(1), name: r.string(2), mode: RuleMode(rawValue: r.string(3) ?? "") ?? .manual,
-                  disabledActions: disabled, throttledMs: r.int64(5), lastSeenMs: r.int64(6))
+        self.init(
+            key: r.string(0) ?? "", ruleID: r.string(1), name: r.string(2), mode: RuleMode(rawValue: r.string(3) ?? "") ?? .manual,
+            disabledActions: disabled, throttledMs: r.int64(5), lastSeenMs: r.int64(6))
     }
 }
 

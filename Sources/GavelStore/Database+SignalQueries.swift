@@ -50,7 +50,8 @@ extension Database {
     /// Signals newest first. `limit` 0 means no limit.
     public func signals(limit: Int, before: Int64? = nil) throws -> [SignalSummary] {
         try readTransaction {
-            let rows = try query("""
+            let rows = try query(
+                """
                 SELECT id, signal_id, rule_name, rule_id, severity, title, link, received_ms, deliveries, source, flags
                 FROM signals WHERE id < ? ORDER BY id DESC LIMIT ?
                 """, [.integer(before ?? Int64.max), .integer(limit == 0 ? -1 : Int64(limit))])
@@ -58,15 +59,17 @@ extension Database {
                 let id = r.int64(0) ?? 0
                 let entities = try query("SELECT kind, value FROM entities WHERE signal = ? ORDER BY position", [.integer(id)])
                 func values(_ kind: String) -> [String] { entities.filter { $0.string(0) == kind }.compactMap { $0.string(1) } }
-                let flags = (try? JSONValue.parse(r.string(10) ?? "[]")).flatMap { v -> [String]? in
-                    if case .array(let a) = v { return a.compactMap(\.scalarText) }
-                    return nil
-                } ?? []
-                return SignalSummary(id: id, signalID: r.string(1) ?? "", rule: r.string(2), ruleID: r.string(3),
-                                     severity: r.string(4), title: r.string(5), link: r.string(6),
-                                     ips: values("ip"), users: values("user"), resources: values("security_group"),
-                                     receivedMs: r.int64(7) ?? 0, deliveries: r.int(8), source: r.string(9) ?? "datadog",
-                                     flags: flags)
+                let flags =
+                    (try? JSONValue.parse(r.string(10) ?? "[]")).flatMap { v -> [String]? in
+                        if case .array(let a) = v { return a.compactMap(\.scalarText) }
+                        return nil
+                    } ?? []
+                return SignalSummary(
+                    id: id, signalID: r.string(1) ?? "", rule: r.string(2), ruleID: r.string(3),
+                    severity: r.string(4), title: r.string(5), link: r.string(6),
+                    ips: values("ip"), users: values("user"), resources: values("security_group"),
+                    receivedMs: r.int64(7) ?? 0, deliveries: r.int(8), source: r.string(9) ?? "datadog",
+                    flags: flags)
             }
         }
     }

@@ -52,7 +52,10 @@ public struct EntityValue: Sendable, Equatable, Hashable {
     /// `ip`, `user`, `security_group`, `invalid_ip`, `user_email`, `user_name`, `actor`.
     public var kind: String
     public var value: String
-    public init(_ kind: String, _ value: String) { self.kind = kind; self.value = value }
+    public init(_ kind: String, _ value: String) {
+        self.kind = kind
+        self.value = value
+    }
 }
 
 extension Signal {
@@ -87,18 +90,22 @@ extension Database {
         if let existing, let id = existing.int64(0) {
             rowID = id
             duplicate = true
-            let seenBefore = try !query("SELECT 1 FROM deliveries WHERE signal = ? AND body_sha256 = ? LIMIT 1",
-                                        [.integer(id), .text(sha)]).isEmpty
+            let seenBefore = try !query(
+                "SELECT 1 FROM deliveries WHERE signal = ? AND body_sha256 = ? LIMIT 1",
+                [.integer(id), .text(sha)]
+            ).isEmpty
             let seen = existing.string(1) == sha || seenBefore
             updated = !seen
             try run("UPDATE signals SET deliveries = deliveries + 1, updated_ms = ? WHERE id = ?", [.integer(incoming.receivedMs), .integer(id)])
         } else {
-            try run("""
+            try run(
+                """
                 INSERT INTO signals (signal_id, rule_key, rule_name, rule_id, rule_type, severity, title, message, link,
                     event_id, date_ms, tags, queries, group_by, event_name, event_outcome, actor, attributes, flags,
                     content_type, raw_body, body_sha256, received_ms, updated_ms)
                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-                """, [
+                """,
+                [
                     .text(s.signalID), .text(s.ruleKey), .text(s.ruleName), .text(s.ruleID), .text(s.ruleType),
                     .text(s.severity?.rawValue), .text(s.title), .text(s.message), .text(s.link),
                     .text(s.eventID), .text(s.date), .text(jsonArray(s.tags)), .text(jsonArray(s.matchedQueries)),
@@ -109,19 +116,24 @@ extension Database {
                 ])
             rowID = lastInsertRowID
         }
-        try run("""
+        try run(
+            """
             INSERT INTO deliveries (signal, received_ms, peer, content_type, body_sha256, body, duplicate)
             VALUES (?,?,?,?,?,?,?)
-            """, [.integer(rowID), .integer(incoming.receivedMs), .text(incoming.peer), .text(incoming.contentType),
-                  .text(sha), updated ? .blob(incoming.rawBody) : .null, .integer(duplicate ? 1 : 0)])
+            """,
+            [
+                .integer(rowID), .integer(incoming.receivedMs), .text(incoming.peer), .text(incoming.contentType),
+                .text(sha), updated ? .blob(incoming.rawBody) : .null, .integer(duplicate ? 1 : 0),
+            ])
         let deliveryID = lastInsertRowID
         var newEntities: [EntityValue] = []
         if !duplicate || updated {
             // A new signal has no entities yet; only an update appends after the stored ones.
             let base = duplicate ? try query("SELECT count(*) FROM entities WHERE signal = ?", [.integer(rowID)]).first?.int(0) ?? 0 : 0
             for (i, e) in s.entityValues.enumerated() {
-                let added = try run("INSERT OR IGNORE INTO entities (signal, kind, value, position, delivery) VALUES (?,?,?,?,?)",
-                                    [.integer(rowID), .text(e.kind), .text(e.value), .integer(Int64(base + i)), .integer(deliveryID)])
+                let added = try run(
+                    "INSERT OR IGNORE INTO entities (signal, kind, value, position, delivery) VALUES (?,?,?,?,?)",
+                    [.integer(rowID), .text(e.kind), .text(e.value), .integer(Int64(base + i)), .integer(deliveryID)])
                 if added > 0 { newEntities.append(e) }
             }
             if duplicate {
@@ -134,13 +146,19 @@ extension Database {
     /// Keeps a body the receiver refused, for the analyst's Intake errors view.
     /// The body is cut to `maxBodyBytes` (default 64 KiB; `body_size` keeps the real size) and
     /// the table to the newest `maxRows` rows (default 10,000).
-    public func recordIntakeError(status: Int, reason: String, contentType: String?, peer: String?, body: [UInt8],
-                                  receivedMs: Int64 = Timestamp.nowMs(), maxBodyBytes: Int = 65536, maxRows: Int = 10000) throws {
-        try run("""
+    public func recordIntakeError(
+        status: Int, reason: String, contentType: String?, peer: String?, body: [UInt8],
+        receivedMs: Int64 = Timestamp.nowMs(), maxBodyBytes: Int = 65536, maxRows: Int = 10000
+    ) throws {
+        try run(
+            """
             INSERT INTO intake_errors (received_ms, peer, status, reason, content_type, body, body_size)
             VALUES (?,?,?,?,?,?,?)
-            """, [.integer(receivedMs), .text(peer), .integer(Int64(status)), .text(reason), .text(contentType),
-                  .blob(Array(body.prefix(maxBodyBytes))), .integer(Int64(body.count))])
+            """,
+            [
+                .integer(receivedMs), .text(peer), .integer(Int64(status)), .text(reason), .text(contentType),
+                .blob(Array(body.prefix(maxBodyBytes))), .integer(Int64(body.count)),
+            ])
         let id = lastInsertRowID
         if id % 100 == 0 || id > Int64(maxRows) {
             try run("DELETE FROM intake_errors WHERE id <= ?", [.integer(id - Int64(maxRows))])
@@ -152,9 +170,12 @@ extension Database {
     ///   - actor: who did it (`--by`, the OS user, `auto:RULE`, `gavel` for the system).
     ///   - action: what was done (`approve`, `reject`, `mode`, `dispatch`, …).
     ///   - subject: what it was done to (`remediation 12`, `rule Foo`).
-    public func audit(actor: String, action: String, subject: String, before: String? = nil, after: String? = nil,
-                      detail: String? = nil, atMs: Int64 = Timestamp.nowMs()) throws {
-        try run("INSERT INTO audit (at_ms, actor, action, subject, before, after, detail) VALUES (?,?,?,?,?,?,?)",
-                [.integer(atMs), .text(actor), .text(action), .text(subject), .text(before), .text(after), .text(detail)])
+    public func audit(
+        actor: String, action: String, subject: String, before: String? = nil, after: String? = nil,
+        detail: String? = nil, atMs: Int64 = Timestamp.nowMs()
+    ) throws {
+        try run(
+            "INSERT INTO audit (at_ms, actor, action, subject, before, after, detail) VALUES (?,?,?,?,?,?,?)",
+            [.integer(atMs), .text(actor), .text(action), .text(subject), .text(before), .text(after), .text(detail)])
     }
 }

@@ -48,8 +48,10 @@ public final class IngestWriter: Sendable {
     ///   - onCommit: called on the writer thread after each successful commit with the batch size
     ///     (the dispatcher uses it to wake up at once).
     /// - Throws: `SQLiteError` when the database cannot be opened or migrated.
-    public init(path: String, busyTimeoutMs: Int32 = 5000, maxBatch: Int = 256,
-                onCommit: @escaping @Sendable (Int) -> Void = { _ in }) throws(SQLiteError) {
+    public init(
+        path: String, busyTimeoutMs: Int32 = 5000, maxBatch: Int = 256,
+        onCommit: @escaping @Sendable (Int) -> Void = { _ in }
+    ) throws(SQLiteError) {
         self.maxBatch = maxBatch
         self.onCommit = onCommit
         let opened = DispatchSemaphore(value: 0)
@@ -142,8 +144,14 @@ public final class IngestWriter: Sendable {
                 // Consecutive transactional jobs share one commit; a `withConnection` job runs alone between them.
                 var pending: [Job] = []
                 for job in batch {
-                    guard job.outsideTransaction else { pending.append(job); continue }
-                    if !pending.isEmpty { commit(pending, on: db); pending = [] }
+                    guard job.outsideTransaction else {
+                        pending.append(job)
+                        continue
+                    }
+                    if !pending.isEmpty {
+                        commit(pending, on: db)
+                        pending = []
+                    }
                     job.result.withLock { $0 = Result { try job.work(db) } }
                     job.done.signal()
                 }

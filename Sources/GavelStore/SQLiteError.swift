@@ -28,7 +28,7 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var isTransient: Bool {
         switch primaryCode {
         case SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR,
-             SQLITE_CANTOPEN, SQLITE_PROTOCOL, SQLITE_NOMEM, SQLITE_INTERRUPT:
+            SQLITE_CANTOPEN, SQLITE_PROTOCOL, SQLITE_NOMEM, SQLITE_INTERRUPT:
             return true
         default:
             return false

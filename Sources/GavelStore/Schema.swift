@@ -220,7 +220,8 @@ enum Schema {
         guard let current = try db.query("PRAGMA user_version").first?.int(0) else { return }
         if current == latestVersion { return }
         guard current < latestVersion else {
-            throw SQLiteError(code: 1, message: "database schema version \(current) is newer than this gavel (\(latestVersion))", context: "migrating \(db.path)")
+            throw SQLiteError(
+                code: 1, message: "database schema version \(current) is newer than this gavel (\(latestVersion))", context: "migrating \(db.path)")
         }
         do {
             try db.writeTransaction {

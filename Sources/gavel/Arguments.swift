@@ -31,7 +31,10 @@ struct Arguments {
                 positional.append(arg)
                 continue
             }
-            if arg == "--" { optionsEnded = true; continue }
+            if arg == "--" {
+                optionsEnded = true
+                continue
+            }
             var name = String(arg.dropFirst(2))
             var inlineValue: String?
             if let eq = name.firstIndex(of: "=") {

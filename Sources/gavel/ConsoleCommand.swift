@@ -11,8 +11,9 @@ import Synchronization
 /// `gavel.log` beside the database.
 enum ConsoleCommand {
     static func run(_ raw: [String]) throws -> Int32 {
-        let args = try Arguments(raw, verb: "console", valued: ["listen", "db", "config", "by", "script", "dump"],
-                                 flags: ["no-receiver", "read-only", "insecure"])
+        let args = try Arguments(
+            raw, verb: "console", valued: ["listen", "db", "config", "by", "script", "dump"],
+            flags: ["no-receiver", "read-only", "insecure"])
         guard args.positional.isEmpty else { throw UsageError(message: "gavel console: unexpected argument '\(args.positional[0])'") }
         let env = Environment(args)
         let readOnly = args.flag("read-only")
@@ -47,12 +48,15 @@ enum ConsoleCommand {
         } else {
             receiver = nil
         }
-        return try run(env: env, config: config, analyst: analyst, readOnly: readOnly, script: script, dump: args.value("dump"),
-                       runtime: runtime, receiver: receiver, log: log)
+        return try run(
+            env: env, config: config, analyst: analyst, readOnly: readOnly, script: script, dump: args.value("dump"),
+            runtime: runtime, receiver: receiver, log: log)
     }
 
-    private static func run(env: Environment, config: GavelConfig, analyst: String, readOnly: Bool, script: [Key]?, dump: String?,
-                            runtime: Runtime?, receiver: Receiver?, log: LogFile) throws -> Int32 {
+    private static func run(
+        env: Environment, config: GavelConfig, analyst: String, readOnly: Bool, script: [Key]?, dump: String?,
+        runtime: Runtime?, receiver: Receiver?, log: LogFile
+    ) throws -> Int32 {
         if let receiver {
             receiver.start()
             let line = "listening on http://\(receiver.boundAddress)"
@@ -73,14 +77,16 @@ enum ConsoleCommand {
         let listen = receiver.map { "http://\($0.boundAddress)" } ?? (readOnly ? "read-only" : "no receiver")
         let dispatcher = runtime?.dispatcher
         let source = StoreDataSource(db: db, config: config, listenAddress: listen, analyst: analyst, problems: { dispatcher?.problem })
-        let consoleOptions = ConsoleOptions(analyst: analyst, readOnly: readOnly, term: nil,
-                                            ttyPath: script != nil && dump != nil && isatty(0) == 0 ? "/dev/null" : "/dev/tty",
-                                            script: script, dumpPath: dump)
+        let consoleOptions = ConsoleOptions(
+            analyst: analyst, readOnly: readOnly, term: nil,
+            ttyPath: script != nil && dump != nil && isatty(0) == 0 ? "/dev/null" : "/dev/tty",
+            script: script, dumpPath: dump)
         log.write("console started by \(analyst) on \(env.databasePath)")
         do {
-            try ConsoleApp.run(dataSource: source, options: consoleOptions,
-                               perform: { effect in Decisions.perform(effect, db: db, analyst: analyst, log: log, wake: { dispatcher?.wake() }) },
-                               shouldQuit: { quit.load(ordering: .acquiring) })
+            try ConsoleApp.run(
+                dataSource: source, options: consoleOptions,
+                perform: { effect in Decisions.perform(effect, db: db, analyst: analyst, log: log, wake: { dispatcher?.wake() }) },
+                shouldQuit: { quit.load(ordering: .acquiring) })
         } catch {
             log.write("console error: \(error)")
             printError("gavel console: \(error)")
@@ -106,7 +112,9 @@ enum Decisions {
                     failures.append("\(error)")
                 }
             }
-            log.write("\(by) \(verb) \(done.map { "#\($0)" }.joined(separator: " "))" + (failures.isEmpty ? "" : "; failed: " + failures.joined(separator: "; ")))
+            log.write(
+                "\(by) \(verb) \(done.map { "#\($0)" }.joined(separator: " "))"
+                    + (failures.isEmpty ? "" : "; failed: " + failures.joined(separator: "; ")))
             if !done.isEmpty { wake() }
             var message = done.isEmpty ? "" : "\(verb) " + done.map { "#\($0)" }.joined(separator: ", ")
             if !failures.isEmpty {

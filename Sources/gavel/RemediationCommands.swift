@@ -12,7 +12,9 @@ enum ListCommand {
         if let s = args.value("state") {
             filter.states = try s.split(separator: ",").map { name throws(UsageError) -> RemediationState in
                 guard let state = RemediationState(rawValue: String(name)) else {
-                    throw UsageError(message: "gavel list: --state must be one of \(RemediationState.allCases.map(\.rawValue).joined(separator: ", ")); got '\(name)'")
+                    throw UsageError(
+                        message:
+                            "gavel list: --state must be one of \(RemediationState.allCases.map(\.rawValue).joined(separator: ", ")); got '\(name)'")
                 }
                 return state
             }
@@ -26,7 +28,11 @@ enum ListCommand {
         } else {
             for r in rows {
                 let who = r.decidedBy.map { " by \($0)" } ?? ""
-                print(row([String(r.id), r.state.rawValue + who, r.severity?.rawValue ?? "-", "\(r.action) \(r.target)", r.rule, "\(r.signals) signal(s)"]))
+                print(
+                    row([
+                        String(r.id), r.state.rawValue + who, r.severity?.rawValue ?? "-", "\(r.action) \(r.target)", r.rule,
+                        "\(r.signals) signal(s)",
+                    ]))
             }
         }
         return 0
@@ -48,27 +54,39 @@ enum ShowCommand {
         if args.flag("json") {
             guard case .object(var members) = r.json else { return 1 }
             members.append(JSONMember("request", r.request.map { .string($0) } ?? .null))
-            members.append(JSONMember("attempts", .array(attempts.map { a in
-                .object([JSONMember("started_at", .string(Timestamp.rfc3339(ms: a.startedMs))),
-                         JSONMember("duration_ms", a.durationMs.map { .number(String($0)) } ?? .null),
-                         JSONMember("status", a.status.map { .number(String($0)) } ?? .null),
-                         JSONMember("outcome", a.outcome.map { .string($0) } ?? .null),
-                         JSONMember("error", a.error.map { .string($0) } ?? .null)])
-            })))
+            members.append(
+                JSONMember(
+                    "attempts",
+                    .array(
+                        attempts.map { a in
+                            .object([
+                                JSONMember("started_at", .string(Timestamp.rfc3339(ms: a.startedMs))),
+                                JSONMember("duration_ms", a.durationMs.map { .number(String($0)) } ?? .null),
+                                JSONMember("status", a.status.map { .number(String($0)) } ?? .null),
+                                JSONMember("outcome", a.outcome.map { .string($0) } ?? .null),
+                                JSONMember("error", a.error.map { .string($0) } ?? .null),
+                            ])
+                        })))
             members.append(JSONMember("audit", .array(audit.map(\.json))))
             print(JSONValue.object(members).compactText)
             return 0
         }
-        var lines = ["remediation \(r.id): \(r.action) \(r.target) (\(r.targetKind.rawValue))",
-                     "state:     \(r.state.rawValue)" + (r.decidedBy.map { " by \($0)" } ?? ""),
-                     "rule:      \(r.rule)", "severity:  \(r.severity?.rawValue ?? "-")",
-                     "signals:   \(r.signals) — \(r.signalIDs.joined(separator: ", "))",
-                     "ips:       \(r.ips.joined(separator: ", "))", "users:     \(r.users.joined(separator: ", "))"]
+        var lines = [
+            "remediation \(r.id): \(r.action) \(r.target) (\(r.targetKind.rawValue))",
+            "state:     \(r.state.rawValue)" + (r.decidedBy.map { " by \($0)" } ?? ""),
+            "rule:      \(r.rule)", "severity:  \(r.severity?.rawValue ?? "-")",
+            "signals:   \(r.signals) — \(r.signalIDs.joined(separator: ", "))",
+            "ips:       \(r.ips.joined(separator: ", "))", "users:     \(r.users.joined(separator: ", "))",
+        ]
         if let reason = r.reason { lines.append("reason:    \(reason)") }
         if let e = r.lastError { lines.append("error:     \(e)") }
-        if let request = r.request, !request.isEmpty { lines.append("request (dry-run):"); lines += request.split(separator: "\n").map { "  " + $0 } }
+        if let request = r.request, !request.isEmpty {
+            lines.append("request (dry-run):")
+            lines += request.split(separator: "\n").map { "  " + $0 }
+        }
         for a in attempts {
-            lines.append("attempt at \(Timestamp.rfc3339(ms: a.startedMs)): \(a.outcome ?? "in progress") \(a.status.map(String.init) ?? "") \(a.error ?? "")")
+            lines.append(
+                "attempt at \(Timestamp.rfc3339(ms: a.startedMs)): \(a.outcome ?? "in progress") \(a.status.map(String.init) ?? "") \(a.error ?? "")")
         }
         for a in audit {
             lines.append("\(Timestamp.rfc3339(ms: a.atMs))  \(a.actor)  \(a.action)  \(a.before ?? "") → \(a.after ?? "")  \(a.detail ?? "")")
@@ -121,24 +139,30 @@ enum RulesCommand {
         let rules = try db.rules()
         let autoOff = try db.automaticDispatchDisabled()
         if args.flag("json") {
-            print(JSONValue.array(rules.map { rule in
-                let actions = db.enabledActions(for: rule, config: config)
-                return .object([
-                    JSONMember("rule", .string(rule.name ?? rule.key)), JSONMember("rule_id", rule.ruleID.map { .string($0) } ?? .null),
-                    JSONMember("mode", .string(rule.mode.rawValue)), JSONMember("actions", .array(actions.map { .string($0) })),
-                    JSONMember("throttled", .bool(rule.throttledMs != nil)),
-                    JSONMember("pending", .number(String(counts[rule.key]?.pending ?? 0))),
-                    JSONMember("dispatched", .number(String(counts[rule.key]?.dispatched ?? 0))),
-                    JSONMember("last_seen", rule.lastSeenMs.map { .string(Timestamp.rfc3339(ms: $0)) } ?? .null),
-                ])
-            }).compactText)
+            print(
+                JSONValue.array(
+                    rules.map { rule in
+                        let actions = db.enabledActions(for: rule, config: config)
+                        return .object([
+                            JSONMember("rule", .string(rule.name ?? rule.key)), JSONMember("rule_id", rule.ruleID.map { .string($0) } ?? .null),
+                            JSONMember("mode", .string(rule.mode.rawValue)), JSONMember("actions", .array(actions.map { .string($0) })),
+                            JSONMember("throttled", .bool(rule.throttledMs != nil)),
+                            JSONMember("pending", .number(String(counts[rule.key]?.pending ?? 0))),
+                            JSONMember("dispatched", .number(String(counts[rule.key]?.dispatched ?? 0))),
+                            JSONMember("last_seen", rule.lastSeenMs.map { .string(Timestamp.rfc3339(ms: $0)) } ?? .null),
+                        ])
+                    }
+                ).compactText)
         } else {
             if autoOff { print("automatic dispatch is OFF for all rules (gavel auto --all on to resume)") }
             for rule in rules {
                 let c = counts[rule.key]
-                print(row([rule.mode.rawValue + (rule.throttledMs != nil ? " (throttled)" : ""), rule.name ?? rule.key,
-                           "pending \(c?.pending ?? 0)", "dispatched \(c?.dispatched ?? 0)",
-                           "actions " + db.enabledActions(for: rule, config: config).joined(separator: ",")]))
+                print(
+                    row([
+                        rule.mode.rawValue + (rule.throttledMs != nil ? " (throttled)" : ""), rule.name ?? rule.key,
+                        "pending \(c?.pending ?? 0)", "dispatched \(c?.dispatched ?? 0)",
+                        "actions " + db.enabledActions(for: rule, config: config).joined(separator: ","),
+                    ]))
             }
         }
         return 0
@@ -176,8 +200,10 @@ enum AutoCommand {
             probe.ruleID = rule
             if try Environment(args).loadConfig().ruleConfig(for: probe) == nil {
                 let known = try db.rules().prefix(10).map { $0.name ?? $0.key }.joined(separator: "; ")
-                printError(safe("gavel auto: no detection rule '\(rule)' has sent a signal or is configured" + (known.isEmpty ? "" : " (known: \(known))")
-                                + "; to set the mode of a rule before its first signal, add --new"))
+                printError(
+                    safe(
+                        "gavel auto: no detection rule '\(rule)' has sent a signal or is configured" + (known.isEmpty ? "" : " (known: \(known))")
+                            + "; to set the mode of a rule before its first signal, add --new"))
                 return 1
             }
         }
@@ -197,7 +223,10 @@ enum AuditCommand {
             print(JSONValue.array(rows.map(\.json)).compactText)
         } else {
             for a in rows {
-                print(safe("\(Timestamp.rfc3339(ms: a.atMs))  \(a.actor)  \(a.action)  \(a.subject)  \(a.before ?? "") → \(a.after ?? "")  \(a.detail ?? "")"))
+                print(
+                    safe(
+                        "\(Timestamp.rfc3339(ms: a.atMs))  \(a.actor)  \(a.action)  \(a.subject)  \(a.before ?? "") → \(a.after ?? "")  \(a.detail ?? "")"
+                    ))
             }
         }
         return 0
@@ -238,7 +267,8 @@ func analystName(_ args: Arguments, verb: String) throws(UsageError) -> String {
     if let by = args.value("by") {
         let trimmed = by.trimmingASCIIWhitespace()
         guard !trimmed.isEmpty, trimmed.count <= 64, !trimmed.hasPrefix("auto:"),
-              trimmed.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
+            trimmed.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f })
+        else {
             throw UsageError(message: "gavel \(verb): --by must be 1–64 printable characters and not start with auto:")
         }
         return trimmed

@@ -69,8 +69,9 @@ extension Environment {
     /// - Parameter receiving: true for the verbs that run the receiver (its secret must be there).
     func loadConfig(receiving: Bool = false) throws -> GavelConfig {
         do {
-            return try GavelConfig.load(path: configPath, environment: ProcessInfo.processInfo.environment, databasePath: databasePath,
-                                        requireSecret: receiving)
+            return try GavelConfig.load(
+                path: configPath, environment: ProcessInfo.processInfo.environment, databasePath: databasePath,
+                requireSecret: receiving)
         } catch {
             throw ConfigFailure(message: error.description)
         }

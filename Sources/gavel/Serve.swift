@@ -40,7 +40,10 @@ func receiverOptions(_ args: Arguments, config: GavelConfig, verb: String, datab
         throw UsageError(message: "gavel \(verb): --listen must be HOST:PORT (e.g. 127.0.0.1:8787 or [::1]:8787), got '\(listenText)'")
     }
     if config.secret == nil && !listen.isLoopback && !args.flag("insecure") {
-        throw UsageError(message: "gavel \(verb): refusing to listen on \(listen) without a shared secret; set GAVEL_TOKEN (or \"secret\" in the config) or pass --insecure")
+        throw UsageError(
+            message:
+                "gavel \(verb): refusing to listen on \(listen) without a shared secret; set GAVEL_TOKEN (or \"secret\" in the config) or pass --insecure"
+        )
     }
     var limits = HTTPLimits()
     limits.maxBodyBytes = config.maxBodyBytes
@@ -81,9 +84,11 @@ enum QueueMetrics {
         }
         let auto = (try? db.query("SELECT count(*) FROM rules WHERE mode = 'auto'").first?.int(0)) ?? 0
         let off = (try? db.automaticDispatchDisabled()) ?? false
-        lines += ["# HELP gavel_rules_auto Detection rules in auto mode.", "# TYPE gavel_rules_auto gauge", "gavel_rules_auto \(auto)",
-                  "# HELP gavel_auto_dispatch_enabled 0 when the kill switch stops automatic dispatch.",
-                  "# TYPE gavel_auto_dispatch_enabled gauge", "gavel_auto_dispatch_enabled \(off ? 0 : 1)"]
+        lines += [
+            "# HELP gavel_rules_auto Detection rules in auto mode.", "# TYPE gavel_rules_auto gauge", "gavel_rules_auto \(auto)",
+            "# HELP gavel_auto_dispatch_enabled 0 when the kill switch stops automatic dispatch.",
+            "# TYPE gavel_auto_dispatch_enabled gauge", "gavel_auto_dispatch_enabled \(off ? 0 : 1)",
+        ]
         return lines
     }
 }

@@ -18,8 +18,10 @@ enum SignalsCommand {
                 let what = (s.ips + s.users + s.resources).joined(separator: " ")
                 let flags = s.flags.isEmpty ? "" : "[" + s.flags.joined(separator: ",") + "]"
                 let deliveries = s.deliveries > 1 ? "×\(s.deliveries)" : ""
-                print(row([Timestamp.rfc3339(ms: s.receivedMs), s.severity ?? "-", s.signalID, s.rule ?? "-", what, deliveries, flags]
-                    .filter { !$0.isEmpty }))
+                print(
+                    row(
+                        [Timestamp.rfc3339(ms: s.receivedMs), s.severity ?? "-", s.signalID, s.rule ?? "-", what, deliveries, flags]
+                            .filter { !$0.isEmpty }))
             }
         }
         return 0

@@ -1,6 +1,7 @@
 import Foundation
 import GavelCore
 import Testing
+
 @testable import GavelConsole
 
 @Suite struct ConsoleModelTests {
@@ -23,7 +24,10 @@ import Testing
     @Test func approvingAConfirmActionAsksFirst() {
         let (s, log) = Fixture.session(Fixture.data())
         s.press(keys("a"))
-        guard case .confirm(let c) = s.model.mode else { Issue.record("no confirmation"); return }
+        guard case .confirm(let c) = s.model.mode else {
+            Issue.record("no confirmation")
+            return
+        }
         #expect(c.lines.contains("target: sg-0a1b2c3d4e5f60789 (security_group)"))
         #expect(c.lines.contains("action: delete-security-group"))
         s.press(keys("x n"))  // other keys do nothing, n cancels
@@ -38,7 +42,10 @@ import Testing
     @Test func rejectNeedsAReasonAndEscCancels() {
         let (s, log) = Fixture.session(Fixture.data())
         s.press(keys("j r"))
-        guard case .reason = s.model.mode else { Issue.record("no reason prompt"); return }
+        guard case .reason = s.model.mode else {
+            Issue.record("no reason prompt")
+            return
+        }
         s.press([.enter])
         #expect(s.model.flash?.isError == true)
         #expect(s.model.flash?.text.contains("reason is required") == true)
@@ -53,7 +60,10 @@ import Testing
 
     @Test func promptDropsControlCharacters() {
         var e = LineEditor(prompt: "/")
-        _ = e.handle(.char("a")); _ = e.handle(.char("\u{1B}")); _ = e.handle(.char("\u{202E}")); _ = e.handle(.char("b"))
+        _ = e.handle(.char("a"))
+        _ = e.handle(.char("\u{1B}"))
+        _ = e.handle(.char("\u{202E}"))
+        _ = e.handle(.char("b"))
         #expect(e.text == "ab")
     }
 
@@ -66,7 +76,10 @@ import Testing
         s.press(keys("j j <Space> <Space> <Space> j <Space>"))  // tags 3, 1, 2 and 6
         #expect(Set(s.model.tagged.keys) == [1, 2, 3, 6])
         s.press(keys("a"))
-        guard case .confirm(let c) = s.model.mode else { Issue.record("no confirmation"); return }
+        guard case .confirm(let c) = s.model.mode else {
+            Issue.record("no confirmation")
+            return
+        }
         #expect(c.title == "Approve 3 remediations of 4 tagged?")
         #expect(c.lines.first == "3 bans, 1 allowlisted skipped.")
         s.press(keys("y"))
@@ -77,7 +90,10 @@ import Testing
     @Test func batchRejectConfirmsThenAsksReason() {
         let (s, log) = Fixture.session(Fixture.data())
         s.press(keys("j <Space> <Space> r"))
-        guard case .confirm(let c) = s.model.mode else { Issue.record("no confirmation"); return }
+        guard case .confirm(let c) = s.model.mode else {
+            Issue.record("no confirmation")
+            return
+        }
         #expect(c.lines.first == "2 bans.")
         s.press(keys("y dup <Enter>"))
         #expect(log.effects == [.reject([1, 2], reason: "dup", by: "alice")])
@@ -87,7 +103,10 @@ import Testing
         let data = Fixture.data()
         let (s, log) = Fixture.session(data)
         s.press(keys("j A"))
-        guard case .confirm(let c) = s.model.mode else { Issue.record("no confirmation"); return }
+        guard case .confirm(let c) = s.model.mode else {
+            Issue.record("no confirmation")
+            return
+        }
         #expect(c.title == "Switch rule Sign-in from unrecognized IP to auto?")
         #expect(c.lines.contains("  ban-ip"))
         s.press(keys("y"))
@@ -105,10 +124,11 @@ import Testing
         s.press(keys("3"))
         #expect(s.model.selectedRule?.key == "new-ip")
         s.press(keys("b u s"))
-        #expect(log.effects == [
-            .setRuleAction(rule: "new-ip", action: "ban-ip", enabled: false),
-            .setRuleAction(rule: "new-ip", action: "disable-user", enabled: true),
-        ])
+        #expect(
+            log.effects == [
+                .setRuleAction(rule: "new-ip", action: "ban-ip", enabled: false),
+                .setRuleAction(rule: "new-ip", action: "disable-user", enabled: true),
+            ])
         #expect(s.model.flash?.text == "rule Sign-in from unrecognized IP does not propose delete-security-group")
         s.press(keys("d"))
         #expect(log.effects.last == .setRuleMode(rule: "new-ip", .dryRun))

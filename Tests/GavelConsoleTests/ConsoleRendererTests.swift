@@ -1,6 +1,7 @@
 import Foundation
 import GavelCore
 import Testing
+
 @testable import GavelConsole
 
 @Suite struct ConsoleRendererTests {
@@ -32,15 +33,19 @@ import Testing
         let d = Fixture.data()
         d.details[4] = RemediationDetail(
             row: d.remediations[3],
-            signals: [SignalCard(
-                id: 9, signalID: "AAAB-sg", title: "Security group open to the world",
-                message: "sg-0a1b2c3d4e5f60789 allows 0.0.0.0/0 on port 22, and the rule fires when an ingress rule opens SSH or RDP to the whole internet on a group attached to a running instance\nsecond line \u{1B}]52;c;ZXZpbA==\u{07}",
-                severity: .critical, ips: ["192.0.2.10"], eventName: "AuthorizeSecurityGroupIngress", eventOutcome: "success",
-                securityGroups: ["sg-0a1b2c3d4e5f60789"], actor: "arn:aws:iam::123456789012:user/dev",
-                link: "https://app.datadoghq.com/security?query=%40workflow.rule.type%3A%22Signal%20Correlation%22&event=AAAB",
-                attributeLines: ["network.client.ip: 192.0.2.10", "evt.name: AuthorizeSecurityGroupIngress"], receivedAt: Fixture.t0)],
+            signals: [
+                SignalCard(
+                    id: 9, signalID: "AAAB-sg", title: "Security group open to the world",
+                    message:
+                        "sg-0a1b2c3d4e5f60789 allows 0.0.0.0/0 on port 22, and the rule fires when an ingress rule opens SSH or RDP to the whole internet on a group attached to a running instance\nsecond line \u{1B}]52;c;ZXZpbA==\u{07}",
+                    severity: .critical, ips: ["192.0.2.10"], eventName: "AuthorizeSecurityGroupIngress", eventOutcome: "success",
+                    securityGroups: ["sg-0a1b2c3d4e5f60789"], actor: "arn:aws:iam::123456789012:user/dev",
+                    link: "https://app.datadoghq.com/security?query=%40workflow.rule.type%3A%22Signal%20Correlation%22&event=AAAB",
+                    attributeLines: ["network.client.ip: 192.0.2.10", "evt.name: AuthorizeSecurityGroupIngress"], receivedAt: Fixture.t0)
+            ],
             targetHistory: ["#2 2026-05-01 rejected by bob: expected"],
-            requestText: "POST https://api.example.com/sg/delete\nAuthorization: Bearer ****\nIdempotency-Key: gavel-dfca64e0-62b1-4a56-9d0e-0123456789ab\n\n{\"group\":\"sg-0a1b2c3d4e5f60789\"}",
+            requestText:
+                "POST https://api.example.com/sg/delete\nAuthorization: Bearer ****\nIdempotency-Key: gavel-dfca64e0-62b1-4a56-9d0e-0123456789ab\n\n{\"group\":\"sg-0a1b2c3d4e5f60789\"}",
             attempts: [AttemptRow(number: 1, at: Fixture.t0, status: 503, error: "service unavailable", durationMilliseconds: 120)])
         return d
     }
@@ -69,74 +74,74 @@ import Testing
     }
 
     static let pending80x24 = #"""
-gavel  127.0.0.1:8787  pend 5 · fail 1 · supp 1 · auto 0              21:26:40Z
- 1 Pending   2 History   3 Rules   4 Audit   5 Intake errors
-  SEV   ID ACTION        TARGET                  RULE                    SIG AGE
-  CRIT  #4 delete-secur… sg-0a1b2c3d4e5f60789    Misconfigured security…   1 58m
-  HIGH  #2 ban-ip        198.51.100.99           Sign-in from unrecogni…   1  1h
-  HIGH  #1 ban-ip        203.0.113.42            evil\x1b[2J\x0d\x0arule   1 59m
-  MED   #5 disable-user  shopper.one@example.com Card fraud                2 55m
-  LOW   #3 ban-ip        203.0.113.77            Sign-in from unrecogni…   1 58m
+        gavel  127.0.0.1:8787  pend 5 · fail 1 · supp 1 · auto 0              21:26:40Z
+         1 Pending   2 History   3 Rules   4 Audit   5 Intake errors
+          SEV   ID ACTION        TARGET                  RULE                    SIG AGE
+          CRIT  #4 delete-secur… sg-0a1b2c3d4e5f60789    Misconfigured security…   1 58m
+          HIGH  #2 ban-ip        198.51.100.99           Sign-in from unrecogni…   1  1h
+          HIGH  #1 ban-ip        203.0.113.42            evil\x1b[2J\x0d\x0arule   1 59m
+          MED   #5 disable-user  shopper.one@example.com Card fraud                2 55m
+          LOW   #3 ban-ip        203.0.113.77            Sign-in from unrecogni…   1 58m
 
 
 
-── detail ──────────────────────────────────────────────────────────────────────
- #1 ban-ip 203.0.113.42  [pending]
- ! hidden or control characters in this remediation are shown escaped
- target: 203.0.113.42 (ip)
- rule: evil\x1b[2J\x0d\x0arule  (new-ip)
- severity: high · signals: 1 · created 2026-05-28 20:27:40Z (59m ago)
- ips: 203.0.113.42
- signals (0):
+        ── detail ──────────────────────────────────────────────────────────────────────
+         #1 ban-ip 203.0.113.42  [pending]
+         ! hidden or control characters in this remediation are shown escaped
+         target: 203.0.113.42 (ip)
+         rule: evil\x1b[2J\x0d\x0arule  (new-ip)
+         severity: high · signals: 1 · created 2026-05-28 20:27:40Z (59m ago)
+         ips: 203.0.113.42
+         signals (0):
 
 
 
-Pending: row 3 of 5 loaded
-a approve  r reject  Space tag  A auto  Enter detail  / filter  ? help  q quit
-"""#
+        Pending: row 3 of 5 loaded
+        a approve  r reject  Space tag  A auto  Enter detail  / filter  ? help  q quit
+        """#
 
     static let pending160x30 = #"""
-gavel  127.0.0.1:8787  pending 5 · failed 1 · suppressed 1  auto: 0 rules                                                                             21:26:40Z
- 1 Pending   2 History   3 Rules   4 Audit   5 Intake errors
-  SEV   ID ACTION                TARGET                  RULE                            SIG AGE│ detail (j/k scroll, Esc back)
-  CRIT  #4 delete-security-group sg-0a1b2c3d4e5f60789    Misconfigured security group      1 58m│ severity: critical · signals: 1 · created 2026-05-28 20:28:40Z
-  HIGH  #2 ban-ip                198.51.100.99           Sign-in from unrecognized IP      1  1h│   (58m ago)
-  HIGH  #1 ban-ip                203.0.113.42            Sign-in from unrecognized IP      1 59m│ ips: 192.0.2.10
-  MED   #5 disable-user          shopper.one@example.com Card fraud                        2 55m│ this action asks for confirmation
-  LOW   #3 ban-ip                203.0.113.77            Sign-in from unrecognized IP      1 58m│ request (secrets masked):
-                                                                                                │   POST https://api.example.com/sg/delete
-                                                                                                │   Authorization: Bearer ****
-                                                                                                │   Idempotency-Key: gavel-dfca64e0-62b1-4a56-9d0e-0123456789ab
-                                                                                                │
-                                                                                                │   {"group":"sg-0a1b2c3d4e5f60789"}
-                                                                                                │ signals (1):
-                                                                                                │   [critical] Security group open to the world
-                                                                                                │     sg-0a1b2c3d4e5f60789 allows 0.0.0.0/0 on port 22, and the
-                                                                                                │       rule fires when an ingress rule opens SSH or RDP to the
-                                                                                                │       whole internet on a group attached to a running instance
-                                                                                                │     second line \x1b]52;c;ZXZpbA==\x07
-                                                                                                │     ips: 192.0.2.10
-                                                                                                │     event: AuthorizeSecurityGroupIngress / success
-                                                                                                │     security groups: sg-0a1b2c3d4e5f60789
-                                                                                                │     actor: arn:aws:iam::123456789012:user/dev
-                                                                                                │     signal id: AAAB-sg · received 2026-05-28 20:26:40Z
-                                                                                                │     link: https://app.datadoghq.com/security?query=%40workflow
-                                                                                                │       .rule.type%3A%22Signal%20Correlation%22&event=AAAB
-                                                                                                │     network.client.ip: 192.0.2.10
-                                                                                                │     evt.name: AuthorizeSecurityGroupIngress
-Pending: row 1 of 5 loaded
-a approve  r reject  Space tag  A auto  Enter detail  Tab view  / filter  ? help  q quit
-"""#
+        gavel  127.0.0.1:8787  pending 5 · failed 1 · suppressed 1  auto: 0 rules                                                                             21:26:40Z
+         1 Pending   2 History   3 Rules   4 Audit   5 Intake errors
+          SEV   ID ACTION                TARGET                  RULE                            SIG AGE│ detail (j/k scroll, Esc back)
+          CRIT  #4 delete-security-group sg-0a1b2c3d4e5f60789    Misconfigured security group      1 58m│ severity: critical · signals: 1 · created 2026-05-28 20:28:40Z
+          HIGH  #2 ban-ip                198.51.100.99           Sign-in from unrecognized IP      1  1h│   (58m ago)
+          HIGH  #1 ban-ip                203.0.113.42            Sign-in from unrecognized IP      1 59m│ ips: 192.0.2.10
+          MED   #5 disable-user          shopper.one@example.com Card fraud                        2 55m│ this action asks for confirmation
+          LOW   #3 ban-ip                203.0.113.77            Sign-in from unrecognized IP      1 58m│ request (secrets masked):
+                                                                                                        │   POST https://api.example.com/sg/delete
+                                                                                                        │   Authorization: Bearer ****
+                                                                                                        │   Idempotency-Key: gavel-dfca64e0-62b1-4a56-9d0e-0123456789ab
+                                                                                                        │
+                                                                                                        │   {"group":"sg-0a1b2c3d4e5f60789"}
+                                                                                                        │ signals (1):
+                                                                                                        │   [critical] Security group open to the world
+                                                                                                        │     sg-0a1b2c3d4e5f60789 allows 0.0.0.0/0 on port 22, and the
+                                                                                                        │       rule fires when an ingress rule opens SSH or RDP to the
+                                                                                                        │       whole internet on a group attached to a running instance
+                                                                                                        │     second line \x1b]52;c;ZXZpbA==\x07
+                                                                                                        │     ips: 192.0.2.10
+                                                                                                        │     event: AuthorizeSecurityGroupIngress / success
+                                                                                                        │     security groups: sg-0a1b2c3d4e5f60789
+                                                                                                        │     actor: arn:aws:iam::123456789012:user/dev
+                                                                                                        │     signal id: AAAB-sg · received 2026-05-28 20:26:40Z
+                                                                                                        │     link: https://app.datadoghq.com/security?query=%40workflow
+                                                                                                        │       .rule.type%3A%22Signal%20Correlation%22&event=AAAB
+                                                                                                        │     network.client.ip: 192.0.2.10
+                                                                                                        │     evt.name: AuthorizeSecurityGroupIngress
+        Pending: row 1 of 5 loaded
+        a approve  r reject  Space tag  A auto  Enter detail  Tab view  / filter  ? help  q quit
+        """#
 
     static let pending120x35 = #"""
-gavel  127.0.0.1:8787  pending 5 · failed 1 · suppressed 1  auto: 0 rules                                     21:26:40Z
- 1 Pending   2 History   3 Rules   4 Audit   5 Intake errors   1 tagged
-  SEV   ID ACTION                TARGET                  RULE                                                    SIG AGE
-  CRIT  #4 delete-security-group sg-0a1b2c3d4e5f60789    Misconfigured security group                              1 58m
-* HIGH  #2 ban-ip                198.51.100.99           Sign-in from unrecognized IP                              1  1h
-  HIGH  #1 ban-ip                203.0.113.42            Sign-in from unrecognized IP                              1 59m
-  MED   #5 disable-user          shopper.one@example.com Card fraud                                                2 55m
-  LOW   #3 ban-ip                203.0.113.77            Sign-in from unrecognized IP                              1 58m
+        gavel  127.0.0.1:8787  pending 5 · failed 1 · suppressed 1  auto: 0 rules                                     21:26:40Z
+         1 Pending   2 History   3 Rules   4 Audit   5 Intake errors   1 tagged
+          SEV   ID ACTION                TARGET                  RULE                                                    SIG AGE
+          CRIT  #4 delete-security-group sg-0a1b2c3d4e5f60789    Misconfigured security group                              1 58m
+        * HIGH  #2 ban-ip                198.51.100.99           Sign-in from unrecognized IP                              1  1h
+          HIGH  #1 ban-ip                203.0.113.42            Sign-in from unrecognized IP                              1 59m
+          MED   #5 disable-user          shopper.one@example.com Card fraud                                                2 55m
+          LOW   #3 ban-ip                203.0.113.77            Sign-in from unrecognized IP                              1 58m
 
 
 
@@ -145,24 +150,24 @@ gavel  127.0.0.1:8787  pending 5 · failed 1 · suppressed 1  auto: 0 rules     
 
 
 
-── detail ──────────────────────────────────────────────────────────────────────────────────────────────────────────────
- #4 delete-security-group sg-0a1b2c3d4e5f60789  [pending]
- target: sg-0a1b2c3d4e5f60789 (security_group)
- rule: Misconfigured security group  (sg-open)
- severity: critical · signals: 1 · created 2026-05-28 20:28:40Z (58m ago)
- ips: 192.0.2.10
- this action asks for confirmation
- request (secrets masked):
-   POST https://api.example.com/sg/delete
-   Authorization: Bearer ****
-   Idempotency-Key: gavel-dfca64e0-62b1-4a56-9d0e-0123456789ab
+        ── detail ──────────────────────────────────────────────────────────────────────────────────────────────────────────────
+         #4 delete-security-group sg-0a1b2c3d4e5f60789  [pending]
+         target: sg-0a1b2c3d4e5f60789 (security_group)
+         rule: Misconfigured security group  (sg-open)
+         severity: critical · signals: 1 · created 2026-05-28 20:28:40Z (58m ago)
+         ips: 192.0.2.10
+         this action asks for confirmation
+         request (secrets masked):
+           POST https://api.example.com/sg/delete
+           Authorization: Bearer ****
+           Idempotency-Key: gavel-dfca64e0-62b1-4a56-9d0e-0123456789ab
 
-   {"group":"sg-0a1b2c3d4e5f60789"}
- signals (1):
-   [critical] Security group open to the world
-     sg-0a1b2c3d4e5f60789 allows 0.0.0.0/0 on port 22, and the rule fires when an ingress rule opens SSH or RDP to the
-       whole internet on a group attached to a running instance
-Pending: row 1 of 5 loaded
-a approve  r reject  Space tag  A auto  Enter detail  Tab view  / filter  ? help  q quit
-"""#
+           {"group":"sg-0a1b2c3d4e5f60789"}
+         signals (1):
+           [critical] Security group open to the world
+             sg-0a1b2c3d4e5f60789 allows 0.0.0.0/0 on port 22, and the rule fires when an ingress rule opens SSH or RDP to the
+               whole internet on a group attached to a running instance
+        Pending: row 1 of 5 loaded
+        a approve  r reject  Space tag  A auto  Enter detail  Tab view  / filter  ? help  q quit
+        """#
 }

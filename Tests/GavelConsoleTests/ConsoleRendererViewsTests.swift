@@ -1,6 +1,7 @@
 import Foundation
 import GavelCore
 import Testing
+
 @testable import GavelConsole
 
 @Suite struct ConsoleRendererViewsTests {
@@ -88,8 +89,11 @@ import Testing
     @Test func rulesAuditAndIntakeViews() {
         let data = Fixture.data()
         data.auditRows = [AuditRow(id: 1, at: Fixture.t0, actor: "alice", verb: "approve", remediationID: 2, text: "ban-ip 198.51.100.99")]
-        data.intakeRows = [IntakeErrorRow(id: 1, at: Fixture.t0, peer: "192.0.2.99:5555", status: 400, reason: "body is not JSON",
-                                          bodyExcerpt: "{\"x\":1}\r\n\u{1B}[31mred\u{9B}2J\nline2")]
+        data.intakeRows = [
+            IntakeErrorRow(
+                id: 1, at: Fixture.t0, peer: "192.0.2.99:5555", status: 400, reason: "body is not JSON",
+                bodyExcerpt: "{\"x\":1}\r\n\u{1B}[31mred\u{9B}2J\nline2")
+        ]
         let (s, _) = Fixture.session(data)
         s.press(Key.parseScript("3")!)
         var f = lines(s.frame())
@@ -173,12 +177,15 @@ import Testing
 
     @Test func rulesDetailShowsTheIdOnceAndEveryAction() {
         let data = Fixture.data()
-        data.ruleRows[0] = RuleRow(rule: "Sign-in from unrecognized IP", ruleID: "def-000-nt1", mode: .manual,
-                                   enabledActions: [ActionName.banIP], allActions: [ActionName.banIP, ActionName.disableUser], pending: 3)
+        data.ruleRows[0] = RuleRow(
+            rule: "Sign-in from unrecognized IP", ruleID: "def-000-nt1", mode: .manual,
+            enabledActions: [ActionName.banIP], allActions: [ActionName.banIP, ActionName.disableUser], pending: 3)
         let (s, _) = Fixture.session(data)
         s.press(Key.parseScript("3")!)
         var text = s.frame().text
-        #expect(text.contains("\n rule id: def-000-nt1\n mode: manual\n actions ([x] enabled):\n   [x] ban-ip  (b toggles)\n   [ ] disable-user  (u toggles)\n"))
+        #expect(
+            text.contains(
+                "\n rule id: def-000-nt1\n mode: manual\n actions ([x] enabled):\n   [x] ban-ip  (b toggles)\n   [ ] disable-user  (u toggles)\n"))
         #expect(!text.contains("key: def-000-nt1"))
         s.press(Key.parseScript("j")!)  // no rule id: the key it is stored under
         text = s.frame().text
@@ -197,7 +204,8 @@ import Testing
         #expect(rows.allSatisfy { DisplayText.columns($0.text) <= 20 && $0.style == .dim })
         #expect(rows.dropFirst().allSatisfy { $0.text.hasPrefix("      ") })  // indent 4 + 2
         // Nothing lost, no grapheme split: the rows joined give back the text's graphemes.
-        #expect(rows.map { $0.text.trimmingCharacters(in: .whitespaces) }.joined().filter { $0 != " " }
+        #expect(
+            rows.map { $0.text.trimmingCharacters(in: .whitespaces) }.joined().filter { $0 != " " }
                 == cjk.text.filter { $0 != " " })
         #expect(rows.map(\.text).joined().contains("👍🏽") && rows.map(\.text).joined().contains("cafe\u{301}"))
         // Escapes are wrapped as drawn (sanitized first), never as raw control characters.

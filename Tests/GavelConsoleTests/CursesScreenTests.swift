@@ -2,6 +2,7 @@ import CNCursesW
 import Foundation
 import GavelCore
 import Testing
+
 @testable import GavelConsole
 
 /// Headless curses (shared notes 2.8): newterm on /dev/null, draw, read back with mvwinnwstr.
@@ -37,8 +38,9 @@ import Testing
         var performed: [ConsoleEffect] = []
         try ConsoleApp.run(
             dataSource: data,
-            options: ConsoleOptions(analyst: "bob", term: "xterm-256color", ttyPath: "/dev/null",
-                                    script: Key.parseScript("j a 2")!, dumpPath: dump, size: (24, 80)),
+            options: ConsoleOptions(
+                analyst: "bob", term: "xterm-256color", ttyPath: "/dev/null",
+                script: Key.parseScript("j a 2")!, dumpPath: dump, size: (24, 80)),
             perform: { effect in
                 performed.append(effect)
                 return DecisionOutcome(message: "approved #\(2)")
@@ -52,7 +54,8 @@ import Testing
     }
 
     @Test func keyCodes() {
-        let ok = Int32(OK), fn = Int32(KEY_CODE_YES)
+        let ok = Int32(OK)
+        let fn = Int32(KEY_CODE_YES)
         #expect(CursesScreen.key(status: ok, code: 13) == .enter)
         #expect(CursesScreen.key(status: ok, code: 10) == .enter)
         #expect(CursesScreen.key(status: ok, code: 27) == .escape)

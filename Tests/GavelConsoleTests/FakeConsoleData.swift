@@ -1,5 +1,6 @@
 import Foundation
 import GavelCore
+
 @testable import GavelConsole
 
 /// An in-memory ConsoleDataSource that pages with the reference keyset semantics and records
@@ -53,48 +54,59 @@ enum Fixture {
     static let t0 = Date(timeIntervalSince1970: 1_780_000_000)  // 2026-05-28 20:26:40Z
     static let now = t0.addingTimeInterval(3600)
 
-    static func ban(_ id: Int64, _ ip: String, severity: Severity? = .high, minutes: Double = 0, state: RemediationState = .pending,
-                    rule: String = "Sign-in from unrecognized IP", ruleKey: String = "new-ip") -> RemediationRow {
-        RemediationRow(id: id, state: state, action: ActionName.banIP, target: ip, targetKind: .ip, rule: rule, ruleKey: ruleKey,
-                       severity: severity, createdAt: t0.addingTimeInterval(minutes * 60), signals: 1, ips: [ip],
-                       suppressedBy: state == .suppressed ? "203.0.113.0/24" : nil)
+    static func ban(
+        _ id: Int64, _ ip: String, severity: Severity? = .high, minutes: Double = 0, state: RemediationState = .pending,
+        rule: String = "Sign-in from unrecognized IP", ruleKey: String = "new-ip"
+    ) -> RemediationRow {
+        RemediationRow(
+            id: id, state: state, action: ActionName.banIP, target: ip, targetKind: .ip, rule: rule, ruleKey: ruleKey,
+            severity: severity, createdAt: t0.addingTimeInterval(minutes * 60), signals: 1, ips: [ip],
+            suppressedBy: state == .suppressed ? "203.0.113.0/24" : nil)
     }
 
     static func rules(mode: RuleMode = .manual) -> [RuleRow] {
         [
-            RuleRow(rule: "Sign-in from unrecognized IP", key: "new-ip", mode: mode, enabledActions: [ActionName.banIP],
-                    allActions: [ActionName.banIP, ActionName.disableUser], pending: 3),
-            RuleRow(rule: "Misconfigured security group", key: "sg-open", enabledActions: [ActionName.deleteSecurityGroup],
-                    allActions: [ActionName.deleteSecurityGroup]),
-            RuleRow(rule: "Card fraud", key: "card-fraud", enabledActions: [ActionName.disableUser, ActionName.banIP],
-                    allActions: [ActionName.disableUser, ActionName.banIP]),
+            RuleRow(
+                rule: "Sign-in from unrecognized IP", key: "new-ip", mode: mode, enabledActions: [ActionName.banIP],
+                allActions: [ActionName.banIP, ActionName.disableUser], pending: 3),
+            RuleRow(
+                rule: "Misconfigured security group", key: "sg-open", enabledActions: [ActionName.deleteSecurityGroup],
+                allActions: [ActionName.deleteSecurityGroup]),
+            RuleRow(
+                rule: "Card fraud", key: "card-fraud", enabledActions: [ActionName.disableUser, ActionName.banIP],
+                allActions: [ActionName.disableUser, ActionName.banIP]),
         ]
     }
 
     /// Three pending remediations of mixed severity, one security-group deletion (confirm),
     /// one fraud user, plus some decided history.
     static func data() -> FakeConsoleData {
-        let sg = RemediationRow(id: 4, state: .pending, action: ActionName.deleteSecurityGroup, target: "sg-0a1b2c3d4e5f60789",
-                                targetKind: .securityGroup, rule: "Misconfigured security group", ruleKey: "sg-open",
-                                severity: .critical, createdAt: t0.addingTimeInterval(120), ips: ["192.0.2.10"], confirm: true)
-        let user = RemediationRow(id: 5, state: .pending, action: ActionName.disableUser, target: "shopper.one@example.com",
-                                  targetKind: .user, rule: "Card fraud", ruleKey: "card-fraud", severity: .medium,
-                                  createdAt: t0.addingTimeInterval(300), signals: 2, ips: ["198.51.100.23"], users: ["shopper.one@example.com"])
-        return FakeConsoleData(remediations: [
-            ban(1, "203.0.113.42", severity: .high, minutes: 1),
-            ban(2, "198.51.100.99", severity: .high, minutes: 0),
-            ban(3, "203.0.113.77", severity: .low, minutes: 2),
-            sg, user,
-            ban(6, "203.0.113.5", minutes: -30, state: .suppressed),
-            ban(7, "198.51.100.7", minutes: -20, state: .failed),
-        ], rules: rules())
+        let sg = RemediationRow(
+            id: 4, state: .pending, action: ActionName.deleteSecurityGroup, target: "sg-0a1b2c3d4e5f60789",
+            targetKind: .securityGroup, rule: "Misconfigured security group", ruleKey: "sg-open",
+            severity: .critical, createdAt: t0.addingTimeInterval(120), ips: ["192.0.2.10"], confirm: true)
+        let user = RemediationRow(
+            id: 5, state: .pending, action: ActionName.disableUser, target: "shopper.one@example.com",
+            targetKind: .user, rule: "Card fraud", ruleKey: "card-fraud", severity: .medium,
+            createdAt: t0.addingTimeInterval(300), signals: 2, ips: ["198.51.100.23"], users: ["shopper.one@example.com"])
+        return FakeConsoleData(
+            remediations: [
+                ban(1, "203.0.113.42", severity: .high, minutes: 1),
+                ban(2, "198.51.100.99", severity: .high, minutes: 0),
+                ban(3, "203.0.113.77", severity: .low, minutes: 2),
+                sg, user,
+                ban(6, "203.0.113.5", minutes: -30, state: .suppressed),
+                ban(7, "198.51.100.7", minutes: -20, state: .failed),
+            ], rules: rules())
     }
 
     /// A session over `data` that records the effects it was asked to perform.
     static func session(_ data: FakeConsoleData, readOnly: Bool = false, size: (Int, Int) = (24, 80)) -> (ConsoleSession, EffectLog) {
         let log = EffectLog()
-        let s = ConsoleSession(model: ConsoleModel(analyst: "alice", readOnly: readOnly, size: size, now: now),
-                               dataSource: data) { effect in
+        let s = ConsoleSession(
+            model: ConsoleModel(analyst: "alice", readOnly: readOnly, size: size, now: now),
+            dataSource: data
+        ) { effect in
             log.effects.append(effect)
             return DecisionOutcome(message: "done")
         }

@@ -1,5 +1,6 @@
 import GavelCore
 import Testing
+
 @testable import GavelConsole
 
 @Suite struct KeymapTests {
@@ -68,8 +69,10 @@ import Testing
     }
 
     @Test func scriptParsing() {
-        #expect(Key.parseScript("j <Enter> /ab <Esc> <Space> <PgDn> <Ctrl-C> <F1> <lt>") ==
-                [.c("j"), .enter, .c("/"), .c("a"), .c("b"), .escape, .c(" "), .pageDown, .ctrlC, .function(1), .c("<")])
+        #expect(
+            Key.parseScript("j <Enter> /ab <Esc> <Space> <PgDn> <Ctrl-C> <F1> <lt>") == [
+                .c("j"), .enter, .c("/"), .c("a"), .c("b"), .escape, .c(" "), .pageDown, .ctrlC, .function(1), .c("<"),
+            ])
         #expect(Key.parseScript("<Nope>") == nil)
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import GavelCore
 import GavelStore
+import Testing
+
 @testable import GavelConsole
 
 /// StoreDataSource against rows in SQLite: its keyset pages must equal the reference semantics
@@ -22,10 +23,12 @@ import GavelStore
             for i in 0..<36 {
                 let ips = (0...(i % 3)).map { "203.0.113.\((i + $0 * 5) % 9)" }.map { "\"\($0)\"" }.joined(separator: ",")
                 let usr = i % 2 == 0 ? #","usr":{"id":"\#(users[(i / 2) % 4])"}"# : ""
-                let json = #"{"SECURITY_SIGNAL_ID":"s\#(i)","SECURITY_RULE_NAME":"\#(i % 3 == 0 ? "Brute force" : "Card_fraud 100%")","SECURITY_SIGNAL_SEVERITY":"\#(["low", "high", "critical", "medium"][i % 4])","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":[\#(ips)]}}\#(usr)}}"#
+                let json =
+                    #"{"SECURITY_SIGNAL_ID":"s\#(i)","SECURITY_RULE_NAME":"\#(i % 3 == 0 ? "Brute force" : "Card_fraud 100%")","SECURITY_SIGNAL_SEVERITY":"\#(["low", "high", "critical", "medium"][i % 4])","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":[\#(ips)]}}\#(usr)}}"#
                 let body = Array(json.utf8)
-                let input = IncomingSignal(signal: try SignalPayload.decode(body: body, format: .json), rawBody: body,
-                                           contentType: "application/json", peer: "127.0.0.1:1")
+                let input = IncomingSignal(
+                    signal: try SignalPayload.decode(body: body, format: .json), rawBody: body,
+                    contentType: "application/json", peer: "127.0.0.1:1")
                 _ = try db.writeTransaction { try db.intake(input, config: config, nowMs: 1_000_000 + Int64(i)) }
             }
             // Ties on every sort key but the id, a severity-less row, and a mix of states.
@@ -49,8 +52,10 @@ import GavelStore
                     out.append(ConsolePageQuery(states: states, order: order, filter: filter, direction: direction, limit: 4))
                     for row in all {
                         for inclusive in [false, true] {
-                            out.append(ConsolePageQuery(states: states, order: order, filter: filter, cursor: ConsoleCursor(row),
-                                                        includesCursor: inclusive, direction: direction, limit: 4))
+                            out.append(
+                                ConsolePageQuery(
+                                    states: states, order: order, filter: filter, cursor: ConsoleCursor(row),
+                                    includesCursor: inclusive, direction: direction, limit: 4))
                         }
                     }
                 }
@@ -87,8 +92,9 @@ import GavelStore
         let after = try f.all()
         for direction in [ConsolePageQuery.Direction.forward, .backward] {
             for limit in [1, 3, 50] {
-                let q = ConsolePageQuery(states: [.pending], order: .severityThenOldest, cursor: cursor, includesCursor: true,
-                                         direction: direction, limit: limit)
+                let q = ConsolePageQuery(
+                    states: [.pending], order: .severityThenOldest, cursor: cursor, includesCursor: true,
+                    direction: direction, limit: limit)
                 let got = try f.source.page(q).map(\.id)
                 #expect(got == q.select(from: after).map(\.id), "\(direction) \(limit)")
                 if direction == .forward { #expect(got.first == row.id) }
@@ -99,7 +105,8 @@ import GavelStore
     @Test func rowsShowTheFirstIPsAndUsersOfTheirSignals() throws {
         let f = try Fixture()
         for row in try f.all() {
-            let base = try f.db.query("""
+            let base = try f.db.query(
+                """
                 SELECT e.kind, e.value FROM remediation_signals rs JOIN entities e ON e.signal = rs.signal
                 WHERE rs.remediation = ? AND e.kind IN ('ip','user') GROUP BY e.kind, e.value
                 ORDER BY min(e.signal), min(e.position), e.kind, e.value LIMIT 20
@@ -118,7 +125,8 @@ import GavelStore
         let newest = try f.db.query("SELECT signal FROM remediation_signals WHERE remediation = ? ORDER BY signal DESC LIMIT 10", [.integer(id)])
         #expect(detail.signals.map(\.id) == newest.compactMap { $0.int64(0) })
         #expect(detail.signals.count > 1)
-        let named = try #require(try f.db.query("SELECT count(DISTINCT signal) FROM entities WHERE value = ?", [.text(busiest.string(1) ?? "")]).first?.int(0))
+        let named = try #require(
+            try f.db.query("SELECT count(DISTINCT signal) FROM entities WHERE value = ?", [.text(busiest.string(1) ?? "")]).first?.int(0))
         #expect(detail.targetHistory.first == "\(named) signal(s) named \(busiest.string(1) ?? "")")
         #expect(try f.source.detail(remediationID: 999_999) == nil)
         let summary = try f.source.summary()

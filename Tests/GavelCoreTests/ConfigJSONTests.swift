@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GavelCore
 
 /// Loads `bytes` (written as is) as the config file.
@@ -15,23 +16,34 @@ func loadTestConfigBytes(_ bytes: [UInt8]) throws(ConfigError) -> GavelConfig {
 /// How the config file is read as JSON: document order, repeated keys, strict numbers.
 @Suite struct ConfigJSONTests {
     @Test func headersAndBodyKeepTheFilesOrder() throws {
-        let config = try loadTestConfig(#"""
-        {"actions": {
-          "ban-ip": {"http": {"url": "https://waf.example.com/ban",
-                              "headers": {"Z-Last-Alphabetically": "z", "Authorization": "Bearer t", "M-Middle": "m"},
-                              "body": {"zeta": "{{ip}}", "alpha": {"y": 1, "b": [2, {"d": 0, "c": 1}]}, "mid": null}}},
-          "disable-user": {"outbox": {"headers": {"X-Z": "1", "X-A": "2"}}}}}
-        """#)
-        guard case .http(let http)? = config.actions["ban-ip"]?.kind else { Issue.record("not http"); return }
+        let config = try loadTestConfig(
+            #"""
+            {"actions": {
+              "ban-ip": {"http": {"url": "https://waf.example.com/ban",
+                                  "headers": {"Z-Last-Alphabetically": "z", "Authorization": "Bearer t", "M-Middle": "m"},
+                                  "body": {"zeta": "{{ip}}", "alpha": {"y": 1, "b": [2, {"d": 0, "c": 1}]}, "mid": null}}},
+              "disable-user": {"outbox": {"headers": {"X-Z": "1", "X-A": "2"}}}}}
+            """#)
+        guard case .http(let http)? = config.actions["ban-ip"]?.kind else {
+            Issue.record("not http")
+            return
+        }
         #expect(http.headers.map(\.name) == ["Z-Last-Alphabetically", "Authorization", "M-Middle", "Content-Type", "Idempotency-Key"])
         #expect(http.body?.value.compactText == #"{"zeta":"{{ip}}","alpha":{"y":1,"b":[2,{"d":0,"c":1}]},"mid":null}"#)
-        guard case .outbox(let outbox)? = config.actions["disable-user"]?.kind else { Issue.record("not outbox"); return }
+        guard case .outbox(let outbox)? = config.actions["disable-user"]?.kind else {
+            Issue.record("not outbox")
+            return
+        }
         #expect(outbox.headers.map(\.name) == ["X-Z", "X-A", "Content-Type", "Idempotency-Key"])
     }
 
     @Test func numbersKeepTheirTextInTheBody() throws {
-        let config = try loadTestConfig(#"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "body": {"id": 123456789012345678901, "f": 1.50, "e": -2E+3}}}}}"#)
-        guard case .http(let http)? = config.actions["ban-ip"]?.kind else { Issue.record("not http"); return }
+        let config = try loadTestConfig(
+            #"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "body": {"id": 123456789012345678901, "f": 1.50, "e": -2E+3}}}}}"#)
+        guard case .http(let http)? = config.actions["ban-ip"]?.kind else {
+            Issue.record("not http")
+            return
+        }
         #expect(http.body?.value.compactText == #"{"id":123456789012345678901,"f":1.50,"e":-2E+3}"#)
     }
 
@@ -40,8 +52,14 @@ func loadTestConfigBytes(_ bytes: [UInt8]) throws(ConfigError) -> GavelConfig {
         (#"{"auto_limits": {"global": 1, "per_rule": 2, "global": 3}}"#, "auto_limits.global"),
         (#"{"actions": {"ban-ip": {"confirm": true}, "ban-ip": {"confirm": false}}}"#, "actions.ban-ip"),
         (#"{"actions": {"ban-ip": {"http": {"url": "https://a.example.com/", "\u0075rl": "https://b.example.com/"}}}}"#, "actions.ban-ip.http.url"),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://a.example.com/", "headers": {"X-A": "1", "X-A": "2"}}}}}"#, "actions.ban-ip.http.headers.X-A"),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://a.example.com/", "body": {"ip": "{{ip}}", "ip": "1.2.3.4"}}}}}"#, "actions.ban-ip.http.body.ip"),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://a.example.com/", "headers": {"X-A": "1", "X-A": "2"}}}}}"#,
+            "actions.ban-ip.http.headers.X-A"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://a.example.com/", "body": {"ip": "{{ip}}", "ip": "1.2.3.4"}}}}}"#,
+            "actions.ban-ip.http.body.ip"
+        ),
         (#"{"actions": {"ban-ip": {"outbox": {"body": {"a": [{"k": 1, "k": 2}]}}}}}"#, "actions.ban-ip.outbox.body.a[0].k"),
         (#"{"rules": {"Impossible travel": {"mode": "auto"}, "Impossible travel": {"mode": "manual"}}}"#, #"rules["Impossible travel"]"#),
         (#"{"allowlist": {"users": ["a"], "users": ["b"]}}"#, "allowlist.users"),
@@ -73,10 +91,22 @@ func loadTestConfigBytes(_ bytes: [UInt8]) throws(ConfigError) -> GavelConfig {
         (#"{"max_body_bytes": -1}"#, "max_body_bytes", "-1 is out of range 1…67108864"),
         (#"{"max_body_bytes": 99999999999999999999999}"#, "max_body_bytes", "99999999999999999999999 is out of range 1…67108864"),
         (#"{"auto_limits": {"global": -0}}"#, "", ""),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "timeout_seconds": 1e400}}}}"#, "actions.ban-ip.http.timeout_seconds", "1e400 is out of range (more than 0, at most 300)"),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "timeout_seconds": 300.5}}}}"#, "actions.ban-ip.http.timeout_seconds", "300.5 is out of range (more than 0, at most 300)"),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "timeout_seconds": "5"}}}}"#, "actions.ban-ip.http.timeout_seconds", "expected a number of seconds, got a string"),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "headers": {"X-A": 1}}}}}"#, "actions.ban-ip.http.headers.X-A", "expected a string, got a number"),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "timeout_seconds": 1e400}}}}"#, "actions.ban-ip.http.timeout_seconds",
+            "1e400 is out of range (more than 0, at most 300)"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "timeout_seconds": 300.5}}}}"#, "actions.ban-ip.http.timeout_seconds",
+            "300.5 is out of range (more than 0, at most 300)"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "timeout_seconds": "5"}}}}"#, "actions.ban-ip.http.timeout_seconds",
+            "expected a number of seconds, got a string"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "headers": {"X-A": 1}}}}}"#, "actions.ban-ip.http.headers.X-A",
+            "expected a string, got a number"
+        ),
         (#"{"allowlist": {"users": ["a", {}]}}"#, "allowlist.users[1]", "expected a string, got an object"),
         (#"{"allowlist": {"protect_internal": "yes"}}"#, "allowlist.protect_internal", "expected true or false, got a string"),
     ])
@@ -91,8 +121,12 @@ func loadTestConfigBytes(_ bytes: [UInt8]) throws(ConfigError) -> GavelConfig {
     }
 
     @Test func fractionalSecondsAreAccepted() throws {
-        let config = try loadTestConfig(#"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "timeout_seconds": 0.25, "retries": 0}}}}"#)
-        guard case .http(let http)? = config.actions["ban-ip"]?.kind else { Issue.record("not http"); return }
+        let config = try loadTestConfig(
+            #"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "timeout_seconds": 0.25, "retries": 0}}}}"#)
+        guard case .http(let http)? = config.actions["ban-ip"]?.kind else {
+            Issue.record("not http")
+            return
+        }
         #expect(http.timeoutSeconds == 0.25 && http.retries == 0)
     }
 

@@ -1,9 +1,12 @@
 import Foundation
 import Testing
+
 @testable import GavelCore
 
 /// Writes `json` to a fresh temporary file and loads it as the config.
-func loadTestConfig(_ json: String, environment: [String: String] = [:], databasePath: String = "/var/lib/gavel/gavel.db") throws(ConfigError) -> GavelConfig {
+func loadTestConfig(_ json: String, environment: [String: String] = [:], databasePath: String = "/var/lib/gavel/gavel.db") throws(ConfigError)
+    -> GavelConfig
+{
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gavel-config-\(UUID().uuidString)")
     try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let file = directory.appendingPathComponent("gavel.json")
@@ -38,7 +41,10 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
         #expect(Set(config.actions.keys) == ["ban-ip", "disable-user", "delete-security-group"])
         let ban = try #require(config.actions["ban-ip"])
         #expect(ban.target == .ip && ban.idempotent && !ban.confirm)
-        guard case .outbox(let outbox) = ban.kind else { Issue.record("ban-ip is not an outbox action"); return }
+        guard case .outbox(let outbox) = ban.kind else {
+            Issue.record("ban-ip is not an outbox action")
+            return
+        }
         #expect(outbox.path == "/var/lib/gavel/gavel-outbox.jsonl")
         #expect(outbox.headers.map(\.name) == ["Content-Type", "Idempotency-Key"])
         let delete = try #require(config.actions["delete-security-group"])
@@ -67,18 +73,30 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
         #expect(config.rules["Fraudulent Credit Card Authorizations"]?.actions == ["disable-user"])
         #expect(config.rules["AWS security group open to the world"]?.actions == ["delete-security-group"])
 
-        guard case .http(let ban)? = config.actions["ban-ip"]?.kind else { Issue.record("ban-ip is not http"); return }
+        guard case .http(let ban)? = config.actions["ban-ip"]?.kind else {
+            Issue.record("ban-ip is not http")
+            return
+        }
         #expect(ban.method == "POST" && ban.timeoutSeconds == 10 && ban.retries == 5)
         #expect(ban.url.text == "https://waf.example.com/v1/ip-sets/gavel-blocklist/addresses")
         #expect(ban.headers.map(\.name) == ["Authorization", "Content-Type", "Idempotency-Key"])
-        guard case .command(let disable)? = config.actions["disable-user"]?.kind else { Issue.record("disable-user is not a command"); return }
+        guard case .command(let disable)? = config.actions["disable-user"]?.kind else {
+            Issue.record("disable-user is not a command")
+            return
+        }
         #expect(disable.argv.map(\.text) == ["/usr/local/bin/disable-user", "--reason", "gavel {{remediation_id}} {{rule_name}}", "--", "{{user}}"])
         #expect(disable.retries == 1)
         let delete = try #require(config.actions["delete-security-group"])
         #expect(!delete.idempotent && delete.confirm)
-        guard case .http(let del) = delete.kind else { Issue.record("delete-security-group is not http"); return }
+        guard case .http(let del) = delete.kind else {
+            Issue.record("delete-security-group is not http")
+            return
+        }
         #expect(del.method == "DELETE" && del.body == nil && del.headers.map(\.name) == ["X-Api-Key", "Idempotency-Key"])
-        guard case .outbox(let forward)? = config.actions["forward-signal"]?.kind else { Issue.record("forward-signal is not outbox"); return }
+        guard case .outbox(let forward)? = config.actions["forward-signal"]?.kind else {
+            Issue.record("forward-signal is not outbox")
+            return
+        }
         // Relative paths are resolved against the database's directory.
         #expect(forward.path == "/db/forwarded-signals.jsonl")
     }
@@ -100,27 +118,69 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
         (#"{"actions": {"ban-ip": {"http": {"url": "https:///x"}}}}"#, "actions.ban-ip.http.url", "not an http(s) URL (no host)"),
         (#"{"actions": {"ban-ip": {"http": {"url": "file:///etc/passwd"}}}}"#, "actions.ban-ip.http.url", "not an http(s) URL"),
         (#"{"actions": {"ban-ip": {"http": {"url": "https://waf.example.com/x", "retires": 3}}}}"#, "actions.ban-ip.http.retires", "unknown key"),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://waf.example.com/{{targte}}"}}}}"#, "actions.ban-ip.http.url", "unknown placeholder {{targte}}"),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://waf.example.com/{{ target }}"}}}}"#, "actions.ban-ip.http.url", "unknown placeholder {{ target }}"),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://{{target}}.example.com/"}}}}"#, "actions.ban-ip.http.url", "placeholders are not allowed in the scheme or host"),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "body": {"a": ["{{ip}}", "{{nope}}"]}}}}}"#, "actions.ban-ip.http.body.a[1]", "unknown placeholder {{nope}}"),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "body": {"a": "{{ip"}}}}}"#, "actions.ban-ip.http.body.a", "unbalanced '{{' (no closing '}}')"),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "headers": {"X-A": "a}}"}}}}}"#, "actions.ban-ip.http.headers.X-A", "unbalanced '}}' (no opening '{{')"),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "headers": {"Host": "a"}}}}}"#, "actions.ban-ip.http.headers.Host", "set by the HTTP client; cannot be configured"),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "method": "post"}}}}"#, "actions.ban-ip.http.method", "expected an upper-case HTTP method (POST, PUT, DELETE, …)"),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "timeout_seconds": 0}}}}"#, "actions.ban-ip.http.timeout_seconds", "0 is out of range (more than 0, at most 300)"),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://waf.example.com/{{targte}}"}}}}"#, "actions.ban-ip.http.url",
+            "unknown placeholder {{targte}}"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://waf.example.com/{{ target }}"}}}}"#, "actions.ban-ip.http.url",
+            "unknown placeholder {{ target }}"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://{{target}}.example.com/"}}}}"#, "actions.ban-ip.http.url",
+            "placeholders are not allowed in the scheme or host"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "body": {"a": ["{{ip}}", "{{nope}}"]}}}}}"#,
+            "actions.ban-ip.http.body.a[1]", "unknown placeholder {{nope}}"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "body": {"a": "{{ip"}}}}}"#, "actions.ban-ip.http.body.a",
+            "unbalanced '{{' (no closing '}}')"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "headers": {"X-A": "a}}"}}}}}"#, "actions.ban-ip.http.headers.X-A",
+            "unbalanced '}}' (no opening '{{')"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "headers": {"Host": "a"}}}}}"#, "actions.ban-ip.http.headers.Host",
+            "set by the HTTP client; cannot be configured"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "method": "post"}}}}"#, "actions.ban-ip.http.method",
+            "expected an upper-case HTTP method (POST, PUT, DELETE, …)"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "timeout_seconds": 0}}}}"#, "actions.ban-ip.http.timeout_seconds",
+            "0 is out of range (more than 0, at most 300)"
+        ),
         (#"{"actions": {"ban-ip": {"outbox": {"pth": "x.jsonl"}}}}"#, "actions.ban-ip.outbox.pth", "unknown key"),
         (#"{"actions": {"ban-ip": {"command": {"argv": ["/bin/true"], "timeout": 3}}}}"#, "actions.ban-ip.command.timeout", "unknown key"),
         (#"{"actions": {"ban-ip": {"idempotant": true}}}"#, "actions.ban-ip.idempotant", "unknown key"),
         (#"{"actions": {"ban-ip": {"target": "user"}}}"#, "actions.ban-ip.target", "the built-in action ban-ip acts on ip"),
-        (#"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/"}, "command": {"argv": ["/bin/true"]}}}}"#, "actions.ban-ip", "give only one of http, command, outbox"),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/"}, "command": {"argv": ["/bin/true"]}}}}"#, "actions.ban-ip",
+            "give only one of http, command, outbox"
+        ),
         (#"{"actions": {"notify": {"outbox": {}}}}"#, "actions.notify.target", "required (one of ip, user, security_group, signal)"),
         (#"{"actions": {"notify": {"target": "ip"}}}"#, "actions.notify", "one of http, command, outbox is required"),
-        (#"{"actions": {"bad name": {"target": "ip", "outbox": {}}}}"#, #"actions["bad name"]"#, "not an action name (1–64 characters of A–Z a–z 0–9 . _ -, starting with a letter or digit)"),
-        (#"{"actions": {"ban-ip": {"command": {"argv": ["ban", "{{ip}}"]}}}}"#, "actions.ban-ip.command.argv[0]", "the program must be an absolute path with no placeholders (no $PATH lookup, no shell)"),
-        (#"{"actions": {"ban-ip": {"command": {"argv": []}}}}"#, "actions.ban-ip.command.argv", "required: a non-empty array (program path, then arguments)"),
+        (
+            #"{"actions": {"bad name": {"target": "ip", "outbox": {}}}}"#, #"actions["bad name"]"#,
+            "not an action name (1–64 characters of A–Z a–z 0–9 . _ -, starting with a letter or digit)"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"command": {"argv": ["ban", "{{ip}}"]}}}}"#, "actions.ban-ip.command.argv[0]",
+            "the program must be an absolute path with no placeholders (no $PATH lookup, no shell)"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"command": {"argv": []}}}}"#, "actions.ban-ip.command.argv",
+            "required: a non-empty array (program path, then arguments)"
+        ),
         (#"{"actions": {"ban-ip": {"target_pattern": "[0-9"}}}"#, "actions.ban-ip.target_pattern", ""),
-        (#"{"rules": {"Impossible travel": {"actions": ["ban-ip", "ban-ipp"]}}}"#, #"rules["Impossible travel"].actions[1]"#, #"unknown action "ban-ipp" (known: ban-ip, delete-security-group, disable-user)"#),
+        (
+            #"{"rules": {"Impossible travel": {"actions": ["ban-ip", "ban-ipp"]}}}"#, #"rules["Impossible travel"].actions[1]"#,
+            #"unknown action "ban-ipp" (known: ban-ip, delete-security-group, disable-user)"#
+        ),
         (#"{"rules": {"r1": {"actions": ["ban-ip", "ban-ip"]}}}"#, "rules.r1.actions[1]", #"action "ban-ip" listed twice"#),
         (#"{"rules": {"r1": {"mode": "automatic"}}}"#, "rules.r1.mode", "expected manual, auto or dry-run"),
         (#"{"rules": {"r1": {"action": ["ban-ip"]}}}"#, "rules.r1.action", "unknown key"),
@@ -155,19 +215,22 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
         #expect(configError(allowed) == nil)
     }
 
-    @Test(arguments: ["http://127.1/ban", "http://2130706433/ban", "http://0x7f.0.0.1/ban", "http://0177.0.0.1/ban", "http://[fe80::1%25eth0]/ban",
-                      "http://%31%32%37.0.0.1/ban", "http://127.0.0.1./ban", "http://1.2.3/ban"])
+    @Test(arguments: [
+        "http://127.1/ban", "http://2130706433/ban", "http://0x7f.0.0.1/ban", "http://0177.0.0.1/ban", "http://[fe80::1%25eth0]/ban",
+        "http://%31%32%37.0.0.1/ban", "http://127.0.0.1./ban", "http://1.2.3/ban",
+    ])
     func ambiguousNumericHostsAreRefused(_ url: String) throws {
         let error = try #require(configError(#"{"actions": {"ban-ip": {"http": {"url": "\#(url)"}}}}"#))
         #expect(error.field == "actions.ban-ip.http.url")
     }
 
     @Test func publicURLsAndCommentsAreAccepted() throws {
-        let config = try loadTestConfig(#"""
-        {"_comment": "top", "_comment2": "more",
-         "actions": {"_comment": "in a map", "ban-ip": {"_comment": "x", "http": {"_comment": "y", "url": "https://203.0.113.5:8443/ban?ip={{ip}}#{{rule_id}}"}}},
-         "rules": {"_comment": "rules too", "r1": {"_comment": "z", "actions": ["ban-ip"], "mode": "dry-run"}}}
-        """#)
+        let config = try loadTestConfig(
+            #"""
+            {"_comment": "top", "_comment2": "more",
+             "actions": {"_comment": "in a map", "ban-ip": {"_comment": "x", "http": {"_comment": "y", "url": "https://203.0.113.5:8443/ban?ip={{ip}}#{{rule_id}}"}}},
+             "rules": {"_comment": "rules too", "r1": {"_comment": "z", "actions": ["ban-ip"], "mode": "dry-run"}}}
+            """#)
         #expect(config.rules["r1"] == RuleConfig(actions: ["ban-ip"], mode: .dryRun))
         #expect(config.rules.count == 1)
     }
@@ -186,23 +249,32 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
     @Test func outboxPathAppliesToBuiltInsAndResolvesRelativePaths() throws {
         let config = try loadTestConfig(#"{"outbox_path": "/srv/gavel/out.jsonl", "actions": {"ban-ip": {"confirm": true}}}"#)
         for name in ["ban-ip", "disable-user", "delete-security-group"] {
-            guard case .outbox(let outbox)? = config.actions[name]?.kind else { Issue.record("\(name) is not outbox"); continue }
+            guard case .outbox(let outbox)? = config.actions[name]?.kind else {
+                Issue.record("\(name) is not outbox")
+                continue
+            }
             #expect(outbox.path == "/srv/gavel/out.jsonl")
         }
         #expect(config.actions["ban-ip"]?.confirm == true)
     }
 
     @Test func unreadableOrMalformedFiles() throws {
-        let missing = try #require(#expect(throws: ConfigError.self) {
-            try GavelConfig.load(path: "/nonexistent/gavel.json", environment: [:], databasePath: "gavel.db")
-        })
+        let missing = try #require(
+            #expect(throws: ConfigError.self) {
+                try GavelConfig.load(path: "/nonexistent/gavel.json", environment: [:], databasePath: "gavel.db")
+            })
         #expect(missing.field == "" && missing.message.hasPrefix("cannot read /nonexistent/gavel.json"))
         #expect(try #require(configError("{\"listen\": ")).message.hasSuffix("not valid UTF-8 JSON"))
     }
 
     @Test func bodyNullAndDefaults() throws {
-        let config = try loadTestConfig(#"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "method": "PUT", "body": null, "headers": {"idempotency-key": "k-{{remediation_id}}"}}}}}"#)
-        guard case .http(let http)? = config.actions["ban-ip"]?.kind else { Issue.record("not http"); return }
+        let config = try loadTestConfig(
+            #"{"actions": {"ban-ip": {"http": {"url": "https://x.example.com/", "method": "PUT", "body": null, "headers": {"idempotency-key": "k-{{remediation_id}}"}}}}}"#
+        )
+        guard case .http(let http)? = config.actions["ban-ip"]?.kind else {
+            Issue.record("not http")
+            return
+        }
         #expect(http.method == "PUT" && http.body == nil)
         // No body: no Content-Type; a configured Idempotency-Key (any case) replaces the default.
         #expect(http.headers.map(\.name) == ["idempotency-key"])
@@ -211,9 +283,10 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
 
 extension ConfigTests {
     @Test func theExampleRequiresItsSecretVariable() throws {
-        let error = try #require(#expect(throws: ConfigError.self) {
-            try GavelConfig.load(path: exampleConfigPath, environment: [:], databasePath: "gavel.db")
-        })
+        let error = try #require(
+            #expect(throws: ConfigError.self) {
+                try GavelConfig.load(path: exampleConfigPath, environment: [:], databasePath: "gavel.db")
+            })
         #expect(error.description == "config: secret_env: environment variable GAVEL_TOKEN is not set (and no secret is given)")
         // Verbs that do not receive (list, approve, dispatch, …) load it without the secret.
         let relaxed = try GavelConfig.load(path: exampleConfigPath, environment: [:], databasePath: "gavel.db", requireSecret: false)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GavelCore
 
 @Suite struct DisplayTextTests {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GavelCore
 
 @Suite struct FormURLEncodingTests {
@@ -11,7 +12,8 @@ import Testing
     }
 
     @Test func plusIsSpaceAndPercentDecodes() throws {
-        #expect(try decode("SECURITY_RULE_NAME=Request+from+IP&x=%7B%22a%22%3A1%7D&pct=100%25&plus=%2B")
+        #expect(
+            try decode("SECURITY_RULE_NAME=Request+from+IP&x=%7B%22a%22%3A1%7D&pct=100%25&plus=%2B")
                 == ["SECURITY_RULE_NAME=Request from IP", #"x={"a":1}"#, "pct=100%", "plus=+"])
     }
 
@@ -44,8 +46,10 @@ import Testing
     }
 
     @Test func encodeRoundTrips() throws {
-        let pairs = [("SECURITY_SIGNAL_ATTRIBUTES", #"{"network":{"client":{"ip":["198.51.100.99"]}}}"#),
-                     ("name with space", "a+b&c=d%é*-._~")]
+        let pairs = [
+            ("SECURITY_SIGNAL_ATTRIBUTES", #"{"network":{"client":{"ip":["198.51.100.99"]}}}"#),
+            ("name with space", "a+b&c=d%é*-._~"),
+        ]
         let encoded = FormURLEncoding.encode(pairs)
         #expect(encoded.hasPrefix("SECURITY_SIGNAL_ATTRIBUTES=%7B%22network%22%3A%7B"))
         #expect(encoded.contains("name+with+space=a%2Bb%26c%3Dd%25%C3%A9*-._%7E"))

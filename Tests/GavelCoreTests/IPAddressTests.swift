@@ -1,9 +1,12 @@
 import Testing
+
 @testable import GavelCore
 
 @Suite struct IPAddressTests {
-    @Test(arguments: ["127.1", "0177.0.0.1", "010.8.8.8", "0x7f.0.0.1", "2130706433", "1.2.3.4 ", " 1.2.3.4",
-                      "fe80::1%eth0", "", "1.2.3.256", "1.2.3", "::ffff:1.2.3", "1:2:3:4:5:6:7:8:9", "AWS Internal"])
+    @Test(arguments: [
+        "127.1", "0177.0.0.1", "010.8.8.8", "0x7f.0.0.1", "2130706433", "1.2.3.4 ", " 1.2.3.4",
+        "fe80::1%eth0", "", "1.2.3.256", "1.2.3", "::ffff:1.2.3", "1:2:3:4:5:6:7:8:9", "AWS Internal",
+    ])
     func refusesNonCanonicalText(_ text: String) {
         #expect(IPAddress(parsing: text) == nil)
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GavelCore
 
 @Suite struct JSONValueTests {
@@ -15,11 +16,13 @@ import Testing
 
     @Test func parsesAllKindsInOrder() throws {
         let v = try JSONValue.parse(#" { "b": [1, -0.5e+3, true, false, null], "a": "x\u00e9\n", "c": {} } "#)
-        #expect(v == .object([
-            JSONMember("b", .array([.number("1"), .number("-0.5e+3"), .bool(true), .bool(false), .null])),
-            JSONMember("a", .string("xé\n")),
-            JSONMember("c", .object([])),
-        ]))
+        #expect(
+            v
+                == .object([
+                    JSONMember("b", .array([.number("1"), .number("-0.5e+3"), .bool(true), .bool(false), .null])),
+                    JSONMember("a", .string("xé\n")),
+                    JSONMember("c", .object([])),
+                ]))
     }
 
     @Test func keepsNumberDigitsBeyondDoublePrecision() throws {
@@ -95,15 +98,15 @@ import Testing
     }
 
     @Test(arguments: [
-        [0x22, 0xFF, 0x22] as [UInt8],                 // 0xFF never appears in UTF-8
-        [0x22, 0xC0, 0xAF, 0x22],                      // overlong '/'
-        [0x22, 0xE0, 0x80, 0xAF, 0x22],                // overlong, 3 bytes
-        [0x22, 0xED, 0xA0, 0x80, 0x22],                // UTF-8-encoded surrogate U+D800
-        [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22],          // above U+10FFFF
-        [0x22, 0xC3, 0x22],                            // truncated sequence
-        [0x22, 0x80, 0x22],                            // lone continuation byte
-        [0xEF, 0xBB, 0xBF, 0x7B, 0x7D],                // byte order mark
-        [0x5B, 0xC3, 0xA9, 0x5D],                      // non-ASCII outside a string
+        [0x22, 0xFF, 0x22] as [UInt8],  // 0xFF never appears in UTF-8
+        [0x22, 0xC0, 0xAF, 0x22],  // overlong '/'
+        [0x22, 0xE0, 0x80, 0xAF, 0x22],  // overlong, 3 bytes
+        [0x22, 0xED, 0xA0, 0x80, 0x22],  // UTF-8-encoded surrogate U+D800
+        [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22],  // above U+10FFFF
+        [0x22, 0xC3, 0x22],  // truncated sequence
+        [0x22, 0x80, 0x22],  // lone continuation byte
+        [0xEF, 0xBB, 0xBF, 0x7B, 0x7D],  // byte order mark
+        [0x5B, 0xC3, 0xA9, 0x5D],  // non-ASCII outside a string
     ])
     func refusesInvalidUTF8(_ bytes: [UInt8]) {
         #expect(parseError(bytes) != nil)
@@ -152,34 +155,37 @@ import Testing
     }
 
     @Test func compactTextWritesInvalidNumberTextAsNull() {
-        #expect(JSONValue.array([.number("12"), .number("1e5"), .number("0x10"), .number(""), .number("01")]).compactText
+        #expect(
+            JSONValue.array([.number("12"), .number("1e5"), .number("0x10"), .number(""), .number("01")]).compactText
                 == "[12,1e5,null,null,null]")
     }
 
     @Test func outlineLinesShape() throws {
-        let v = try JSONValue.parse(#"""
+        let v = try JSONValue.parse(
+            #"""
             {"network":{"client":{"ip":["203.0.113.42","2001:db8::17"]}},
              "evt":{"name":"ConsoleLogin","ok":true,"n":null},
              "items":[{"proto":"tcp","port":22},"x",[]],
              "empty":"", "o":{}, "a":[]}
             """#)
-        #expect(v.outlineLines() == [
-            "network:",
-            "  client:",
-            "    ip: [203.0.113.42, 2001:db8::17]",
-            "evt:",
-            "  name: ConsoleLogin",
-            "  ok: true",
-            "  n: null",
-            "items:",
-            "  - proto: tcp",
-            "    port: 22",
-            "  - x",
-            "  - []",
-            "empty: \"\"",
-            "o: {}",
-            "a: []",
-        ])
+        #expect(
+            v.outlineLines() == [
+                "network:",
+                "  client:",
+                "    ip: [203.0.113.42, 2001:db8::17]",
+                "evt:",
+                "  name: ConsoleLogin",
+                "  ok: true",
+                "  n: null",
+                "items:",
+                "  - proto: tcp",
+                "    port: 22",
+                "  - x",
+                "  - []",
+                "empty: \"\"",
+                "o: {}",
+                "a: []",
+            ])
         #expect(v.outlineLines(indent: 4)[2] == "        ip: [203.0.113.42, 2001:db8::17]")
         #expect(JSONValue.string("solo").outlineLines() == ["solo"])
     }
@@ -190,7 +196,8 @@ import Testing
     }
 
     @Test func typeNames() {
-        #expect([JSONValue.null, .bool(true), .number("1"), .string(""), .array([]), .object([])].map(\.typeName)
+        #expect(
+            [JSONValue.null, .bool(true), .number("1"), .string(""), .array([]), .object([])].map(\.typeName)
                 == ["null", "boolean", "number", "string", "array", "object"])
     }
 

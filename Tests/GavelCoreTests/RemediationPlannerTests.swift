@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GavelCore
 
 @Suite struct RemediationPlannerTests {
@@ -37,57 +38,73 @@ import Testing
     }
 
     @Test func defaultsForTheThreeScenarios() {
-        #expect(RemediationPlanner.propose(for: Self.securityGroupSignal, config: defaults, enabledActions: nil) ==
-                [ProposedRemediation(action: "delete-security-group", targetKind: .securityGroup, target: "sg-0a1b2c3d4e5f60789")])
-        #expect(RemediationPlanner.propose(for: Self.banIPSignal, config: defaults, enabledActions: nil) ==
-                [ProposedRemediation(action: "ban-ip", targetKind: .ip, target: "203.0.113.42")])
+        #expect(
+            RemediationPlanner.propose(for: Self.securityGroupSignal, config: defaults, enabledActions: nil) == [
+                ProposedRemediation(action: "delete-security-group", targetKind: .securityGroup, target: "sg-0a1b2c3d4e5f60789")
+            ])
+        #expect(
+            RemediationPlanner.propose(for: Self.banIPSignal, config: defaults, enabledActions: nil) == [
+                ProposedRemediation(action: "ban-ip", targetKind: .ip, target: "203.0.113.42")
+            ])
         // Without a rule config the fraud signal also proposes a ban of its IP.
-        #expect(RemediationPlanner.propose(for: Self.cardFraudSignal, config: defaults, enabledActions: nil) == [
-            ProposedRemediation(action: "ban-ip", targetKind: .ip, target: "198.51.100.23"),
-            ProposedRemediation(action: "disable-user", targetKind: .user, target: "shopper.one@example.com"),
-        ])
+        #expect(
+            RemediationPlanner.propose(for: Self.cardFraudSignal, config: defaults, enabledActions: nil) == [
+                ProposedRemediation(action: "ban-ip", targetKind: .ip, target: "198.51.100.23"),
+                ProposedRemediation(action: "disable-user", targetKind: .user, target: "shopper.one@example.com"),
+            ])
     }
 
     @Test func exampleConfigForTheThreeScenarios() throws {
         let config = try example()
-        #expect(RemediationPlanner.propose(for: Self.securityGroupSignal, config: config, enabledActions: nil) ==
-                [ProposedRemediation(action: "delete-security-group", targetKind: .securityGroup, target: "sg-0a1b2c3d4e5f60789")])
-        #expect(RemediationPlanner.propose(for: Self.banIPSignal, config: config, enabledActions: nil) ==
-                [ProposedRemediation(action: "ban-ip", targetKind: .ip, target: "203.0.113.42")])
-        #expect(RemediationPlanner.propose(for: Self.cardFraudSignal, config: config, enabledActions: nil) ==
-                [ProposedRemediation(action: "disable-user", targetKind: .user, target: "shopper.one@example.com")])
+        #expect(
+            RemediationPlanner.propose(for: Self.securityGroupSignal, config: config, enabledActions: nil) == [
+                ProposedRemediation(action: "delete-security-group", targetKind: .securityGroup, target: "sg-0a1b2c3d4e5f60789")
+            ])
+        #expect(
+            RemediationPlanner.propose(for: Self.banIPSignal, config: config, enabledActions: nil) == [
+                ProposedRemediation(action: "ban-ip", targetKind: .ip, target: "203.0.113.42")
+            ])
+        #expect(
+            RemediationPlanner.propose(for: Self.cardFraudSignal, config: config, enabledActions: nil) == [
+                ProposedRemediation(action: "disable-user", targetKind: .user, target: "shopper.one@example.com")
+            ])
         #expect(RemediationPlanner.mode(for: Self.banIPSignal, config: config) == .manual)
     }
 
     @Test func ruleLookupPrefersTheRuleID() throws {
-        let config = try loadTestConfig(#"""
-        {"rules": {"rule-abc": {"actions": ["disable-user"], "mode": "auto"},
-                   "Fraudulent Credit Card Authorizations": {"actions": ["ban-ip"], "mode": "dry-run"}}}
-        """#)
+        let config = try loadTestConfig(
+            #"""
+            {"rules": {"rule-abc": {"actions": ["disable-user"], "mode": "auto"},
+                       "Fraudulent Credit Card Authorizations": {"actions": ["ban-ip"], "mode": "dry-run"}}}
+            """#)
         var signal = Self.cardFraudSignal
         #expect(RemediationPlanner.propose(for: signal, config: config, enabledActions: nil).map(\.action) == ["ban-ip"])
         #expect(RemediationPlanner.mode(for: signal, config: config) == .dryRun)
         signal.ruleID = "rule-abc"
         #expect(RemediationPlanner.propose(for: signal, config: config, enabledActions: nil).map(\.action) == ["disable-user"])
         #expect(RemediationPlanner.mode(for: signal, config: config) == .auto)
-        signal.ruleID = "other"; signal.ruleName = "other"
+        signal.ruleID = "other"
+        signal.ruleName = "other"
         #expect(RemediationPlanner.mode(for: signal, config: config) == .manual)
     }
 
     @Test func ruleActionsApplyToEveryEntityOfTheirKind() throws {
-        let config = try loadTestConfig(#"""
-        {"actions": {"forward": {"target": "signal", "outbox": {}}},
-         "rules": {"Multi": {"actions": ["disable-user", "ban-ip", "forward", "delete-security-group"]}}}
-        """#)
+        let config = try loadTestConfig(
+            #"""
+            {"actions": {"forward": {"target": "signal", "outbox": {}}},
+             "rules": {"Multi": {"actions": ["disable-user", "ban-ip", "forward", "delete-security-group"]}}}
+            """#)
         var signal = Signal(signalID: "sig-1")
         signal.ruleName = "Multi"
         signal.ips = [IPAddress(parsing: "203.0.113.1")!, IPAddress(parsing: "2001:db8::17")!]
         signal.users = ["alice", "bob"]
         signal.securityGroups = ["sg-0a1b2c3d"]
         let proposals = RemediationPlanner.propose(for: signal, config: config, enabledActions: nil)
-        #expect(proposals.map { "\($0.action) \($0.target)" } == [
-            "disable-user alice", "disable-user bob", "ban-ip 203.0.113.1", "ban-ip 2001:db8::17", "forward sig-1", "delete-security-group sg-0a1b2c3d",
-        ])
+        #expect(
+            proposals.map { "\($0.action) \($0.target)" } == [
+                "disable-user alice", "disable-user bob", "ban-ip 203.0.113.1", "ban-ip 2001:db8::17", "forward sig-1",
+                "delete-security-group sg-0a1b2c3d",
+            ])
         #expect(proposals.allSatisfy { $0.suppressedBy == nil })
         // The analyst's narrowed set filters the rule's actions.
         #expect(RemediationPlanner.propose(for: signal, config: config, enabledActions: ["ban-ip"]).map(\.target) == ["203.0.113.1", "2001:db8::17"])
@@ -98,15 +115,17 @@ import Testing
         var signal = Self.banIPSignal
         signal.ips = [IPAddress(parsing: "10.1.2.3")!, IPAddress(parsing: "203.0.113.42")!, IPAddress(parsing: "198.51.100.5")!]
         let config = try example()  // allowlists 198.51.100.0/28 and break-glass-admin@example.com
-        #expect(RemediationPlanner.propose(for: signal, config: config, enabledActions: nil) == [
-            ProposedRemediation(action: "ban-ip", targetKind: .ip, target: "10.1.2.3", suppressedBy: "allowlist: 10.0.0.0/8 (RFC 1918)"),
-            ProposedRemediation(action: "ban-ip", targetKind: .ip, target: "203.0.113.42"),
-            ProposedRemediation(action: "ban-ip", targetKind: .ip, target: "198.51.100.5", suppressedBy: "allowlist: 198.51.100.0/28"),
-        ])
+        #expect(
+            RemediationPlanner.propose(for: signal, config: config, enabledActions: nil) == [
+                ProposedRemediation(action: "ban-ip", targetKind: .ip, target: "10.1.2.3", suppressedBy: "allowlist: 10.0.0.0/8 (RFC 1918)"),
+                ProposedRemediation(action: "ban-ip", targetKind: .ip, target: "203.0.113.42"),
+                ProposedRemediation(action: "ban-ip", targetKind: .ip, target: "198.51.100.5", suppressedBy: "allowlist: 198.51.100.0/28"),
+            ])
         var fraud = Self.cardFraudSignal
         fraud.users = ["Break-Glass-Admin@example.com"]
-        #expect(RemediationPlanner.propose(for: fraud, config: config, enabledActions: nil).first?.suppressedBy ==
-                "allowlist: user Break-Glass-Admin@example.com")
+        #expect(
+            RemediationPlanner.propose(for: fraud, config: config, enabledActions: nil).first?.suppressedBy
+                == "allowlist: user Break-Glass-Admin@example.com")
     }
 
     @Test func invalidTargetsAreProposedSuppressed() {
@@ -122,7 +141,8 @@ import Testing
 
         var group = Signal(signalID: "sig-3")
         group.securityGroups = ["sg-../../etc"]
-        #expect(RemediationPlanner.propose(for: group, config: defaults, enabledActions: nil).first?.suppressedBy?.hasPrefix("invalid target") == true)
+        #expect(
+            RemediationPlanner.propose(for: group, config: defaults, enabledActions: nil).first?.suppressedBy?.hasPrefix("invalid target") == true)
     }
 
     @Test func emptySignalProposesNothing() {

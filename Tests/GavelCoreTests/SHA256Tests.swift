@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GavelCore
 
 /// FIPS 180-4 / NIST CSRC example vectors.

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GavelCore
 
 @Suite struct SignalPayloadTests {
@@ -102,7 +103,8 @@ import Testing
     }
 
     @Test func flattenedAndNestedKeysMerge() throws {
-        let s = try json(#"""
+        let s = try json(
+            #"""
             {"SECURITY_SIGNAL_ID":"f1","SECURITY_SIGNAL_ATTRIBUTES":{
               "network.client.ip":"198.51.100.1",
               "network":{"client.ip":["198.51.100.2"],"client":{"ip":"198.51.100.3"}},
@@ -120,7 +122,8 @@ import Testing
     }
 
     @Test func invalidIPsAreKeptApartAndFlagged() throws {
-        let s = try json(#"""
+        let s = try json(
+            #"""
             {"SECURITY_SIGNAL_ID":"x","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":
               ["AWS Internal","1.2.3.4 ",12345,"203.0.113.5","127.1","fe80::1%eth0",null,"",{"a":1},"AWS Internal"]}}}}
             """#)
@@ -130,7 +133,8 @@ import Testing
     }
 
     @Test func ipv6IsCanonicalizedAndDeduplicated() throws {
-        let s = try json(#"""
+        let s = try json(
+            #"""
             {"SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":
               ["2001:DB8::17","2001:db8:0::17","::ffff:203.0.113.9","203.0.113.9","2001:0db8:0000:0000:0000:0000:0000:0017"]}}}}
             """#)
@@ -165,7 +169,8 @@ import Testing
     }
 
     @Test func unsubstitutedVariablesAreAbsent() throws {
-        let s = try json(#"""
+        let s = try json(
+            #"""
             {"SECURITY_SIGNAL_ID":"$SECURITY_SIGNAL_ID","SECURITY_RULE_NAME":"$SECURITY_RULE_NAME","ID":"$ID",
              "SECURITY_SIGNAL_TITLE":"$5 charge","SECURITY_SIGNAL_MSG":"$HOME directory was read",
              "TAGS":"$TAGS","SECURITY_SIGNAL_ATTRIBUTES":"$SECURITY_SIGNAL_ATTRIBUTES","LINK":" $LINK "}
@@ -179,9 +184,11 @@ import Testing
         #expect(s.flags == [.unsubstitutedVariable, .derivedID])
     }
 
-    @Test(arguments: [("$ID", true), ("$SECURITY_RULE_NAME", true), ("$TAGS[env]", true), (" $DATE\n", true),
-                      ("$SECURITY_SIGNAL_ATTRIBUTES.network", true), ("$", false), ("$5", false), ("$id", false),
-                      ("$HOME dir", false), ("cost $ID", false), ("$ID!", false), ("", false)])
+    @Test(arguments: [
+        ("$ID", true), ("$SECURITY_RULE_NAME", true), ("$TAGS[env]", true), (" $DATE\n", true),
+        ("$SECURITY_SIGNAL_ATTRIBUTES.network", true), ("$", false), ("$5", false), ("$id", false),
+        ("$HOME dir", false), ("cost $ID", false), ("$ID!", false), ("", false),
+    ])
     func templateVariableDetection(_ text: String, _ expected: Bool) {
         #expect(SignalPayloadReader.isTemplateVariable(text) == expected)
     }
@@ -205,7 +212,8 @@ import Testing
     }
 
     @Test func scalarsAsTextAndEmptyAsAbsent() throws {
-        let s = try json(#"""
+        let s = try json(
+            #"""
             {"SECURITY_SIGNAL_ID":12345678901234567890123,"SECURITY_RULE_ID":777,"ID":true,
              "SECURITY_RULE_NAME":"","SECURITY_RULE_TYPE":{"x":1},"LINK":"https://app.datadoghq.com/security?x=1",
              "SECURITY_SIGNAL_MSG":"line1\nline2"}
@@ -238,8 +246,9 @@ import Testing
     }
 
     @Test func groupByShapes() throws {
-        #expect(try json(#"{"SECURITY_RULE_GROUP_BY_FIELDS":{"@usr.id":"bob","@network.client.ip":["1.2.3.4","5.6.7.8"],"n":3}}"#)
-            .groupByFields == ["@usr.id:bob", "@network.client.ip:1.2.3.4", "@network.client.ip:5.6.7.8", "n:3"])
+        #expect(
+            try json(#"{"SECURITY_RULE_GROUP_BY_FIELDS":{"@usr.id":"bob","@network.client.ip":["1.2.3.4","5.6.7.8"],"n":3}}"#)
+                .groupByFields == ["@usr.id:bob", "@network.client.ip:1.2.3.4", "@network.client.ip:5.6.7.8", "n:3"])
         #expect(try json(#"{"SECURITY_RULE_GROUP_BY_FIELDS":["@usr.id","@evt.name"]}"#).groupByFields == ["@usr.id", "@evt.name"])
         #expect(try json(#"{"SECURITY_RULE_GROUP_BY_FIELDS":"{\"@usr.id\":\"bob\"}"}"#).groupByFields == ["@usr.id:bob"])
         #expect(try json(#"{"SECURITY_RULE_GROUP_BY_FIELDS":"@usr.id"}"#).groupByFields == ["@usr.id"])
@@ -281,7 +290,8 @@ import Testing
     }
 
     @Test func securityGroupsFromCloudTrailShapes() throws {
-        let s = try json(#"""
+        let s = try json(
+            #"""
             {"SECURITY_SIGNAL_ATTRIBUTES":{"requestParameters":{"groupId":["sg-1"]},"responseElements":{"groupId":"sg-1"},
              "userIdentity":{"arn":"arn:aws:iam::1:role/x"}}}
             """#)
@@ -356,76 +366,76 @@ import Testing
 enum Fixtures {
     /// `fixtures/ban-ip.json`, byte for byte.
     static let banIP = #"""
-{
-  "SECURITY_RULE_NAME": "Request from unexpected IP address",
-  "SECURITY_SIGNAL_ID": "AQAAAYxk1-example-0001",
-  "SECURITY_SIGNAL_SEVERITY": "high",
-  "SECURITY_SIGNAL_TITLE": "Console login from an IP never seen for this account",
-  "SECURITY_SIGNAL_ATTRIBUTES": {
-    "network": {
-      "client": {
-        "ip": [
-          "203.0.113.42"
-        ]
-      }
-    },
-    "evt": {
-      "name": "ConsoleLogin",
-      "outcome": "success"
-    }
-  }
-}
+        {
+          "SECURITY_RULE_NAME": "Request from unexpected IP address",
+          "SECURITY_SIGNAL_ID": "AQAAAYxk1-example-0001",
+          "SECURITY_SIGNAL_SEVERITY": "high",
+          "SECURITY_SIGNAL_TITLE": "Console login from an IP never seen for this account",
+          "SECURITY_SIGNAL_ATTRIBUTES": {
+            "network": {
+              "client": {
+                "ip": [
+                  "203.0.113.42"
+                ]
+              }
+            },
+            "evt": {
+              "name": "ConsoleLogin",
+              "outcome": "success"
+            }
+          }
+        }
 
-"""#
+        """#
 
     /// `fixtures/card-fraud.json`, byte for byte.
     static let cardFraud = #"""
-{
-  "SECURITY_RULE_NAME": "Fraudulent Credit Card Authorizations",
-  "SECURITY_SIGNAL_ID": "AQAAAYxk1-example-0002",
-  "SECURITY_SIGNAL_SEVERITY": "medium",
-  "SECURITY_SIGNAL_ATTRIBUTES": {
-    "usr": { "id": "shopper.one@example.com" },
-    "evt": { "name": "credit_card_authorization", "outcome": "fail" },
-    "network": { "client": { "ip": ["198.51.100.23"] } }
-  }
-}
+        {
+          "SECURITY_RULE_NAME": "Fraudulent Credit Card Authorizations",
+          "SECURITY_SIGNAL_ID": "AQAAAYxk1-example-0002",
+          "SECURITY_SIGNAL_SEVERITY": "medium",
+          "SECURITY_SIGNAL_ATTRIBUTES": {
+            "usr": { "id": "shopper.one@example.com" },
+            "evt": { "name": "credit_card_authorization", "outcome": "fail" },
+            "network": { "client": { "ip": ["198.51.100.23"] } }
+          }
+        }
 
-"""#
+        """#
 
     /// `fixtures/security-group.json`, byte for byte.
     static let securityGroup = #"""
-{
-  "SECURITY_RULE_NAME": "AWS security group open to the world",
-  "SECURITY_SIGNAL_ID": "AQAAAYxk1-example-0003",
-  "SECURITY_SIGNAL_SEVERITY": "critical",
-  "SECURITY_SIGNAL_ATTRIBUTES": {
-    "evt": { "name": "AuthorizeSecurityGroupIngress", "outcome": "success" },
-    "requestParameters": {
-      "groupId": "sg-0a1b2c3d4e5f60789",
-      "ipPermissions": { "items": [ { "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
-        "ipRanges": { "items": [ { "cidrIp": "0.0.0.0/0" } ] } } ] }
-    },
-    "userIdentity": { "arn": "arn:aws:iam::111122223333:user/dev-sandbox" },
-    "network": { "client": { "ip": ["192.0.2.10"] } }
-  }
-}
+        {
+          "SECURITY_RULE_NAME": "AWS security group open to the world",
+          "SECURITY_SIGNAL_ID": "AQAAAYxk1-example-0003",
+          "SECURITY_SIGNAL_SEVERITY": "critical",
+          "SECURITY_SIGNAL_ATTRIBUTES": {
+            "evt": { "name": "AuthorizeSecurityGroupIngress", "outcome": "success" },
+            "requestParameters": {
+              "groupId": "sg-0a1b2c3d4e5f60789",
+              "ipPermissions": { "items": [ { "ipProtocol": "tcp", "fromPort": 22, "toPort": 22,
+                "ipRanges": { "items": [ { "cidrIp": "0.0.0.0/0" } ] } } ] }
+            },
+            "userIdentity": { "arn": "arn:aws:iam::111122223333:user/dev-sandbox" },
+            "network": { "client": { "ip": ["192.0.2.10"] } }
+          }
+        }
 
-"""#
+        """#
 
     /// `fixtures/ban-ip-attributes-as-string.json`, byte for byte.
     static let banIPAttributesAsString = #"""
-{
-  "SECURITY_RULE_NAME": "Request from unexpected IP address",
-  "SECURITY_SIGNAL_ID": "AQAAAYxk1-example-0004",
-  "SECURITY_SIGNAL_ATTRIBUTES": "{\"network\":{\"client\":{\"ip\":[\"203.0.113.77\",\"2001:db8::17\"]}}}"
-}
+        {
+          "SECURITY_RULE_NAME": "Request from unexpected IP address",
+          "SECURITY_SIGNAL_ID": "AQAAAYxk1-example-0004",
+          "SECURITY_SIGNAL_ATTRIBUTES": "{\"network\":{\"client\":{\"ip\":[\"203.0.113.77\",\"2001:db8::17\"]}}}"
+        }
 
-"""#
+        """#
 
     /// `fixtures/ban-ip.form`, byte for byte.
     static let banIPForm = #"""
-SECURITY_RULE_NAME=Request+from+unexpected+IP+address&SECURITY_SIGNAL_ID=AQAAAYxk1-example-0005&SECURITY_SIGNAL_ATTRIBUTES=%7B%22network%22%3A%7B%22client%22%3A%7B%22ip%22%3A%5B%22198.51.100.99%22%5D%7D%7D%7D
-"""#
+        SECURITY_RULE_NAME=Request+from+unexpected+IP+address&SECURITY_SIGNAL_ID=AQAAAYxk1-example-0005&SECURITY_SIGNAL_ATTRIBUTES=%7B%22network%22%3A%7B%22client%22%3A%7B%22ip%22%3A%5B%22198.51.100.99%22%5D%7D%7D%7D
+        """#
 
 }

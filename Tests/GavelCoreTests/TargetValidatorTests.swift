@@ -1,4 +1,5 @@
 import Testing
+
 @testable import GavelCore
 
 @Suite struct TargetValidatorTests {
@@ -7,9 +8,11 @@ import Testing
         #expect(TargetValidator.validate(ip, kind: .ip, pattern: nil) == .success(ip))
     }
 
-    @Test(arguments: ["127.1", "0177.0.0.1", "010.8.8.8", "0x7f.0.0.1", "2130706433", "1.2.3.4 ", " 1.2.3.4",
-                      "fe80::1%eth0", "2001:DB8::17", "2001:db8:0:0:0:0:2:1", "::ffff:10.0.0.1", "", "1.2.3.4\n",
-                      "1.2.3.4;rm -rf /", "１.２.３.４", "-1.2.3.4", "AWS Internal"])
+    @Test(arguments: [
+        "127.1", "0177.0.0.1", "010.8.8.8", "0x7f.0.0.1", "2130706433", "1.2.3.4 ", " 1.2.3.4",
+        "fe80::1%eth0", "2001:DB8::17", "2001:db8:0:0:0:0:2:1", "::ffff:10.0.0.1", "", "1.2.3.4\n",
+        "1.2.3.4;rm -rf /", "１.２.３.４", "-1.2.3.4", "AWS Internal",
+    ])
     func refusesNonCanonicalIPs(_ text: String) {
         #expect(throws: DispatchRefusal.self) { try TargetValidator.validate(text, kind: .ip, pattern: nil).get() }
     }
@@ -19,9 +22,11 @@ import Testing
         #expect(TargetValidator.validate(user, kind: .user, pattern: nil) == .success(user))
     }
 
-    static let hostile = ["$(touch pwned); -rf", "`id`", "a;b", "a|b", "a\nb", "a b", "../x", "a/../b", "-rf", "--help",
-                          "a\u{0}b", "а dmin", "аdmin", "admin\u{200B}", "admin\u{202E}", "a\rb", "a\tb", "a&b", "a>b",
-                          "a'b", "a\"b", "a\\b", "a..b", "", String(repeating: "a", count: 257), ".hidden", "x*"]
+    static let hostile = [
+        "$(touch pwned); -rf", "`id`", "a;b", "a|b", "a\nb", "a b", "../x", "a/../b", "-rf", "--help",
+        "a\u{0}b", "а dmin", "аdmin", "admin\u{200B}", "admin\u{202E}", "a\rb", "a\tb", "a&b", "a>b",
+        "a'b", "a\"b", "a\\b", "a..b", "", String(repeating: "a", count: 257), ".hidden", "x*",
+    ]
 
     @Test(arguments: hostile)
     func refusesHostileUserIDs(_ text: String) {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GavelCore
 
 @Suite struct TemplateTests {
@@ -23,16 +24,25 @@ import Testing
         for bad in ["{{ target }}", "{{target", "{{}}", "x}}", "{{{target}}}", "{{Target}}", "{{env:HOME}}"] {
             #expect(throws: ConfigError.self) { try Template(bad, field: "f") }
         }
-        #expect(Placeholder.allCases.map(\.rawValue) == ["target", "ip", "user", "security_group", "signal_id", "rule_name", "rule_id",
-                                                         "severity", "remediation_id", "idempotency_key", "decided_by", "action"])
+        #expect(
+            Placeholder.allCases.map(\.rawValue) == [
+                "target", "ip", "user", "security_group", "signal_id", "rule_name", "rule_id",
+                "severity", "remediation_id", "idempotency_key", "decided_by", "action",
+            ])
     }
 
     @Test func jsonBodyEscapesValues() throws {
-        let ban = try action(#"{"http": {"url": "https://waf.example.com/ban", "body": {"ip": "{{ip}}", "note": "rule: {{rule_name}}", "n": 3, "list": ["{{severity}}", true, null]}}}"#)
+        let ban = try action(
+            #"{"http": {"url": "https://waf.example.com/ban", "body": {"ip": "{{ip}}", "note": "rule: {{rule_name}}", "n": 3, "list": ["{{severity}}", true, null]}}}"#
+        )
         let rendered = try ban.render(context(ruleName: TemplateTests.hostileRule, action: ban))
-        guard case .http(let request) = rendered else { Issue.record("not http"); return }
+        guard case .http(let request) = rendered else {
+            Issue.record("not http")
+            return
+        }
         let text = String(decoding: request.body, as: UTF8.self)
-        #expect(text == #"{"ip":"203.0.113.42","note":"rule: Rule \"quoted\" \\ back\nnew line\ttab é ✓ \u2028 \u0001","n":3,"list":["high",true,null]}"#)
+        #expect(
+            text == #"{"ip":"203.0.113.42","note":"rule: Rule \"quoted\" \\ back\nnew line\ttab é ✓ \u2028 \u0001","n":3,"list":["high",true,null]}"#)
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any])
         #expect(parsed["note"] as? String == "rule: " + TemplateTests.hostileRule)
         #expect(request.method == "POST" && request.timeoutSeconds == 10 && request.maxRetries == 5)
@@ -42,7 +52,10 @@ import Testing
     @Test func urlValuesArePercentEncoded() throws {
         let ban = try action(#"{"http": {"url": "https://waf.example.com/ban/{{ip}}?rule={{rule_name}}&sig={{signal_id}}"}}"#)
         let rendered = try ban.render(context(target: "2001:db8::17", ruleName: "a/b?c#d&e f=é~._-", action: ban))
-        guard case .http(let request) = rendered else { Issue.record("not http"); return }
+        guard case .http(let request) = rendered else {
+            Issue.record("not http")
+            return
+        }
         #expect(request.url == "https://waf.example.com/ban/2001%3Adb8%3A%3A17?rule=a%2Fb%3Fc%23d%26e%20f%3D%C3%A9~._-&sig=AQAAAYxk1-example-0001")
         #expect(Template.percentEncoded("\r\n%") == "%0D%0A%25")
     }
@@ -56,10 +69,15 @@ import Testing
     }
 
     @Test func argvElementsAreNeverResplit() throws {
-        let disable = try action(#"{"command": {"argv": ["/usr/local/bin/disable-user", "--reason", "{{rule_name}}", "--note=gavel {{rule_name}}", "--", "{{user}}"]}}"#, "disable-user")
+        let disable = try action(
+            #"{"command": {"argv": ["/usr/local/bin/disable-user", "--reason", "{{rule_name}}", "--note=gavel {{rule_name}}", "--", "{{user}}"]}}"#,
+            "disable-user")
         let hostile = "$(touch pwned); rm -rf / `id` | cat > x"
         let rendered = try disable.render(context(target: "shopper.one@example.com", ruleName: hostile, action: disable))
-        guard case .command(let command) = rendered else { Issue.record("not a command"); return }
+        guard case .command(let command) = rendered else {
+            Issue.record("not a command")
+            return
+        }
         #expect(command.argv == ["/usr/local/bin/disable-user", "--reason", hostile, "--note=gavel " + hostile, "--", "shopper.one@example.com"])
         #expect(command.timeoutSeconds == 30 && command.maxRetries == 0)
     }
@@ -83,9 +101,15 @@ import Testing
     @Test func outboxLineHoldsWhatAnHTTPActionWouldSend() throws {
         let ban = try #require(GavelConfig.builtInDefaults(databasePath: "/db/gavel.db").actions["ban-ip"])
         let rendered = try render(ban, context: context(ruleName: "Request from \"unexpected\" IP", action: ban))
-        guard case .outbox(let outbox) = rendered else { Issue.record("not outbox"); return }
+        guard case .outbox(let outbox) = rendered else {
+            Issue.record("not outbox")
+            return
+        }
         #expect(outbox.path == "/db/gavel-outbox.jsonl")
-        #expect(outbox.line == #"{"action":"ban-ip","remediation_id":"42","idempotency_key":"gavel-42","target":"203.0.113.42","method":"POST","url":"outbox:ban-ip","headers":{"Content-Type":"application/json","Idempotency-Key":"gavel-42"},"body":{"action":"ban-ip","target":"203.0.113.42","kind":"ip","signal_id":"AQAAAYxk1-example-0001","rule":"Request from \"unexpected\" IP","rule_id":"abc-123","severity":"high","decided_by":"alice","remediation_id":"42","idempotency_key":"gavel-42"}}"#)
+        #expect(
+            outbox.line
+                == #"{"action":"ban-ip","remediation_id":"42","idempotency_key":"gavel-42","target":"203.0.113.42","method":"POST","url":"outbox:ban-ip","headers":{"Content-Type":"application/json","Idempotency-Key":"gavel-42"},"body":{"action":"ban-ip","target":"203.0.113.42","kind":"ip","signal_id":"AQAAAYxk1-example-0001","rule":"Request from \"unexpected\" IP","rule_id":"abc-123","severity":"high","decided_by":"alice","remediation_id":"42","idempotency_key":"gavel-42"}}"#
+        )
         #expect(!outbox.line.contains("\n"))
     }
 
@@ -98,24 +122,39 @@ import Testing
     }
 
     @Test func maskedHidesSecrets() throws {
-        let ban = try action(#"{"http": {"url": "https://ops:hunter2@waf.example.com/ban?api_key=K123&ip={{ip}}#frag", "headers": {"Authorization": "Bearer abc.def", "X-Api-Key": "k-1", "X-Trace": "t"}, "body": {"ip": "{{ip}}", "auth": {"token": "tok-9"}}}}"#)
+        let ban = try action(
+            #"{"http": {"url": "https://ops:hunter2@waf.example.com/ban?api_key=K123&ip={{ip}}#frag", "headers": {"Authorization": "Bearer abc.def", "X-Api-Key": "k-1", "X-Trace": "t"}, "body": {"ip": "{{ip}}", "auth": {"token": "tok-9"}}}}"#
+        )
         let rendered = try ban.render(context(action: ban))
-        guard case .http(let plain) = rendered, case .http(let masked) = rendered.masked() else { Issue.record("not http"); return }
+        guard case .http(let plain) = rendered, case .http(let masked) = rendered.masked() else {
+            Issue.record("not http")
+            return
+        }
         #expect(plain.headers.first?.value == "Bearer abc.def")
         #expect(masked.url == "https://****@waf.example.com/ban?api_key=****&ip=203.0.113.42#frag")
-        #expect(masked.headers == [HTTPHeaderField("Authorization", "Bearer ****"), HTTPHeaderField("X-Api-Key", "****"), HTTPHeaderField("X-Trace", "t"),
-                                   HTTPHeaderField("Content-Type", "application/json"), HTTPHeaderField("Idempotency-Key", "gavel-42")])
+        #expect(
+            masked.headers == [
+                HTTPHeaderField("Authorization", "Bearer ****"), HTTPHeaderField("X-Api-Key", "****"), HTTPHeaderField("X-Trace", "t"),
+                HTTPHeaderField("Content-Type", "application/json"), HTTPHeaderField("Idempotency-Key", "gavel-42"),
+            ])
         #expect(String(decoding: masked.body, as: UTF8.self) == #"{"ip":"203.0.113.42","auth":{"token":"****"}}"#)
 
-        let command = RenderedRequest.command(CommandDispatchRequest(argv: ["/bin/x", "--token", "s1", "--api-key=s2", "-H", "Authorization: Bearer s3", "--", "bob"]))
+        let command = RenderedRequest.command(
+            CommandDispatchRequest(argv: ["/bin/x", "--token", "s1", "--api-key=s2", "-H", "Authorization: Bearer s3", "--", "bob"]))
         guard case .command(let maskedCommand) = command.masked() else { return }
         #expect(maskedCommand.argv == ["/bin/x", "--token", "****", "--api-key=****", "-H", "Authorization: Bearer ****", "--", "bob"])
     }
 
     @Test func maskedOutboxLine() throws {
         let ban = try action(#"{"outbox": {"path": "/tmp/o.jsonl", "headers": {"Authorization": "Basic dXNlcjpwdw=="}}}"#)
-        guard case .outbox(let masked) = try ban.render(context(action: ban)).masked() else { Issue.record("not outbox"); return }
-        #expect(masked.line.hasPrefix(#"{"action":"ban-ip","remediation_id":"42","idempotency_key":"gavel-42","target":"203.0.113.42","method":"POST","url":"outbox:ban-ip","headers":{"Authorization":"Basic ****","Content-Type":"application/json","Idempotency-Key":"gavel-42"}"#))
+        guard case .outbox(let masked) = try ban.render(context(action: ban)).masked() else {
+            Issue.record("not outbox")
+            return
+        }
+        #expect(
+            masked.line.hasPrefix(
+                #"{"action":"ban-ip","remediation_id":"42","idempotency_key":"gavel-42","target":"203.0.113.42","method":"POST","url":"outbox:ban-ip","headers":{"Authorization":"Basic ****","Content-Type":"application/json","Idempotency-Key":"gavel-42"}"#
+            ))
         #expect(!masked.line.contains("dXNlcjpwdw"))
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import GavelCore
-import Glibc
 import GavelTestSupport
+import Glibc
 import Testing
 
 @testable import GavelDispatch
@@ -15,7 +15,9 @@ struct CommandExecutorTests {
     @Test("hostile values arrive as single argv elements and nothing is evaluated")
     func argvIsVerbatim() throws {
         let dir = try TemporaryDirectory()
-        let recorder = try dir.script("record", """
+        let recorder = try dir.script(
+            "record",
+            """
             #!/bin/sh
             out="$1"; shift
             for a in "$@"; do printf '%s\\0' "$a"; done > "$out"
@@ -26,8 +28,9 @@ struct CommandExecutorTests {
             "; touch \(dir.file("pwned3"))", "a && touch \(dir.file("pwned4"))", "line1\nline2",
             "--", "-n", "'quoted'\"double\"", "*", "", "日本 é",
         ]
-        let outcome = executor.execute(CommandDispatchRequest(argv: [recorder, dir.file("argv")] + hostile, timeoutSeconds: 10),
-                                       idempotencyKey: "rem-7-key")
+        let outcome = executor.execute(
+            CommandDispatchRequest(argv: [recorder, dir.file("argv")] + hostile, timeoutSeconds: 10),
+            idempotencyKey: "rem-7-key")
 
         #expect(outcome.kind == .success)
         #expect(outcome.status == 0)
@@ -67,13 +70,16 @@ struct CommandExecutorTests {
     func timeoutKillsProcessGroup() throws {
         let dir = try TemporaryDirectory()
         let sleeper = try dir.script("sleeper", "#!/bin/sh\n/bin/sleep 30 &\necho $! > \"$1\"\n/bin/sleep 30\n")
-        let outcome = executor.execute(CommandDispatchRequest(argv: [sleeper, dir.file("child.pid")], timeoutSeconds: 1),
-                                       idempotencyKey: "k")
+        let outcome = executor.execute(
+            CommandDispatchRequest(argv: [sleeper, dir.file("child.pid")], timeoutSeconds: 1),
+            idempotencyKey: "k")
         #expect(outcome.kind == .retryable)
         #expect(outcome.status == nil)
         #expect(outcome.error == "timeout after 1 s")
-        let child = try #require(pid_t(String(decoding: try dir.read("child.pid"), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        let child = try #require(
+            pid_t(
+                String(decoding: try dir.read("child.pid"), as: UTF8.self)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(eventuallyDead(child))
     }
 
@@ -81,13 +87,16 @@ struct CommandExecutorTests {
     func strayChildKilledAfterExit() throws {
         let dir = try TemporaryDirectory()
         let forker = try dir.script("forker", "#!/bin/sh\n/bin/sleep 30 &\necho $! > \"$1\"\necho done\nexit 0\n")
-        let outcome = executor.execute(CommandDispatchRequest(argv: [forker, dir.file("child.pid")], timeoutSeconds: 20),
-                                       idempotencyKey: "k")
+        let outcome = executor.execute(
+            CommandDispatchRequest(argv: [forker, dir.file("child.pid")], timeoutSeconds: 20),
+            idempotencyKey: "k")
         #expect(outcome.kind == .success)
         #expect(outcome.error == nil)
         #expect(outcome.responseExcerpt == "done\n")
-        let child = try #require(pid_t(String(decoding: try dir.read("child.pid"), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        let child = try #require(
+            pid_t(
+                String(decoding: try dir.read("child.pid"), as: UTF8.self)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(eventuallyDead(child))
     }
 
@@ -133,9 +142,11 @@ struct CommandExecutorTests {
         #expect(outcome.responseExcerpt.split(separator: "\n") == ["0", "1", "2", "3"])
     }
 
-    @Test("argv that cannot run is permanent", arguments: [
-        [], ["bin/true"], ["true"], ["./x"], ["/nonexistent/gavel-test-program"], ["/bin/true", "a\u{0}b"],
-    ])
+    @Test(
+        "argv that cannot run is permanent",
+        arguments: [
+            [], ["bin/true"], ["true"], ["./x"], ["/nonexistent/gavel-test-program"], ["/bin/true", "a\u{0}b"],
+        ])
     func invalidArgvRefused(argv: [String]) {
         let outcome = executor.execute(CommandDispatchRequest(argv: argv, timeoutSeconds: 5), idempotencyKey: "k")
         #expect(outcome.kind == .permanent)

@@ -1,6 +1,7 @@
 import Foundation
 import GavelTestSupport
 import Testing
+
 @testable import GavelCore
 @testable import GavelDispatch
 @testable import GavelStore
@@ -11,8 +12,10 @@ import Testing
 /// version, a hand edit of the database), and a flooding endpoint is cut at the size cap while
 /// the dispatcher goes on with the next remediation.
 @Suite(.serialized) struct DispatchSafetyTests {
-    @Test(arguments: ["127.1", "0177.0.0.1", "0x7f.0.0.1", "2130706433", "fe80::1%eth0", "203.0.113.50 ", " 203.0.113.50",
-                      "::ffff:203.0.113.50", "2001:DB8::1", "203.0.113.50\n", "203.0.113.50/32"])
+    @Test(arguments: [
+        "127.1", "0177.0.0.1", "0x7f.0.0.1", "2130706433", "fe80::1%eth0", "203.0.113.50 ", " 203.0.113.50",
+        "::ffff:203.0.113.50", "2001:DB8::1", "203.0.113.50\n", "203.0.113.50/32",
+    ])
     func nonCanonicalTargetInAnApprovedRowIsNeverSent(_ target: String) throws {
         let sink = try LoopbackSink([.status(200)])
         defer { sink.stop() }

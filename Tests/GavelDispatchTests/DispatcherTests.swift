@@ -1,7 +1,8 @@
 import Foundation
-import Synchronization
 import GavelTestSupport
+import Synchronization
 import Testing
+
 @testable import GavelCore
 @testable import GavelDispatch
 @testable import GavelStore
@@ -29,7 +30,8 @@ final class DispatchBench {
     func signal(_ json: String, config: GavelConfig? = nil) throws -> [Int64] {
         let db = try database()
         let body = Array(json.utf8)
-        let incoming = IncomingSignal(signal: try SignalPayload.decode(body: body, format: .json), rawBody: body, contentType: "application/json", peer: nil)
+        let incoming = IncomingSignal(
+            signal: try SignalPayload.decode(body: body, format: .json), rawBody: body, contentType: "application/json", peer: nil)
         return try db.writeTransaction { try db.intake(incoming, config: config ?? self.config).remediations }
     }
 
@@ -95,7 +97,8 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         #expect(request.values("Content-Type") == ["application/json"])
         let key = try bench.database().idempotencyKey(id: ids[0])
         #expect(request.values("Idempotency-Key") == [key])
-        #expect(String(decoding: request.body, as: UTF8.self) == #"{"address":"203.0.113.42","rule":"Request from unexpected IP address","by":"alice"}"#)
+        #expect(
+            String(decoding: request.body, as: UTF8.self) == #"{"address":"203.0.113.42","rule":"Request from unexpected IP address","by":"alice"}"#)
         let r = try bench.state(ids[0])
         #expect(r.state == .dispatched)
         #expect(r.attempts == 1)
@@ -160,7 +163,8 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         }
         #expect(ids.count == 200)
         try bench.database().decide(ids, .approve, by: "alice")
-        let a = bench.dispatcher(), b = bench.dispatcher()
+        let a = bench.dispatcher()
+        let b = bench.dispatcher()
         let counts = Mutex<[Int]>([])
         DispatchQueue.concurrentPerform(iterations: 2) { i in
             let n = try! (i == 0 ? a : b).runOnce().attempted
@@ -266,16 +270,19 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         let dir = try TemporaryDirectory()
         let log = dir.file("argv.log")
         let script = try dir.script("record.sh", "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\" >> '\(log)'; done\n")
-        let bench = try DispatchBench(configJSON: """
-            { "actions": { "disable-user": { "target": "user", "command": { "argv": ["\(script)", "--", "{{user}}"], "timeout_seconds": 5 } } },
-              "rules": { "Fraud": { "actions": ["disable-user"] } } }
-            """)
+        let bench = try DispatchBench(
+            configJSON: """
+                { "actions": { "disable-user": { "target": "user", "command": { "argv": ["\(script)", "--", "{{user}}"], "timeout_seconds": 5 } } },
+                  "rules": { "Fraud": { "actions": ["disable-user"] } } }
+                """)
         let hostile = #"$(touch pwned); -rf"#
-        let bad = try bench.signal(#"{"SECURITY_RULE_NAME":"Fraud","SECURITY_SIGNAL_ID":"f1","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"\#(hostile)"}}}"#)
+        let bad = try bench.signal(
+            #"{"SECURITY_RULE_NAME":"Fraud","SECURITY_SIGNAL_ID":"f1","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"\#(hostile)"}}}"#)
         #expect(try bench.state(bad[0]).state == .suppressed)
         #expect(try bench.state(bad[0]).reason?.contains("invalid target") == true)
         #expect(throws: StoreError.self) { try bench.database().decide(bad, .approve, by: "alice") }
-        let good = try bench.signal(#"{"SECURITY_RULE_NAME":"Fraud","SECURITY_SIGNAL_ID":"f2","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"shopper.one@example.com"}}}"#)
+        let good = try bench.signal(
+            #"{"SECURITY_RULE_NAME":"Fraud","SECURITY_SIGNAL_ID":"f2","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"shopper.one@example.com"}}}"#)
         try bench.database().decide(good, .approve, by: "alice")
         try bench.dispatchUntilSettled(good[0])
         #expect(try bench.state(good[0]).state == .dispatched)
@@ -303,14 +310,17 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
     @Test func interruptedDispatchIsResentOnlyWhenIdempotent() throws {
         let sink = try LoopbackSink([.status(200)])
         defer { sink.stop() }
-        let bench = try DispatchBench(configJSON: """
-            { "allow_internal_action_urls": true,
-              "actions": {
-                "ban-ip": { "target": "ip", "http": { "url": "\(sink.url("/ban"))" } },
-                "delete-security-group": { "target": "security_group", "http": { "method": "DELETE", "url": "\(sink.url("/sg/{{security_group}}"))" } } } }
-            """)
+        let bench = try DispatchBench(
+            configJSON: """
+                { "allow_internal_action_urls": true,
+                  "actions": {
+                    "ban-ip": { "target": "ip", "http": { "url": "\(sink.url("/ban"))" } },
+                    "delete-security-group": { "target": "security_group", "http": { "method": "DELETE", "url": "\(sink.url("/sg/{{security_group}}"))" } } } }
+                """)
         let ban = try bench.signal(banSignal("c1", ip: "203.0.113.42"))
-        let sg = try bench.signal(#"{"SECURITY_RULE_NAME":"SG","SECURITY_SIGNAL_ID":"c2","SECURITY_SIGNAL_ATTRIBUTES":{"requestParameters":{"groupId":"sg-0a1b2c3d4e5f60789"}}}"#)
+        let sg = try bench.signal(
+            #"{"SECURITY_RULE_NAME":"SG","SECURITY_SIGNAL_ID":"c2","SECURITY_SIGNAL_ATTRIBUTES":{"requestParameters":{"groupId":"sg-0a1b2c3d4e5f60789"}}}"#
+        )
         let db = try bench.database()
         try db.decide(ban + sg, .approve, by: "alice")
         // Simulate a dispatcher killed mid-send: claimed by a process that no longer exists.

@@ -13,8 +13,10 @@ struct ExecutorTests {
     func routesHTTP() throws {
         let sink = try LoopbackSink([.status(202)])
         defer { sink.stop() }
-        let request = RenderedRequest.http(HTTPDispatchRequest(method: "POST", url: sink.url("/ban"), headers: [],
-                                                               body: Array("{}".utf8), timeoutSeconds: 5))
+        let request = RenderedRequest.http(
+            HTTPDispatchRequest(
+                method: "POST", url: sink.url("/ban"), headers: [],
+                body: Array("{}".utf8), timeoutSeconds: 5))
         let outcome = executor.execute(request, idempotencyKey: "rem-1")
         #expect(outcome.kind == .success)
         #expect(outcome.status == 202)
@@ -33,8 +35,9 @@ struct ExecutorTests {
     @Test("an outbox request appends its line")
     func routesOutbox() throws {
         let dir = try TemporaryDirectory()
-        let outcome = executor.execute(.outbox(OutboxDispatchRequest(path: dir.file("o.jsonl"), line: "{\"a\":1}")),
-                                       idempotencyKey: "rem-3")
+        let outcome = executor.execute(
+            .outbox(OutboxDispatchRequest(path: dir.file("o.jsonl"), line: "{\"a\":1}")),
+            idempotencyKey: "rem-3")
         #expect(outcome.kind == .success)
         #expect(try dir.read("o.jsonl") == Array("{\"a\":1}\n".utf8))
     }
@@ -42,12 +45,14 @@ struct ExecutorTests {
 
 @Suite("DispatchOutcome")
 struct DispatchOutcomeTests {
-    @Test("the excerpt never exceeds 4096 bytes of UTF-8, whatever the input", arguments: [
-        [UInt8](repeating: 0xFF, count: 5000),                          // each byte becomes U+FFFD (3 bytes)
-        Array(String(repeating: "日", count: 2000).utf8),              // a 3-byte character cut at 4096
-        Array(String(repeating: "a", count: 4095).utf8) + [0xE6, 0x97], // a truncated sequence at the end
-        Array("short".utf8),
-    ])
+    @Test(
+        "the excerpt never exceeds 4096 bytes of UTF-8, whatever the input",
+        arguments: [
+            [UInt8](repeating: 0xFF, count: 5000),  // each byte becomes U+FFFD (3 bytes)
+            Array(String(repeating: "日", count: 2000).utf8),  // a 3-byte character cut at 4096
+            Array(String(repeating: "a", count: 4095).utf8) + [0xE6, 0x97],  // a truncated sequence at the end
+            Array("short".utf8),
+        ])
     func excerptLimit(bytes: [UInt8]) {
         let excerpt = DispatchOutcome.excerpt(of: bytes)
         #expect(excerpt.utf8.count <= DispatchOutcome.excerptLimit)

@@ -9,8 +9,10 @@ import Testing
 struct HTTPExecutorTests {
     let executor = HTTPExecutor()
 
-    func post(_ url: String, headers: [HTTPHeaderField] = [], body: [UInt8] = Array(#"{"ip":"203.0.113.7"}"#.utf8),
-              timeout: Double = 5) -> HTTPDispatchRequest {
+    func post(
+        _ url: String, headers: [HTTPHeaderField] = [], body: [UInt8] = Array(#"{"ip":"203.0.113.7"}"#.utf8),
+        timeout: Double = 5
+    ) -> HTTPDispatchRequest {
         HTTPDispatchRequest(method: "POST", url: url, headers: headers, body: body, timeoutSeconds: timeout)
     }
 
@@ -20,11 +22,14 @@ struct HTTPExecutorTests {
         defer { sink.stop() }
         // Hostile but legal bytes: quotes, braces, NUL, invalid UTF-8, CRLF inside the body.
         let body: [UInt8] = Array(#"{"target":"a\"b","note":"x\r\ny"}"#.utf8) + [0x00, 0xFF, 0xFE, 0x0D, 0x0A]
-        let request = post(sink.url("/v1/ban?ttl=3600&src=gavel"),
-                           headers: [HTTPHeaderField("Content-Type", "application/json"),
-                                     HTTPHeaderField("X-Api-Key", "s3cr3t value; with=chars"),
-                                     HTTPHeaderField("X-Empty-Not", "\t tab ok")],
-                           body: body)
+        let request = post(
+            sink.url("/v1/ban?ttl=3600&src=gavel"),
+            headers: [
+                HTTPHeaderField("Content-Type", "application/json"),
+                HTTPHeaderField("X-Api-Key", "s3cr3t value; with=chars"),
+                HTTPHeaderField("X-Empty-Not", "\t tab ok"),
+            ],
+            body: body)
 
         let outcome = executor.execute(request, idempotencyKey: "rem-42-0f3a")
 
@@ -50,8 +55,12 @@ struct HTTPExecutorTests {
     func ownedHeadersWin() throws {
         let sink = try LoopbackSink()
         defer { sink.stop() }
-        let request = post(sink.url("/"), headers: [HTTPHeaderField("idempotency-key", "forged"),
-                                                    HTTPHeaderField("User-Agent", "curl/8")])
+        let request = post(
+            sink.url("/"),
+            headers: [
+                HTTPHeaderField("idempotency-key", "forged"),
+                HTTPHeaderField("User-Agent", "curl/8"),
+            ])
         let outcome = executor.execute(request, idempotencyKey: "real-key")
         #expect(outcome.kind == .success)
         let sent = RecordedRequest(try #require(sink.requests.first))
@@ -59,11 +68,13 @@ struct HTTPExecutorTests {
         #expect(sent.values("User-Agent") == ["gavel/0.1"])
     }
 
-    @Test("the status decides the outcome", arguments: [
-        (200, DispatchOutcome.Kind.success), (201, .success), (204, .success),
-        (400, .permanent), (401, .permanent), (404, .permanent), (409, .permanent), (422, .permanent),
-        (408, .retryable), (429, .retryable), (500, .retryable), (502, .retryable), (503, .retryable),
-    ])
+    @Test(
+        "the status decides the outcome",
+        arguments: [
+            (200, DispatchOutcome.Kind.success), (201, .success), (204, .success),
+            (400, .permanent), (401, .permanent), (404, .permanent), (409, .permanent), (422, .permanent),
+            (408, .retryable), (429, .retryable), (500, .retryable), (502, .retryable), (503, .retryable),
+        ])
     func statusClassification(status: Int, kind: DispatchOutcome.Kind) throws {
         let sink = try LoopbackSink([.status(status, body: Array("{\"error\":\"nope\"}".utf8))])
         defer { sink.stop() }
@@ -111,9 +122,11 @@ struct HTTPExecutorTests {
         #expect(sink.requests.count == 1)
     }
 
-    @Test("once the status line arrived it decides, even if the body never ends", arguments: [
-        (200, DispatchOutcome.Kind.success), (503, .retryable), (403, .permanent),
-    ])
+    @Test(
+        "once the status line arrived it decides, even if the body never ends",
+        arguments: [
+            (200, DispatchOutcome.Kind.success), (503, .retryable), (403, .permanent),
+        ])
     func statusThenHang(status: Int, kind: DispatchOutcome.Kind) throws {
         let sink = try LoopbackSink([.headThenHang(status, bodyLength: 100)])
         defer { sink.stop() }
@@ -152,19 +165,21 @@ struct HTTPExecutorTests {
         #expect(outcome.error != nil)
     }
 
-    @Test("CR, LF, NUL or other controls in a header refuse the request before connecting", arguments: [
-        [HTTPHeaderField("X-Target", "1.2.3.4\r\nX-Injected: yes")],
-        [HTTPHeaderField("X-Target", "1.2.3.4\nX-Injected: yes")],
-        [HTTPHeaderField("X-Target", "1.2.3.4\r")],
-        [HTTPHeaderField("X-Target", "a\u{0}b")],
-        [HTTPHeaderField("X-Target", "a\u{1B}[2Jb")],
-        [HTTPHeaderField("X-Bad Name", "v")],
-        [HTTPHeaderField("X-Bad:Name", "v")],
-        [HTTPHeaderField("", "v")],
-        [HTTPHeaderField("Content-Length", "0")],
-        [HTTPHeaderField("Transfer-Encoding", "chunked")],
-        [HTTPHeaderField("Host", "evil.example")],
-    ])
+    @Test(
+        "CR, LF, NUL or other controls in a header refuse the request before connecting",
+        arguments: [
+            [HTTPHeaderField("X-Target", "1.2.3.4\r\nX-Injected: yes")],
+            [HTTPHeaderField("X-Target", "1.2.3.4\nX-Injected: yes")],
+            [HTTPHeaderField("X-Target", "1.2.3.4\r")],
+            [HTTPHeaderField("X-Target", "a\u{0}b")],
+            [HTTPHeaderField("X-Target", "a\u{1B}[2Jb")],
+            [HTTPHeaderField("X-Bad Name", "v")],
+            [HTTPHeaderField("X-Bad:Name", "v")],
+            [HTTPHeaderField("", "v")],
+            [HTTPHeaderField("Content-Length", "0")],
+            [HTTPHeaderField("Transfer-Encoding", "chunked")],
+            [HTTPHeaderField("Host", "evil.example")],
+        ])
     func hostileHeadersRefused(headers: [HTTPHeaderField]) throws {
         let sink = try LoopbackSink()
         defer { sink.stop() }
@@ -183,17 +198,19 @@ struct HTTPExecutorTests {
         #expect(sink.connections == 0)
     }
 
-    @Test("bad URLs, methods, GET bodies and timeouts are permanent", arguments: [
-        HTTPDispatchRequest(method: "POST", url: "file:///etc/passwd", headers: [], body: []),
-        HTTPDispatchRequest(method: "POST", url: "ftp://127.0.0.1/x", headers: [], body: []),
-        HTTPDispatchRequest(method: "POST", url: "not a url", headers: [], body: []),
-        HTTPDispatchRequest(method: "POST", url: "http:///nohost", headers: [], body: []),
-        HTTPDispatchRequest(method: "PO ST", url: "http://127.0.0.1:1/", headers: [], body: []),
-        HTTPDispatchRequest(method: "GET\r\n", url: "http://127.0.0.1:1/", headers: [], body: []),
-        HTTPDispatchRequest(method: "GET", url: "http://127.0.0.1:1/", headers: [], body: [1]),
-        HTTPDispatchRequest(method: "POST", url: "http://127.0.0.1:1/", headers: [], body: [], timeoutSeconds: 0),
-        HTTPDispatchRequest(method: "POST", url: "http://127.0.0.1:1/", headers: [], body: [], timeoutSeconds: .nan),
-    ])
+    @Test(
+        "bad URLs, methods, GET bodies and timeouts are permanent",
+        arguments: [
+            HTTPDispatchRequest(method: "POST", url: "file:///etc/passwd", headers: [], body: []),
+            HTTPDispatchRequest(method: "POST", url: "ftp://127.0.0.1/x", headers: [], body: []),
+            HTTPDispatchRequest(method: "POST", url: "not a url", headers: [], body: []),
+            HTTPDispatchRequest(method: "POST", url: "http:///nohost", headers: [], body: []),
+            HTTPDispatchRequest(method: "PO ST", url: "http://127.0.0.1:1/", headers: [], body: []),
+            HTTPDispatchRequest(method: "GET\r\n", url: "http://127.0.0.1:1/", headers: [], body: []),
+            HTTPDispatchRequest(method: "GET", url: "http://127.0.0.1:1/", headers: [], body: [1]),
+            HTTPDispatchRequest(method: "POST", url: "http://127.0.0.1:1/", headers: [], body: [], timeoutSeconds: 0),
+            HTTPDispatchRequest(method: "POST", url: "http://127.0.0.1:1/", headers: [], body: [], timeoutSeconds: .nan),
+        ])
     func invalidRequestsRefused(request: HTTPDispatchRequest) {
         let outcome = executor.execute(request, idempotencyKey: "k")
         #expect(outcome.kind == .permanent)

@@ -1,8 +1,8 @@
 import Dispatch
 import Foundation
 import GavelCore
-import Glibc
 import GavelTestSupport
+import Glibc
 import Testing
 
 @testable import GavelDispatch
@@ -56,9 +56,11 @@ struct OutboxWriterTests {
         #expect(seen.count == 400)
     }
 
-    @Test("a line containing CR, LF or NUL is refused and nothing is written", arguments: [
-        "{\"a\":1}\n{\"injected\":true}", "{\"a\":1}\r", "{\"a\":\"\u{0}\"}",
-    ])
+    @Test(
+        "a line containing CR, LF or NUL is refused and nothing is written",
+        arguments: [
+            "{\"a\":1}\n{\"injected\":true}", "{\"a\":1}\r", "{\"a\":\"\u{0}\"}",
+        ])
     func lineBreaksRefused(line: String) throws {
         let dir = try TemporaryDirectory()
         let outcome = writer.execute(OutboxDispatchRequest(path: dir.file("outbox"), line: line))

@@ -4,7 +4,6 @@ import Testing
 
 @testable import GavelDispatch
 
-
 @Suite("RetryPolicy")
 struct RetryPolicyTests {
     @Test("defaults are 1 s base and 300 s cap")
@@ -61,10 +60,12 @@ struct RetryPolicyTests {
         #expect(first != other)
     }
 
-    @Test("degenerate settings give zero delays, never a trap", arguments: [
-        RetryPolicy(base: 0, cap: 300), RetryPolicy(base: -1, cap: 300), RetryPolicy(base: 1, cap: 0),
-        RetryPolicy(base: .nan, cap: .nan), RetryPolicy(base: .infinity, cap: -5),
-    ])
+    @Test(
+        "degenerate settings give zero delays, never a trap",
+        arguments: [
+            RetryPolicy(base: 0, cap: 300), RetryPolicy(base: -1, cap: 300), RetryPolicy(base: 1, cap: 0),
+            RetryPolicy(base: .nan, cap: .nan), RetryPolicy(base: .infinity, cap: -5),
+        ])
     func degenerateSettings(policy: RetryPolicy) {
         var random = SeededGenerator(seed: 1)
         #expect(policy.delay(afterAttempt: 3, random: &random) == 0)

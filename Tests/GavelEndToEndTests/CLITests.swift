@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GavelCore
 
 @Suite struct CLITests {
@@ -21,7 +22,10 @@ import Testing
         "gavel --version | gavel help [VERB]",
     ]
 
-    @Test(arguments: zip(["console", "serve", "dispatch", "signals", "list", "show", "approve", "reject", "retry", "rules", "auto", "audit", "demo", "help"], contract))
+    @Test(
+        arguments: zip(
+            ["console", "serve", "dispatch", "signals", "list", "show", "approve", "reject", "retry", "rules", "auto", "audit", "demo", "help"],
+            contract))
     func helpOfEveryVerbMatchesTheContract(verb: String, usage: String) throws {
         let r = try GavelBinary.run(["help", verb])
         #expect(r.status == 0)
@@ -81,7 +85,8 @@ import Testing
         #expect(second.err.contains("already rejected by alice"))
         #expect(second.err.contains("known customer"))
         // Payload text cannot start a fake line in CLI output.
-        let forged = #"{"SECURITY_RULE_NAME":"Rule A\nstate:     approved","SECURITY_SIGNAL_ID":"x2","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"eve@example.com"}}}"#
+        let forged =
+            #"{"SECURITY_RULE_NAME":"Rule A\nstate:     approved","SECURITY_SIGNAL_ID":"x2","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"eve@example.com"}}}"#
         _ = try curl(serve.baseURL + "/webhook", body: forged)
         let shown = try GavelBinary.run(["show", "2", "--db", serve.dbPath]).out
         #expect(shown.contains(#"Rule A\x0astate:"#))
@@ -111,7 +116,11 @@ import Testing
         #expect(try GavelBinary.run(["auto", rule, "on", "--new", "--by", "alice", "--db", serve.dbPath]).status == 0)
         let rules = try GavelBinary.run(["rules", "--json", "--db", serve.dbPath]).out
         #expect(rules.contains(#""mode":"auto""#))
-        _ = try curl(serve.baseURL + "/webhook", body: #"{"SECURITY_RULE_NAME":"\#(rule)","SECURITY_SIGNAL_ID":"auto1","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.9"]}}}}"#)
+        _ = try curl(
+            serve.baseURL + "/webhook",
+            body:
+                #"{"SECURITY_RULE_NAME":"\#(rule)","SECURITY_SIGNAL_ID":"auto1","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.9"]}}}}"#
+        )
         var line: String?
         for _ in 0..<100 where line == nil {
             line = (try? String(contentsOfFile: serve.folder + "/gavel-outbox.jsonl", encoding: .utf8))?.split(separator: "\n").first.map(String.init)
@@ -124,7 +133,11 @@ import Testing
         #expect(list.contains(#""decided_by":"auto:\#(rule)""#))
         // The kill switch stops the next one.
         #expect(try GavelBinary.run(["auto", "--all", "off", "--db", serve.dbPath]).status == 0)
-        _ = try curl(serve.baseURL + "/webhook", body: #"{"SECURITY_RULE_NAME":"\#(rule)","SECURITY_SIGNAL_ID":"auto2","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.10"]}}}}"#)
+        _ = try curl(
+            serve.baseURL + "/webhook",
+            body:
+                #"{"SECURITY_RULE_NAME":"\#(rule)","SECURITY_SIGNAL_ID":"auto2","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.10"]}}}}"#
+        )
         usleep(500_000)
         let pending = try GavelBinary.run(["list", "--state", "pending", "--json", "--db", serve.dbPath]).out
         #expect(pending.contains("203.0.113.10"))

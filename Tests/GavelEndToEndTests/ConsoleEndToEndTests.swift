@@ -1,12 +1,16 @@
 import Foundation
 import GavelTestSupport
 import Testing
+
 @testable import GavelCore
 
 @Suite(.serialized, .enabled(if: TmuxConsole.available, "needs tmux")) struct ConsoleEndToEndTests {
-    static let banIP = #"{"SECURITY_RULE_NAME":"Request from unexpected IP address","SECURITY_SIGNAL_ID":"AQAAAYxk1-example-0001","SECURITY_SIGNAL_SEVERITY":"high","SECURITY_SIGNAL_TITLE":"Console login from an IP never seen for this account","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.42"]}},"evt":{"name":"ConsoleLogin","outcome":"success"}}}"#
-    static let fraud = #"{"SECURITY_RULE_NAME":"Fraudulent Credit Card Authorizations","SECURITY_SIGNAL_ID":"AQAAAYxk1-example-0002","SECURITY_SIGNAL_SEVERITY":"medium","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"shopper.one@example.com"},"evt":{"name":"credit_card_authorization","outcome":"fail"},"network":{"client":{"ip":["198.51.100.23"]}}}}"#
-    static let securityGroup = #"{"SECURITY_RULE_NAME":"AWS security group open to the world","SECURITY_SIGNAL_ID":"AQAAAYxk1-example-0003","SECURITY_SIGNAL_SEVERITY":"critical","SECURITY_SIGNAL_ATTRIBUTES":{"evt":{"name":"AuthorizeSecurityGroupIngress","outcome":"success"},"requestParameters":{"groupId":"sg-0a1b2c3d4e5f60789"},"userIdentity":{"arn":"arn:aws:iam::111122223333:user/dev-sandbox"},"network":{"client":{"ip":["192.0.2.10"]}}}}"#
+    static let banIP =
+        #"{"SECURITY_RULE_NAME":"Request from unexpected IP address","SECURITY_SIGNAL_ID":"AQAAAYxk1-example-0001","SECURITY_SIGNAL_SEVERITY":"high","SECURITY_SIGNAL_TITLE":"Console login from an IP never seen for this account","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.42"]}},"evt":{"name":"ConsoleLogin","outcome":"success"}}}"#
+    static let fraud =
+        #"{"SECURITY_RULE_NAME":"Fraudulent Credit Card Authorizations","SECURITY_SIGNAL_ID":"AQAAAYxk1-example-0002","SECURITY_SIGNAL_SEVERITY":"medium","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"shopper.one@example.com"},"evt":{"name":"credit_card_authorization","outcome":"fail"},"network":{"client":{"ip":["198.51.100.23"]}}}}"#
+    static let securityGroup =
+        #"{"SECURITY_RULE_NAME":"AWS security group open to the world","SECURITY_SIGNAL_ID":"AQAAAYxk1-example-0003","SECURITY_SIGNAL_SEVERITY":"critical","SECURITY_SIGNAL_ATTRIBUTES":{"evt":{"name":"AuthorizeSecurityGroupIngress","outcome":"success"},"requestParameters":{"groupId":"sg-0a1b2c3d4e5f60789"},"userIdentity":{"arn":"arn:aws:iam::111122223333:user/dev-sandbox"},"network":{"client":{"ip":["192.0.2.10"]}}}}"#
 
     static func config(_ sink: LoopbackSink) -> String {
         """
@@ -27,8 +31,9 @@ import Testing
         let sink = try LoopbackSink([.status(200)])
         defer { sink.stop() }
         try Data(Self.config(sink).utf8).write(to: URL(fileURLWithPath: dir.file("gavel.json")))
-        let console = try TmuxConsole(folder: dir.path, args: ["--listen", "127.0.0.1:0", "--config", dir.file("gavel.json"), "--by", "e2e-analyst"],
-                                      cols: 100, rows: 30)
+        let console = try TmuxConsole(
+            folder: dir.path, args: ["--listen", "127.0.0.1:0", "--config", dir.file("gavel.json"), "--by", "e2e-analyst"],
+            cols: 100, rows: 30)
         defer { console.kill() }
         let port = try #require(console.listenPort(), "header shows the listen address: \(console.capture())")
         let url = "http://127.0.0.1:\(port)/webhook"
@@ -94,7 +99,11 @@ import Testing
         console.send("3")
         console.waitFor("Fraudulent Credit Card")
         for _ in 0..<5 {
-            if console.capture().split(separator: "\n").contains(where: { $0.contains("›") && $0.contains(rule) || $0.hasPrefix(">") && $0.contains(rule) }) { break }
+            if console.capture().split(separator: "\n").contains(where: {
+                $0.contains("›") && $0.contains(rule) || $0.hasPrefix(">") && $0.contains(rule)
+            }) {
+                break
+            }
             console.send("j")
             usleep(100_000)
         }
@@ -122,7 +131,8 @@ import Testing
         let console = try TmuxConsole(folder: dir.path, args: ["--listen", "127.0.0.1:0"], cols: 100, rows: 30)
         defer { console.kill() }
         let port = try #require(console.listenPort())
-        let hostile = #"{"SECURITY_RULE_NAME":"evil\u001b[2J\u001b]0;pwned\u0007\r\n[approved] fake\u202Erule","SECURITY_SIGNAL_ID":"h1","SECURITY_SIGNAL_SEVERITY":"high","SECURITY_SIGNAL_TITLE":"\u009b31mred\u200b","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.99"]}},"usr":{"id":"bob\u001b]52;c;ZXZpbA==\u0007"}}}"#
+        let hostile =
+            #"{"SECURITY_RULE_NAME":"evil\u001b[2J\u001b]0;pwned\u0007\r\n[approved] fake\u202Erule","SECURITY_SIGNAL_ID":"h1","SECURITY_SIGNAL_SEVERITY":"high","SECURITY_SIGNAL_TITLE":"\u009b31mred\u200b","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.99"]}},"usr":{"id":"bob\u001b]52;c;ZXZpbA==\u0007"}}}"#
         _ = try curl("http://127.0.0.1:\(port)/webhook", body: hostile)
         let screen = console.waitFor { $0.contains("203.0.113.99") }
         #expect(screen.contains(#"evil\x1b[2J"#))
@@ -131,10 +141,11 @@ import Testing
         #expect(lines.first?.hasPrefix("gavel") == true)
         #expect(lines.count >= 29)
         // Every list row keeps the pane divider in the same column.
-        let dividers = Set(lines.dropFirst(3).prefix(10).compactMap { line -> Int? in
-            guard let i = line.firstIndex(of: "│") else { return nil }
-            return line.distance(from: line.startIndex, to: i)
-        })
+        let dividers = Set(
+            lines.dropFirst(3).prefix(10).compactMap { line -> Int? in
+                guard let i = line.firstIndex(of: "│") else { return nil }
+                return line.distance(from: line.startIndex, to: i)
+            })
         #expect(dividers.count <= 1)
         console.send("q")
         for _ in 0..<100 where console.exitLine == nil { usleep(30_000) }

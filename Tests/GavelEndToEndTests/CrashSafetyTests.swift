@@ -1,11 +1,13 @@
-import GavelTestSupport
 import Foundation
+import GavelTestSupport
 import Synchronization
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
+
 @testable import GavelCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Crash safety of the real `gavel serve` (hardening checklist R2, D3): signals are posted
 /// under load by three client threads while remediations are approved with the CLI, and the
@@ -62,16 +64,18 @@ import Glibc
         #expect(try sql(db, "PRAGMA integrity_check") == ["ok"], "seed \(seed)")
 
         // One idempotency key per remediation, the one the database holds.
-        let keys = Dictionary(uniqueKeysWithValues: try sql(db, "SELECT id || '|' || idempotency_key FROM remediations").map {
-            let parts = $0.split(separator: "|", maxSplits: 1).map(String.init)
-            return (parts[0], parts.count > 1 ? parts[1] : "")
-        })
+        let keys = Dictionary(
+            uniqueKeysWithValues: try sql(db, "SELECT id || '|' || idempotency_key FROM remediations").map {
+                let parts = $0.split(separator: "|", maxSplits: 1).map(String.init)
+                return (parts[0], parts.count > 1 ? parts[1] : "")
+            })
         var sentKeys: [String: Set<String>] = [:]
         var torn = 0
         let outbox = (try? String(contentsOfFile: folder + "/gavel-outbox.jsonl", encoding: .utf8)) ?? ""
         for line in outbox.split(separator: "\n") {
             guard let value = try? JSONValue.parse(String(line)), let id = value["remediation_id"]?.scalarText,
-                  let key = value["idempotency_key"]?.scalarText else {
+                let key = value["idempotency_key"]?.scalarText
+            else {
                 torn += 1  // a line cut by SIGKILL mid-append
                 continue
             }
@@ -86,8 +90,9 @@ import Glibc
         #expect(!dispatched.isEmpty, "seed \(seed): nothing was dispatched")
         for id in dispatched { #expect(sentKeys[id] != nil, "seed \(seed): remediation \(id) is dispatched but has no outbox line") }
         let lines = outbox.split(separator: "\n").count
-        print("crash safety (seed \(seed)): \(cycles) kills, \(acked.count) signals acknowledged, \(stored.count) stored, "
-              + "\(dispatched.count) remediations dispatched, \(lines) outbox lines (\(lines - torn - sentKeys.count) re-sent, \(torn) torn)")
+        print(
+            "crash safety (seed \(seed)): \(cycles) kills, \(acked.count) signals acknowledged, \(stored.count) stored, "
+                + "\(dispatched.count) remediations dispatched, \(lines) outbox lines (\(lines - torn - sentKeys.count) re-sent, \(torn) torn)")
     }
 
     /// Approves every pending remediation with the CLI, as an analyst would.
@@ -105,7 +110,8 @@ func sql(_ db: String, _ query: String) throws -> [String] {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = ["sqlite3", "-batch", "-cmd", ".timeout 5000", db, query]
-    let out = Pipe(), err = Pipe()
+    let out = Pipe()
+    let err = Pipe()
     p.standardOutput = out
     p.standardError = err
     try p.run()
@@ -225,9 +231,13 @@ enum RawHTTP {
         a.sin_family = sa_family_t(AF_INET)
         a.sin_port = in_port_t(UInt16(port).bigEndian)
         inet_pton(AF_INET, "127.0.0.1", &a.sin_addr)
-        let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let rc = withUnsafePointer(to: &a) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         guard rc == 0 else { return false }
-        let request = Array("POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)".utf8)
+        let request = Array(
+            "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+                .utf8)
         var offset = 0
         while offset < request.count {
             let n = request[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -246,4 +256,3 @@ enum RawHTTP {
         return text.hasPrefix("HTTP/1.1 202 ") && text.hasSuffix("}")
     }
 }
-

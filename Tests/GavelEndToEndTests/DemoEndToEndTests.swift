@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GavelCore
 
 @Suite(.serialized) struct DemoEndToEndTests {
@@ -12,18 +13,26 @@ import Testing
 
         let signals = try GavelBinary.run(["signals", "--json", "--db", serve.dbPath])
         let list = try JSONValue.parse(signals.out)
-        guard case .array(let items) = list else { Issue.record("not an array"); return }
+        guard case .array(let items) = list else {
+            Issue.record("not an array")
+            return
+        }
         #expect(items.count == 9)
-        let ips = Set(items.flatMap { item -> [String] in
-            guard case .array(let a)? = item["ips"] else { return [] }
-            return a.compactMap(\.scalarText)
-        })
-        #expect(ips.isSuperset(of: ["203.0.113.42", "198.51.100.23", "2001:db8:4::1a", "10.20.30.40", "203.0.113.77", "2001:db8::17", "198.51.100.99"]))
+        let ips = Set(
+            items.flatMap { item -> [String] in
+                guard case .array(let a)? = item["ips"] else { return [] }
+                return a.compactMap(\.scalarText)
+            })
+        #expect(
+            ips.isSuperset(of: ["203.0.113.42", "198.51.100.23", "2001:db8:4::1a", "10.20.30.40", "203.0.113.77", "2001:db8::17", "198.51.100.99"]))
         #expect(items.contains { $0["resources"] == .array([.string("sg-0a1b2c3d4e5f60789")]) })
         #expect(items.contains { $0["users"] == .array([.string("shopper.one@example.com")]) })
 
         let rems = try GavelBinary.run(["list", "--json", "--db", serve.dbPath])
-        guard case .array(let remediations) = try JSONValue.parse(rems.out) else { Issue.record("not an array"); return }
+        guard case .array(let remediations) = try JSONValue.parse(rems.out) else {
+            Issue.record("not an array")
+            return
+        }
         func find(_ action: String, _ target: String) -> JSONValue? {
             remediations.first { $0["action"] == .string(action) && $0["target"] == .string(target) }
         }
@@ -41,7 +50,9 @@ import Testing
         #expect(approve.status == 0, "\(approve.err)")
         var line: JSONValue?
         for _ in 0..<100 where line == nil {
-            if let text = try? String(contentsOfFile: serve.folder + "/gavel-outbox.jsonl", encoding: .utf8), let first = text.split(separator: "\n").first {
+            if let text = try? String(contentsOfFile: serve.folder + "/gavel-outbox.jsonl", encoding: .utf8),
+                let first = text.split(separator: "\n").first
+            {
                 line = try JSONValue.parse(String(first))
             } else {
                 usleep(50_000)

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The real `gavel console` running in a detached tmux session of a given size, driven with
@@ -15,7 +16,8 @@ final class TmuxConsole {
         self.folder = folder
         var env = "env -u GAVEL_TOKEN LANG=C.UTF-8 TERM=xterm-256color"
         for (k, v) in environment { env += " \(k)=\(shellQuote(v))" }
-        let command = env + " " + ([GavelBinary.path, "console", "--db", dbPath] + args).map(shellQuote).joined(separator: " ")
+        let command =
+            env + " " + ([GavelBinary.path, "console", "--db", dbPath] + args).map(shellQuote).joined(separator: " ")
             + " 2>" + shellQuote(folder + "/console.err") + "; echo gavel-exited-$? > " + shellQuote(folder + "/exit") + "; echo after-exit; sleep 60"
         // new-session may start the tmux server, which would inherit a stdout pipe and keep it open.
         try Self.tmux(["new-session", "-d", "-s", session, "-x", String(cols), "-y", String(rows), command], capture: false)
@@ -58,8 +60,9 @@ final class TmuxConsole {
     /// The pid of the gavel process running in the pane (the pane's shell's child).
     func gavelPID() -> Int32? {
         guard let pids = try? Self.tmux(["list-panes", "-t", session, "-F", "#{pane_pid}"]),
-              let shell = Int32(pids.trimmingCharacters(in: .whitespacesAndNewlines)),
-              let children = try? String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8) else { return nil }
+            let shell = Int32(pids.trimmingCharacters(in: .whitespacesAndNewlines)),
+            let children = try? String(contentsOfFile: "/proc/\(shell)/task/\(shell)/children", encoding: .utf8)
+        else { return nil }
         return children.split(separator: " ").compactMap { Int32($0) }.first
     }
 
@@ -90,12 +93,18 @@ final class TmuxConsole {
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, "/usr/bin/tmux", &actions, nil, argv, environ)
         close(fds[1])
-        guard rc == 0 else { close(fds[0]); throw POSIXError(.ENOENT) }
+        guard rc == 0 else {
+            close(fds[0])
+            throw POSIXError(.ENOENT)
+        }
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = read(fds[0], &buffer, buffer.count)
-            if n > 0 { output += buffer[0..<n]; continue }
+            if n > 0 {
+                output += buffer[0..<n]
+                continue
+            }
             if n < 0 && errno == EINTR { continue }
             break
         }

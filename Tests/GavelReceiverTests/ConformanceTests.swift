@@ -1,10 +1,12 @@
-import GavelTestSupport
 import Foundation
+import GavelTestSupport
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
+
 @testable import GavelReceiver
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// HTTP/1.1 conformance over raw sockets against a real receiver: the framing attacks of the
 /// request-smuggling and slow-client literature (RFC 9112 §6.3, §7.1, §11.2; hardening
@@ -55,12 +57,18 @@ import Glibc
         ("chunk size overflow", request("Transfer-Encoding: chunked\r\n", body: "ffffffffffffffffff\r\n{}"), 413),
         ("chunk ext without name", request("Transfer-Encoding: chunked\r\n", body: "2;=x\r\n{}\r\n0\r\n\r\n"), 400),
         ("chunk ext unterminated quote", request("Transfer-Encoding: chunked\r\n", body: "2;a=\"x\r\n{}\r\n0\r\n\r\n"), 400),
-        ("chunk ext too long", request("Transfer-Encoding: chunked\r\n", body: "2;" + String(repeating: "a", count: 300) + "\r\n{}\r\n0\r\n\r\n"), 400),
+        (
+            "chunk ext too long", request("Transfer-Encoding: chunked\r\n", body: "2;" + String(repeating: "a", count: 300) + "\r\n{}\r\n0\r\n\r\n"),
+            400
+        ),
         ("chunk data too long", request("Transfer-Encoding: chunked\r\n", body: "2\r\n{}xx\r\n0\r\n\r\n"), 400),
         ("chunk bare LF", request("Transfer-Encoding: chunked\r\n", body: "2\n{}\n0\n\n"), 400),
         ("chunk bare CR", request("Transfer-Encoding: chunked\r\n", body: "2\r{}\r\n0\r\n\r\n"), 400),
         ("trailer obs-fold", request("Transfer-Encoding: chunked\r\n", body: "2\r\n{}\r\n0\r\nX-T: 1\r\n folded\r\n\r\n"), 400),
-        ("trailer too large", request("Transfer-Encoding: chunked\r\n", body: "2\r\n{}\r\n0\r\nX-T: " + String(repeating: "t", count: 5000) + "\r\n\r\n"), 431),
+        (
+            "trailer too large",
+            request("Transfer-Encoding: chunked\r\n", body: "2\r\n{}\r\n0\r\nX-T: " + String(repeating: "t", count: 5000) + "\r\n\r\n"), 431
+        ),
         // Field syntax (RFC 9112 §5, RFC 9110 §5.5).
         ("obs-fold", request("X-A: 1\r\n  folded\r\nContent-Length: 2\r\n", body: "{}"), 400),
         ("bare CR in a value", request("X-A: a\rb\r\nContent-Length: 2\r\n", body: "{}"), 400),
@@ -80,7 +88,10 @@ import Glibc
         ("Host with a space", "POST /webhook HTTP/1.1\r\nHost: a b\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 400),
         ("Host with a slash", "POST /webhook HTTP/1.1\r\nHost: a/b\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 400),
         // Request line (RFC 9112 §3).
-        ("absolute-form", "POST http://127.0.0.1/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 400),
+        (
+            "absolute-form",
+            "POST http://127.0.0.1/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 400
+        ),
         ("authority-form", "CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400),
         ("asterisk-form", "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400),
         ("double space", "POST  /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 400),
@@ -104,7 +115,7 @@ import Glibc
         // The body itself (read completely, then refused; kept in the intake-error table).
         ("malformed JSON", request("Content-Length: 5\r\n", body: "{oops"), 400),
         ("JSON array", request("Content-Length: 2\r\n", body: "[]"), 400),
-        ("invalid UTF-8", request("Content-Length: 4\r\n", body: "{\"\u{FF}") , 400),
+        ("invalid UTF-8", request("Content-Length: 4\r\n", body: "{\"\u{FF}"), 400),
     ]
 
     @Test func hostileFramingGetsItsStatusClosesAndStoresNothingBehindIt() throws {
@@ -135,8 +146,10 @@ import Glibc
         let r = try RunningReceiver()
         defer { r.stop() }
         let body = #"{"SECURITY_SIGNAL_ID":"corner-0"}"#
-        let part1 = #"{"SECURITY_SIGNAL_ID":"corn"#, part2 = #"er-1"}"#
-        let chunked = String(part1.utf8.count, radix: 16) + ";name=value;q=\"a b\"\r\n" + part1 + "\r\n"
+        let part1 = #"{"SECURITY_SIGNAL_ID":"corn"#
+        let part2 = #"er-1"}"#
+        let chunked =
+            String(part1.utf8.count, radix: 16) + ";name=value;q=\"a b\"\r\n" + part1 + "\r\n"
             + String(part2.utf8.count, radix: 16) + " ; last\r\n" + part2 + "\r\n0\r\nX-Trailer: t\r\n\r\n"
         let cases = [
             Self.request("Content-Length: 000\(body.utf8.count)\r\n", body: body),
@@ -159,8 +172,9 @@ import Glibc
         let c = try LoopbackClient(port: r.port)
         defer { c.close() }
         let smuggle = "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-        c.send(post(body: #"{"SECURITY_SIGNAL_ID":"pipe-1"}"#) + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + smuggle
-               + post(body: #"{"SECURITY_SIGNAL_ID":"pipe-2"}"#))
+        c.send(
+            post(body: #"{"SECURITY_SIGNAL_ID":"pipe-1"}"#) + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + smuggle
+                + post(body: #"{"SECURITY_SIGNAL_ID":"pipe-2"}"#))
         #expect(c.readResponse()?.status == 202)
         #expect(c.readResponse()?.status == 200)
         #expect(c.readResponse()?.status == 400)
@@ -174,7 +188,9 @@ import Glibc
         let r = try RunningReceiver(readDeadline: 1)
         defer { r.stop() }
         var rng = SeededGenerator(seed: 0x6A7E1)
-        let base = Array(post(body: #"{"SECURITY_SIGNAL_ID":"mutant","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":"203.0.113.9"}}}}"#, close: true).utf8)
+        let base = Array(
+            post(body: #"{"SECURITY_SIGNAL_ID":"mutant","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":"203.0.113.9"}}}}"#, close: true).utf8
+        )
         let allowed: Set<Int> = [202, 400, 404, 405, 408, 411, 413, 414, 415, 431, 501, 505]
         for _ in 0..<150 {
             let c = try LoopbackClient(port: r.port)

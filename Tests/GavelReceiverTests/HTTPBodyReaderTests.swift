@@ -1,5 +1,6 @@
 import GavelTestSupport
 import Testing
+
 @testable import GavelReceiver
 
 @Suite struct HTTPBodyReaderTests {
@@ -39,22 +40,26 @@ import Testing
     }
 
     /// Asserts that splitting at every offset, and feeding byte by byte, gives the unsplit outcome.
-    static func expectSplitInvariant(_ bytes: [UInt8], _ framing: HTTPBodyFraming, _ limits: HTTPLimits,
-                                     sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectSplitInvariant(
+        _ bytes: [UInt8], _ framing: HTTPBodyFraming, _ limits: HTTPLimits,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let whole = read(bytes, framing, limits)
         for k in 0...bytes.count {
             #expect(read(bytes, framing, limits, cuts: [k]) == whole, "split at \(k)", sourceLocation: sourceLocation)
         }
-        #expect(read(bytes, framing, limits, cuts: Array(0..<bytes.count)) == whole, "byte by byte",
-                sourceLocation: sourceLocation)
+        #expect(
+            read(bytes, framing, limits, cuts: Array(0..<bytes.count)) == whole, "byte by byte",
+            sourceLocation: sourceLocation)
     }
 
     // MARK: Content-Length and none
 
     @Test func readsAContentLengthBodyAndLeavesTheRest() {
         let bytes = T.bytes("{\"a\":1}GET / HTTP/1.1\r\n")
-        #expect(Self.read(bytes, .contentLength(7), HTTPLimits())
-            == .complete(body: T.bytes("{\"a\":1}"), trailers: [], consumed: 7))
+        #expect(
+            Self.read(bytes, .contentLength(7), HTTPLimits())
+                == .complete(body: T.bytes("{\"a\":1}"), trailers: [], consumed: 7))
         Self.expectSplitInvariant(bytes, .contentLength(7), HTTPLimits())
         #expect(Self.read(T.bytes("{\"a\""), .contentLength(7), HTTPLimits()) == .incomplete)
     }
@@ -95,29 +100,35 @@ import Testing
         ("5;a=\"\"\r\nhello\r\n0\r\n\r\n", "hello", []),
         ("5 ; a = b ;c\t;d=\"e\"\r\nhello\r\n0\r\n\r\n", "hello", []),
         ("5;a=b;c=d;e\r\nhello\r\n0;f=\"caf\u{e9}\"\r\n\r\n", "hello", []),
-        ("5\r\nhello\r\n0\r\nX-Trailer: t1\r\nx-other:  two \r\n\r\n", "hello",
-         [HTTPField(name: "X-Trailer", value: "t1"), HTTPField(name: "x-other", value: "two")]),
+        (
+            "5\r\nhello\r\n0\r\nX-Trailer: t1\r\nx-other:  two \r\n\r\n", "hello",
+            [HTTPField(name: "X-Trailer", value: "t1"), HTTPField(name: "x-other", value: "two")]
+        ),
     ]
 
     @Test(arguments: validChunked)
     func readsChunkedBodies(_ input: String, _ body: String, _ trailers: [HTTPField]) {
         let bytes = T.bytes(input + "NEXT")
-        #expect(Self.read(bytes, .chunked, HTTPLimits())
-            == .complete(body: T.bytes(body), trailers: trailers, consumed: bytes.count - 4))
+        #expect(
+            Self.read(bytes, .chunked, HTTPLimits())
+                == .complete(body: T.bytes(body), trailers: trailers, consumed: bytes.count - 4))
         Self.expectSplitInvariant(bytes, .chunked, HTTPLimits())
     }
 
     @Test func waitsForTheEndOfAChunkedBody() {
-        for partial in ["", "5", "5\r", "5\r\nhel", "5\r\nhello", "5\r\nhello\r\n", "5\r\nhello\r\n0\r\n",
-                        "5\r\nhello\r\n0\r\nX: 1\r\n", "5\r\nhello\r\n0\r\n\r", "5;a=\"x"] {
+        for partial in [
+            "", "5", "5\r", "5\r\nhel", "5\r\nhello", "5\r\nhello\r\n", "5\r\nhello\r\n0\r\n",
+            "5\r\nhello\r\n0\r\nX: 1\r\n", "5\r\nhello\r\n0\r\n\r", "5;a=\"x",
+        ] {
             #expect(Self.read(T.bytes(partial), .chunked, HTTPLimits()) == .incomplete, "\(partial)")
         }
     }
 
     @Test func acceptsExactlyTheBodyCap() {
         let data = String(repeating: "x", count: 100)
-        #expect(Self.read(T.bytes("64\r\n" + data + "\r\n0\r\n\r\n"), .chunked, T.small)
-            == .complete(body: T.bytes(data), trailers: [], consumed: 4 + 100 + 7))
+        #expect(
+            Self.read(T.bytes("64\r\n" + data + "\r\n0\r\n\r\n"), .chunked, T.small)
+                == .complete(body: T.bytes(data), trailers: [], consumed: 4 + 100 + 7))
     }
 
     // MARK: chunked, hostile

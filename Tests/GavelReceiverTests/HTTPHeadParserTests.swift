@@ -1,11 +1,13 @@
 import GavelTestSupport
 import Testing
+
 @testable import GavelReceiver
 
 @Suite struct HTTPHeadParserTests {
     typealias T = HTTPTestSupport
 
-    static let post = "POST /webhook?source=dd HTTP/1.1\r\nHost: gavel.example:8787\r\nContent-Type: application/json\r\nContent-Length: 13\r\nX-Gavel-Token: s3cret\r\n\r\n"
+    static let post =
+        "POST /webhook?source=dd HTTP/1.1\r\nHost: gavel.example:8787\r\nContent-Type: application/json\r\nContent-Length: 13\r\nX-Gavel-Token: s3cret\r\n\r\n"
 
     // MARK: valid heads
 
@@ -20,12 +22,13 @@ import Testing
         #expect(head.query == "source=dd")
         #expect(head.versionMinor == 1)
         #expect(head.framing == .contentLength(13))
-        #expect(head.fields == [
-            HTTPField(name: "Host", value: "gavel.example:8787"),
-            HTTPField(name: "Content-Type", value: "application/json"),
-            HTTPField(name: "Content-Length", value: "13"),
-            HTTPField(name: "X-Gavel-Token", value: "s3cret"),
-        ])
+        #expect(
+            head.fields == [
+                HTTPField(name: "Host", value: "gavel.example:8787"),
+                HTTPField(name: "Content-Type", value: "application/json"),
+                HTTPField(name: "Content-Length", value: "13"),
+                HTTPField(name: "X-Gavel-Token", value: "s3cret"),
+            ])
         #expect(head.field("x-gavel-token") == "s3cret")
         #expect(head.field("CONTENT-type") == "application/json")
         #expect(head.field("Authorization") == nil)
@@ -51,7 +54,10 @@ import Testing
         ("POST /w HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", .chunked, true, nil, "/w", nil),
         ("POST /w HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:  ChUnKeD \t\r\n\r\n", .chunked, true, nil, "/w", nil),
         ("POST /w HTTP/1.1\r\nHost: x\r\nContent-Type: Application/JSON; charset=utf-8\r\n\r\n", .none, true, "application/json", "/w", nil),
-        ("POST /w HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n", .none, true, "application/x-www-form-urlencoded", "/w", nil),
+        (
+            "POST /w HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n", .none, true,
+            "application/x-www-form-urlencoded", "/w", nil
+        ),
         ("POST /w HTTP/1.1\r\nHost: x\r\nContent-Type: json\r\n\r\n", .none, true, nil, "/w", nil),
         ("POST /w HTTP/1.1\r\nHost: x\r\nContent-Type: a/b/c\r\n\r\n", .none, true, nil, "/w", nil),
         ("POST /w HTTP/1.1\r\nHost: x\r\nX-Note: caf\u{e9} \u{1F600}\r\n\r\n", .none, true, nil, "/w", nil),
@@ -61,8 +67,10 @@ import Testing
     ]
 
     @Test(arguments: valid)
-    func parsesValidHeads(_ input: String, _ framing: HTTPBodyFraming, _ keepAlive: Bool, _ mediaType: String?,
-                          _ path: String, _ query: String?) throws {
+    func parsesValidHeads(
+        _ input: String, _ framing: HTTPBodyFraming, _ keepAlive: Bool, _ mediaType: String?,
+        _ path: String, _ query: String?
+    ) throws {
         let bytes = T.bytes(input)
         guard case .head(let head, let consumed) = T.head(bytes) else {
             Issue.record("not parsed: \(T.head(bytes))")
@@ -246,8 +254,9 @@ import Testing
             return nil
         }
         #expect(message("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x10\r\n\r\n") == "Content-Length: not a decimal number")
-        #expect(message("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n")
-            == "Content-Length: more than one Content-Length field")
+        #expect(
+            message("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n")
+                == "Content-Length: more than one Content-Length field")
         #expect(message("GET / HTTP/1.1\r\nHost : x\r\n\r\n") == "header: whitespace before the colon")
         #expect(message("GET / HTTP/1.1\r\nHost: x\r\n y\r\n\r\n") == "header: line folding (obs-fold) is not accepted")
         #expect(message("GET / HTTP/1.1\r\n\r\n") == "Host: missing")
@@ -316,8 +325,10 @@ import Testing
     }
 
     @Test func needsMoreBytesForPartialHeads() {
-        for partial in ["", "\r", "\r\n", "\r\n\r\n", "G", "GET / HTTP/1.1", "GET / HTTP/1.1\r", "GET / HTTP/1.1\r\nHost: x\r\n",
-                        "GET / HTTP/1.1\r\nHost: x\r\n\r"] {
+        for partial in [
+            "", "\r", "\r\n", "\r\n\r\n", "G", "GET / HTTP/1.1", "GET / HTTP/1.1\r", "GET / HTTP/1.1\r\nHost: x\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\n\r",
+        ] {
             #expect(T.head(T.bytes(partial)) == .needMore, "\(partial)")
         }
     }
@@ -365,8 +376,10 @@ import Testing
 
     @Test func mutatedRequestsAreAcceptedOrRefusedCleanly() {
         var rng = SeededGenerator(seed: 0x6A76_656C)
-        let seeds = [Self.post + "{\"id\":\"abc\"}\n", "POST /w HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
-                     "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"].map(T.bytes)
+        let seeds = [
+            Self.post + "{\"id\":\"abc\"}\n", "POST /w HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        ].map(T.bytes)
         for i in 0..<3000 {
             let bytes = T.mutate(seeds[i % seeds.count], &rng)
             let outcome = T.head(bytes)

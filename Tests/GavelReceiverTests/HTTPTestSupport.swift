@@ -1,12 +1,14 @@
 import GavelTestSupport
 import Testing
+
 @testable import GavelReceiver
 
 /// Shared helpers for the HTTP parsing suites.
 enum HTTPTestSupport {
     /// Small limits so the every-split-point tests over limit cases stay fast.
-    static let small = HTTPLimits(maxRequestLine: 64, maxHeaderBytes: 200, maxHeaderFields: 5, maxBodyBytes: 100,
-                                  maxFieldLine: 64, maxChunkExtensionBytes: 16, maxTrailerBytes: 40)
+    static let small = HTTPLimits(
+        maxRequestLine: 64, maxHeaderBytes: 200, maxHeaderFields: 5, maxBodyBytes: 100,
+        maxFieldLine: 64, maxChunkExtensionBytes: 16, maxTrailerBytes: 40)
 
     /// The outcome of one parse, comparable across split points.
     enum HeadOutcome: Equatable {

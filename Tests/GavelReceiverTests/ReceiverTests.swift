@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GavelCore
 @testable import GavelReceiver
 @testable import GavelStore
@@ -12,15 +13,18 @@ final class RunningReceiver {
     let receiver: Receiver
     var port: Int { receiver.boundAddress.port }
 
-    init(secret: String? = nil, readDeadline: Double = 10, maxConnections: Int = 512, maxBody: Int = 1 << 20,
-         busyTimeoutMs: Int32 = 5000) throws {
+    init(
+        secret: String? = nil, readDeadline: Double = 10, maxConnections: Int = 512, maxBody: Int = 1 << 20,
+        busyTimeoutMs: Int32 = 5000
+    ) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         writer = try IngestWriter(path: folder + "/gavel.db", busyTimeoutMs: busyTimeoutMs)
         let w = writer
         var limits = HTTPLimits()
         limits.maxBodyBytes = maxBody
-        let options = ReceiverOptions(listen: ListenAddress(host: "127.0.0.1", port: 0), secret: secret, limits: limits,
-                                      readDeadlineSeconds: readDeadline, maxConnections: maxConnections)
+        let options = ReceiverOptions(
+            listen: ListenAddress(host: "127.0.0.1", port: 0), secret: secret, limits: limits,
+            readDeadlineSeconds: readDeadline, maxConnections: maxConnections)
         receiver = try Receiver(options: options, writer: writer) { incoming in
             try w.submit { db in IngestReply(record: try db.record(incoming), remediations: []) }
         }
@@ -48,16 +52,31 @@ final class RunningReceiver {
 
 @Suite(.serialized) struct ReceiverTests {
     static let fixtures: [(name: String, body: String, type: String, ips: [String], users: [String], groups: [String])] = [
-        ("ban-ip", #"{"SECURITY_RULE_NAME":"Request from unexpected IP address","SECURITY_SIGNAL_ID":"AQAAAYxk1-example-0001","SECURITY_SIGNAL_SEVERITY":"high","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.42"]}},"evt":{"name":"ConsoleLogin","outcome":"success"}}}"#,
-         "application/json", ["203.0.113.42"], [], []),
-        ("card-fraud", #"{"SECURITY_RULE_NAME":"Fraudulent Credit Card Authorizations","SECURITY_SIGNAL_ID":"AQAAAYxk1-example-0002","SECURITY_SIGNAL_SEVERITY":"medium","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"shopper.one@example.com"},"evt":{"name":"credit_card_authorization","outcome":"fail"},"network":{"client":{"ip":["198.51.100.23"]}}}}"#,
-         "application/json", ["198.51.100.23"], ["shopper.one@example.com"], []),
-        ("security-group", #"{"SECURITY_RULE_NAME":"AWS security group open to the world","SECURITY_SIGNAL_ID":"AQAAAYxk1-example-0003","SECURITY_SIGNAL_SEVERITY":"critical","SECURITY_SIGNAL_ATTRIBUTES":{"evt":{"name":"AuthorizeSecurityGroupIngress","outcome":"success"},"requestParameters":{"groupId":"sg-0a1b2c3d4e5f60789"},"userIdentity":{"arn":"arn:aws:iam::111122223333:user/dev-sandbox"},"network":{"client":{"ip":["192.0.2.10"]}}}}"#,
-         "application/json", ["192.0.2.10"], [], ["sg-0a1b2c3d4e5f60789"]),
-        ("attributes-as-string", #"{"SECURITY_RULE_NAME":"Request from unexpected IP address","SECURITY_SIGNAL_ID":"AQAAAYxk1-example-0004","SECURITY_SIGNAL_ATTRIBUTES":"{\"network\":{\"client\":{\"ip\":[\"203.0.113.77\",\"2001:db8::17\"]}}}"}"#,
-         "application/json", ["203.0.113.77", "2001:db8::17"], [], []),
-        ("form", "SECURITY_RULE_NAME=Request+from+unexpected+IP+address&SECURITY_SIGNAL_ID=AQAAAYxk1-example-0005&SECURITY_SIGNAL_ATTRIBUTES=%7B%22network%22%3A%7B%22client%22%3A%7B%22ip%22%3A%5B%22198.51.100.99%22%5D%7D%7D%7D",
-         "application/x-www-form-urlencoded", ["198.51.100.99"], [], []),
+        (
+            "ban-ip",
+            #"{"SECURITY_RULE_NAME":"Request from unexpected IP address","SECURITY_SIGNAL_ID":"AQAAAYxk1-example-0001","SECURITY_SIGNAL_SEVERITY":"high","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.42"]}},"evt":{"name":"ConsoleLogin","outcome":"success"}}}"#,
+            "application/json", ["203.0.113.42"], [], []
+        ),
+        (
+            "card-fraud",
+            #"{"SECURITY_RULE_NAME":"Fraudulent Credit Card Authorizations","SECURITY_SIGNAL_ID":"AQAAAYxk1-example-0002","SECURITY_SIGNAL_SEVERITY":"medium","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"shopper.one@example.com"},"evt":{"name":"credit_card_authorization","outcome":"fail"},"network":{"client":{"ip":["198.51.100.23"]}}}}"#,
+            "application/json", ["198.51.100.23"], ["shopper.one@example.com"], []
+        ),
+        (
+            "security-group",
+            #"{"SECURITY_RULE_NAME":"AWS security group open to the world","SECURITY_SIGNAL_ID":"AQAAAYxk1-example-0003","SECURITY_SIGNAL_SEVERITY":"critical","SECURITY_SIGNAL_ATTRIBUTES":{"evt":{"name":"AuthorizeSecurityGroupIngress","outcome":"success"},"requestParameters":{"groupId":"sg-0a1b2c3d4e5f60789"},"userIdentity":{"arn":"arn:aws:iam::111122223333:user/dev-sandbox"},"network":{"client":{"ip":["192.0.2.10"]}}}}"#,
+            "application/json", ["192.0.2.10"], [], ["sg-0a1b2c3d4e5f60789"]
+        ),
+        (
+            "attributes-as-string",
+            #"{"SECURITY_RULE_NAME":"Request from unexpected IP address","SECURITY_SIGNAL_ID":"AQAAAYxk1-example-0004","SECURITY_SIGNAL_ATTRIBUTES":"{\"network\":{\"client\":{\"ip\":[\"203.0.113.77\",\"2001:db8::17\"]}}}"}"#,
+            "application/json", ["203.0.113.77", "2001:db8::17"], [], []
+        ),
+        (
+            "form",
+            "SECURITY_RULE_NAME=Request+from+unexpected+IP+address&SECURITY_SIGNAL_ID=AQAAAYxk1-example-0005&SECURITY_SIGNAL_ATTRIBUTES=%7B%22network%22%3A%7B%22client%22%3A%7B%22ip%22%3A%5B%22198.51.100.99%22%5D%7D%7D%7D",
+            "application/x-www-form-urlencoded", ["198.51.100.99"], [], []
+        ),
     ]
 
     @Test func everyFixtureIsAcceptedAndStoredWithItsEntities() throws {
@@ -71,7 +90,8 @@ final class RunningReceiver {
         let signals = try r.database().signals(limit: 0)
         #expect(signals.count == Self.fixtures.count)
         for f in Self.fixtures {
-            let id = try #require(try JSONValue.parse(f.type.contains("json") ? f.body : "{}")["SECURITY_SIGNAL_ID"]?.scalarText ?? Optional("AQAAAYxk1-example-0005"))
+            let id = try #require(
+                try JSONValue.parse(f.type.contains("json") ? f.body : "{}")["SECURITY_SIGNAL_ID"]?.scalarText ?? Optional("AQAAAYxk1-example-0005"))
             let s = try #require(signals.first { $0.signalID == id })
             #expect(s.ips == f.ips, "\(f.name)")
             #expect(s.users == f.users, "\(f.name)")
@@ -151,10 +171,14 @@ final class RunningReceiver {
         #expect(wrongMethod.head.contains("Allow: POST"))
         #expect(try r.exchange("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n").status == 411)
         #expect(try r.exchange(post(body: "{}", contentType: "text/plain")).status == 415)
-        let big = try r.exchange("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000000000000000000\r\n\r\n")
+        let big = try r.exchange(
+            "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000000000000000000\r\n\r\n")
         #expect(big.status == 413)
         #expect(try r.exchange(post(body: String(repeating: " ", count: 1001) + "{}")).status == 413)
-        #expect(try r.exchange("POST /webhook/datadog HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n").status == 202)
+        #expect(
+            try r.exchange(
+                "POST /webhook/datadog HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+            ).status == 202)
         // Codings, charsets and expectations gavel would not honour are refused, not misread.
         #expect(try r.exchange(post(body: "{}", extra: "Content-Encoding: gzip\r\n")).status == 415)
         #expect(try r.exchange(post(body: "{}", contentType: "application/json; charset=latin1")).status == 415)
@@ -169,7 +193,9 @@ final class RunningReceiver {
         let c = try LoopbackClient(port: r.port)
         defer { c.close() }
         let body = #"{"SECURITY_SIGNAL_ID":"continue-1"}"#
-        c.send("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n")
+        c.send(
+            "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nExpect: 100-continue\r\n\r\n"
+        )
         let interim = try #require(c.readResponse())
         #expect(interim.status == 100)
         c.send(body)
@@ -183,8 +209,9 @@ final class RunningReceiver {
         defer { r.stop() }
         let c = try LoopbackClient(port: r.port)
         defer { c.close() }
-        c.send(post(body: #"{"SECURITY_SIGNAL_ID":"p1"}"#) + post(body: #"{"SECURITY_SIGNAL_ID":"p2"}"#)
-               + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + post(body: "{oops") + post(body: #"{"SECURITY_SIGNAL_ID":"p3"}"#))
+        c.send(
+            post(body: #"{"SECURITY_SIGNAL_ID":"p1"}"#) + post(body: #"{"SECURITY_SIGNAL_ID":"p2"}"#)
+                + "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + post(body: "{oops") + post(body: #"{"SECURITY_SIGNAL_ID":"p3"}"#))
         let first = try #require(c.readResponse())
         let second = try #require(c.readResponse())
         let third = try #require(c.readResponse())
@@ -219,7 +246,10 @@ final class RunningReceiver {
         defer { r.stop() }
         let a = try LoopbackClient(port: r.port)
         let b = try LoopbackClient(port: r.port)
-        defer { a.close(); b.close() }
+        defer {
+            a.close()
+            b.close()
+        }
         a.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         b.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(a.readResponse()?.status == 200)

@@ -1,11 +1,13 @@
 import Foundation
 import Synchronization
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
+
 @testable import GavelReceiver
 @testable import GavelStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Resource faults (hardening checklist R3, R8, R9): while the store cannot write — read-only,
 /// full, or locked past the busy timeout — a valid delivery gets 503 with `Retry-After` (so
@@ -15,7 +17,10 @@ import Glibc
 @Suite(.serialized) struct ResourceFaultTests {
     static func delivery(_ id: String, padding: Int = 0) -> String {
         let pad = String(repeating: "p", count: padding)
-        return post(body: #"{"SECURITY_SIGNAL_ID":"\#(id)","SECURITY_SIGNAL_MSG":"\#(pad)","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.7"]}}}}"#)
+        return post(
+            body:
+                #"{"SECURITY_SIGNAL_ID":"\#(id)","SECURITY_SIGNAL_MSG":"\#(pad)","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.7"]}}}}"#
+        )
     }
 
     /// Sends `deliveries` while the fault holds: each must be 503 + Retry-After.
@@ -79,8 +84,10 @@ import Glibc
         defer { slow.forEach { $0.close() } }
         for i in 0..<300 {
             let c = try LoopbackClient(port: r.port)
-            c.send(i % 2 == 0 ? "POST /webhook HTTP/1.1\r\nHost: x\r\n"
-                              : "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{")
+            c.send(
+                i % 2 == 0
+                    ? "POST /webhook HTTP/1.1\r\nHost: x\r\n"
+                    : "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{")
             slow.append(c)
         }
         let stop = Atomic<Bool>(false)
@@ -121,12 +128,15 @@ import Glibc
         for i in 0..<60 {
             let c = try LoopbackClient(port: r.port)
             switch i % 4 {
-            case 0: c.send(String(full.prefix(30)))                      // mid-head
-            case 1: c.send(String(full.prefix(full.count - 10)))         // mid-body
-            case 2: c.send(full)                                         // before reading the answer
+            case 0: c.send(String(full.prefix(30)))  // mid-head
+            case 1: c.send(String(full.prefix(full.count - 10)))  // mid-body
+            case 2: c.send(full)  // before reading the answer
             default: c.send(String(repeating: "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", count: 400))  // mid-responses
             }
-            if i % 4 == 3 { var one = [UInt8](repeating: 0, count: 100); _ = recv(c.fd, &one, one.count, 0) }
+            if i % 4 == 3 {
+                var one = [UInt8](repeating: 0, count: 100)
+                _ = recv(c.fd, &one, one.count, 0)
+            }
             c.reset()
         }
         #expect(try r.exchange(Self.delivery("after-resets")).status == 202)

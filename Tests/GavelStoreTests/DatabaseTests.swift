@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GavelCore
 @testable import GavelStore
 
@@ -32,7 +33,9 @@ import Testing
 
     @Test func writeTransactionsBeginImmediate() throws {
         // Every write path goes through writeTransaction, which issues BEGIN IMMEDIATE.
-        let sources = try String(contentsOfFile: #filePath.replacingOccurrences(of: "Tests/GavelStoreTests/DatabaseTests.swift", with: "Sources/GavelStore/Database.swift"), encoding: .utf8)
+        let sources = try String(
+            contentsOfFile: #filePath.replacingOccurrences(
+                of: "Tests/GavelStoreTests/DatabaseTests.swift", with: "Sources/GavelStore/Database.swift"), encoding: .utf8)
         #expect(sources.contains("BEGIN IMMEDIATE"))
         let t = TemporaryDatabase()
         defer { t.cleanup() }
@@ -43,7 +46,7 @@ import Testing
         do {
             try b.writeTransaction { try b.run("INSERT INTO settings VALUES ('k','v')") }
         } catch let e as SQLiteError {
-            #expect(e.primaryCode == 5) // SQLITE_BUSY
+            #expect(e.primaryCode == 5)  // SQLITE_BUSY
             #expect(e.isTransient)
         }
         try a.execute("ROLLBACK")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GavelCore
 @testable import GavelStore
 
@@ -29,7 +30,9 @@ import Testing
     func signal(_ id: String, rule: String = "Brute force", ips: [String], user: String? = nil, severity: String = "high") throws -> IncomingSignal {
         let ipList = ips.map { "\"\($0)\"" }.joined(separator: ",")
         let usr = user.map { #","usr":{"id":"\#($0)"}"# } ?? ""
-        return try incoming(#"{"SECURITY_SIGNAL_ID":"\#(id)","SECURITY_RULE_NAME":"\#(rule)","SECURITY_SIGNAL_SEVERITY":"\#(severity)","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":[\#(ipList)]}}\#(usr)}}"#)
+        return try incoming(
+            #"{"SECURITY_SIGNAL_ID":"\#(id)","SECURITY_RULE_NAME":"\#(rule)","SECURITY_SIGNAL_SEVERITY":"\#(severity)","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":[\#(ipList)]}}\#(usr)}}"#
+        )
     }
 
     /// A small history: storms on two IPs, users with LIKE metacharacters and non-ASCII, a
@@ -38,8 +41,9 @@ import Testing
         let users = ["a_b@example.com", "50%off@example.com", "back\\\\slash@example.com", "ÄRGER@example.com", "a_b@example.com"]
         for i in 0..<40 {
             let ips = i % 3 == 0 ? ["203.0.113.7", "198.51.100.\(i % 5)"] : ["203.0.113.\(7 + i % 4)"]
-            let input = try signal("s\(i)", rule: i % 2 == 0 ? "Brute force" : "Card fraud", ips: ips, user: i % 4 == 0 ? users[i % 5] : nil,
-                                   severity: ["low", "high", "critical"][i % 3])
+            let input = try signal(
+                "s\(i)", rule: i % 2 == 0 ? "Brute force" : "Card fraud", ips: ips, user: i % 4 == 0 ? users[i % 5] : nil,
+                severity: ["low", "high", "critical"][i % 3])
             _ = try db.writeTransaction { try db.intake(input, config: config, nowMs: 1_000 + Int64(i)) }
         }
         // A redelivery of s3 with one more IP (and a new user): entities appended to an old signal.
@@ -68,10 +72,15 @@ import Testing
         let s3 = try #require(try db.query("SELECT id FROM signals WHERE signal_id = 's3'").first?.int64(0))
         let late = try db.query("SELECT DISTINCT first_signal FROM remediation_entities WHERE value = '192.0.2.99'").map { $0.int64(0) }
         #expect(late == [s3])
-        #expect(try db.query("SELECT count(*) FROM remediation_entities WHERE kind = 'user' AND value IN ('late@example.com', '50%off@example.com')").first?.int(0) ?? 0 >= 2)
+        #expect(
+            try db.query("SELECT count(*) FROM remediation_entities WHERE kind = 'user' AND value IN ('late@example.com', '50%off@example.com')")
+                .first?.int(0) ?? 0 >= 2)
         // Without the entities trigger the redelivery's IP would be missing: the check above has teeth.
         try db.execute("DROP TRIGGER remediation_entities_entity")
-        _ = try db.writeTransaction { try db.intake(try signal("s6", rule: "Card fraud", ips: ["203.0.113.9", "192.0.2.100"], severity: "critical"), config: config, nowMs: 6_000) }
+        _ = try db.writeTransaction {
+            try db.intake(
+                try signal("s6", rule: "Card fraud", ips: ["203.0.113.9", "192.0.2.100"], severity: "critical"), config: config, nowMs: 6_000)
+        }
         #expect(try rows(db, Self.entitiesDerived) != (try rows(db, Self.entitiesFromBase)))
     }
 
@@ -82,7 +91,10 @@ import Testing
         try fill(db, try GavelConfig.load(path: nil, environment: [:], databasePath: t.path))
         // An older signal linked late lowers first_signal; an unlink recomputes; a moved rule and
         // deleted rows move the counts.
-        let (r, first) = try #require(try db.query("SELECT remediation, min(signal) FROM remediation_signals GROUP BY remediation ORDER BY 1 DESC LIMIT 1").first.map { ($0.int64(0)!, $0.int64(1)!) })
+        let (r, first) = try #require(
+            try db.query("SELECT remediation, min(signal) FROM remediation_signals GROUP BY remediation ORDER BY 1 DESC LIMIT 1").first.map {
+                ($0.int64(0)!, $0.int64(1)!)
+            })
         try db.run("INSERT OR IGNORE INTO remediation_signals (remediation, signal) VALUES (?, 1)", [.integer(r)])
         try expectConsistent(db)
         try db.run("DELETE FROM remediation_signals WHERE remediation = ? AND signal = ?", [.integer(r), .integer(first)])
@@ -107,7 +119,8 @@ import Testing
             before = try rows(db, Self.entitiesFromBase)
             counts = try rows(db, Self.countsFromBase)
             // Back to a version-2 database holding the same rows.
-            try db.execute("""
+            try db.execute(
+                """
                 DROP TABLE remediation_entities; DROP TABLE remediation_counts;
                 DROP TRIGGER IF EXISTS remediation_entities_link; DROP TRIGGER IF EXISTS remediation_entities_entity;
                 DROP TRIGGER IF EXISTS remediation_entities_unlink; DROP TRIGGER IF EXISTS remediation_counts_insert;

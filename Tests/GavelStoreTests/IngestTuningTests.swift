@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import GavelCore
 @testable import GavelStore
 
@@ -51,14 +52,17 @@ import Testing
         let t = TemporaryDatabase()
         defer { t.cleanup() }
         let db = try t.open()
-        let first = #"{"SECURITY_SIGNAL_ID":"u","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.1","203.0.113.2"]}}}}"#
-        let update = #"{"SECURITY_SIGNAL_ID":"u","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.2","203.0.113.3"]}}}}"#
+        let first =
+            #"{"SECURITY_SIGNAL_ID":"u","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.1","203.0.113.2"]}}}}"#
+        let update =
+            #"{"SECURITY_SIGNAL_ID":"u","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.2","203.0.113.3"]}}}}"#
         let a = try db.writeTransaction { try db.record(try incoming(first)) }
         let b = try db.writeTransaction { try db.record(try incoming(update)) }
         #expect(a.newEntities.map(\.value) == ["203.0.113.1", "203.0.113.2"])
         #expect(b.updated && b.newEntities.map(\.value) == ["203.0.113.3"])
         let positions = try db.query("SELECT value, position FROM entities WHERE signal = ? ORDER BY position", [.integer(a.rowID)])
-        #expect(positions.map { "\($0.string(0)!)@\($0.int(1))" } == ["203.0.113.1@0", "203.0.113.2@1", "203.0.113.3@3"]) // base 2 + its index 1 in the update
+        // The update's new entity sits at base 2 + its index 1 in the update.
+        #expect(positions.map { "\($0.string(0)!)@\($0.int(1))" } == ["203.0.113.1@0", "203.0.113.2@1", "203.0.113.3@3"])
     }
 
     @Test func touchRuleReturnsTheStoredRuleWithItsModeAndDisabledActions() throws {
@@ -96,7 +100,8 @@ import Testing
         defer { t.cleanup() }
         let db = try t.open()
         let config = try defaults(t)
-        let input = try incoming(#"{"SECURITY_SIGNAL_ID":"x1","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.7"]}}}}"#)
+        let input = try incoming(
+            #"{"SECURITY_SIGNAL_ID":"x1","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.7"]}}}}"#)
         let ids = try db.writeTransaction { try db.intake(input, config: config).remediations }
         try #require(ids.count == 1)
         try db.decide(ids, .approve, by: "alice")

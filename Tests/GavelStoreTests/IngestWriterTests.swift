@@ -1,5 +1,7 @@
 import Foundation
+import Synchronization
 import Testing
+
 @testable import GavelCore
 @testable import GavelStore
 
@@ -11,7 +13,8 @@ import Testing
         let writer = try IngestWriter(path: t.path, onCommit: { batches.add($0) })
         let n = 200
         DispatchQueue.concurrentPerform(iterations: n) { i in
-            let input = try! incoming(#"{"SECURITY_SIGNAL_ID":"c-\#(i)","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"u\#(i)"}}}"#)
+            let input = try! incoming(
+                #"{"SECURITY_SIGNAL_ID":"c-\#(i)","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"u\#(i)"}}}"#)
             let r = try! writer.submit { db in try db.record(input) }
             #expect(!r.duplicate)
         }
@@ -80,5 +83,3 @@ final class BatchCounter: Sendable {
     func add(_ n: Int) { value.withLock { $0 += n } }
     var total: Int { value.withLock { $0 } }
 }
-
-import Synchronization

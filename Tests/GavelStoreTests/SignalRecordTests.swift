@@ -1,10 +1,12 @@
 import Foundation
 import Testing
+
 @testable import GavelCore
 @testable import GavelStore
 
 @Suite struct SignalRecordTests {
-    let banIP = #"{"SECURITY_RULE_NAME":"Request from unexpected IP address","SECURITY_SIGNAL_ID":"s-1","SECURITY_SIGNAL_SEVERITY":"high","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.42"]}}}}"#
+    let banIP =
+        #"{"SECURITY_RULE_NAME":"Request from unexpected IP address","SECURITY_SIGNAL_ID":"s-1","SECURITY_SIGNAL_SEVERITY":"high","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.42"]}}}}"#
 
     @Test func firstDeliveryStoresSignalEntitiesAndRawBody() throws {
         let t = TemporaryDatabase()
@@ -56,8 +58,9 @@ import Testing
         defer { t.cleanup() }
         let db = try t.open()
         for i in 0..<30 {
-            try db.recordIntakeError(status: 400, reason: "bad \(i)", contentType: "application/json", peer: nil,
-                                     body: Array(repeating: 0x41, count: 100), maxBodyBytes: 10, maxRows: 20)
+            try db.recordIntakeError(
+                status: 400, reason: "bad \(i)", contentType: "application/json", peer: nil,
+                body: Array(repeating: 0x41, count: 100), maxBodyBytes: 10, maxRows: 20)
         }
         #expect(try db.query("SELECT count(*) FROM intake_errors").first?.int(0) == 20)
         let last = try #require(try db.query("SELECT reason, length(body), body_size FROM intake_errors ORDER BY id DESC LIMIT 1").first)

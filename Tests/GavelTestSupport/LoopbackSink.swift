@@ -41,7 +41,10 @@ public final class LoopbackSink: Sendable {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0, listen(listener, 16) == 0 else { close(listener); throw SinkError.socket(errno) }
+        guard bound == 0, listen(listener, 16) == 0 else {
+            close(listener)
+            throw SinkError.socket(errno)
+        }
         self.listener = listener
         port = Self.localPort(of: listener)
         state = Mutex(State(script: script))
@@ -208,7 +211,10 @@ public struct RecordedRequest {
         body = Array(raw[range.upperBound...])
         let lines = String(decoding: raw[..<range.lowerBound], as: UTF8.self).components(separatedBy: "\r\n")
         let requestLine = lines[0].split(separator: " ")
-        if requestLine.count == 3 { method = String(requestLine[0]); target = String(requestLine[1]) }
+        if requestLine.count == 3 {
+            method = String(requestLine[0])
+            target = String(requestLine[1])
+        }
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
             headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))

@@ -9,14 +9,17 @@ import GavelStore
 /// rolled-back transaction), round-robin, and prints the thread CPU time per signal. Statement
 /// CPU only: the commit's WAL writes and fsync are not in it.
 enum IngestCost {
-    static let triggers = ["remediation_entities_link", "remediation_entities_entity", "remediation_entities_unlink",
-                           "remediation_counts_insert", "remediation_counts_update", "remediation_counts_delete"]
+    static let triggers = [
+        "remediation_entities_link", "remediation_entities_entity", "remediation_entities_unlink",
+        "remediation_counts_insert", "remediation_counts_update", "remediation_counts_delete",
+    ]
 
     static func run(db: Database, config: GavelConfig, signals n: Int, rounds: Int = 3) throws {
         let token = String(UInt64(Date().timeIntervalSince1970 * 1000), radix: 36)
         func body(_ i: Int) -> [UInt8] {
             let user = i % 4 == 0 ? #","usr":{"id":"user\#(i % 50)@example.com"}"# : ""
-            return Array("""
+            return Array(
+                """
                 {"SECURITY_RULE_NAME":"Request from unexpected IP address","SECURITY_SIGNAL_ID":"cost-\(token)-\(i)",\
                 "SECURITY_SIGNAL_SEVERITY":"high","SECURITY_SIGNAL_TITLE":"Console login from an IP never seen for this account",\
                 "SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["198.51.100.\(16 + (i * 7) % 200)"]}},\
@@ -25,7 +28,8 @@ enum IngestCost {
         }
         let inputs = try (0..<n).map { i in
             let b = body(i)
-            return IncomingSignal(signal: try SignalPayload.decode(body: b, format: .json), rawBody: b, contentType: "application/json", peer: "127.0.0.1:1")
+            return IncomingSignal(
+                signal: try SignalPayload.decode(body: b, format: .json), rawBody: b, contentType: "application/json", peer: "127.0.0.1:1")
         }
         // Trigger sets dropped (inside the rolled-back transaction) per configuration.
         let configurations: [(name: String, dropped: [String])] = [
@@ -50,8 +54,11 @@ enum IngestCost {
         let base = results[1].sorted()[rounds / 2]
         for (i, configuration) in configurations.enumerated() {
             let median = results[i].sorted()[rounds / 2]
-            print(String(format: "  %@ median %.1f µs (%+.1f %% vs v2)  runs: ", configuration.name.padding(toLength: 38, withPad: " ", startingAt: 0), median,
-                         100 * (median - base) / base) + results[i].map { String(format: "%.1f", $0) }.joined(separator: ", "))
+            print(
+                String(
+                    format: "  %@ median %.1f µs (%+.1f %% vs v2)  runs: ", configuration.name.padding(toLength: 38, withPad: " ", startingAt: 0),
+                    median,
+                    100 * (median - base) / base) + results[i].map { String(format: "%.1f", $0) }.joined(separator: ", "))
         }
     }
 }

@@ -11,7 +11,8 @@ final class TimedSource: ConsoleDataSource {
     init(_ inner: any ConsoleDataSource) { self.inner = inner }
 
     func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
-        let c = threadCPUNs(), w = nowNs()
+        let c = threadCPUNs()
+        let w = nowNs()
         defer {
             if calls[name] == nil { order.append(name) }
             let old = calls[name] ?? (0, 0, 0)
@@ -43,8 +44,11 @@ final class TimedSource: ConsoleDataSource {
         var lines = ["where the CPU went      calls  cpu total  cpu/call   share"]
         for name in order.sorted(by: { calls[$0]!.cpuNs > calls[$1]!.cpuNs }) {
             let c = calls[name]!
-            lines.append(name.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: " %6d %8.1f ms %7.2f ms %6.1f %%", c.count, Double(c.cpuNs) / 1e6,
-                                Double(c.cpuNs) / 1e6 / Double(max(1, c.count)), 100 * Double(c.cpuNs) / Double(max(1, total))))
+            lines.append(
+                name.padding(toLength: 22, withPad: " ", startingAt: 0)
+                    + String(
+                        format: " %6d %8.1f ms %7.2f ms %6.1f %%", c.count, Double(c.cpuNs) / 1e6,
+                        Double(c.cpuNs) / 1e6 / Double(max(1, c.count)), 100 * Double(c.cpuNs) / Double(max(1, total))))
         }
         return lines.joined(separator: "\n")
     }

@@ -8,10 +8,10 @@
 // `session.frame()` (the renderer): what the UI thread does between a key and the next draw,
 // without curses' own output. `tick` is the once-a-second refresh (`session.tick()` + frame).
 import Foundation
-import Glibc
 import GavelConsole
 import GavelCore
 import GavelStore
+import Glibc
 
 struct Options {
     var db = ""
@@ -125,10 +125,12 @@ final class Samples {
         func f(_ v: Double) -> String { String(format: "%8.2f", v) }
         var lines = ["key class [view]           n   median      p95      max │ cpu med  cpu p95   (ms, key → frame)"]
         for name in order {
-            let w = wall[name]!.sorted(), c = cpu[name]!.sorted()
+            let w = wall[name]!.sorted()
+            let c = cpu[name]!.sorted()
             let label = name.padding(toLength: 22, withPad: " ", startingAt: 0)
-            lines.append("\(label) \(String(format: "%5d", w.count)) \(f(Self.percentile(w, 0.5))) \(f(Self.percentile(w, 0.95))) \(f(w.last!)) │"
-                         + "\(f(Self.percentile(c, 0.5))) \(f(Self.percentile(c, 0.95)))")
+            lines.append(
+                "\(label) \(String(format: "%5d", w.count)) \(f(Self.percentile(w, 0.5))) \(f(Self.percentile(w, 0.95))) \(f(w.last!)) │"
+                    + "\(f(Self.percentile(c, 0.5))) \(f(Self.percentile(c, 0.95)))")
         }
         return lines.joined(separator: "\n")
     }
@@ -165,7 +167,8 @@ if options.cold { evict(options.db) }
 // receiver and dispatcher are up: open, build the data source and session, tick, draw).
 let rssBefore = peakRSSKiB()
 let readBefore = storageReadBytes()
-let t0 = nowNs(), c0 = threadCPUNs()
+let t0 = nowNs()
+let c0 = threadCPUNs()
 let db: Database
 do {
     db = try Database(path: options.db, readOnly: false)
@@ -187,8 +190,9 @@ if options.ingestCost > 0 {
     exit(0)
 }
 let source = TimedSource(StoreDataSource(db: db, config: config, listenAddress: "no receiver"))
-let session = ConsoleSession(model: ConsoleModel(analyst: "bench", size: (options.rows, options.cols)),
-                             dataSource: source, perform: { _ in nil })
+let session = ConsoleSession(
+    model: ConsoleModel(analyst: "bench", size: (options.rows, options.cols)),
+    dataSource: source, perform: { _ in nil })
 session.tick()
 var frame = session.frame()
 let firstFrameMs = Double(nowNs() - t0) / 1e6
@@ -200,13 +204,15 @@ let samples = Samples()
 let viewNames: [ConsoleView: String] = [.pending: "Pending", .history: "History", .rules: "Rules", .audit: "Audit", .intakeErrors: "Intake"]
 /// Renders the current frame, timing the renderer separately.
 @MainActor func render() {
-    let t = nowNs(), c = threadCPUNs()
+    let t = nowNs()
+    let c = threadCPUNs()
     frame = session.frame()
     source.record("render (frame)", cpuNs: threadCPUNs() - c, wallNs: nowNs() - t)
 }
 @MainActor func key(_ name: String, _ k: Key) {
     let label = "\(name) [\(viewNames[session.model.view] ?? "?")]"
-    let t = nowNs(), c = threadCPUNs()
+    let t = nowNs()
+    let c = threadCPUNs()
     session.press(k)
     render()
     samples.add(label, wallNs: nowNs() - t, cpuNs: threadCPUNs() - c)
@@ -214,7 +220,8 @@ let viewNames: [ConsoleView: String] = [.pending: "Pending", .history: "History"
 }
 @MainActor func tick() {
     let label = "tick [\(viewNames[session.model.view] ?? "?")]"
-    let t = nowNs(), c = threadCPUNs()
+    let t = nowNs()
+    let c = threadCPUNs()
     session.tick()
     render()
     samples.add(label, wallNs: nowNs() - t, cpuNs: threadCPUNs() - c)
@@ -248,36 +255,40 @@ let viewNames: [ConsoleView: String] = [.pending: "Pending", .history: "History"
 
 for round in 0..<options.rounds {
     if round > 0 { key("Tab", .tab) }  // Intake errors → Pending
-    exerciseList()                      // Pending
+    exerciseList()  // Pending
     key("Tab", .tab)
-    exerciseList()                      // History
+    exerciseList()  // History
     // `f` cycles all → each state → all again, so the next round starts from the same list.
     for _ in 0...RemediationState.allCases.count {
         key("f (state)", .c("f"))
         tick()
     }
-    key("Tab", .tab)                    // Rules
+    key("Tab", .tab)  // Rules
     for _ in 0..<10 { key("j", .c("j")) }
     tick()
-    key("Tab", .tab)                    // Audit
+    key("Tab", .tab)  // Audit
     for _ in 0..<options.moves { key("j", .c("j")) }
     key("G", .c("G"))
     tick()
-    key("Tab", .tab)                    // Intake errors
+    key("Tab", .tab)  // Intake errors
     tick()
 }
 if options.dump { print(frame.text) }
 
 let counts = (session.model.summary?.counts ?? [:]).sorted { $0.key.rawValue < $1.key.rawValue }
     .map { "\($0.key.rawValue)=\($0.value)" }.joined(separator: " ")
-print("ConsoleBench: \(options.db) at \(options.rows)x\(options.cols), \(options.rounds) round(s), j×\(options.moves), filters \(options.filters)\(options.cold ? ", cold page cache" : "")")
+print(
+    "ConsoleBench: \(options.db) at \(options.rows)x\(options.cols), \(options.rounds) round(s), j×\(options.moves), filters \(options.filters)\(options.cold ? ", cold page cache" : "")"
+)
 print("remediations: \(counts)")
 print(String(format: "untimed open in a child process before the run (applies pending migrations): %.0f ms", openMs))
 print(String(format: "first frame: %.1f ms (cpu %.1f ms; open → first complete frame)", firstFrameMs, firstFrameCPUMs))
 print(samples.report())
 let keys = samples.all { !$0.hasPrefix("tick") }.sorted()
-print(String(format: "all keys: n %d, median %.2f ms, p95 %.2f ms, max %.2f ms", keys.count,
-             Samples.percentile(keys, 0.5), Samples.percentile(keys, 0.95), keys.last ?? 0))
+print(
+    String(
+        format: "all keys: n %d, median %.2f ms, p95 %.2f ms, max %.2f ms", keys.count,
+        Samples.percentile(keys, 0.5), Samples.percentile(keys, 0.95), keys.last ?? 0))
 print(source.report())
 print(String(format: "read from storage: %.1f MiB", Double(storageReadBytes() - readBefore) / 1_048_576))
 print(String(format: "peak RSS: %.1f MiB (before opening the database: %.1f MiB)", Double(peakRSSKiB()) / 1024, Double(rssBefore) / 1024))
