@@ -17,27 +17,48 @@ let package = Package(
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CNCursesW", providers: [.apt(["libncurses-dev"])]),
         .target(name: "GavelCore", swiftSettings: strict),
-        .target(name: "GavelStore", dependencies: ["GavelCore", "CSQLite"], swiftSettings: strict),
+        // The store: protocols and the contract (no SQL); engines in folders of it, named GavelStore….
+        .target(name: "GavelStore", dependencies: ["GavelCore"], exclude: ["SQLite"], swiftSettings: strict),
+        .target(
+            name: "GavelStoreSQLite", dependencies: ["GavelStore", "GavelCore", "CSQLite"], path: "Sources/GavelStore/SQLite",
+            swiftSettings: strict),
         .target(name: "GavelReceiver", dependencies: ["GavelCore", "GavelStore"], swiftSettings: strict),
         .target(name: "GavelDispatch", dependencies: ["GavelCore", "GavelStore"], swiftSettings: strict),
         .target(name: "GavelConsole", dependencies: ["GavelCore", "GavelStore", "CNCursesW"], swiftSettings: strict),
-        .executableTarget(
-            name: "gavel",
-            dependencies: ["GavelCore", "GavelStore", "GavelReceiver", "GavelDispatch", "GavelConsole"],
+        // Wiring shared by serve, console and dispatch: engine selection, the configuration in force,
+        // receiver + dispatcher + configuration watch, log file, signal handling.
+        .target(
+            name: "GavelRuntime",
+            dependencies: ["GavelCore", "GavelStore", "GavelStoreSQLite", "GavelReceiver", "GavelDispatch", "GavelConsole"],
             swiftSettings: strict),
         .executableTarget(
-            name: "ConsoleBench", dependencies: ["GavelConsole", "GavelStore", "GavelCore"], path: "bench/ConsoleBench", swiftSettings: strict),
+            name: "gavel",
+            dependencies: ["GavelCore", "GavelStore", "GavelRuntime", "GavelConsole"],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "ConsoleBench", dependencies: ["GavelConsole", "GavelStore", "GavelStoreSQLite", "GavelCore"], path: "bench/ConsoleBench",
+            swiftSettings: strict),
         .target(name: "GavelTestSupport", path: "Tests/GavelTestSupport", swiftSettings: strict),
         .executableTarget(
             name: "GavelFuzz", dependencies: ["GavelCore", "GavelReceiver"], path: "Fuzz/GavelFuzz",
             swiftSettings: strict),
         .testTarget(name: "GavelCoreTests", dependencies: ["GavelCore"], swiftSettings: strict),
-        .testTarget(name: "GavelStoreTests", dependencies: ["GavelStore", "GavelCore", "CSQLite"], swiftSettings: strict),
+        // The store contract suite (Contract/, against the protocols only) and the SQLite engine's own tests.
         .testTarget(
-            name: "GavelReceiverTests", dependencies: ["GavelReceiver", "GavelStore", "GavelCore", "GavelTestSupport"], swiftSettings: strict),
+            name: "GavelStoreTests", dependencies: ["GavelStore", "GavelStoreSQLite", "GavelCore", "CSQLite", "GavelTestSupport"],
+            swiftSettings: strict),
         .testTarget(
-            name: "GavelDispatchTests", dependencies: ["GavelDispatch", "GavelStore", "GavelCore", "GavelTestSupport"], swiftSettings: strict),
-        .testTarget(name: "GavelConsoleTests", dependencies: ["GavelConsole", "GavelStore", "GavelCore", "CNCursesW"], swiftSettings: strict),
+            name: "GavelReceiverTests", dependencies: ["GavelReceiver", "GavelStore", "GavelStoreSQLite", "GavelCore", "GavelTestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "GavelDispatchTests", dependencies: ["GavelDispatch", "GavelStore", "GavelStoreSQLite", "GavelCore", "GavelTestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "GavelConsoleTests", dependencies: ["GavelConsole", "GavelStore", "GavelStoreSQLite", "GavelCore", "CNCursesW"],
+            swiftSettings: strict),
+        .testTarget(name: "GavelRuntimeTests", dependencies: ["GavelRuntime", "GavelStore", "GavelCore", "GavelTestSupport"], swiftSettings: strict),
+        // The verb table: parsing, help, the store rule (the executable's module, @testable).
+        .testTarget(name: "GavelCLITests", dependencies: ["gavel", "GavelRuntime", "GavelCore"], swiftSettings: strict),
         .testTarget(name: "GavelEndToEndTests", dependencies: ["gavel", "GavelCore", "GavelTestSupport", "GavelFuzz"], swiftSettings: strict),
     ]
 )

@@ -1,4 +1,5 @@
 import GavelCore
+import GavelStore
 
 /// The console's views, reachable with `Tab` or the digits `1`–`5`.
 public enum ConsoleView: Int, Sendable, CaseIterable, Hashable {

@@ -1,5 +1,6 @@
 import Foundation
 import GavelCore
+import GavelStore
 
 /// How the console runs.
 public struct ConsoleOptions: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import GavelCore
+import GavelStore
 
 /// What a key asks the outside world to do. The model returns these as values and never
 /// performs them; the executable's performer records decisions in the store and reports back
@@ -11,7 +12,7 @@ public enum ConsoleEffect: Sendable, Equatable {
     case reject([Int64], reason: String, by: String)
     /// Move these `failed` remediations back to `approved`, attributed to `by`.
     case retry([Int64], by: String)
-    /// Set a detection rule's mode; `rule` is ``RuleRow/key`` (or ``RemediationRow/ruleKey``).
+    /// Set a detection rule's mode; `rule` is ``RuleRow/key`` (or ``Remediation/ruleKey``).
     case setRuleMode(rule: String, RuleMode)
     /// Enable or disable one action of a rule (persisted).
     case setRuleAction(rule: String, action: String, enabled: Bool)
@@ -37,7 +38,7 @@ public struct DecisionOutcome: Sendable, Equatable {
 /// A loaded slice of a remediation list (see ``ConsoleModel/windowRequest(for:)``).
 public struct RemediationWindow: Sendable, Equatable {
     /// Rows in display order.
-    public var rows: [RemediationRow]
+    public var rows: [Remediation]
     /// True when no row exists before `rows.first` (the list's top is loaded).
     public var atStart: Bool
     /// True when no row exists after `rows.last`.
@@ -45,7 +46,7 @@ public struct RemediationWindow: Sendable, Equatable {
     /// The id to select when the previous selection is gone (the row that took its place).
     public var preferredID: Int64?
 
-    public init(rows: [RemediationRow], atStart: Bool, atEnd: Bool, preferredID: Int64? = nil) {
+    public init(rows: [Remediation], atStart: Bool, atEnd: Bool, preferredID: Int64? = nil) {
         self.rows = rows
         self.atStart = atStart
         self.atEnd = atEnd
@@ -61,8 +62,8 @@ public enum ConsoleEvent: Sendable, Equatable {
     /// The detail of the remediation with this id (nil: it no longer exists).
     case detail(id: Int64, RemediationDetail?)
     /// Audit entries newest first; `complete` when the log holds no older ones.
-    case audit([AuditRow], complete: Bool)
-    case intakeErrors([IntakeErrorRow], complete: Bool)
+    case audit([AuditEntry], complete: Bool)
+    case intakeErrors([IntakeErrorEntry], complete: Bool)
     case decisionResult(DecisionOutcome)
     /// Show an error banner (store unreachable, …) until ``clearError``.
     case error(String)

@@ -1,4 +1,5 @@
 import GavelCore
+import GavelStore
 
 /// A question waiting for `y` (or `n`/Esc). Drawn as a box over the body.
 public struct Confirmation: Sendable, Equatable {
@@ -45,10 +46,10 @@ extension ConsoleModel {
     }
 
     /// The tagged rows in list order (severity, then age, then id) for summaries.
-    var taggedRows: [RemediationRow] { tagged.values.sorted { $0.id < $1.id } }
+    var taggedRows: [Remediation] { tagged.values.sorted { $0.id < $1.id } }
 
     /// `37 bans, 1 allowlisted skipped`: what a batch does and what it skips.
-    static func batchSummary(_ rows: [RemediationRow], acting: (RemediationRow) -> Bool, skipNoun: String) -> (ids: [Int64], text: String) {
+    static func batchSummary(_ rows: [Remediation], acting: (Remediation) -> Bool, skipNoun: String) -> (ids: [Int64], text: String) {
         var counts: [(String, Int)] = []
         var ids: [Int64] = []
         var allowlisted = 0
@@ -80,9 +81,14 @@ extension ConsoleModel {
         }
     }
 
+    /// Whether approving `row` asks for a `y` (its action is marked `confirm` in the configuration in force).
+    func needsConfirmation(_ row: Remediation) -> Bool {
+        summary?.actionsNeedingConfirmation.contains(row.action) ?? true
+    }
+
     /// `delete-security-group sg-0a1b… (rule: Misconfigured SG)`, for confirmations.
-    static func describe(_ row: RemediationRow) -> String {
-        "#\(row.id) \(row.action) \(row.target) (rule: \(row.rule))"
+    static func describe(_ row: Remediation) -> String {
+        "#\(row.id) \(row.action) \(row.target) (rule: \(row.ruleDisplayName))"
     }
 
     // MARK: Decisions on remediations
@@ -96,7 +102,7 @@ extension ConsoleModel {
                 return []
             }
             var lines = ["\(batch.text)."]
-            lines += rows.filter { $0.confirm && $0.state == .pending }.prefix(5).map { "confirm: " + Self.describe($0) }
+            lines += rows.filter { needsConfirmation($0) && $0.state == .pending }.prefix(5).map { "confirm: " + Self.describe($0) }
             mode = .confirm(
                 Confirmation(
                     title: "Approve \(countText(batch.ids.count)) of \(rows.count) tagged?", lines: lines,
@@ -108,12 +114,12 @@ extension ConsoleModel {
             flash = Flash("#\(row.id) is \(row.state.rawValue), not pending", isError: true)
             return []
         }
-        if row.confirm {
+        if needsConfirmation(row) {
             mode = .confirm(
                 Confirmation(
                     title: "Approve \(row.action) \(row.target)?",
                     lines: [
-                        "action: \(row.action)", "target: \(row.target) (\(row.targetKind.rawValue))", "rule: \(row.rule)",
+                        "action: \(row.action)", "target: \(row.target) (\(row.targetKind.rawValue))", "rule: \(row.ruleDisplayName)",
                         "This action is marked confirm: it cannot be undone from gavel.",
                     ],
                     onYes: .effects([.approve([row.id], by: analyst)], flash: "approving #\(row.id)…", clearsTags: false)))
@@ -168,7 +174,7 @@ extension ConsoleModel {
             flash = Flash("only failed remediations can be retried (#\(row.id) is \(row.state.rawValue))", isError: true)
             return []
         }
-        if row.confirm {
+        if needsConfirmation(row) {
             mode = .confirm(
                 Confirmation(
                     title: "Retry \(row.action) \(row.target)?",
@@ -186,10 +192,10 @@ extension ConsoleModel {
     var targetRule: (key: String, name: String, row: RuleRow?)? {
         if view == .rules {
             guard let r = selectedRule else { return nil }
-            return (r.key, r.rule, r)
+            return (r.key, r.name, r)
         }
         guard let row = selectedRemediation else { return nil }
-        return (row.ruleKey, row.rule, rules.first { $0.key == row.ruleKey })
+        return (row.ruleKey, row.ruleDisplayName, rules.first { $0.key == row.ruleKey })
     }
 
     mutating func toggleAuto() -> [ConsoleEffect] {
@@ -229,16 +235,16 @@ extension ConsoleModel {
     mutating func toggleAction(_ action: String) -> [ConsoleEffect] {
         guard view == .rules, let rule = selectedRule else { return [] }
         guard rule.allActions.contains(action) else {
-            flash = Flash("rule \(rule.rule) does not propose \(action)", isError: true)
+            flash = Flash("rule \(rule.name) does not propose \(action)", isError: true)
             return []
         }
         let enable = !rule.enabledActions.contains(action)
         let effect = ConsoleEffect.setRuleAction(rule: rule.key, action: action, enabled: enable)
-        let text = "rule \(rule.rule): \(action) \(enable ? "enabled" : "disabled")"
+        let text = "rule \(rule.name): \(action) \(enable ? "enabled" : "disabled")"
         if enable && rule.mode == .auto {
             mode = .confirm(
                 Confirmation(
-                    title: "Enable \(action) for rule \(rule.rule)?",
+                    title: "Enable \(action) for rule \(rule.name)?",
                     lines: ["The rule is in auto: \(action) will be dispatched without review."],
                     onYes: .effects([effect], flash: text, clearsTags: false)))
             return []

@@ -1,4 +1,5 @@
 import GavelCore
+import GavelStore
 
 extension ConsoleModel {
     /// Handles one key: prompts and confirmations first, then the keymap of the current view.
@@ -202,7 +203,7 @@ extension ConsoleModel {
         let matches: [Bool]
         switch view {
         case .pending, .history:
-            matches = (remediationList(view)?.rows ?? []).map { ConsoleFilter.matches($0, pattern: pattern) }
+            matches = (remediationList(view)?.rows ?? []).map { TextFilter.matches(TextFilter.fields(of: $0), pattern: pattern) }
         default:
             matches = currentIDs.map { _ in true }  // these views are filtered in memory
         }

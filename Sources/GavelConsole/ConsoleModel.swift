@@ -1,5 +1,6 @@
 import Foundation
 import GavelCore
+import GavelStore
 
 /// The console's whole state, and what keys and events do to it. Pure: it never draws, never
 /// reads the store and never blocks; keys return ``ConsoleEffect`` values (htop's
@@ -59,9 +60,9 @@ public struct ConsoleModel: Sendable {
     /// The History view's window and selection.
     public var history = RemediationList()
     /// The Audit view's rows.
-    public var audit: PagedList<AuditRow>
+    public var audit: PagedList<AuditEntry>
     /// The Intake errors view's rows.
-    public var intakeErrors: PagedList<IntakeErrorRow>
+    public var intakeErrors: PagedList<IntakeErrorEntry>
     /// `/` filters per view (nil or empty: none).
     public var filters: [ConsoleView: String] = [:]
     /// The detail of the selected remediation, once loaded.
@@ -71,7 +72,7 @@ public struct ConsoleModel: Sendable {
     /// First line of the `?` overlay shown.
     public var helpScroll = 0
     /// Tagged remediations by id, as they were when tagged (refreshed when their row reloads).
-    public var tagged: [Int64: RemediationRow] = [:]
+    public var tagged: [Int64: Remediation] = [:]
     /// The status-line message, cleared by the next key.
     public var flash: Flash?
     /// A persistent error (store unreachable), shown in the header until cleared.
@@ -116,25 +117,27 @@ public struct ConsoleModel: Sendable {
     }
 
     /// The selected remediation of the current view, if it is a remediation list.
-    public var selectedRemediation: RemediationRow? { remediationList(view)?.selectedRow }
+    public var selectedRemediation: Remediation? { remediationList(view)?.selectedRow }
 
     /// Rules passing the Rules view's filter.
     public var visibleRules: [RuleRow] {
         let f = filters[.rules]
-        return rules.filter { ConsoleFilter.matches([$0.rule, $0.key] + $0.enabledActions, pattern: f) }
+        return rules.filter { TextFilter.matches([$0.name, $0.key] + $0.enabledActions, pattern: f) }
     }
     public var selectedRule: RuleRow? {
         let rs = visibleRules
         guard let i = ruleSelection.index(in: rs.map(\.key)) else { return nil }
         return rs[i]
     }
-    public var visibleAudit: [AuditRow] {
+    public var visibleAudit: [AuditEntry] {
         let f = filters[.audit]
-        return audit.rows.filter { ConsoleFilter.matches([$0.actor, $0.verb, $0.text] + ($0.remediationID.map { ["#\($0)"] } ?? []), pattern: f) }
+        return audit.rows.filter {
+            TextFilter.matches([$0.actor, $0.action, $0.consoleText] + ($0.remediationID.map { ["#\($0)"] } ?? []), pattern: f)
+        }
     }
-    public var visibleIntakeErrors: [IntakeErrorRow] {
+    public var visibleIntakeErrors: [IntakeErrorEntry] {
         let f = filters[.intakeErrors]
-        return intakeErrors.rows.filter { ConsoleFilter.matches([$0.peer, $0.reason, $0.bodyExcerpt, String($0.status)], pattern: f) }
+        return intakeErrors.rows.filter { TextFilter.matches([$0.peer ?? "", $0.reason, $0.bodyExcerpt, String($0.status)], pattern: f) }
     }
 
     /// The ids of the rows the current view shows, in order, as strings or numbers.

@@ -1,4 +1,5 @@
 import GavelCore
+import GavelStore
 
 extension ConsoleRenderer {
     /// A list column and how it is sized.

@@ -1,5 +1,6 @@
 import Foundation
 import GavelCore
+import GavelStore
 
 /// One line of the detail pane before fitting to its width.
 public struct DetailLine: Sendable, Equatable {
@@ -19,13 +20,13 @@ extension ConsoleRenderer {
         case .pending, .history:
             guard let row = m.selectedRemediation else { return [DetailLine("no remediation selected", .dim)] }
             let detail = m.detail?.row.id == row.id ? m.detail : nil
-            return remediationLines(detail?.row ?? row, detail: detail, now: m.now)
+            return remediationLines(detail?.row ?? row, detail: detail, now: m.now, confirm: m.needsConfirmation(row))
         case .rules:
             guard let r = m.selectedRule else { return [DetailLine("no rule selected", .dim)] }
-            var out = [DetailLine(r.rule, .heading)]
+            var out = [DetailLine(r.name, .heading)]
             // The key is the rule id when Datadog sent one: show it once.
-            if let id = r.ruleID { out.append(DetailLine("rule id: \(id)")) }
-            if r.ruleID != r.key { out.append(DetailLine("key: \(r.key)")) }
+            if let id = r.rule.ruleID { out.append(DetailLine("rule id: \(id)")) }
+            if r.rule.ruleID != r.key { out.append(DetailLine("key: \(r.key)")) }
             out.append(DetailLine("mode: \(r.mode.rawValue)"))
             out.append(DetailLine("actions ([x] enabled):", .heading))
             let toggles = m.readOnly ? [] : m.keymap.bindings(in: .rules)
@@ -33,22 +34,24 @@ extension ConsoleRenderer {
                 let key = toggles.first { $0.command == .toggleAction(a) }.map { "  (\($0.label) toggles)" } ?? ""
                 out.append(DetailLine("  [\(r.enabledActions.contains(a) ? "x" : " ")] \(a)" + key))
             }
-            out.append(DetailLine("pending \(r.pending) · dispatched \(r.dispatched)" + (r.throttled ? " · THROTTLED (auto budget spent)" : "")))
-            out.append(DetailLine("last seen: " + (r.lastSeen.map(TimeText.stamp) ?? "never")))
+            out.append(
+                DetailLine(
+                    "pending \(r.counts.pending) · dispatched \(r.counts.dispatched)" + (r.throttled ? " · THROTTLED (auto budget spent)" : "")))
+            out.append(DetailLine("last seen: " + (r.rule.lastSeenAt.map { TimeText.stamp($0) } ?? "never")))
             return out
         case .audit:
             guard let i = m.audit.selection.index(in: m.visibleAudit.map(\.id)) else { return [DetailLine("no entry selected", .dim)] }
             let a = m.visibleAudit[i]
-            var out = [DetailLine("\(a.verb) by \(a.actor)", .heading), DetailLine("at: \(TimeText.stamp(a.at))")]
+            var out = [DetailLine("\(a.action) by \(a.actor)", .heading), DetailLine("at: \(TimeText.stamp(a.at))")]
             if let id = a.remediationID { out.append(DetailLine("remediation: #\(id)")) }
-            return out + block(a.text)
+            return out + block(a.consoleText)
         case .intakeErrors:
             guard let i = m.intakeErrors.selection.index(in: m.visibleIntakeErrors.map(\.id)) else {
                 return [DetailLine("no intake error selected", .dim)]
             }
             let e = m.visibleIntakeErrors[i]
             return [
-                DetailLine("\(e.status) \(e.reason)", .heading), DetailLine("from \(e.peer) at \(TimeText.stamp(e.at))"),
+                DetailLine("\(e.status) \(e.reason)", .heading), DetailLine("from \(e.peer ?? "-") at \(TimeText.stamp(e.receivedAt))"),
                 DetailLine("body (start, escaped):", .heading),
             ] + block(e.bodyExcerpt, indent: "  ")
         }
@@ -114,24 +117,24 @@ extension ConsoleRenderer {
             .map { DetailLine(indent + String($0), style) }
     }
 
-    static func remediationLines(_ row: RemediationRow, detail: RemediationDetail?, now: Date) -> [DetailLine] {
+    static func remediationLines(_ row: Remediation, detail: RemediationDetail?, now: Date, confirm: Bool) -> [DetailLine] {
         var out: [DetailLine] = []
         out.append(DetailLine("#\(row.id) \(row.action) \(row.target)  [\(row.state.rawValue)]", .heading))
-        if DisplayText.hasHiddenCharacters(row.target + row.rule + row.ips.joined() + row.users.joined()) {
+        if DisplayText.hasHiddenCharacters(row.target + row.ruleDisplayName + row.ips.joined() + row.users.joined()) {
             out.append(DetailLine("! hidden or control characters in this remediation are shown escaped", .suspicious))
         }
         out.append(DetailLine("target: \(row.target) (\(row.targetKind.rawValue))"))
-        out.append(DetailLine("rule: \(row.rule)" + (row.ruleKey != row.rule ? "  (\(row.ruleKey))" : "")))
+        out.append(DetailLine("rule: \(row.ruleDisplayName)" + (row.ruleKey != row.ruleDisplayName ? "  (\(row.ruleKey))" : "")))
         out.append(
             DetailLine(
-                "severity: \(row.severity?.rawValue ?? "none") · signals: \(row.signals) · created \(TimeText.stamp(row.createdAt)) (\(TimeText.age(row.createdAt, now: now)) ago)"
+                "severity: \(row.severity?.rawValue ?? "none") · signals: \(row.signalCount) · created \(TimeText.stamp(row.createdAt)) (\(TimeText.age(row.createdAt, now: now)) ago)"
             ))
         if !row.ips.isEmpty { out.append(DetailLine("ips: " + row.ips.joined(separator: ", "))) }
         if !row.users.isEmpty { out.append(DetailLine("users: " + row.users.joined(separator: ", "))) }
         if let by = row.decidedBy { out.append(DetailLine("decided by: \(by)" + (row.reason.map { " — reason: \($0)" } ?? ""))) }
         if let a = row.suppressedBy { out.append(DetailLine("suppressed: target on the allowlist (\(a))", .dim)) }
         if let e = row.lastError { out.append(DetailLine("last error: \(e)", .error)) }
-        if row.confirm { out.append(DetailLine("this action asks for confirmation", .prompt)) }
+        if confirm { out.append(DetailLine("this action asks for confirmation", .prompt)) }
         guard let detail else {
             out.append(DetailLine("loading detail…", .dim))
             return out
@@ -142,17 +145,18 @@ extension ConsoleRenderer {
         }
         out.append(DetailLine("signals (\(detail.signals.count)):", .heading))
         for s in detail.signals {
-            let sev = s.severity.map { "[\($0.rawValue)] " } ?? ""
-            out.append(DetailLine("  " + sev + (s.title ?? s.signalID), s.severity.map { .severity($0) } ?? .normal))
-            if let msg = s.message { out += block(msg, indent: "    ").prefix(6) }
+            let sig = s.signal
+            let sev = sig.severity.map { "[\($0.rawValue)] " } ?? ""
+            out.append(DetailLine("  " + sev + (sig.title ?? sig.signalID), sig.severity.map { .severity($0) } ?? .normal))
+            if let msg = sig.message { out += block(msg, indent: "    ").prefix(6) }
             var facts: [String] = []
-            if !s.ips.isEmpty { facts.append("ips: " + s.ips.joined(separator: ", ")) }
-            if !s.users.isEmpty { facts.append("users: " + s.users.joined(separator: ", ")) }
-            if s.eventName != nil || s.eventOutcome != nil { facts.append("event: \(s.eventName ?? "-") / \(s.eventOutcome ?? "-")") }
-            if !s.securityGroups.isEmpty { facts.append("security groups: " + s.securityGroups.joined(separator: ", ")) }
-            if let actor = s.actor { facts.append("actor: \(actor)") }
-            facts.append("signal id: \(s.signalID) · received \(TimeText.stamp(s.receivedAt))")
-            if let link = s.link { facts.append("link: \(link)") }
+            if !sig.ips.isEmpty { facts.append("ips: " + sig.ips.map(\.description).joined(separator: ", ")) }
+            if !sig.users.isEmpty { facts.append("users: " + sig.users.joined(separator: ", ")) }
+            if sig.eventName != nil || sig.eventOutcome != nil { facts.append("event: \(sig.eventName ?? "-") / \(sig.eventOutcome ?? "-")") }
+            if !sig.securityGroups.isEmpty { facts.append("security groups: " + sig.securityGroups.joined(separator: ", ")) }
+            if let actor = sig.actor { facts.append("actor: \(actor)") }
+            facts.append("signal id: \(sig.signalID) · received \(TimeText.stamp(s.stored.receivedAt))")
+            if let link = sig.link { facts.append("link: \(link)") }
             out += facts.map { DetailLine("    " + $0) }
             out += s.attributeLines.map { DetailLine("    " + $0, .dim) }
         }
@@ -163,9 +167,9 @@ extension ConsoleRenderer {
         if !detail.attempts.isEmpty {
             out.append(DetailLine("attempts:", .heading))
             for a in detail.attempts {
-                var t = "  #\(a.number) \(TimeText.stamp(a.at))"
+                var t = "  #\(a.number) \(TimeText.stamp(a.startedAt))"
                 if let s = a.status { t += " status \(s)" }
-                if let ms = a.durationMilliseconds { t += " \(ms) ms" }
+                if let ms = a.durationMs { t += " \(ms) ms" }
                 if let e = a.error { t += " — \(e)" }
                 out.append(DetailLine(t, a.error == nil ? .normal : .error))
             }

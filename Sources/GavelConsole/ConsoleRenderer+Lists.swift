@@ -1,5 +1,6 @@
 import Foundation
 import GavelCore
+import GavelStore
 
 extension ConsoleRenderer {
     static func severityText(_ s: Severity?) -> (String, CellStyle) {
@@ -39,12 +40,12 @@ extension ConsoleRenderer {
             selectedIndex = list.selection.index(in: list.rows.map(\.id))
             cells = list.rows.map { r in
                 let tag: (String, CellStyle) = m.tagged[r.id] != nil ? ("*", .tagged) : (" ", .normal)
-                let hidden = DisplayText.hasHiddenCharacters(r.target + r.rule)
+                let hidden = DisplayText.hasHiddenCharacters(r.target + r.ruleDisplayName)
                 let middle: (String, CellStyle) = pending ? severityText(r.severity) : (r.state.rawValue, stateStyle(r.state))
-                let last: (String, CellStyle) = pending ? (String(r.signals), .normal) : (r.decidedBy ?? "", .dim)
+                let last: (String, CellStyle) = pending ? (String(r.signalCount), .normal) : (r.decidedBy ?? "", .dim)
                 return [
                     tag, middle, ("#\(r.id)", .dim), (r.action, .normal), (r.target, hidden ? .suspicious : .normal),
-                    (r.rule, hidden ? .suspicious : .normal), last, (TimeText.age(r.createdAt, now: m.now), .dim),
+                    (r.ruleDisplayName, hidden ? .suspicious : .normal), last, (TimeText.age(r.createdAt, now: m.now), .dim),
                 ]
             }
         case .rules:
@@ -62,9 +63,9 @@ extension ConsoleRenderer {
             cells = rules.map { r in
                 let actions = r.allActions.map { (r.enabledActions.contains($0) ? "+" : "-") + $0 }.joined(separator: " ")
                 return [
-                    (r.mode.rawValue, r.mode == .auto ? .tagged : .normal), (r.rule, .normal), (actions, .normal),
-                    (String(r.pending), .normal), (String(r.dispatched), .normal),
-                    (r.lastSeen.map { TimeText.age($0, now: m.now) } ?? "-", .dim), (r.throttled ? "throttled" : "", .error),
+                    (r.mode.rawValue, r.mode == .auto ? .tagged : .normal), (r.name, .normal), (actions, .normal),
+                    (String(r.counts.pending), .normal), (String(r.counts.dispatched), .normal),
+                    (r.rule.lastSeenAt.map { TimeText.age($0, now: m.now) } ?? "-", .dim), (r.throttled ? "throttled" : "", .error),
                 ]
             }
         case .audit:
@@ -77,8 +78,8 @@ extension ConsoleRenderer {
             selectedIndex = m.audit.selection.index(in: rows.map(\.id))
             cells = rows.map { a in
                 [
-                    (TimeText.short(a.at), .dim), (a.actor, .normal), (a.verb, .normal), (a.remediationID.map { "#\($0)" } ?? "", .dim),
-                    (a.text, .normal),
+                    (TimeText.short(a.at), .dim), (a.actor, .normal), (a.action, .normal), (a.remediationID.map { "#\($0)" } ?? "", .dim),
+                    (a.consoleText, .normal),
                 ]
             }
         case .intakeErrors:
@@ -90,7 +91,10 @@ extension ConsoleRenderer {
             top = m.intakeErrors.selection.scrollTop
             selectedIndex = m.intakeErrors.selection.index(in: rows.map(\.id))
             cells = rows.map { e in
-                [(TimeText.short(e.at), .dim), (e.peer, .normal), (String(e.status), .error), (e.reason, .normal), (e.bodyExcerpt, .dim)]
+                [
+                    (TimeText.short(e.receivedAt), .dim), (e.peer ?? "-", .normal), (String(e.status), .error), (e.reason, .normal),
+                    (e.bodyExcerpt, .dim),
+                ]
             }
         }
         let ws = widths(columns, cells: cells, total: total, width: width)

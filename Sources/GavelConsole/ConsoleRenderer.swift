@@ -1,5 +1,6 @@
 import Foundation
 import GavelCore
+import GavelStore
 
 /// Turns a ``ConsoleModel`` into a ``Frame``: pure, so screens are tested as text.
 ///

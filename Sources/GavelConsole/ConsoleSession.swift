@@ -1,5 +1,6 @@
 import Foundation
 import GavelCore
+import GavelStore
 
 /// Runs a ``ConsoleModel`` against a ``ConsoleDataSource`` without a terminal: performs the
 /// model's loads, hands effects to the executable's performer, and renders frames.

@@ -1,4 +1,5 @@
 import GavelCore
+import GavelStore
 
 /// The eight basic terminal colors (curses `COLOR_BLACK` … `COLOR_WHITE`, same numbers).
 public enum TerminalColor: Int16, Sendable, CaseIterable {

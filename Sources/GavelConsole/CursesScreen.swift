@@ -1,6 +1,7 @@
 import CNCursesW
 import Foundation
 import GavelCore
+import GavelStore
 import Glibc
 
 /// The thin curses adapter: opens a terminal with `newterm`, draws ``Frame``s with the wide

@@ -1,4 +1,5 @@
 import GavelCore
+import GavelStore
 
 /// What a piece of text on screen means; the terminal adapter turns it into attributes/colors.
 public enum CellStyle: Hashable, Sendable {

@@ -1,4 +1,5 @@
 import GavelCore
+import GavelStore
 
 /// A one-line text prompt (the `/` filter and the reject reason; k9s `CmdBuff`).
 ///

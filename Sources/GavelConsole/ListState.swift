@@ -1,4 +1,5 @@
 import GavelCore
+import GavelStore
 
 /// The selection and scroll position of one list, tracked by row id so that rows inserted above
 /// (a new critical signal) neither move the selection to another row nor jump the screen.
@@ -74,7 +75,7 @@ public enum WindowAnchor: Sendable, Equatable {
 /// A remediation list view's loaded window and selection.
 public struct RemediationList: Sendable, Equatable {
     /// The loaded rows, in display order: a window of the whole list around the selection.
-    public var rows: [RemediationRow] = []
+    public var rows: [Remediation] = []
     public var selection = ListState<Int64>()
     /// The last known sort position of the selection (valid even after the row left the list).
     public var anchor: ConsoleCursor?
@@ -87,7 +88,7 @@ public struct RemediationList: Sendable, Equatable {
 
     public init() {}
 
-    public var selectedRow: RemediationRow? {
+    public var selectedRow: Remediation? {
         guard let i = selection.index(in: rows.map(\.id)) else { return nil }
         return rows[i]
     }

@@ -1,4 +1,5 @@
 import Foundation
+import GavelCore
 
 /// UTC time formatting for the console, without locale or `DateFormatter` (pure and fast).
 enum TimeText {
@@ -28,6 +29,13 @@ enum TimeText {
         if s < 86400 { return "\(s / 3600)h" }
         return "\(s / 86400)d"
     }
+
+    /// `stamp` of a `Timestamp`.
+    static func stamp(_ t: Timestamp) -> String { stamp(t.date) }
+    /// `short` of a `Timestamp`.
+    static func short(_ t: Timestamp) -> String { short(t.date) }
+    /// `age` of a `Timestamp`.
+    static func age(_ t: Timestamp, now: Date) -> String { age(t.date, now: now) }
 
     private static func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
 

@@ -1,4 +1,5 @@
 import GavelCore
+import GavelStore
 
 /// The one or two page queries that load a remediation list's window.
 public struct WindowRequest: Sendable, Equatable {

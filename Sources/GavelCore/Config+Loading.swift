@@ -27,12 +27,37 @@ extension GavelConfig {
     public static func load(path: String?, environment: [String: String], databasePath: String, requireSecret: Bool = true) throws(ConfigError)
         -> GavelConfig
     {
-        var config = builtInDefaults(databasePath: databasePath)
         guard let path else {
+            var config = builtInDefaults(databasePath: databasePath)
             config.secret = try resolveSecret(fileSecret: nil, secretEnv: nil, environment: environment, required: requireSecret)
             return config
         }
-        let root = try ConfigObject(try readJSON(path: path), path: "")
+        return try load(json: try readJSON(path: path), environment: environment, databasePath: databasePath, requireSecret: requireSecret)
+    }
+
+    /// Loads a configuration from the text of a config file (the configuration in force, as a
+    /// store keeps it); the same rules as `load(path:…)`.
+    /// - Parameter origin: what to call the text in errors (`the configuration in force (version 3)`).
+    /// - Throws: `ConfigError` naming the field at fault.
+    public static func load(text: String, origin: String, environment: [String: String], databasePath: String, requireSecret: Bool = true)
+        throws(ConfigError) -> GavelConfig
+    {
+        let json = try parseJSON(Array(text.utf8), origin: origin)
+        return try load(json: json, environment: environment, databasePath: databasePath, requireSecret: requireSecret)
+    }
+
+    /// Reads a config file's bytes (at most `maxConfigFileBytes`), as `load(path:…)` does; for a
+    /// process that compares its file with the configuration in force and may apply it.
+    /// - Throws: `ConfigError` for an unreadable file, a directory, or a file over the limit.
+    public static func readText(path: String) throws(ConfigError) -> String {
+        String(decoding: try readBytes(path: path), as: UTF8.self)
+    }
+
+    private static func load(json: JSONValue, environment: [String: String], databasePath: String, requireSecret: Bool) throws(ConfigError)
+        -> GavelConfig
+    {
+        var config = builtInDefaults(databasePath: databasePath)
+        let root = try ConfigObject(json, path: "")
         let baseDirectory = directory(of: databasePath)
 
         config.listen = try root.string("listen")
@@ -94,6 +119,10 @@ extension GavelConfig {
     /// included, for `ConfigObject` to refuse). A leading UTF-8 byte order mark is skipped
     /// (RFC 8259 §8.1 lets a parser ignore it; editors on some systems write one).
     private static func readJSON(path: String) throws(ConfigError) -> JSONValue {
+        try parseJSON(try readBytes(path: path), origin: path)
+    }
+
+    private static func readBytes(path: String) throws(ConfigError) -> [UInt8] {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue {
             throw ConfigError(field: "", message: "\(path) is a directory, not a config file")
@@ -110,12 +139,16 @@ extension GavelConfig {
         guard data.count <= maxConfigFileBytes else {
             throw ConfigError(field: "", message: "\(path): larger than \(maxConfigFileBytes) bytes")
         }
-        var bytes = [UInt8](data)
+        return [UInt8](data)
+    }
+
+    private static func parseJSON(_ bytes: [UInt8], origin: String) throws(ConfigError) -> JSONValue {
+        var bytes = bytes
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         do {
             return try JSONValue.parse(bytes, maxDepth: maxConfigDepth, keepingRepeatedKeys: true)
         } catch {
-            throw ConfigError(field: "", message: "\(path): \(error) — expected one JSON object (RFC 8259, UTF-8): not valid UTF-8 JSON")
+            throw ConfigError(field: "", message: "\(origin): \(error) — expected one JSON object (RFC 8259, UTF-8): not valid UTF-8 JSON")
         }
     }
 

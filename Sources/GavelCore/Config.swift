@@ -28,6 +28,9 @@ public struct GavelConfig: Sendable, Equatable {
     public var allowInternalActionURLs: Bool
     /// The default outbox file for outbox actions; nil = `gavel-outbox.jsonl` beside the database.
     public var outboxPath: String?
+    /// The version of the configuration in force in the store this was read from (recorded with
+    /// every request bound under it); nil for a file not (yet) applied, or the built-in defaults.
+    public var version: Int?
 
     /// The configuration used when there is no config file.
     /// - Parameter databasePath: the SQLite database's path; the outbox goes beside it.
@@ -50,8 +53,13 @@ public struct GavelConfig: Sendable, Equatable {
 
     /// The rule settings for `signal`: looked up by its rule id first, then its rule name.
     public func ruleConfig(for signal: Signal) -> RuleConfig? {
-        if let id = signal.ruleID, let rule = rules[id] { return rule }
-        if let name = signal.ruleName, let rule = rules[name] { return rule }
+        ruleConfig(ruleID: signal.ruleID, ruleName: signal.ruleName)
+    }
+
+    /// The rule settings for a rule with this id and name: looked up by id first, then by name.
+    public func ruleConfig(ruleID: String?, ruleName: String?) -> RuleConfig? {
+        if let id = ruleID, let rule = rules[id] { return rule }
+        if let name = ruleName, let rule = rules[name] { return rule }
         return nil
     }
 }

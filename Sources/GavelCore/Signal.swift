@@ -96,4 +96,7 @@ public enum SignalFlag: String, Sendable, Equatable, CaseIterable {
     case entitiesTruncated = "entities_truncated"
     /// `SECURITY_SIGNAL_ID` was longer than 512 UTF-8 bytes, so the id was derived instead.
     case signalIDTooLong = "signal_id_too_long"
+    /// `DATE` was sent but is not epoch milliseconds (not all digits, e.g. negative or a date
+    /// string): the signal is never fresh for auto mode (`IntakePlan.isFresh`).
+    case invalidDate = "invalid_date"
 }

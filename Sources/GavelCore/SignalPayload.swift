@@ -47,7 +47,8 @@ public enum PayloadError: Error, Equatable, CustomStringConvertible {
 ///   string holding a JSON array, or a string (`TAGS` split on commas and trimmed).
 /// - `SECURITY_RULE_GROUP_BY_FIELDS`: an object (entries `key:value`), an array, a string
 ///   holding either, or a plain string.
-/// - `DATE`: kept only when it is all ASCII digits (number or string), as those digits.
+/// - `DATE`: kept only when it is all ASCII digits (number or string), as those digits; any
+///   other value sent flags `invalidDate` (such a signal is never fresh for auto mode).
 /// - `SECURITY_SIGNAL_ID`: kept as sent. Missing, unsubstituted, or longer than 512 UTF-8
 ///   bytes (flag `signalIDTooLong`: truncating could merge two different signals) → the id
 ///   is `derived-` + the first 32 hex digits of SHA-256 of the raw body, flag `derivedID`.
@@ -123,7 +124,9 @@ struct SignalPayloadReader {
         s.title = text("SECURITY_SIGNAL_TITLE")
         s.message = text("SECURITY_SIGNAL_MSG")
         s.eventID = text("ID")
-        s.date = text("DATE").flatMap { d in d.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } ? d : nil }
+        if let d = text("DATE") {
+            if d.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { s.date = d } else { flag(.invalidDate) }
+        }
         s.link = text("LINK")
         var queries = list(fields["SECURITY_RULE_MATCHED_QUERIES"], splitOnCommas: false)
         if queries.isEmpty { queries = list(fields["SECURITY_RULE_QUERY"], splitOnCommas: false) }

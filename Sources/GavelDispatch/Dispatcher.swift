@@ -3,24 +3,39 @@ import GavelCore
 import GavelStore
 import Synchronization
 
-/// The dispatcher: claims approved remediations from the database and sends them.
+/// What the dispatcher runs under, read at every turn: the configuration in force and whether
+/// dispatch is held (the process's configuration file differs from the one in force).
+public struct DispatchSettings: Sendable {
+    /// The configuration to dispatch under (actions, allowlist).
+    public var config: GavelConfig
+    /// Why this process must not dispatch now (shown as a banner), nil when it may.
+    public var heldBecause: String?
+
+    public init(config: GavelConfig, heldBecause: String? = nil) {
+        self.config = config
+        self.heldBecause = heldBecause
+    }
+}
+
+/// The dispatcher: claims approved remediations from the store and sends them.
 ///
-/// One thread with its own connection. Each turn it claims the oldest due remediation
-/// (`Database.claimNext`, atomic across processes), re-checks it against the allowlist and
-/// the target pattern, renders its action, executes it, and records the outcome:
-/// success → `dispatched`; a retryable failure → `approved` again after capped exponential
-/// backoff with full jitter, until the action's retries are spent → `failed`; a permanent
-/// failure → `failed`. On start it recovers remediations a crashed dispatcher left
-/// `dispatching` (re-queued when the action is idempotent, else `failed`).
+/// One thread with its own store session. Each turn it recovers claims whose holder died or
+/// whose lease ran out (re-queued with the same idempotency key when the action is idempotent,
+/// else `failed` "interrupted; outcome unknown"), claims the oldest due remediation under a
+/// lease (`RemediationQueue.claimDue`, atomic across processes and hosts), checks the brakes
+/// (the kill switch and the rule's mode for an automatic approval) and the allowlist again,
+/// sends exactly the request bound at approval, and records the outcome: success →
+/// `dispatched`; a retryable failure → `approved` again after capped exponential backoff with
+/// full jitter, until the action's retries are spent → `failed`; a permanent failure → `failed`.
 ///
-/// Thread-safety: `Sendable`; the `Database` stays on the dispatcher thread.
+/// Thread-safety: `Sendable`; the store session stays on the dispatcher thread.
 public final class Dispatcher: Sendable {
-    private let databasePath: String
-    private let config: GavelConfig
+    private let engine: any StoreEngine
+    private let settings: @Sendable () -> DispatchSettings
     private let executor: any DispatchExecuting
     private let retryPolicy: RetryPolicy
-    /// Who claims, as `host:pid:instance` (crash recovery checks that pid on this host,
-    /// and for this process, that the instance is still running).
+    /// Who claims, as `host:pid:instance` (recovery checks that pid on this host, and for this
+    /// process, that the instance is still running).
     public let worker: String
     private let wakeSignal = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
@@ -30,22 +45,41 @@ public final class Dispatcher: Sendable {
     /// How long the loop sleeps when nothing is due, in ms (a decision made by another
     /// process is picked up within this time; `wake()` cuts it short).
     private let idleMs: Int
+    /// How often claims of dead dispatchers are looked for, in ms.
+    private let recoveryIntervalMs: Int64
     private let log: @Sendable (String) -> Void
 
-    /// - Parameter log: receives one line per dispatch outcome (`serve` writes it to stderr,
-    ///   the console to its log file); called on the dispatcher thread.
+    /// - Parameters:
+    ///   - engine: the store to dispatch from.
+    ///   - settings: the configuration in force and whether dispatch is held, read every turn.
+    ///   - idleMs: sleep between looks when nothing is due (default 250).
+    ///   - recoveryIntervalMs: how often lapsed claims are recovered while running (default 2000).
+    ///   - log: receives one line per dispatch outcome (`serve` writes it to stderr, the console
+    ///     to its log file); called on the dispatcher thread.
     public init(
-        databasePath: String, config: GavelConfig, executor: any DispatchExecuting = Executor(),
-        retryPolicy: RetryPolicy = RetryPolicy(), idleMs: Int = 250, log: @escaping @Sendable (String) -> Void = { _ in }
+        engine: any StoreEngine, settings: @escaping @Sendable () -> DispatchSettings, executor: any DispatchExecuting = Executor(),
+        retryPolicy: RetryPolicy = RetryPolicy(), idleMs: Int = 250, recoveryIntervalMs: Int64 = 2000,
+        log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.log = log
-        self.databasePath = databasePath
-        self.config = config
+        self.engine = engine
+        self.settings = settings
         self.executor = executor
         self.retryPolicy = retryPolicy
         self.idleMs = idleMs
+        self.recoveryIntervalMs = recoveryIntervalMs
         self.worker = Dispatcher.workerName()
         Dispatcher.liveInstances.withLock { _ = $0.insert(worker) }
+    }
+
+    /// A dispatcher with a fixed configuration (tests, `gavel dispatch` without a store configuration).
+    public convenience init(
+        engine: any StoreEngine, config: GavelConfig, executor: any DispatchExecuting = Executor(), retryPolicy: RetryPolicy = RetryPolicy(),
+        idleMs: Int = 250, recoveryIntervalMs: Int64 = 2000, log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.init(
+            engine: engine, settings: { DispatchSettings(config: config) }, executor: executor, retryPolicy: retryPolicy, idleMs: idleMs,
+            recoveryIntervalMs: recoveryIntervalMs, log: log)
     }
 
     deinit {
@@ -56,7 +90,7 @@ public final class Dispatcher: Sendable {
     /// Workers of this process that may hold claims (their claims are not crash leftovers).
     private static let liveInstances = Mutex<Set<String>>([])
 
-    /// The last store error the loop met (shown as a banner), nil when healthy.
+    /// The last store error the loop met, or why dispatch is held (shown as a banner); nil when healthy.
     public var problem: String? { lastError.withLock { $0 } }
 
     /// Starts the dispatcher thread.
@@ -84,115 +118,166 @@ public final class Dispatcher: Sendable {
     /// Sends every remediation that is approved and due now, then returns how many were
     /// attempted and how many of those ended `failed` (`gavel dispatch --once`). Runs on the
     /// calling thread.
-    /// - Throws: `SQLiteError` when the database cannot be opened.
+    /// - Throws: `StoreError` when the store cannot be opened, or dispatch is held.
     @discardableResult
-    public func runOnce() throws -> (attempted: Int, failed: Int) {
-        let db = try Database(path: databasePath)
-        try recover(db)
+    public func runOnce() throws(StoreError) -> (attempted: Int, failed: Int) {
+        let store = try engine.open(.existing)
+        let current = settings()
+        if let held = current.heldBecause { throw StoreError.refused(held) }
+        try recover(store, config: current.config)
         var count = 0
         var failed = 0
-        while let claim = try db.claimNext(worker: worker) {
-            process(claim, db)
+        while let claim = try store.claimDue(
+            worker: worker, limit: 1, leaseMs: leaseMs(current.config), config: current.config, at: .now
+        ).first {
+            process(claim, store, config: current.config)
             count += 1
-            if try db.remediation(id: claim.id)?.state == .failed { failed += 1 }
+            if try store.remediation(id: claim.id)?.state == .failed { failed += 1 }
         }
         return (count, failed)
     }
 
     private func loop() {
-        var db: Database?
+        var store: (any Store)?
+        var lastRecovery = Timestamp(milliseconds: 0)
         while !stopped.load(ordering: .acquiring) {
             do {
-                if db == nil {
-                    let opened = try Database(path: databasePath)
-                    try recover(opened)
-                    db = opened
-                }
-                if let claim = try db!.claimNext(worker: worker) {
+                if store == nil { store = try engine.open(.existing) }
+                guard let store else { continue }
+                let current = settings()
+                if let held = current.heldBecause {
+                    lastError.withLock { $0 = held }
+                } else {
+                    let now = Timestamp.now
+                    if now.milliseconds(since: lastRecovery) >= recoveryIntervalMs {
+                        try recover(store, config: current.config)
+                        lastRecovery = now
+                    }
+                    if let claim = try store.claimDue(worker: worker, limit: 1, leaseMs: leaseMs(current.config), config: current.config, at: now)
+                        .first
+                    {
+                        lastError.withLock { $0 = nil }
+                        process(claim, store, config: current.config)
+                        continue
+                    }
                     lastError.withLock { $0 = nil }
-                    process(claim, db!)
-                    continue
                 }
-                lastError.withLock { $0 = nil }
             } catch {
                 lastError.withLock { $0 = "dispatcher: \(error)" }
+                if case .location = error { store = nil }
             }
             _ = wakeSignal.wait(timeout: .now() + .milliseconds(idleMs))
         }
     }
 
-    private func recover(_ db: Database) throws {
+    /// A claim's lease: the longest deadline of any action plus a minute, so a live dispatcher
+    /// always finishes (or gives up) before another one may take the remediation over.
+    func leaseMs(_ config: GavelConfig) -> Int64 {
+        let longest =
+            config.actions.values.map { action -> Double in
+                switch action.kind {
+                case .http(let h): h.timeoutSeconds
+                case .command(let c): c.timeoutSeconds
+                case .outbox: 5
+                }
+            }.max() ?? 30
+        return Int64((longest + 60) * 1000)
+    }
+
+    private func recover(_ store: any Store, config: GavelConfig) throws(StoreError) {
         let host = Dispatcher.hostName()
-        try db.recoverInterrupted(
-            isIdempotent: { [config] in config.actions[$0]?.idempotent ?? false },
-            isAlive: { claimer in
-                // A claim by a live process on this host (including ourselves) is not ours to recover.
-                let parts = claimer.split(separator: ":")
+        try store.recoverClaims(
+            at: .now,
+            isDead: { holder in
+                // A claim by a live process on this host (including ourselves) is not ours to recover;
+                // one on another host waits for its lease.
+                let parts = holder.split(separator: ":")
                 guard parts.count == 3, String(parts[0]) == host, let pid = Int32(parts[1]) else { return false }
-                if pid == getpid() { return Dispatcher.liveInstances.withLock { $0.contains(claimer) } }
-                return kill(pid, 0) == 0 || errno == EPERM  // EPERM: alive, another user's process
-            })
+                if pid == getpid() { return !Dispatcher.liveInstances.withLock { $0.contains(holder) } }
+                return !(kill(pid, 0) == 0 || errno == EPERM)  // EPERM: alive, another user's process
+            },
+            isIdempotent: { config.actions[$0]?.idempotent ?? false })
     }
 
     /// Sends one claimed remediation and records the outcome. Store errors while recording
-    /// leave it `dispatching`; crash recovery then handles it like an interrupted dispatch.
-    func process(_ claim: ClaimedRemediation, _ db: Database) {
-        let started = Date()
-        func finish(_ result: AttemptResult, status: Int? = nil, error: String?, response: String = "") {
-            let ms = Int(Date().timeIntervalSince(started) * 1000)
-            let what = "remediation \(claim.id) \(claim.action) \(claim.target) attempt \(claim.attempt): "
+    /// leave it `dispatching`; recovery then handles it like an interrupted dispatch.
+    func process(_ claim: DispatchClaim, _ store: any Store, config: GavelConfig) {
+        let r = claim.remediation
+        let started = DispatchTime.now().uptimeNanoseconds
+        func finish(_ result: AttemptReport.Result, status: Int? = nil, error: String?, response: String = "") {
+            let ms = Int((DispatchTime.now().uptimeNanoseconds &- started) / 1_000_000)
+            let what = "remediation \(r.id) \(r.action) \(r.target) attempt \(claim.attempt): "
             switch result {
             case .dispatched: log(what + "dispatched" + (status.map { " (status \($0))" } ?? ""))
             case .retry: log(what + "will retry: " + (error ?? "failed"))
             case .failed: log(what + "failed: " + (error ?? "failed"))
             }
             do {
-                try db.finishAttempt(claim, result: result, status: status, error: error, response: response, durationMs: ms)
+                let report = AttemptReport(result: result, status: status, error: error, response: response, durationMs: ms)
+                if try !store.finish(claim, report, at: .now) {
+                    log(what + "the claim lapsed meanwhile; another dispatcher recovered it")
+                }
             } catch {
-                lastError.withLock { $0 = "dispatcher: recording remediation \(claim.id): \(error)" }
+                lastError.withLock { $0 = "dispatcher: recording remediation \(r.id): \(error)" }
             }
         }
-        guard let action = config.actions[claim.action] else {
-            finish(.failed, error: "action '\(claim.action)' is not in the configuration")
-            return
-        }
-        // The kill switch also holds back automatic approvals not yet sent (e.g. waiting to retry).
-        if claim.decidedBy?.hasPrefix("auto:") == true, (try? db.automaticDispatchDisabled()) == true {
+        // The brakes also hold back automatic approvals not yet sent (e.g. waiting to retry).
+        if let decidedBy = r.decidedBy, decidedBy.hasPrefix("auto:") {
             do {
-                try db.returnToPending(claim, reason: "automatic dispatch switched off (gavel auto --all off) before it was sent")
-                log("remediation \(claim.id): returned to pending by the kill switch")
+                if let reason = try brakes(on: r, store: store) {
+                    try store.withdrawClaim(claim, reason: reason, at: .now)
+                    log("remediation \(r.id): returned to pending: \(reason)")
+                    return
+                }
             } catch {
                 finish(.failed, error: "\(error)")
+                return
             }
+        }
+        guard let action = config.actions[r.action] else {
+            finish(.failed, error: "action '\(r.action)' is not in the configuration")
             return
         }
-        if let reason = config.allowlist.match(kind: action.target, target: claim.target) {
-            do { try db.suppressClaimed(claim, reason: reason) } catch { finish(.failed, error: "\(error)") }
+        // The row's target is checked again, whatever was bound: a target that is not valid for
+        // its kind never leaves gavel, even in a row written by an older version or by hand.
+        if case .failure(let refusal) = TargetValidator.validate(r.target, kind: action.target, pattern: action.targetPattern) {
+            finish(.failed, error: refusal.description)
             return
         }
-        let context = TemplateContext(
-            action: action, target: claim.target, signalID: claim.signalID, ruleName: claim.ruleName,
-            ruleID: claim.ruleID, severity: claim.severity, remediationID: String(claim.id),
-            idempotencyKey: claim.idempotencyKey, decidedBy: claim.decidedBy)
+        if let reason = config.allowlist.match(kind: action.target, target: r.target) {
+            do { try store.suppressClaim(claim, reason: reason, at: .now) } catch { finish(.failed, error: "\(error)") }
+            return
+        }
         let request: RenderedRequest
-        do {
-            request = try action.render(context)
-        } catch {
-            finish(.failed, error: error.description)
+        switch claim.request {
+        case .success(let bound): request = bound
+        case .failure(let refusal):
+            finish(.failed, error: refusal.description)
             return
         }
-        let outcome = executor.execute(request, idempotencyKey: claim.idempotencyKey)
+        let outcome = executor.execute(request, idempotencyKey: r.idempotencyKey)
         switch outcome.kind {
         case .success:
             finish(.dispatched, status: outcome.status, error: nil, response: outcome.responseExcerpt)
         case .retryable where retryPolicy.shouldRetry(after: outcome, attempt: claim.attempt, maxRetries: request.maxRetries):
             var rng = SystemRandomNumberGenerator()
             let delay = retryPolicy.delay(afterAttempt: claim.attempt, random: &rng)
-            let next = Timestamp.nowMs() + Int64(delay * 1000)
-            finish(.retry(nextAttemptMs: next), status: outcome.status, error: outcome.error, response: outcome.responseExcerpt)
+            let next = Timestamp.now.adding(milliseconds: Int64(delay * 1000))
+            finish(.retry(at: next), status: outcome.status, error: outcome.error, response: outcome.responseExcerpt)
         case .retryable, .permanent:
             finish(.failed, status: outcome.status, error: outcome.error ?? "failed", response: outcome.responseExcerpt)
         }
+    }
+
+    /// Why an automatic approval must not go now: the kill switch, or its rule no longer in auto.
+    private func brakes(on r: Remediation, store: any Store) throws(StoreError) -> String? {
+        if try store.automaticDispatchDisabled() {
+            return "automatic dispatch switched off (gavel auto --all off) before it was sent"
+        }
+        if let rule = try store.rule(named: r.ruleKey), rule.mode != .auto {
+            return "rule \(rule.displayName) switched to \(rule.mode.rawValue) before it was sent"
+        }
+        return nil
     }
 
     static func hostName() -> String {

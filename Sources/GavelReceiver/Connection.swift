@@ -187,9 +187,8 @@ struct Connection {
             let contentType = mediaType
             let peer = self.peer
             do {
-                try receiver.writer.submit { db in
-                    try db.recordIntakeError(status: 400, reason: reason, contentType: contentType, peer: peer, body: body)
-                }
+                try receiver.intake.recordIntakeError(
+                    IntakeErrorEntry(peer: peer, status: 400, reason: reason, contentType: contentType, body: body))
             } catch {
                 receiver.metrics.storeErrors.add(1, ordering: .relaxed)
             }
@@ -197,7 +196,7 @@ struct Connection {
         }
         let incoming = IncomingSignal(signal: signal, rawBody: body, contentType: mediaType, peer: peer)
         do {
-            let reply = try receiver.ingest(incoming)
+            let reply = try receiver.intake.intake(incoming)
             if reply.record.duplicate {
                 receiver.metrics.duplicates.add(1, ordering: .relaxed)
             } else {
@@ -214,6 +213,14 @@ struct Connection {
             return .json(202, json.compactText)
         } catch {
             receiver.metrics.storeErrors.add(1, ordering: .relaxed)
+            guard error.isTransient else {
+                // A deterministic failure: retrying cannot help, so Datadog must not retry it
+                // forever. The body is kept as an intake error for the analyst.
+                let reason = "store failed: \(error)"
+                try? receiver.intake.recordIntakeError(
+                    IntakeErrorEntry(peer: peer, status: 500, reason: reason, contentType: mediaType, body: body))
+                return .error(HTTPError(status: 500, message: reason))
+            }
             var r = HTTPResponse.error(HTTPError(status: 503, message: "store unavailable, retry later: \(error)"))
             r.headers.append(HTTPField(name: "Retry-After", value: "5"))
             return r

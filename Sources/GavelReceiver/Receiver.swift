@@ -4,21 +4,17 @@ import GavelStore
 import Synchronization
 
 /// The embedded HTTP/1.1 receiver: accepts Datadog security webhooks and stores each signal
-/// through the ingest writer before it answers.
+/// through the store's `SignalIntake` before it answers.
 ///
 /// Threads: one accept thread polling the listening socket; one thread per connection up to
 /// `ReceiverOptions.maxConnections` (beyond it a connection gets 503 and is closed). Each
 /// connection answers pipelined requests in order; an error response always closes it.
-/// Every string from a payload goes to SQLite only through bound parameters.
+/// Every string from a payload reaches the store only as a value (never SQL text).
 public final class Receiver: Sendable {
-    /// What the receiver does with a decoded signal: store it (and propose remediations)
-    /// inside the ingest writer's transaction; returns the remediation ids to report.
-    public typealias Ingest = @Sendable (IncomingSignal) throws -> IngestReply
-
     let options: ReceiverOptions
     let authenticator: Authenticator
-    let ingest: Ingest
-    let writer: IngestWriter
+    /// Where deliveries go: stored (and their remediations proposed) in one transaction each.
+    let intake: any SignalIntake
     /// Counters for `/metrics`.
     public let metrics = ReceiverMetrics()
     private let listener: Socket
@@ -31,10 +27,9 @@ public final class Receiver: Sendable {
 
     /// Binds the listening socket (so a taken port fails here, before anything else starts).
     /// - Throws: `SocketError` when the address cannot be bound.
-    public init(options: ReceiverOptions, writer: IngestWriter, ingest: @escaping Ingest) throws(SocketError) {
+    public init(options: ReceiverOptions, intake: any SignalIntake) throws(SocketError) {
         self.options = options
-        self.writer = writer
-        self.ingest = ingest
+        self.intake = intake
         self.authenticator = Authenticator(secret: options.secret, headerName: options.secretHeader)
         self.listener = try Socket.listen(host: options.listen.host, port: options.listen.port)
         self.boundAddress = ListenAddress(host: options.listen.host, port: listener.localPort)
@@ -48,7 +43,7 @@ public final class Receiver: Sendable {
     }
 
     /// Stops accepting, lets in-flight requests finish (up to `graceSeconds`), then closes
-    /// the remaining connections. The ingest writer is not closed here.
+    /// the remaining connections. The intake is not closed here.
     public func stop(graceSeconds: Double = 5) {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         acceptDone.wait()
@@ -128,16 +123,5 @@ public struct ReceiverOptions: Sendable {
         self.readDeadlineSeconds = readDeadlineSeconds
         self.idleSeconds = idleSeconds
         self.maxConnections = maxConnections
-    }
-}
-
-/// What the ingest step reports back for a stored signal.
-public struct IngestReply: Sendable, Equatable {
-    public var record: SignalRecordResult
-    /// Remediation ids proposed or attached by this delivery.
-    public var remediations: [Int64]
-    public init(record: SignalRecordResult, remediations: [Int64]) {
-        self.record = record
-        self.remediations = remediations
     }
 }

@@ -1,80 +1,115 @@
 import Foundation
 import GavelCore
+import GavelRuntime
 import GavelStore
 
-/// Dispatches a command line to its verb. Exit codes (DESIGN.md): 0 ok, 1 runtime failure,
-/// 2 usage or config error.
+/// Runs a command line: finds the verb in the table, parses its arguments, runs it, and maps
+/// errors to exit codes (DESIGN.md): 0 ok, 1 runtime failure, 2 usage or config error (with a
+/// message naming the flag or config field).
 enum CLI {
     static func run(_ args: [String]) -> Int32 {
         var args = args
-        var verb = "console"
+        var name = "console"
         if let first = args.first, !first.hasPrefix("-") {
-            verb = first
+            name = first
             args.removeFirst()
         } else if args.first == "--version" {
-            print(Help.version)
+            print(Verbs.version)
             return 0
         } else if args.first == "--help" || args.first == "-h" {
-            print(Help.overview)
+            print(Verbs.overview)
             return 0
         }
+        guard let verb = Verbs.named(name) else {
+            printError("gavel: unknown verb '\(name)' (see 'gavel help')")
+            return 2
+        }
         do {
-            switch verb {
-            case "help":
-                if let v = args.first {
-                    guard let text = Help.text(for: v) else { throw UsageError(message: "gavel help: unknown verb '\(v)'") }
-                    print(text)
-                } else {
-                    print(Help.overview)
-                }
-                return 0
-            case "console": return try ConsoleCommand.run(args)
-            case "serve": return try Serve.run(args)
-            case "signals": return try SignalsCommand.run(args)
-            case "list": return try ListCommand.run(args)
-            case "show": return try ShowCommand.run(args)
-            case "approve", "reject", "retry": return try DecisionCommand.run(args, verb: verb)
-            case "rules": return try RulesCommand.run(args)
-            case "auto": return try AutoCommand.run(args)
-            case "audit": return try AuditCommand.run(args)
-            case "dispatch": return try DispatchCommand.run(args)
-            case "demo": return try DemoCommand.run(args)
-            default:
-                throw UsageError(message: "gavel: unknown verb '\(verb)' (see 'gavel help')")
-            }
-        } catch let error as UsageError {
-            FileHandle.standardError.write(Data((error.message + "\n").utf8))
+            let parsed = try verb.parse(args)
+            return try verb.run(Invocation(verb: verb, arguments: parsed))
+        } catch let error as UsageFailure {
+            printError(error.message)
             return 2
         } catch let error as ConfigFailure {
-            FileHandle.standardError.write(Data(("gavel: \(error.message)\n").utf8))
+            printError(safe("gavel \(verb.name): \(error.message)"))
             return 2
+        } catch let error as StoreError {
+            if case .location(let message) = error {
+                printError(safe("gavel \(verb.name): --db: \(message)"))
+                return 2
+            }
+            printError(safe("gavel \(verb.name): \(error)"))
+            return 1
         } catch {
-            FileHandle.standardError.write(Data(("gavel: \(error)\n").utf8))
+            printError(safe("gavel \(verb.name): \(error)"))
             return 1
         }
     }
 }
 
-/// A configuration error (exit 2).
-struct ConfigFailure: Error { var message: String }
+/// One run of a verb: its parsed arguments, where the store and configuration are, and the
+/// store opened the way the verb's table entry says.
+struct Invocation {
+    let verb: Verb
+    let arguments: Arguments
+    let setup: Setup
 
-/// Where the database and configuration are (DESIGN.md defaults).
-struct Environment {
-    var databasePath: String
-    var configPath: String?
+    init(verb: Verb, arguments: Arguments) {
+        self.verb = verb
+        self.arguments = arguments
+        self.setup = Setup(db: arguments.value("db"), config: arguments.value("config"))
+    }
 
-    init(_ arguments: Arguments) {
-        let env = ProcessInfo.processInfo.environment
-        databasePath = arguments.value("db") ?? env["GAVEL_DB"].flatMap { $0.isEmpty ? nil : $0 } ?? "./gavel.db"
-        if let c = arguments.value("config") ?? env["GAVEL_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) {
-            configPath = c
-        } else if FileManager.default.fileExists(atPath: "./gavel.json") {
-            configPath = "./gavel.json"
+    func value(_ name: String) -> String? { arguments.value(name) }
+    func flag(_ name: String) -> Bool { arguments.flag(name) }
+    var positional: [String] { arguments.positional }
+
+    /// Opens the store as the verb's `store` entry says (one rule for every verb): `existing`
+    /// never creates a file, so a mistyped `--db` is exit 2 naming `--db`. The configuration
+    /// file is checked first (a bad one is exit 2 for every verb).
+    func openStore() throws -> any Store {
+        _ = try setup.configFile(receiving: false)
+        let engine = try setup.location.engine()
+        switch verb.store {
+        case .none: throw StoreError.location("gavel \(verb.name) does not use a database")
+        case .existing: return try engine.open(.existing)
+        case .create: return try engine.open(.create)
         }
+    }
+
+    /// The configuration to use with `store`; `adopt`: a store with none in force adopts this
+    /// process's file (audited with the analyst's name).
+    func configuration(_ store: any Store, adopt: Bool = false) throws -> LiveConfiguration {
+        try setup.configuration(store: store, receiving: false, adoptAs: adopt ? try analyst() : nil)
+    }
+
+    /// `--by NAME`, else the OS user; validated so the audit log holds a plain name.
+    func analyst() throws(UsageFailure) -> String {
+        if let by = value("by") {
+            let trimmed = by.trimmingASCIIWhitespace()
+            guard !trimmed.isEmpty, trimmed.count <= 64, !trimmed.hasPrefix("auto:"),
+                trimmed.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f })
+            else {
+                throw UsageFailure("gavel \(verb.name): --by must be 1–64 printable characters and not start with auto:")
+            }
+            return trimmed
+        }
+        if let pw = getpwuid(getuid()), let name = pw.pointee.pw_name { return String(cString: name) }
+        return ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+    }
+
+    /// A remediation id argument.
+    func remediationID(_ text: String) throws(UsageFailure) -> Int64 {
+        guard !text.isEmpty, text.count <= 18, text.allSatisfy({ $0.isASCII && $0.isNumber }), let id = Int64(text), id > 0 else {
+            throw UsageFailure("gavel \(verb.name): '\(text)' is not a remediation ID (a positive number)")
+        }
+        return id
     }
 }
 
-/// Writes one line to stderr.
-func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
-}
+/// One output line of fields, each made safe for a terminal, separated by two spaces.
+func row(_ fields: [String]) -> String { fields.map { DisplayText.sanitize($0) }.joined(separator: "  ") }
+
+/// One line of text from the store made safe for a terminal: control characters (LF included,
+/// so a payload cannot start a fake line) and bidi characters shown as escapes.
+func safe(_ text: String) -> String { DisplayText.sanitize(text) }

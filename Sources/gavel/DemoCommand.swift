@@ -1,6 +1,7 @@
 import Foundation
 import GavelCore
 import GavelDispatch
+import GavelRuntime
 
 /// `gavel demo [--to BASE_URL]`: posts a fixed, realistic set of signals to a running
 /// receiver's `/webhook`, as Datadog would, and exits (0 when every post got 202).
@@ -11,14 +12,12 @@ import GavelDispatch
 /// form-encoded one, with a day's mix of severities. Signal ids get a per-run suffix so a
 /// second run adds new signals instead of duplicates.
 enum DemoCommand {
-    static func run(_ raw: [String]) throws -> Int32 {
-        let args = try Arguments(raw, verb: "demo", valued: ["to", "db", "config"], flags: [])
-        guard args.positional.isEmpty else { throw UsageError(message: "gavel demo: unexpected argument '\(args.positional[0])'") }
-        let base = (args.value("to") ?? "http://127.0.0.1:8787").trimmingSuffix("/")
+    static func run(_ i: Invocation) throws -> Int32 {
+        let base = (i.value("to") ?? "http://127.0.0.1:8787").trimmingSuffix("/")
         guard let url = URL(string: base), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil else {
-            throw UsageError(message: "gavel demo: --to must be an http(s) base URL such as http://127.0.0.1:8787, got '\(base)'")
+            throw UsageFailure("gavel demo: --to must be an http(s) base URL such as http://127.0.0.1:8787, got '\(base)'")
         }
-        let config = try Environment(args).loadConfig(receiving: true)
+        let config = try i.setup.configFile(receiving: true)?.config ?? i.setup.builtIn(receiving: true)
         let run = String(Int(Date().timeIntervalSince1970), radix: 36)
         var headers: [HTTPHeaderField] = []
         if let secret = config.secret { headers.append(HTTPHeaderField("Authorization", "Bearer \(secret)")) }

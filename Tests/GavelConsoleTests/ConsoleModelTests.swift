@@ -1,5 +1,6 @@
 import Foundation
 import GavelCore
+import GavelStore
 import Testing
 
 @testable import GavelConsole

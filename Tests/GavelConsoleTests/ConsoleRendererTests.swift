@@ -1,5 +1,6 @@
 import Foundation
 import GavelCore
+import GavelStore
 import Testing
 
 @testable import GavelConsole
@@ -16,7 +17,7 @@ import Testing
 
     @Test func pendingAt80x24WithHostileRuleName() {
         let data = Fixture.data()
-        data.remediations[0].rule = "evil\u{1B}[2J\r\nrule"
+        data.remediations[0].ruleName = "evil\u{1B}[2J\r\nrule"
         let (s, _) = Fixture.session(data)
         s.press(Key.parseScript("j j")!)
         let frame = s.frame()
@@ -34,7 +35,7 @@ import Testing
         d.details[4] = RemediationDetail(
             row: d.remediations[3],
             signals: [
-                SignalCard(
+                makeSignalCard(
                     id: 9, signalID: "AAAB-sg", title: "Security group open to the world",
                     message:
                         "sg-0a1b2c3d4e5f60789 allows 0.0.0.0/0 on port 22, and the rule fires when an ingress rule opens SSH or RDP to the whole internet on a group attached to a running instance\nsecond line \u{1B}]52;c;ZXZpbA==\u{07}",
@@ -46,7 +47,7 @@ import Testing
             targetHistory: ["#2 2026-05-01 rejected by bob: expected"],
             requestText:
                 "POST https://api.example.com/sg/delete\nAuthorization: Bearer ****\nIdempotency-Key: gavel-dfca64e0-62b1-4a56-9d0e-0123456789ab\n\n{\"group\":\"sg-0a1b2c3d4e5f60789\"}",
-            attempts: [AttemptRow(number: 1, at: Fixture.t0, status: 503, error: "service unavailable", durationMilliseconds: 120)])
+            attempts: [makeAttempt(number: 1, at: Fixture.t0, status: 503, error: "service unavailable", durationMilliseconds: 120)])
         return d
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GavelCore
+import GavelStore
 import Testing
 
 @testable import GavelConsole
@@ -31,7 +32,7 @@ import Testing
     @Test func headerShortensTheCountsWhenNarrow() {
         let data = Fixture.data()
         data.summaryValue.listenAddress = "http://127.0.0.1:45387"
-        data.ruleRows[0].mode = .auto
+        data.ruleRows[0].rule.mode = .auto
         let (s, _) = Fixture.session(data)
         #expect(lines(s.frame())[0] == "gavel  http://127.0.0.1:45387  pend 5 · fail 1 · supp 1 · auto 1      21:26:40Z")
         s.apply([.resized(rows: 24, cols: 120)])
@@ -88,11 +89,13 @@ import Testing
 
     @Test func rulesAuditAndIntakeViews() {
         let data = Fixture.data()
-        data.auditRows = [AuditRow(id: 1, at: Fixture.t0, actor: "alice", verb: "approve", remediationID: 2, text: "ban-ip 198.51.100.99")]
+        data.auditRows = [
+            AuditEntry(id: 1, at: Timestamp(Fixture.t0), actor: "alice", action: "approve", subject: "remediation 2", detail: "ban-ip 198.51.100.99")
+        ]
         data.intakeRows = [
-            IntakeErrorRow(
-                id: 1, at: Fixture.t0, peer: "192.0.2.99:5555", status: 400, reason: "body is not JSON",
-                bodyExcerpt: "{\"x\":1}\r\n\u{1B}[31mred\u{9B}2J\nline2")
+            IntakeErrorEntry(
+                id: 1, receivedAt: Timestamp(Fixture.t0), peer: "192.0.2.99:5555", status: 400, reason: "body is not JSON", contentType: nil,
+                body: Array("{\"x\":1}\r\n\u{1B}[31mred\u{9B}2J\nline2".utf8))
         ]
         let (s, _) = Fixture.session(data)
         s.press(Key.parseScript("3")!)
@@ -104,7 +107,7 @@ import Testing
         s.press(Key.parseScript("4")!)
         f = lines(s.frame())
         #expect(f[2].hasPrefix("AT (UTC)       ACTOR    VERB     ID WHAT"))
-        #expect(f[3].hasPrefix("05-28 20:26:40 alice    approve  #2 ban-ip 198.51.100.99"))
+        #expect(f[3].hasPrefix("05-28 20:26:40 alice    approve  #2 remediation 2 — ban-ip 198.51.100.99"))
         s.press(Key.parseScript("5")!)
         let frame = s.frame()
         f = lines(frame)
@@ -177,7 +180,7 @@ import Testing
 
     @Test func rulesDetailShowsTheIdOnceAndEveryAction() {
         let data = Fixture.data()
-        data.ruleRows[0] = RuleRow(
+        data.ruleRows[0] = makeRuleRow(
             rule: "Sign-in from unrecognized IP", ruleID: "def-000-nt1", mode: .manual,
             enabledActions: [ActionName.banIP], allActions: [ActionName.banIP, ActionName.disableUser], pending: 3)
         let (s, _) = Fixture.session(data)

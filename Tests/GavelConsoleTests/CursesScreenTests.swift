@@ -1,6 +1,7 @@
 import CNCursesW
 import Foundation
 import GavelCore
+import GavelStore
 import Testing
 
 @testable import GavelConsole
@@ -14,7 +15,7 @@ import Testing
         #expect(screen.size.rows == 24 && screen.size.cols == 80)
         let data = Fixture.data()
         data.remediations[0].target = "日本語テスト"
-        data.remediations[1].rule = "evil\u{1B}[2J\r\n[approved] fake\u{9B}\u{202E}"
+        data.remediations[1].ruleName = "evil\u{1B}[2J\r\n[approved] fake\u{9B}\u{202E}"
         let (s, _) = Fixture.session(data)
         s.press(Key.parseScript("j")!)
         let frame = s.frame(width: CursesScreen.width)

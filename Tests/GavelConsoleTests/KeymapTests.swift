@@ -1,4 +1,5 @@
 import GavelCore
+import GavelStore
 import Testing
 
 @testable import GavelConsole

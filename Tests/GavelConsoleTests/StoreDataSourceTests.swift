@@ -4,6 +4,7 @@ import GavelStore
 import Testing
 
 @testable import GavelConsole
+@testable import GavelStoreSQLite
 
 /// StoreDataSource against rows in SQLite: its keyset pages must equal the reference semantics
 /// (`ConsolePageQuery.select(from:)`) for every cursor, direction, state set and filter, and its
@@ -18,7 +19,7 @@ import Testing
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             db = try Database(path: folder + "/gavel.db")
             let config = try GavelConfig.load(path: nil, environment: [:], databasePath: folder + "/gavel.db")
-            source = StoreDataSource(db: db, config: config, listenAddress: nil)
+            source = StoreDataSource(store: SQLiteStore(db: db), config: { config }, listenAddress: nil)
             let users = ["a_b@example.com", "50%off@example.com", "ÄRGER@example.com", "plain@example.com"]
             for i in 0..<36 {
                 let ips = (0...(i % 3)).map { "203.0.113.\((i + $0 * 5) % 9)" }.map { "\"\($0)\"" }.joined(separator: ",")
@@ -29,7 +30,9 @@ import Testing
                 let input = IncomingSignal(
                     signal: try SignalPayload.decode(body: body, format: .json), rawBody: body,
                     contentType: "application/json", peer: "127.0.0.1:1")
-                _ = try db.writeTransaction { try db.intake(input, config: config, nowMs: 1_000_000 + Int64(i)) }
+                var at = input
+                at.receivedAt = Timestamp(milliseconds: 1_000_000 + Int64(i))
+                _ = try db.writeTransaction { try SQLiteStore(db: db).intake(at, config: config) }
             }
             // Ties on every sort key but the id, a severity-less row, and a mix of states.
             try db.run("UPDATE remediations SET created_ms = 5000 + (id % 4) * 1000, severity_rank = CASE WHEN id % 7 = 0 THEN -1 ELSE id % 3 END")
@@ -39,12 +42,12 @@ import Testing
 
         deinit { try? FileManager.default.removeItem(atPath: folder) }
 
-        func all() throws -> [RemediationRow] {
+        func all() throws -> [Remediation] {
             try source.page(ConsolePageQuery(states: [], order: .newestFirst, limit: 1000))
         }
     }
 
-    func queries(_ all: [RemediationRow], filter: String?) -> [ConsolePageQuery] {
+    func queries(_ all: [Remediation], filter: String?) -> [ConsolePageQuery] {
         var out: [ConsolePageQuery] = []
         for order in [ConsolePageQuery.Order.severityThenOldest, .newestFirst] {
             for states in [[], [RemediationState.pending], [.pending, .rejected]] {
@@ -69,8 +72,10 @@ import Testing
         let all = try f.all()
         #expect(all.count == (try f.db.query("SELECT count(*) FROM remediations").first?.int(0)))
         #expect(Set(all.map(\.state)).count >= 3 && all.contains { $0.severity == nil })
-        // LIKE metacharacters and backslashes match only themselves; ASCII case folds.
-        for filter in [nil, "203.0.113.4", "_", "%", "a_b", "0%o", "\\", "BRUTE", "card_FRAUD 100", "ÄRGER", "ban-", "nothing"] as [String?] {
+        // LIKE metacharacters and backslashes match only themselves; Unicode case folds (TextFilter).
+        for filter in [nil, "203.0.113.4", "_", "%", "a_b", "0%o", "\\", "BRUTE", "card_FRAUD 100", "ärger", "ÄRGER", "ban-", "nothing"]
+            as [String?]
+        {
             let qs = queries(all, filter: filter)
             var checked = 0
             for q in qs {
@@ -123,7 +128,7 @@ import Testing
         let id = try #require(busiest.int64(0))
         let detail = try #require(try f.source.detail(remediationID: id))
         let newest = try f.db.query("SELECT signal FROM remediation_signals WHERE remediation = ? ORDER BY signal DESC LIMIT 10", [.integer(id)])
-        #expect(detail.signals.map(\.id) == newest.compactMap { $0.int64(0) })
+        #expect(detail.signals.map(\.stored.id) == newest.compactMap { $0.int64(0) })
         #expect(detail.signals.count > 1)
         let named = try #require(
             try f.db.query("SELECT count(DISTINCT signal) FROM entities WHERE value = ?", [.text(busiest.string(1) ?? "")]).first?.int(0))

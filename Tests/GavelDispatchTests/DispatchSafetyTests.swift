@@ -5,6 +5,7 @@ import Testing
 @testable import GavelCore
 @testable import GavelDispatch
 @testable import GavelStore
+@testable import GavelStoreSQLite
 
 /// Dispatch safety at the dispatcher (hardening checklist D1, D4), adding to the unit tests of
 /// `TargetValidator`, `render` and `HTTPExecutor`: a target that is not a canonical IP never
@@ -21,7 +22,7 @@ import Testing
         defer { sink.stop() }
         let bench = try DispatchBench(configJSON: httpConfig(sink))
         let ids = try bench.signal(banSignal("tampered", ip: "203.0.113.50"))
-        try bench.database().decide(ids, .approve, by: "alice")
+        try bench.decide(ids, .approve, by: "alice")
         try bench.database().run("UPDATE remediations SET target = ? WHERE id = ?", [.text(target), .integer(ids[0])])
         try bench.dispatchUntilSettled(ids[0])
         #expect(sink.requests.isEmpty, "sent \(target.debugDescription)")
@@ -36,7 +37,7 @@ import Testing
         let bench = try DispatchBench(configJSON: httpConfig(sink, timeout: 10))
         let first = try bench.signal(banSignal("flood-1", ip: "203.0.113.61"))
         let second = try bench.signal(banSignal("flood-2", ip: "203.0.113.62"))
-        try bench.database().decide(first + second, .approve, by: "alice")
+        try bench.decide(first + second, .approve, by: "alice")
         try bench.dispatchUntilSettled(first[0])
         try bench.dispatchUntilSettled(second[0])
         #expect(try bench.state(first[0]).state == .dispatched)

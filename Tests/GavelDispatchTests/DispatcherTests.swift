@@ -6,6 +6,7 @@ import Testing
 @testable import GavelCore
 @testable import GavelDispatch
 @testable import GavelStore
+@testable import GavelStoreSQLite
 
 /// A database, a configuration written to a file, and helpers to feed signals and decide.
 final class DispatchBench {
@@ -32,13 +33,19 @@ final class DispatchBench {
         let body = Array(json.utf8)
         let incoming = IncomingSignal(
             signal: try SignalPayload.decode(body: body, format: .json), rawBody: body, contentType: "application/json", peer: nil)
-        return try db.writeTransaction { try db.intake(incoming, config: config ?? self.config).remediations }
+        return try db.writeTransaction { try db.store.intake(incoming, config: config ?? self.config).remediations }
     }
 
-    func state(_ id: Int64) throws -> RemediationSummary { try #require(try database().remediation(id: id)) }
+    /// Records a decision the way the console and the CLI do: under this bench's configuration
+    /// (an approval binds the request it sends).
+    func decide(_ ids: [Int64], _ decision: Decision, by actor: String) throws {
+        _ = try database().store.decide(ids, decision, by: actor, config: config, at: .now)
+    }
+
+    func state(_ id: Int64) throws -> Remediation { try #require(try database().store.remediation(id: id)) }
 
     func dispatcher(_ config: GavelConfig? = nil) -> Dispatcher {
-        Dispatcher(databasePath: dbPath, config: config ?? self.config, retryPolicy: RetryPolicy(base: 0.01, cap: 0.02))
+        Dispatcher(engine: SQLiteEngine(path: dbPath), config: config ?? self.config, retryPolicy: RetryPolicy(base: 0.01, cap: 0.02))
     }
 
     /// Runs `dispatch --once` until `id` leaves approved/dispatching (bounded).
@@ -87,7 +94,7 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         let bench = try DispatchBench(configJSON: httpConfig(sink))
         let ids = try bench.signal(banSignal("s1", ip: "203.0.113.42"))
         #expect(ids.count == 1)
-        try bench.database().decide(ids, .approve, by: "alice")
+        try bench.decide(ids, .approve, by: "alice")
         try bench.dispatchUntilSettled(ids[0])
         #expect(sink.requests.count == 1)
         let request = RecordedRequest(sink.requests[0])
@@ -110,14 +117,14 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         defer { sink.stop() }
         let bench = try DispatchBench(configJSON: httpConfig(sink))
         let ids = try bench.signal(banSignal("s1", ip: "203.0.113.42"))
-        try bench.database().decide(ids, .approve, by: "alice")
+        try bench.decide(ids, .approve, by: "alice")
         try bench.dispatchUntilSettled(ids[0])
         let r = try bench.state(ids[0])
         #expect(r.state == .dispatched)
         #expect(r.attempts == 2)
         let attempts = try bench.database().attempts(remediation: ids[0])
         #expect(attempts.map(\.status) == [500, 200])
-        #expect(attempts.map(\.outcome) == ["retry", "success"])
+        #expect(attempts.map(\.outcome) == [.retry, .success])
         #expect(sink.requests.count == 2)
         let keys = Set(sink.requests.map { RecordedRequest($0).values("Idempotency-Key") })
         #expect(keys.count == 1)
@@ -128,7 +135,7 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         defer { sink.stop() }
         let bench = try DispatchBench(configJSON: httpConfig(sink))
         let ids = try bench.signal(banSignal("s1", ip: "203.0.113.42"))
-        try bench.database().decide(ids, .approve, by: "alice")
+        try bench.decide(ids, .approve, by: "alice")
         try bench.dispatchUntilSettled(ids[0])
         let r = try bench.state(ids[0])
         #expect(r.state == .failed)
@@ -136,7 +143,7 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         #expect(r.lastStatus == 400)
         #expect(sink.requests.count == 1)
         // A failed remediation is sent again only when an analyst retries it.
-        try bench.database().decide(ids, .retry, by: "bob")
+        try bench.decide(ids, .retry, by: "bob")
         #expect(try bench.state(ids[0]).state == .approved)
     }
 
@@ -145,7 +152,7 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         defer { sink.stop() }
         let bench = try DispatchBench(configJSON: httpConfig(sink, timeout: 0.5))
         let ids = try bench.signal(banSignal("s1", ip: "203.0.113.42"))
-        try bench.database().decide(ids, .approve, by: "alice")
+        try bench.decide(ids, .approve, by: "alice")
         try bench.dispatchUntilSettled(ids[0])
         let attempts = try bench.database().attempts(remediation: ids[0])
         #expect(attempts.count == 2)
@@ -162,7 +169,7 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
             ids += try bench.signal(banSignal("s\(i)", ip: "203.0.\(113 + i / 200).\(i % 200 + 1)"))
         }
         #expect(ids.count == 200)
-        try bench.database().decide(ids, .approve, by: "alice")
+        try bench.decide(ids, .approve, by: "alice")
         let a = bench.dispatcher()
         let b = bench.dispatcher()
         let counts = Mutex<[Int]>([])
@@ -174,7 +181,7 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         #expect(sink.requests.count == 200)
         let keys = Set(sink.requests.compactMap { RecordedRequest($0).values("Idempotency-Key").first })
         #expect(keys.count == 200)
-        let dispatched = try bench.database().remediations(RemediationFilter(states: [.dispatched]), limit: 0)
+        let dispatched = try bench.database().store.remediations(RemediationFilter(states: [.dispatched]), limit: 0, before: nil)
         #expect(dispatched.count == 200)
     }
 
@@ -193,8 +200,8 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
             #expect(r.decidedBy == "auto:Request from unexpected IP address")
         }
         #expect(try bench.state(ids[10]).state == .pending)
-        let rule = try #require(try bench.database().rule(key: "Request from unexpected IP address"))
-        #expect(rule.throttledMs != nil)
+        let rule = try #require(try bench.database().store.rule(named: "Request from unexpected IP address"))
+        #expect(rule.throttledAt != nil)
         let audit = try bench.database().auditLog(limit: 0).filter { $0.action == "throttled" }
         #expect(audit.count == 1)
         #expect(audit.first?.detail?.contains("rule budget of 10") == true)
@@ -223,14 +230,16 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         let ids = try bench.signal(banSignal("w1", ip: "203.0.113.21"))
         #expect(try bench.state(ids[0]).state == .approved)
         try bench.database().setAutomaticDispatch(enabled: false, by: "alice")
-        #expect(try bench.dispatcher().runOnce().attempted == 1)
+        // Taken back at once, before any dispatcher claims it.
+        #expect(try bench.state(ids[0]).state == .pending)
+        #expect(try bench.dispatcher().runOnce().attempted == 0)
         #expect(sink.requests.isEmpty)
         let r = try bench.state(ids[0])
         #expect(r.state == .pending)
         #expect(r.decidedBy == nil)
         #expect(try bench.database().auditLog(limit: 1).first?.action == "withdraw")
         // An analyst's own approval is not withdrawn by the kill switch.
-        try bench.database().decide(ids, .approve, by: "bob")
+        try bench.decide(ids, .approve, by: "bob")
         try bench.dispatchUntilSettled(ids[0])
         #expect(try bench.state(ids[0]).state == .dispatched)
         #expect(sink.requests.count == 1)
@@ -248,7 +257,7 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
             #expect(r.state == .suppressed)
             #expect(r.reason?.contains("allowlist") == true)
         }
-        #expect(throws: StoreError.self) { try bench.database().decide(internalIP, .approve, by: "alice") }
+        #expect(throws: StoreError.self) { try bench.decide(internalIP, .approve, by: "alice") }
         #expect(try bench.dispatcher().runOnce().attempted == 0)
         #expect(sink.requests.isEmpty)
     }
@@ -258,7 +267,7 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         defer { sink.stop() }
         let bench = try DispatchBench(configJSON: httpConfig(sink))
         let ids = try bench.signal(banSignal("n1", ip: "203.0.113.50"))
-        try bench.database().decide(ids, .approve, by: "alice")
+        try bench.decide(ids, .approve, by: "alice")
         var later = bench.config
         later.allowlist.cidrs.append(CIDR(parsing: "203.0.113.0/24")!)
         _ = try bench.dispatcher(later).runOnce()
@@ -280,10 +289,10 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
             #"{"SECURITY_RULE_NAME":"Fraud","SECURITY_SIGNAL_ID":"f1","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"\#(hostile)"}}}"#)
         #expect(try bench.state(bad[0]).state == .suppressed)
         #expect(try bench.state(bad[0]).reason?.contains("invalid target") == true)
-        #expect(throws: StoreError.self) { try bench.database().decide(bad, .approve, by: "alice") }
+        #expect(throws: StoreError.self) { try bench.decide(bad, .approve, by: "alice") }
         let good = try bench.signal(
             #"{"SECURITY_RULE_NAME":"Fraud","SECURITY_SIGNAL_ID":"f2","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"shopper.one@example.com"}}}"#)
-        try bench.database().decide(good, .approve, by: "alice")
+        try bench.decide(good, .approve, by: "alice")
         try bench.dispatchUntilSettled(good[0])
         #expect(try bench.state(good[0]).state == .dispatched)
         #expect(String(decoding: try dir.read("argv.log"), as: UTF8.self) == "--\nshopper.one@example.com\n")
@@ -294,7 +303,7 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
     @Test func withNoConfigApprovingWritesOneOutboxLine() throws {
         let bench = try DispatchBench(configJSON: nil)
         let ids = try bench.signal(banSignal("o1", ip: "203.0.113.42"))
-        try bench.database().decide(ids, .approve, by: "alice")
+        try bench.decide(ids, .approve, by: "alice")
         try bench.dispatchUntilSettled(ids[0])
         #expect(try bench.state(ids[0]).state == .dispatched)
         let text = String(decoding: try bench.dir.read("gavel-outbox.jsonl"), as: UTF8.self)
@@ -322,7 +331,7 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
             #"{"SECURITY_RULE_NAME":"SG","SECURITY_SIGNAL_ID":"c2","SECURITY_SIGNAL_ATTRIBUTES":{"requestParameters":{"groupId":"sg-0a1b2c3d4e5f60789"}}}"#
         )
         let db = try bench.database()
-        try db.decide(ban + sg, .approve, by: "alice")
+        try bench.decide(ban + sg, .approve, by: "alice")
         // Simulate a dispatcher killed mid-send: claimed by a process that no longer exists.
         for _ in 0..<2 { _ = try db.claimNext(worker: "\(Dispatcher.hostName()):999999:dead") }
         #expect(try bench.state(ban[0]).state == .dispatching)

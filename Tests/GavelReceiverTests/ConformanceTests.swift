@@ -3,6 +3,7 @@ import GavelTestSupport
 import Testing
 
 @testable import GavelReceiver
+@testable import GavelStoreSQLite
 
 #if canImport(Glibc)
     import Glibc

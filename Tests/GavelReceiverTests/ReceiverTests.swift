@@ -4,6 +4,7 @@ import Testing
 @testable import GavelCore
 @testable import GavelReceiver
 @testable import GavelStore
+@testable import GavelStoreSQLite
 
 /// A receiver on 127.0.0.1 with a free port and a temporary database.
 final class RunningReceiver {
@@ -25,9 +26,8 @@ final class RunningReceiver {
         let options = ReceiverOptions(
             listen: ListenAddress(host: "127.0.0.1", port: 0), secret: secret, limits: limits,
             readDeadlineSeconds: readDeadline, maxConnections: maxConnections)
-        receiver = try Receiver(options: options, writer: writer) { incoming in
-            try w.submit { db in IngestReply(record: try db.record(incoming), remediations: []) }
-        }
+        let config = GavelConfig.builtInDefaults(databasePath: folder + "/gavel.db")
+        receiver = try Receiver(options: options, intake: SQLiteIntake(writer: w, config: { config }))
         receiver.start()
     }
 
@@ -87,15 +87,15 @@ final class RunningReceiver {
             #expect(response.status == 202, "\(f.name): \(response.body)")
             #expect(response.body.contains(#""duplicate":false"#))
         }
-        let signals = try r.database().signals(limit: 0)
+        let signals = try SQLiteStore(db: r.database()).signals(limit: 0, before: nil).map(\.signal)
         #expect(signals.count == Self.fixtures.count)
         for f in Self.fixtures {
             let id = try #require(
                 try JSONValue.parse(f.type.contains("json") ? f.body : "{}")["SECURITY_SIGNAL_ID"]?.scalarText ?? Optional("AQAAAYxk1-example-0005"))
             let s = try #require(signals.first { $0.signalID == id })
-            #expect(s.ips == f.ips, "\(f.name)")
+            #expect(s.ips.map(\.description) == f.ips, "\(f.name)")
             #expect(s.users == f.users, "\(f.name)")
-            #expect(s.resources == f.groups, "\(f.name)")
+            #expect(s.securityGroups == f.groups, "\(f.name)")
         }
         // The raw body is kept byte-exact.
         let raw = try r.database().query("SELECT raw_body FROM signals WHERE signal_id = 'AQAAAYxk1-example-0005'").first?.bytes(0)
@@ -112,9 +112,9 @@ final class RunningReceiver {
         #expect(again.body.contains(#""duplicate":true"#))
         let updated = body.replacingOccurrences(of: #"["203.0.113.42"]"#, with: #"["203.0.113.42","203.0.113.43"]"#)
         #expect(try r.exchange(post(body: updated)).status == 202)
-        let signals = try r.database().signals(limit: 0)
+        let signals = try SQLiteStore(db: r.database()).signals(limit: 0, before: nil)
         #expect(signals.count == 1)
-        #expect(signals[0].ips == ["203.0.113.42", "203.0.113.43"])
+        #expect(signals[0].signal.ips.map(\.description) == ["203.0.113.42", "203.0.113.43"])
         #expect(signals[0].deliveries == 3)
     }
 
@@ -283,9 +283,9 @@ final class RunningReceiver {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let writer = try IngestWriter(path: folder + "/gavel.db")
         defer { writer.close() }
-        let receiver = try Receiver(options: ReceiverOptions(listen: ListenAddress(host: "::1", port: 0)), writer: writer) { incoming in
-            try writer.submit { db in IngestReply(record: try db.record(incoming), remediations: []) }
-        }
+        let config = GavelConfig.builtInDefaults(databasePath: folder + "/gavel.db")
+        let receiver = try Receiver(
+            options: ReceiverOptions(listen: ListenAddress(host: "::1", port: 0)), intake: SQLiteIntake(writer: writer, config: { config }))
         receiver.start()
         defer { receiver.stop(graceSeconds: 1) }
         let c = try LoopbackClient(port: receiver.boundAddress.port, host: "::1")

@@ -4,6 +4,7 @@ import Testing
 
 @testable import GavelReceiver
 @testable import GavelStore
+@testable import GavelStoreSQLite
 
 #if canImport(Glibc)
     import Glibc
@@ -37,11 +38,11 @@ import Testing
         let r = try RunningReceiver()
         defer { r.stop() }
         #expect(try r.exchange(Self.delivery("before")).status == 202)
-        try r.writer.withConnection { db in try db.execute("PRAGMA query_only=ON") }
+        try r.writer.withConnection { store in try store.db.execute("PRAGMA query_only=ON") }
         try Self.expectUnavailable(r, [Self.delivery("during-1"), Self.delivery("during-2"), Self.delivery("before")])
         // A malformed body is still the sender's fault (400), even though its quarantine write fails.
         #expect(try r.exchange(post(body: "{oops")).status == 400)
-        try r.writer.withConnection { db in try db.execute("PRAGMA query_only=OFF") }
+        try r.writer.withConnection { store in try store.db.execute("PRAGMA query_only=OFF") }
         #expect(try r.exchange(Self.delivery("during-1")).status == 202)
         #expect(try r.exchange(Self.delivery("during-2")).status == 202)
         let ids = try r.database().query("SELECT signal_id FROM signals ORDER BY id").map { $0.string(0) }
@@ -54,10 +55,10 @@ import Testing
         defer { r.stop() }
         #expect(try r.exchange(Self.delivery("before")).status == 202)
         // SQLite's max_page_count is per connection: cap the writer's at the current size.
-        let pages = try r.writer.withConnection { db in try db.query("PRAGMA page_count").first?.int(0) ?? 0 }
-        try r.writer.withConnection { db in _ = try db.query("PRAGMA max_page_count=\(pages)") }
+        let pages = try r.writer.withConnection { store in try store.db.query("PRAGMA page_count").first?.int(0) ?? 0 }
+        try r.writer.withConnection { store in _ = try store.db.query("PRAGMA max_page_count=\(pages)") }
         try Self.expectUnavailable(r, (0..<4).map { Self.delivery("full-\($0)", padding: 20_000) })
-        try r.writer.withConnection { db in _ = try db.query("PRAGMA max_page_count=1073741823") }
+        try r.writer.withConnection { store in _ = try store.db.query("PRAGMA max_page_count=1073741823") }
         for i in 0..<4 { #expect(try r.exchange(Self.delivery("full-\(i)", padding: 20_000)).status == 202) }
         #expect(try r.count("signals") == 5)
         #expect(try r.database().query("PRAGMA integrity_check").first?.string(0) == "ok")

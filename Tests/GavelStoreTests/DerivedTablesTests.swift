@@ -3,6 +3,7 @@ import Testing
 
 @testable import GavelCore
 @testable import GavelStore
+@testable import GavelStoreSQLite
 
 /// Schema v3's derived tables (remediation_entities, remediation_counts) against the base rows
 /// they summarise, through the real ingest, decision and dispatch paths and through raw SQL.
@@ -55,7 +56,7 @@ import Testing
         try db.decide([pending[1]], .reject("false positive"), by: "bob")
         try db.decide([pending[2]], .approve, by: "alice")
         if let claim = try db.claimNext(worker: "w:1") {
-            try db.finishAttempt(claim, result: .dispatched, status: 200, error: nil, response: "", durationMs: 3)
+            try db.store.finish(claim, AttemptReport(result: .dispatched, status: 200, durationMs: 3), at: .now)
         }
     }
 
@@ -125,11 +126,12 @@ import Testing
                 DROP TRIGGER IF EXISTS remediation_entities_link; DROP TRIGGER IF EXISTS remediation_entities_entity;
                 DROP TRIGGER IF EXISTS remediation_entities_unlink; DROP TRIGGER IF EXISTS remediation_counts_insert;
                 DROP TRIGGER IF EXISTS remediation_counts_update; DROP TRIGGER IF EXISTS remediation_counts_delete;
+                DROP TABLE rule_aliases; DROP TABLE configurations; ALTER TABLE entities DROP COLUMN folded;
                 PRAGMA user_version = 2;
                 """)
         }
         let db = try t.open()
-        #expect(try db.query("PRAGMA user_version").first?.int(0) == 3)
+        #expect(try db.query("PRAGMA user_version").first?.int(0) == Schema.latestVersion)
         #expect(try rows(db, Self.entitiesDerived) == before)
         #expect(try rows(db, Self.countsDerived) == counts)
         #expect(!before.isEmpty && !counts.isEmpty)
@@ -139,20 +141,20 @@ import Testing
         let t = TemporaryDatabase()
         defer { t.cleanup() }
         let db = try t.open()
-        #expect(try db.stateCounts().isEmpty && db.ruleCounts().isEmpty)
+        #expect(try db.store.stateCounts().isEmpty && db.store.ruleCounts().isEmpty)
         try fill(db, try GavelConfig.load(path: nil, environment: [:], databasePath: t.path))
         var states: [RemediationState: Int] = [:]
         for r in try db.query("SELECT state, count(*) FROM remediations GROUP BY state") {
             states[RemediationState(rawValue: r.string(0)!)!] = r.int(1)
         }
-        #expect(try db.stateCounts() == states)
-        let rules = try db.ruleCounts()
+        #expect(try db.store.stateCounts() == states)
+        let rules = try db.store.ruleCounts()
         for r in try db.query("SELECT rule_key, sum(state = 'pending'), sum(state = 'dispatched') FROM remediations GROUP BY rule_key") {
             #expect(rules[r.string(0)!]?.pending == r.int(1) && rules[r.string(0)!]?.dispatched == r.int(2))
         }
         // A state that no longer has rows disappears from the counts, as with GROUP BY.
         try db.run("UPDATE remediations SET state = 'rejected' WHERE state = 'pending'")
-        #expect(try db.stateCounts()[.pending] == nil)
-        #expect(try db.stateCounts()[.rejected] == (try db.query("SELECT count(*) FROM remediations WHERE state = 'rejected'").first?.int(0)))
+        #expect(try db.store.stateCounts()[.pending] == nil)
+        #expect(try db.store.stateCounts()[.rejected] == (try db.query("SELECT count(*) FROM remediations WHERE state = 'rejected'").first?.int(0)))
     }
 }

@@ -3,6 +3,7 @@ import Testing
 
 @testable import GavelCore
 @testable import GavelStore
+@testable import GavelStoreSQLite
 
 /// The ingest path's performance changes (issue 6) keep behaviour: these check the outcomes
 /// the tuning must not change, and the settings it relies on.
@@ -70,19 +71,19 @@ import Testing
         defer { t.cleanup() }
         let db = try t.open()
         let created = try db.writeTransaction {
-            try db.touchRule(key: "rid-1", ruleID: "rid-1", name: "Rule one", startingMode: .manual, nowMs: 1000)
+            try db.store.touchRule(key: "rid-1", ruleID: "rid-1", name: "Rule one", startingMode: .manual, at: Timestamp(milliseconds: 1000))
         }
-        #expect(created.key == "rid-1" && created.name == "Rule one" && created.mode == .manual && created.lastSeenMs == 1000)
-        try db.setRuleMode(key: "rid-1", to: .auto, by: "alice")
-        try db.setRuleAction(key: "rid-1", action: "disable-user", enabled: false, by: "alice")
+        #expect(created.key == "rid-1" && created.name == "Rule one" && created.mode == .manual && created.lastSeenAt?.milliseconds == 1000)
+        try db.store.setMode(rule: "rid-1", to: .auto, by: "alice", at: .now)
+        try db.store.setAction(rule: "rid-1", action: "disable-user", enabled: false, by: "alice", at: .now)
         let touched = try db.writeTransaction {
-            try db.touchRule(key: "rid-1", ruleID: nil, name: nil, startingMode: .manual, nowMs: 2000)
+            try db.store.touchRule(key: "rid-1", ruleID: nil, name: nil, startingMode: .manual, at: Timestamp(milliseconds: 2000))
         }
         #expect(touched.mode == .auto)  // the stored mode wins over the config's starting mode
         #expect(touched.disabledActions == ["disable-user"])
         #expect(touched.name == "Rule one" && touched.ruleID == "rid-1")  // coalesce keeps known values
-        #expect(touched.lastSeenMs == 2000)
-        #expect(try db.rule(key: "rid-1") == touched)
+        #expect(touched.lastSeenAt?.milliseconds == 2000)
+        #expect(try db.store.rule(named: "rid-1") == touched)
     }
 
     @Test func claimNextWithNothingDueDoesNotNeedTheWriteLock() throws {
@@ -102,18 +103,18 @@ import Testing
         let config = try defaults(t)
         let input = try incoming(
             #"{"SECURITY_SIGNAL_ID":"x1","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.7"]}}}}"#)
-        let ids = try db.writeTransaction { try db.intake(input, config: config).remediations }
+        let ids = try db.writeTransaction { try db.intake(input, config: config, nowMs: Timestamp.nowMs()).remediations }
         try #require(ids.count == 1)
         try db.decide(ids, .approve, by: "alice")
         let claim = try #require(try db.claimNext(worker: "h:1:a"))
-        #expect(claim.id == ids[0] && claim.target == "203.0.113.7" && claim.signalID == "x1")
+        #expect(claim.id == ids[0] && claim.remediation.target == "203.0.113.7")
         #expect(try db.claimNext(worker: "h:1:a") == nil)
         // While another connection holds the write lock, a due remediation is waited for, not skipped.
         let other = try Database(path: t.path, busyTimeoutMs: 50)
         try db.run("UPDATE remediations SET state = 'approved' WHERE id = ?", [.integer(ids[0])])
         let holder = try t.open()
         try holder.execute("BEGIN IMMEDIATE")
-        #expect(throws: SQLiteError.self) { try other.claimNext(worker: "h:1:b") }
+        #expect(throws: StoreError.self) { try other.claimNext(worker: "h:1:b") }
         try holder.execute("ROLLBACK")
     }
 

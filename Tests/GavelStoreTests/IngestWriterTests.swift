@@ -4,6 +4,7 @@ import Testing
 
 @testable import GavelCore
 @testable import GavelStore
+@testable import GavelStoreSQLite
 
 @Suite struct IngestWriterTests {
     @Test func concurrentSubmitsShareCommitsAndAllLand() throws {
@@ -74,7 +75,7 @@ import Testing
         // Service resumes by itself once the lock is gone.
         try writer.submit { db in try db.run("INSERT INTO settings VALUES ('x', 'y')") }
         writer.close()
-        #expect(throws: SQLiteError.self) { try writer.submit { _ in 1 } }
+        #expect(throws: StoreError.self) { try writer.submit { _ in 1 } }
     }
 }
 

@@ -3,6 +3,7 @@ import Testing
 
 @testable import GavelCore
 @testable import GavelStore
+@testable import GavelStoreSQLite
 
 @Suite struct SignalRecordTests {
     let banIP =
@@ -48,7 +49,7 @@ import Testing
         #expect(r.duplicate)
         #expect(r.updated)
         #expect(r.newEntities == [EntityValue("ip", "198.51.100.7")])
-        let ips = try db.signals(limit: 0).first?.ips
+        let ips = try db.store.signals(limit: 0, before: nil).first?.signal.ips.map(\.description)
         #expect(ips == ["203.0.113.42", "198.51.100.7"])
         #expect(try db.query("SELECT count(*) FROM deliveries WHERE body IS NOT NULL").first?.int(0) == 1)
     }
@@ -58,9 +59,10 @@ import Testing
         defer { t.cleanup() }
         let db = try t.open()
         for i in 0..<30 {
-            try db.recordIntakeError(
-                status: 400, reason: "bad \(i)", contentType: "application/json", peer: nil,
-                body: Array(repeating: 0x41, count: 100), maxBodyBytes: 10, maxRows: 20)
+            try db.store.recordIntakeError(
+                IntakeErrorEntry(
+                    peer: nil, status: 400, reason: "bad \(i)", contentType: "application/json", body: Array(repeating: 0x41, count: 100)),
+                maxBodyBytes: 10, maxRows: 20)
         }
         #expect(try db.query("SELECT count(*) FROM intake_errors").first?.int(0) == 20)
         let last = try #require(try db.query("SELECT reason, length(body), body_size FROM intake_errors ORDER BY id DESC LIMIT 1").first)

@@ -1,5 +1,7 @@
 import Foundation
 import GavelConsole
+import GavelCore
+import GavelStore
 
 /// Wraps the console's data source and adds up the thread CPU time of each of its calls, so the
 /// report can say where a key's time goes (store reads per method versus the model and renderer).
@@ -28,13 +30,13 @@ final class TimedSource: ConsoleDataSource {
         calls[name] = (old.count + 1, old.cpuNs + cpuNs, old.wallNs + wallNs)
     }
 
-    func page(_ query: ConsolePageQuery) throws -> [RemediationRow] {
+    func page(_ query: ConsolePageQuery) throws -> [Remediation] {
         try timed(query.filter == nil ? "page" : "page (filtered)") { try inner.page(query) }
     }
     func detail(remediationID: Int64) throws -> RemediationDetail? { try timed("detail") { try inner.detail(remediationID: remediationID) } }
     func rules() throws -> [RuleRow] { try timed("rules") { try inner.rules() } }
-    func audit(limit: Int, before: Int64?) throws -> [AuditRow] { try timed("audit") { try inner.audit(limit: limit, before: before) } }
-    func intakeErrors(limit: Int, before: Int64?) throws -> [IntakeErrorRow] {
+    func audit(limit: Int, before: Int64?) throws -> [AuditEntry] { try timed("audit") { try inner.audit(limit: limit, before: before) } }
+    func intakeErrors(limit: Int, before: Int64?) throws -> [IntakeErrorEntry] {
         try timed("intakeErrors") { try inner.intakeErrors(limit: limit, before: before) }
     }
     func summary() throws -> ConsoleSummary { try timed("summary") { try inner.summary() } }

@@ -11,6 +11,7 @@ import Foundation
 import GavelConsole
 import GavelCore
 import GavelStore
+import GavelStoreSQLite
 import Glibc
 
 struct Options {
@@ -143,7 +144,7 @@ guard FileManager.default.fileExists(atPath: options.db) else { fail("\(options.
 // later start costs. The time is reported on its own (a one-time cost of upgrading gavel).
 if options.openOnly {
     do {
-        _ = try Database(path: options.db, readOnly: false)
+        _ = try SQLiteEngine(path: options.db).open(.create)
     } catch {
         fail("\(error)")
     }
@@ -169,9 +170,9 @@ let rssBefore = peakRSSKiB()
 let readBefore = storageReadBytes()
 let t0 = nowNs()
 let c0 = threadCPUNs()
-let db: Database
+let store: any Store
 do {
-    db = try Database(path: options.db, readOnly: false)
+    store = try SQLiteEngine(path: options.db).open(.create)
 } catch {
     fail("\(error)")
 }
@@ -183,13 +184,13 @@ do {
 }
 if options.ingestCost > 0 {
     do {
-        try IngestCost.run(db: db, config: config, signals: options.ingestCost)
+        try SQLiteIngestCost.run(path: options.db, config: config, signals: options.ingestCost)
     } catch {
         fail("\(error)")
     }
     exit(0)
 }
-let source = TimedSource(StoreDataSource(db: db, config: config, listenAddress: "no receiver"))
+let source = TimedSource(StoreDataSource(store: store, config: { config }, listenAddress: "no receiver"))
 let session = ConsoleSession(
     model: ConsoleModel(analyst: "bench", size: (options.rows, options.cols)),
     dataSource: source, perform: { _ in nil })

@@ -2,19 +2,22 @@ import Foundation
 import GavelCore
 import GavelStore
 
-/// `--ingest-cost N`: what schema v3's triggers add to the ingest writer. Runs `Database.intake`
+/// ConsoleBench's `--ingest-cost N`: what schema v3's triggers add to the ingest writer. Runs the intake
 /// for N signals shaped like `bench/signal.lua`'s (IP cycling through 200 addresses, and a user
 /// on every fourth) inside one transaction on the real database that is then rolled back, once
 /// per configuration (all triggers; none, i.e. schema v2's cost; each group dropped in the
 /// rolled-back transaction), round-robin, and prints the thread CPU time per signal. Statement
 /// CPU only: the commit's WAL writes and fsync are not in it.
-enum IngestCost {
+public enum SQLiteIngestCost {
     static let triggers = [
         "remediation_entities_link", "remediation_entities_entity", "remediation_entities_unlink",
         "remediation_counts_insert", "remediation_counts_update", "remediation_counts_delete",
     ]
 
-    static func run(db: Database, config: GavelConfig, signals n: Int, rounds: Int = 3) throws {
+    /// Measures and prints the per-signal statement CPU on the database at `path` (rolled back: nothing changes).
+    public static func run(path: String, config: GavelConfig, signals n: Int, rounds: Int = 3) throws {
+        let db = try Database(path: path)
+        let store = SQLiteStore(db: db)
         let token = String(UInt64(Date().timeIntervalSince1970 * 1000), radix: 36)
         func body(_ i: Int) -> [UInt8] {
             let user = i % 4 == 0 ? #","usr":{"id":"user\#(i % 50)@example.com"}"# : ""
@@ -45,12 +48,12 @@ enum IngestCost {
                 try db.execute("BEGIN IMMEDIATE")
                 for t in configuration.dropped { try db.execute("DROP TRIGGER IF EXISTS \(t)") }
                 let c = threadCPUNs()
-                for input in inputs { _ = try db.intake(input, config: config) }
+                for input in inputs { _ = try store.intake(input, config: config) }
                 results[i].append(Double(threadCPUNs() - c) / 1e3 / Double(n))
                 try db.execute("ROLLBACK")
             }
         }
-        print("ingest statement CPU per signal (Database.intake, \(n) signals per run, \(rounds) runs each, rolled back; no commit/fsync):")
+        print("ingest statement CPU per signal (SQLiteStore.intake, \(n) signals per run, \(rounds) runs each, rolled back; no commit/fsync):")
         let base = results[1].sorted()[rounds / 2]
         for (i, configuration) in configurations.enumerated() {
             let median = results[i].sorted()[rounds / 2]
@@ -61,4 +64,11 @@ enum IngestCost {
                     100 * (median - base) / base) + results[i].map { String(format: "%.1f", $0) }.joined(separator: ", "))
         }
     }
+}
+
+/// CPU time of the calling thread, in ns.
+private func threadCPUNs() -> UInt64 {
+    var t = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
 }

@@ -1,7 +1,7 @@
 import CSQLite
 
 /// A value bound to, or read from, an SQL statement.
-public enum SQLValue: Sendable, Equatable {
+enum SQLValue: Sendable, Equatable {
     case null
     case integer(Int64)
     case real(Double)
@@ -10,13 +10,13 @@ public enum SQLValue: Sendable, Equatable {
 }
 
 extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByNilLiteral {
-    public init(stringLiteral value: String) { self = .text(value) }
-    public init(integerLiteral value: Int64) { self = .integer(value) }
-    public init(nilLiteral: ()) { self = .null }
+    init(stringLiteral value: String) { self = .text(value) }
+    init(integerLiteral value: Int64) { self = .integer(value) }
+    init(nilLiteral: ()) { self = .null }
     /// `.text(s)` or `.null` for nil.
-    public static func text(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
+    static func text(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
     /// `.integer(i)` or `.null` for nil.
-    public static func int(_ i: Int?) -> SQLValue { i.map { .integer(Int64($0)) } ?? .null }
+    static func int(_ i: Int?) -> SQLValue { i.map { .integer(Int64($0)) } ?? .null }
 }
 
 /// A prepared statement owned by one `Database` (cached there; not `Sendable`).
@@ -81,13 +81,13 @@ final class Statement {
 }
 
 /// One result row: column values by position, with typed accessors.
-public struct Row: Sendable {
-    public var values: [SQLValue]
+struct Row: Sendable {
+    var values: [SQLValue]
 
-    public subscript(_ i: Int) -> SQLValue { i < values.count ? values[i] : .null }
+    subscript(_ i: Int) -> SQLValue { i < values.count ? values[i] : .null }
 
     /// Text of column `i` (integers and reals as their decimal text), or nil for NULL.
-    public func string(_ i: Int) -> String? {
+    func string(_ i: Int) -> String? {
         switch self[i] {
         case .text(let s): s
         case .integer(let v): String(v)
@@ -98,16 +98,16 @@ public struct Row: Sendable {
     }
 
     /// Integer value of column `i`, or nil for NULL / non-integers.
-    public func int64(_ i: Int) -> Int64? {
+    func int64(_ i: Int) -> Int64? {
         if case .integer(let v) = self[i] { return v }
         return nil
     }
 
     /// Integer value of column `i` as Int (0 for NULL).
-    public func int(_ i: Int) -> Int { Int(int64(i) ?? 0) }
+    func int(_ i: Int) -> Int { Int(int64(i) ?? 0) }
 
     /// Bytes of column `i` (text as UTF-8), or nil for NULL.
-    public func bytes(_ i: Int) -> [UInt8]? {
+    func bytes(_ i: Int) -> [UInt8]? {
         switch self[i] {
         case .blob(let b): b
         case .text(let s): Array(s.utf8)

@@ -1,7 +1,8 @@
 import CSQLite
 import GavelCore
 
-/// One SQLite connection, configured the way gavel needs it.
+/// One SQLite connection, configured the way gavel needs it. Internal to the SQLite engine:
+/// only `GavelStoreSQLite` speaks SQL.
 ///
 /// Not `Sendable`: a `Database` is confined to the thread that uses it (the ingest writer,
 /// the dispatcher, the console's UI thread, a CLI command). Concurrency between them is
@@ -9,24 +10,29 @@ import GavelCore
 /// starts with `BEGIN IMMEDIATE` so the busy timeout applies to it.
 ///
 /// Every connection is set to `journal_mode=WAL`, `synchronous=FULL` (an acknowledged
-/// signal survives power loss), `foreign_keys=ON` and `busy_timeout` (default 5000 ms);
-/// the schema is migrated to the latest version on open (`PRAGMA user_version`).
-public final class Database {
+/// signal survives power loss), `foreign_keys=ON` and a busy handler that retries every
+/// millisecond up to the timeout (default 5000 ms); the schema is migrated to the latest
+/// version on open (`PRAGMA user_version`). A file that holds another program's tables is
+/// refused before anything is written to it.
+final class Database {
     let handle: OpaquePointer
     /// The file path the connection was opened on.
-    public let path: String
+    let path: String
     private var statements: [String: Statement] = [:]
     /// 0 outside a transaction, 1 inside `writeTransaction`/`readTransaction`, +1 per nested SAVEPOINT.
     private(set) var transactionDepth = 0
 
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// Opens the database at `path` and migrates it.
     /// - Parameters:
     ///   - busyTimeoutMs: how long a statement waits for a lock before failing with `SQLITE_BUSY` (default 5000).
     ///   - readOnly: open without write access (no migration; fails if the schema is older than this build).
-    /// - Throws: `SQLiteError` when the file cannot be opened, is not a database, or a migration fails.
-    public init(path: String, busyTimeoutMs: Int32 = 5000, readOnly: Bool = false) throws(SQLiteError) {
+    ///   - create: create the file when it is missing (otherwise a missing file fails with `SQLITE_CANTOPEN`).
+    /// - Throws: `SQLiteError` when the file cannot be opened, is not a database, is another program's
+    ///   database (`SQLITE_NOTADB`, "not a gavel database"), or a migration fails.
+    init(path: String, busyTimeoutMs: Int32 = 5000, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {
         var db: OpaquePointer?
-        let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
+        let writeFlags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : writeFlags) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
@@ -36,8 +42,9 @@ public final class Database {
         self.handle = db
         self.path = path
         sqlite3_extended_result_codes(db, 1)
-        sqlite3_busy_timeout(db, busyTimeoutMs)
+        gavel_sqlite_busy_poll(db, busyTimeoutMs)
         _ = gavel_sqlite_db_config_flag(db, SQLITE_DBCONFIG_DEFENSIVE, 1)
+        try Schema.refuseForeign(self)
         if !readOnly {
             let mode = try query("PRAGMA journal_mode=WAL").first?.string(0)
             guard mode == "wal" else {
@@ -50,7 +57,7 @@ public final class Database {
         // its batch transaction, and a sub-journal past 64 KiB would otherwise spill to a temp
         // file written page by page (a third of the writer's pwrite calls under load).
         try execute("PRAGMA temp_store=MEMORY")
-        if !readOnly { try Schema.migrate(self) }
+        if readOnly { try Schema.requireCurrent(self) } else { try Schema.migrate(self) }
     }
 
     deinit {
@@ -59,7 +66,7 @@ public final class Database {
     }
 
     /// Runs one or more SQL statements with no parameters and no results (DDL, PRAGMA).
-    public func execute(_ sql: String) throws(SQLiteError) {
+    func execute(_ sql: String) throws(SQLiteError) {
         var error: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &error)
         if rc != SQLITE_OK {
@@ -84,7 +91,7 @@ public final class Database {
     /// Runs a prepared statement with bound parameters and returns every row.
     /// The statement is reset afterwards, so no read snapshot stays open.
     @discardableResult
-    public func query(_ sql: String, _ values: [SQLValue] = []) throws(SQLiteError) -> [Row] {
+    func query(_ sql: String, _ values: [SQLValue] = []) throws(SQLiteError) -> [Row] {
         let s = try statement(sql)
         defer { sqlite3_reset(s.handle) }
         try s.bind(values, db: handle)
@@ -106,20 +113,20 @@ public final class Database {
 
     /// Runs a statement that returns no rows; returns the number of rows it changed.
     @discardableResult
-    public func run(_ sql: String, _ values: [SQLValue] = []) throws(SQLiteError) -> Int {
+    func run(_ sql: String, _ values: [SQLValue] = []) throws(SQLiteError) -> Int {
         try query(sql, values)
         return Int(sqlite3_changes(handle))
     }
 
     /// The rowid of the last successful INSERT on this connection.
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// Runs `body` in a write transaction that starts with `BEGIN IMMEDIATE` (so it takes the
     /// write lock up front and the busy timeout applies) and commits when `body` returns.
     /// Nested calls use a SAVEPOINT, so a failing inner part rolls back alone.
     /// - Throws: what `body` throws (after rolling back), or `SQLiteError` from BEGIN/COMMIT.
     @discardableResult
-    public func writeTransaction<T>(_ body: () throws -> T) throws -> T {
+    func writeTransaction<T>(_ body: () throws -> T) throws -> T {
         if transactionDepth > 0 {
             let name = "sp\(transactionDepth)"
             try run("SAVEPOINT \(name)")
@@ -149,7 +156,7 @@ public final class Database {
     }
 
     /// Runs `body` inside a read transaction so that all its queries see one snapshot.
-    public func readTransaction<T>(_ body: () throws -> T) throws -> T {
+    func readTransaction<T>(_ body: () throws -> T) throws -> T {
         if transactionDepth > 0 { return try body() }
         try execute("BEGIN")
         transactionDepth = 1
@@ -162,7 +169,7 @@ public final class Database {
 
     /// Writes a consistent copy of the database to `destination` with SQLite's online
     /// backup API; safe while other connections read and write.
-    public func backup(to destination: String) throws(SQLiteError) {
+    func backup(to destination: String) throws(SQLiteError) {
         var out: OpaquePointer?
         var rc = sqlite3_open_v2(destination, &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nil)
         guard rc == SQLITE_OK, let out else {

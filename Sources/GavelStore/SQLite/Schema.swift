@@ -1,3 +1,7 @@
+import CSQLite
+import GavelCore
+import GavelStore
+
 /// The database schema and its migrations, versioned by `PRAGMA user_version`.
 ///
 /// Migrations are strictly linear: migration *n* (1-based) takes a database from
@@ -5,7 +9,18 @@
 /// migration is never edited; changes are new migrations. Times are integer epoch
 /// milliseconds (UTC) in columns named `*_ms`; the CLI prints them as RFC 3339.
 enum Schema {
-    static let migrations: [String] = [
+    /// One step of the schema: SQL, optionally run with foreign keys off (SQLite's procedure for
+    /// rebuilding a table, https://sqlite.org/lang_altertable.html#otheralter), and a Swift step
+    /// after it for values SQL cannot compute (`TextFilter.folded`).
+    struct Migration: Sendable {
+        var sql: String
+        var rebuildsTables = false
+        var after: (@Sendable (Database) throws -> Void)?
+    }
+
+    static let migrations: [Migration] = sqlMigrations.map { Migration(sql: $0) } + [renovation]
+
+    static let sqlMigrations: [String] = [
         // 1: signals, entities, deliveries, intake errors, audit log, rules, remediations.
         """
         CREATE TABLE signals (
@@ -212,8 +227,163 @@ enum Schema {
         """,
     ]
 
+    /// 4: the renovation (one remediation, one store).
+    /// - `remediations` rebuilt without the state CHECK: the states are the state machine table's
+    ///   (`RemediationLifecycle`), so a new state is not a table rebuild; with `bound_request`
+    ///   (the request bound at approval, `RenderedRequest.storageText`), `config_version` (the
+    ///   configuration it was bound under), `lease_until_ms` (dispatch claims under a lease) and
+    ///   `search_text` (`TextFilter.folded` rule name, key, target and action, for the filter);
+    ///   an index on (decided_by, decided_ms) for the auto budgets.
+    /// - `entities.folded` and `remediation_entities.folded`: `TextFilter.folded(value)`.
+    /// - `rule_aliases`: every rule id and name seen, mapped to its rule row, so a rule's mode
+    ///   and budget hold however its signals name it.
+    /// - `configurations`: the configuration in force, versioned.
+    static let renovation = Migration(
+        sql: """
+            CREATE TABLE remediations_v4 (
+                id              INTEGER PRIMARY KEY,
+                action          TEXT NOT NULL,
+                target_kind     TEXT NOT NULL,
+                target          TEXT NOT NULL,
+                rule_key        TEXT NOT NULL,
+                rule_name       TEXT,
+                severity_rank   INTEGER NOT NULL DEFAULT -1,
+                state           TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL UNIQUE,
+                signals         INTEGER NOT NULL DEFAULT 1,
+                created_ms      INTEGER NOT NULL,
+                updated_ms      INTEGER NOT NULL,
+                last_seen_ms    INTEGER NOT NULL,
+                decided_by      TEXT,
+                decided_ms      INTEGER,
+                reason          TEXT,
+                attempts        INTEGER NOT NULL DEFAULT 0,
+                last_status     INTEGER,
+                last_error      TEXT,
+                next_attempt_ms INTEGER,
+                claimed_by      TEXT,
+                lease_until_ms  INTEGER,
+                request         TEXT,
+                bound_request   TEXT,
+                config_version  INTEGER,
+                search_text     TEXT NOT NULL DEFAULT ''
+            );
+            INSERT INTO remediations_v4 (id, action, target_kind, target, rule_key, rule_name, severity_rank, state, idempotency_key,
+                signals, created_ms, updated_ms, last_seen_ms, decided_by, decided_ms, reason, attempts, last_status, last_error,
+                next_attempt_ms, claimed_by, request)
+            SELECT id, action, target_kind, target, rule_key, rule_name, severity_rank, state, idempotency_key,
+                signals, created_ms, updated_ms, last_seen_ms, decided_by, decided_ms, reason, attempts, last_status, last_error,
+                next_attempt_ms, claimed_by, request FROM remediations;
+            DROP TABLE remediations;
+            ALTER TABLE remediations_v4 RENAME TO remediations;
+            CREATE UNIQUE INDEX remediations_open ON remediations(action, target) WHERE state IN ('pending','approved','dispatching');
+            CREATE INDEX remediations_severity ON remediations(state, severity_rank DESC, created_ms, id);
+            CREATE INDEX remediations_state_created ON remediations(state, created_ms, id);
+            CREATE INDEX remediations_created ON remediations(created_ms, id);
+            CREATE INDEX remediations_rule ON remediations(rule_key, state);
+            CREATE INDEX remediations_target ON remediations(target);
+            CREATE INDEX remediations_decided ON remediations(decided_by, decided_ms);
+            CREATE TRIGGER remediation_counts_insert AFTER INSERT ON remediations BEGIN
+                INSERT INTO remediation_counts (rule_key, state, n) VALUES (new.rule_key, new.state, 1)
+                    ON CONFLICT (rule_key, state) DO UPDATE SET n = n + 1;
+            END;
+            CREATE TRIGGER remediation_counts_update AFTER UPDATE OF state, rule_key ON remediations
+                WHEN old.state IS NOT new.state OR old.rule_key IS NOT new.rule_key BEGIN
+                UPDATE remediation_counts SET n = n - 1 WHERE rule_key = old.rule_key AND state = old.state;
+                INSERT INTO remediation_counts (rule_key, state, n) VALUES (new.rule_key, new.state, 1)
+                    ON CONFLICT (rule_key, state) DO UPDATE SET n = n + 1;
+            END;
+            CREATE TRIGGER remediation_counts_delete AFTER DELETE ON remediations BEGIN
+                UPDATE remediation_counts SET n = n - 1 WHERE rule_key = old.rule_key AND state = old.state;
+            END;
+            ALTER TABLE entities ADD COLUMN folded TEXT;
+            ALTER TABLE remediation_entities ADD COLUMN folded TEXT;
+            DROP TRIGGER remediation_entities_link;
+            DROP TRIGGER remediation_entities_entity;
+            DROP TRIGGER remediation_entities_unlink;
+            CREATE TRIGGER remediation_entities_link AFTER INSERT ON remediation_signals BEGIN
+                INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
+                    SELECT new.remediation, kind, value, signal, position, folded FROM entities WHERE signal = new.signal AND kind IN ('ip','user')
+                    ON CONFLICT (remediation, kind, value) DO UPDATE SET
+                        first_signal = min(first_signal, excluded.first_signal), first_position = min(first_position, excluded.first_position)
+                    WHERE excluded.first_signal < first_signal OR excluded.first_position < first_position;
+            END;
+            CREATE TRIGGER remediation_entities_entity AFTER INSERT ON entities WHEN new.kind IN ('ip','user') BEGIN
+                INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
+                    SELECT remediation, new.kind, new.value, new.signal, new.position, new.folded FROM remediation_signals WHERE signal = new.signal
+                    ON CONFLICT (remediation, kind, value) DO UPDATE SET
+                        first_signal = min(first_signal, excluded.first_signal), first_position = min(first_position, excluded.first_position)
+                    WHERE excluded.first_signal < first_signal OR excluded.first_position < first_position;
+            END;
+            CREATE TRIGGER remediation_entities_unlink AFTER DELETE ON remediation_signals BEGIN
+                DELETE FROM remediation_entities WHERE remediation = old.remediation;
+                INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
+                    SELECT rs.remediation, e.kind, e.value, min(e.signal), min(e.position), e.folded
+                    FROM remediation_signals rs JOIN entities e ON e.signal = rs.signal
+                    WHERE rs.remediation = old.remediation AND e.kind IN ('ip','user') GROUP BY rs.remediation, e.kind, e.value;
+            END;
+            CREATE TABLE rule_aliases (
+                kind     TEXT NOT NULL CHECK (kind IN ('id','name')),
+                value    TEXT NOT NULL,
+                rule_key TEXT NOT NULL REFERENCES rules(rule_key),
+                PRIMARY KEY (kind, value)
+            ) WITHOUT ROWID;
+            INSERT OR IGNORE INTO rule_aliases (kind, value, rule_key) SELECT 'id', rule_id, rule_key FROM rules WHERE rule_id IS NOT NULL;
+            INSERT OR IGNORE INTO rule_aliases (kind, value, rule_key)
+                SELECT 'name', rule_name, rule_key FROM rules WHERE rule_name IS NOT NULL ORDER BY mode_explicit DESC, last_seen_ms DESC;
+            CREATE TABLE configurations (
+                version    INTEGER PRIMARY KEY,
+                text       TEXT NOT NULL,
+                sha256     TEXT NOT NULL,
+                source     TEXT,
+                applied_by TEXT NOT NULL,
+                applied_ms INTEGER NOT NULL
+            );
+            """,
+        rebuildsTables: true,
+        after: { db in
+            // TextFilter.folded is Swift's Unicode lowercasing, which SQL's ASCII lower() is not.
+            for row in try db.query("SELECT DISTINCT value FROM entities WHERE kind IN ('ip','user')") {
+                guard let value = row.string(0) else { continue }
+                let folded = SQLValue.text(TextFilter.folded(value))
+                try db.run("UPDATE entities SET folded = ? WHERE kind IN ('ip','user') AND value = ?", [folded, .text(value)])
+                try db.run("UPDATE remediation_entities SET folded = ? WHERE value = ?", [folded, .text(value)])
+            }
+            for row in try db.query("SELECT id, rule_name, rule_key, target, action FROM remediations") {
+                let text = SQLiteStore.searchText(
+                    ruleName: row.string(1), ruleKey: row.string(2) ?? "", target: row.string(3) ?? "",
+                    action: row.string(4) ?? "")
+                try db.run("UPDATE remediations SET search_text = ? WHERE id = ?", [.text(text), row[0]])
+            }
+        })
+
     /// The schema version this build writes.
     static var latestVersion: Int { migrations.count }
+
+    /// Refuses a database file that holds another program's tables, before anything is written
+    /// to it (switching it to WAL or adding gavel's tables would change someone else's data).
+    /// A new or empty file is fine.
+    static func refuseForeign(_ db: Database) throws(SQLiteError) {
+        let tables = try db.query("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .compactMap { $0.string(0) }
+        guard !tables.isEmpty else { return }
+        let version = try db.query("PRAGMA user_version").first?.int(0) ?? 0
+        if version == 0 || !tables.contains("signals") || !tables.contains("remediations") {
+            let shown = tables.prefix(5).joined(separator: ", ") + (tables.count > 5 ? ", …" : "")
+            throw SQLiteError(code: SQLITE_NOTADB, message: "not a gavel database (it holds other tables: \(shown))", context: "opening \(db.path)")
+        }
+    }
+
+    /// For a read-only connection: the schema must be this build's (it cannot migrate).
+    static func requireCurrent(_ db: Database) throws(SQLiteError) {
+        let version = try db.query("PRAGMA user_version").first?.int(0) ?? 0
+        if version != latestVersion {
+            throw SQLiteError(
+                code: SQLITE_READONLY,
+                message: "database schema version \(version), this gavel needs \(latestVersion): open it once without --read-only to migrate it",
+                context: "opening \(db.path) read-only")
+        }
+    }
 
     /// Brings `db` to the latest version. A database newer than this build is refused.
     static func migrate(_ db: Database) throws(SQLiteError) {
@@ -223,13 +393,23 @@ enum Schema {
             throw SQLiteError(
                 code: 1, message: "database schema version \(current) is newer than this gavel (\(latestVersion))", context: "migrating \(db.path)")
         }
+        // Foreign keys must be off around a table rebuild (a DROP would cascade); the pragma is
+        // a no-op inside a transaction, so it is set before BEGIN.
+        let rebuilds = migrations[current...].contains { $0.rebuildsTables }
+        if rebuilds { try db.execute("PRAGMA foreign_keys=OFF") }
+        defer { if rebuilds { try? db.execute("PRAGMA foreign_keys=ON") } }
         do {
             try db.writeTransaction {
                 // Re-read inside the write lock: another process may have migrated meanwhile.
                 let version = try db.query("PRAGMA user_version").first?.int(0) ?? 0
                 for index in version..<latestVersion {
-                    try db.execute(migrations[index])
+                    try db.execute(migrations[index].sql)
+                    try migrations[index].after?(db)
                     try db.execute("PRAGMA user_version = \(index + 1)")
+                }
+                if rebuilds, let broken = try db.query("PRAGMA foreign_key_check").first {
+                    throw SQLiteError(
+                        code: 1, message: "foreign key check failed in table \(broken.string(0) ?? "?")", context: "migrating \(db.path)")
                 }
             }
         } catch let error as SQLiteError {

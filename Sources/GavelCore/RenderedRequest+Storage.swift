@@ -1,0 +1,68 @@
+extension RenderedRequest {
+    /// The request as one compact JSON object, for a store to keep exactly what was bound at
+    /// approval (unmasked: the dispatcher sends it):
+    /// - `{"kind":"http","method","url","headers":[[NAME,VALUE],…],"body":TEXT,"timeout_s","retries"}`
+    ///   (`body` is the UTF-8 text of the rendered JSON body, `""` for none);
+    /// - `{"kind":"command","argv":[…],"timeout_s","retries"}`;
+    /// - `{"kind":"outbox","path","line"}`.
+    /// `init(storageText:)` reads it back to an equal value.
+    public var storageText: String {
+        switch self {
+        case .http(let r):
+            return JSONValue.object([
+                JSONMember("kind", .string("http")), JSONMember("method", .string(r.method)), JSONMember("url", .string(r.url)),
+                JSONMember("headers", .array(r.headers.map { .array([.string($0.name), .string($0.value)]) })),
+                JSONMember("body", .string(String(decoding: r.body, as: UTF8.self))),
+                JSONMember("timeout_s", .number(Self.number(r.timeoutSeconds))), JSONMember("retries", .number(String(r.maxRetries))),
+            ]).compactText
+        case .command(let c):
+            return JSONValue.object([
+                JSONMember("kind", .string("command")), JSONMember("argv", .array(c.argv.map { .string($0) })),
+                JSONMember("timeout_s", .number(Self.number(c.timeoutSeconds))), JSONMember("retries", .number(String(c.maxRetries))),
+            ]).compactText
+        case .outbox(let o):
+            return JSONValue.object([
+                JSONMember("kind", .string("outbox")), JSONMember("path", .string(o.path)), JSONMember("line", .string(o.line)),
+            ]).compactText
+        }
+    }
+
+    /// Reads `storageText` back; nil when the text is not such an object.
+    public init?(storageText: String) {
+        guard let value = try? JSONValue.parse(storageText), case .string(let kind)? = value["kind"] else { return nil }
+        func double(_ key: String) -> Double? { value[key]?.scalarText.flatMap(Double.init) }
+        func int(_ key: String) -> Int? { value[key]?.scalarText.flatMap { Int($0) } }
+        switch kind {
+        case "http":
+            guard case .string(let method)? = value["method"], case .string(let url)? = value["url"],
+                case .array(let headerPairs)? = value["headers"], case .string(let body)? = value["body"]
+            else { return nil }
+            var headers: [HTTPHeaderField] = []
+            for pair in headerPairs {
+                guard case .array(let nv) = pair, nv.count == 2, case .string(let n) = nv[0], case .string(let v) = nv[1] else { return nil }
+                headers.append(HTTPHeaderField(n, v))
+            }
+            self = .http(
+                HTTPDispatchRequest(
+                    method: method, url: url, headers: headers, body: Array(body.utf8), timeoutSeconds: double("timeout_s") ?? 10,
+                    maxRetries: int("retries") ?? 5))
+        case "command":
+            guard case .array(let elements)? = value["argv"] else { return nil }
+            var argv: [String] = []
+            for e in elements {
+                guard case .string(let s) = e else { return nil }
+                argv.append(s)
+            }
+            self = .command(CommandDispatchRequest(argv: argv, timeoutSeconds: double("timeout_s") ?? 30, maxRetries: int("retries") ?? 0))
+        case "outbox":
+            guard case .string(let path)? = value["path"], case .string(let line)? = value["line"] else { return nil }
+            self = .outbox(OutboxDispatchRequest(path: path, line: line))
+        default:
+            return nil
+        }
+    }
+
+    private static func number(_ value: Double) -> String {
+        value.isFinite && value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import GavelCore
+import GavelDispatch
+import GavelStore
+import Synchronization
+
+/// A configuration problem: exit 2 with a message naming the field or file.
+public struct ConfigFailure: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The configuration file a process brings: `--config`, else `$GAVEL_CONFIG`, else `./gavel.json`
+/// when present (DESIGN.md "Command line").
+public struct ConfigFile: Sendable, Equatable {
+    /// The file's path as named.
+    public var path: String
+    /// Its text.
+    public var text: String
+    /// Its text, checked and loaded.
+    public var config: GavelConfig
+}
+
+/// Which configuration a process decides and dispatches under, and why (DESIGN.md: one
+/// configuration per store).
+///
+/// Every process sharing a store uses the configuration in force there (`ConfigurationRegistry`):
+/// - none in force and a file: the file (a process that runs or decides adopts it, audited);
+/// - none and no file: the built-in defaults (every action an outbox action);
+/// - one in force and no file, or a file with the same meaning: the one in force;
+/// - one in force and a file that differs: the one in force, and dispatch is **held** in this
+///   process (with a message) until the difference is applied on purpose (`gavel config apply`).
+public struct ConfigurationChoice: Sendable, Equatable {
+    /// The configuration to use (its `version` set when it is the one in force).
+    public var config: GavelConfig
+    /// One line: which configuration this is (`configuration version 3 in force (applied by …)`).
+    public var description: String
+    /// Why this process must not dispatch, when its file differs from the configuration in force.
+    public var heldBecause: String?
+
+    /// Chooses between a process's file and the configuration in force.
+    /// - Parameters:
+    ///   - file: the process's configuration file, if any.
+    ///   - inForce: the configuration in force in the store, if any.
+    ///   - load: loads a configuration text (with this process's environment and data directory).
+    /// - Throws: `ConfigFailure` when the configuration in force cannot be loaded here (for example
+    ///   a `secret_env` variable this process lacks).
+    public static func choose(file: ConfigFile?, inForce: StoredConfiguration?, builtIn: GavelConfig, load: (String, String) throws -> GavelConfig)
+        throws(ConfigFailure) -> ConfigurationChoice
+    {
+        guard let inForce else {
+            if let file {
+                return ConfigurationChoice(config: file.config, description: "configuration from \(file.path) (not applied to the store yet)")
+            }
+            return ConfigurationChoice(config: builtIn, description: "built-in defaults (no configuration file, none in force)")
+        }
+        var config: GavelConfig
+        do {
+            config = try load(inForce.text, "the configuration in force (version \(inForce.version))")
+        } catch {
+            throw ConfigFailure("the configuration in force (version \(inForce.version)) cannot be used here: \(error)")
+        }
+        config.version = inForce.version
+        let described =
+            "configuration version \(inForce.version) in force (applied by \(inForce.appliedBy) at \(inForce.appliedAt.rfc3339)"
+            + (inForce.source.map { " from \($0)" } ?? "") + ")"
+        guard let file else { return ConfigurationChoice(config: config, description: described) }
+        var mine = file.config
+        mine.version = inForce.version
+        if mine == config { return ConfigurationChoice(config: config, description: described) }
+        let held =
+            "\(file.path) differs from the configuration in force (version \(inForce.version), applied by \(inForce.appliedBy)); "
+            + "dispatch is held here until you run 'gavel config apply \(file.path)' (or start without it to use version \(inForce.version))"
+        return ConfigurationChoice(config: config, description: described, heldBecause: held)
+    }
+}
+
+/// The configuration a running process uses, kept current: `refresh` re-reads the configuration
+/// in force (every couple of seconds in `Runtime`), so an apply made by another process takes
+/// effect here too, and a held dispatch resumes once the file's difference is applied.
+///
+/// Thread-safety: `Sendable`; the choice is behind a `Mutex`, read by the receiver's threads, the
+/// dispatcher and the console.
+public final class LiveConfiguration: Sendable {
+    private let choice: Mutex<ConfigurationChoice>
+    private let seenVersion = Mutex<Int?>(nil)
+    let file: ConfigFile?
+    let builtIn: GavelConfig
+    let load: @Sendable (String, String) throws -> GavelConfig
+
+    /// - Parameters:
+    ///   - initial: the choice made at start (`ConfigurationChoice.choose`).
+    ///   - version: the version in force it was made with.
+    public init(
+        initial: ConfigurationChoice, version: Int?, file: ConfigFile?, builtIn: GavelConfig,
+        load: @escaping @Sendable (String, String) throws -> GavelConfig
+    ) {
+        choice = Mutex(initial)
+        seenVersion.withLock { $0 = version }
+        self.file = file
+        self.builtIn = builtIn
+        self.load = load
+    }
+
+    /// The configuration to decide and dispatch under now.
+    public var config: GavelConfig { choice.withLock { $0.config } }
+    /// Which configuration this is, in one line.
+    public var description: String { choice.withLock { $0.description } }
+    /// Why dispatch is held here, nil when it is not.
+    public var heldBecause: String? { choice.withLock { $0.heldBecause } }
+    /// What the dispatcher runs under.
+    public var dispatchSettings: DispatchSettings { choice.withLock { DispatchSettings(config: $0.config, heldBecause: $0.heldBecause) } }
+
+    /// Re-reads the configuration in force; when its version changed, chooses again.
+    /// - Returns: the new description when the choice changed, nil otherwise.
+    @discardableResult
+    public func refresh(from store: any ConfigurationRegistry) throws -> String? {
+        let inForce = try store.configurationInForce()
+        guard seenVersion.withLock({ $0 }) != inForce?.version else { return nil }
+        let next = try ConfigurationChoice.choose(file: file, inForce: inForce, builtIn: builtIn, load: load)
+        choice.withLock { $0 = next }
+        seenVersion.withLock { $0 = inForce?.version }
+        return next.description + (next.heldBecause.map { "; " + $0 } ?? "")
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import GavelCore
+import GavelStore
+
+/// The embedded engine: one SQLite database file (WAL, `synchronous=FULL`, one ingest writer
+/// with group commit). The default store.
+///
+/// `Sendable`: it holds only the path; every session opens its own connection on the calling thread.
+public struct SQLiteEngine: StoreEngine {
+    /// The database file.
+    public let path: String
+    /// How long a session's writes wait for the lock, in ms (the busy policy: 30 s).
+    public var busyTimeoutMs: Int32 = 30_000
+
+    /// The engine for the database file at `path` (nothing is opened yet).
+    public init(path: String) { self.path = path }
+
+    public var displayName: String { path }
+
+    /// Opens a session. `.existing` and `.readOnly` never create a file; every access refuses a
+    /// directory, and a file holding another program's tables is refused untouched.
+    public func open(_ access: StoreAccess) throws(StoreError) -> any Store {
+        try checkLocation(mustExist: access != .create)
+        do {
+            let db = try Database(path: path, busyTimeoutMs: busyTimeoutMs, readOnly: access == .readOnly, create: access == .create)
+            return SQLiteStore(db: db)
+        } catch {
+            throw locationError(error)
+        }
+    }
+
+    public func intake(config: @escaping @Sendable () -> GavelConfig, onCommit: @escaping @Sendable () -> Void) throws(StoreError)
+        -> any SignalIntake
+    {
+        try checkLocation(mustExist: false)
+        do {
+            return SQLiteIntake(writer: try IngestWriter(path: path, onCommit: { _ in onCommit() }), config: config)
+        } catch {
+            throw locationError(error)
+        }
+    }
+
+    private func checkLocation(mustExist: Bool) throws(StoreError) {
+        guard !path.isEmpty else { throw StoreError.location("the database path is empty; give a database file path") }
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        if exists && isDirectory.boolValue { throw StoreError.location("\(path) is a directory; give a database file path") }
+        if mustExist && !exists {
+            throw StoreError.location("no database at \(path); it is created by 'gavel serve' or the console")
+        }
+    }
+
+    private func locationError(_ error: SQLiteError) -> StoreError {
+        switch error.primaryCode {
+        case 26:  // SQLITE_NOTADB
+            return .location("\(path) is not a gavel database: \(error.message)")
+        case 14:  // SQLITE_CANTOPEN
+            return .location("cannot open \(path): \(error.message)")
+        default:
+            return error.storeError
+        }
+    }
+}
+
+/// The receiver's path into an SQLite store: the ingest writer (one thread, group commit).
+final class SQLiteIntake: SignalIntake {
+    let writer: IngestWriter
+    let config: @Sendable () -> GavelConfig
+
+    init(writer: IngestWriter, config: @escaping @Sendable () -> GavelConfig) {
+        self.writer = writer
+        self.config = config
+    }
+
+    func intake(_ incoming: IncomingSignal) throws(StoreError) -> IntakeOutcome {
+        let config = self.config()
+        return try storeCall { try writer.submit { store in try store.intake(incoming, config: config) } }
+    }
+
+    func recordIntakeError(_ entry: IntakeErrorEntry) throws(StoreError) {
+        try storeCall { try writer.submit { store in try store.recordIntakeError(entry) } }
+    }
+
+    func close() { writer.close() }
+}

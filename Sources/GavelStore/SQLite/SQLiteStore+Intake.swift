@@ -1,0 +1,129 @@
+import Foundation
+import GavelCore
+import GavelStore
+
+extension SQLiteStore {
+    /// Stores one delivery and applies its `IntakePlan`, in the caller's write transaction (the
+    /// ingest writer's group commit): resolve the signal's rule, record the signal; unless the
+    /// delivery is a pure retry (same body: it proposes nothing, so it can never auto-dispatch
+    /// twice), gather what the plan needs (the rule, the remediations proposals would attach to,
+    /// the auto budgets used, the kill switch), make the plan and carry it out — every state set
+    /// through `RemediationLifecycle`.
+    func intake(_ incoming: IncomingSignal, config: GavelConfig) throws -> IntakeOutcome {
+        let signal = incoming.signal
+        let now = incoming.receivedAt
+        let key = try resolveRuleKey(ruleID: signal.ruleID, name: signal.ruleName) ?? signal.ruleKey
+        let record = try record(incoming, ruleKey: key)
+        guard !record.duplicate || record.updated else {
+            return IntakeOutcome(record: record, remediations: [], autoApproved: [])
+        }
+        let rule = try touchRule(
+            key: key, ruleID: signal.ruleID, name: signal.ruleName, startingMode: RemediationPlanner.mode(for: signal, config: config), at: now)
+        var situation = IntakeSituation(
+            signal: signal, rule: rule, newEntityValues: record.duplicate ? Set(record.newEntities.map(\.value)) : nil, now: now)
+        let proposals = IntakePlan.proposals(signal: signal, rule: rule, newEntityValues: situation.newEntityValues, config: config)
+        for p in proposals {
+            let state = IntakePlan.startState(of: p, rule: rule)
+            let row: Row?
+            if state == .pending {
+                row = try db.query(
+                    "SELECT id, state FROM remediations WHERE action = ? AND target = ? AND state IN ('pending','approved','dispatching')",
+                    [.text(p.action), .text(p.target)]
+                ).first
+            } else {
+                row = try db.query(
+                    "SELECT id, state FROM remediations WHERE action = ? AND target = ? AND state = ? AND rule_key = ? ORDER BY id DESC LIMIT 1",
+                    [.text(p.action), .text(p.target), .text(state.rawValue), .text(rule.key)]
+                ).first
+            }
+            if let row, let id = row.int64(0), let existing = RemediationState(rawValue: row.string(1) ?? "") {
+                situation.existing[ActionTarget(p.action, p.target)] = ExistingRemediation(id: id, state: existing)
+            }
+        }
+        if rule.mode == .auto {
+            situation.automaticDispatchDisabled = try killSwitchOn()
+            let since = now.adding(milliseconds: -Int64(config.autoLimits.windowSeconds) * 1000).milliseconds
+            situation.autoUsage = AutoUsage(
+                rule: try db.query(
+                    "SELECT count(*) FROM remediations WHERE decided_by = ? AND decided_ms > ?", [.text("auto:\(rule.key)"), .integer(since)]
+                ).first?.int(0) ?? 0,
+                overall: try db.query(
+                    "SELECT count(*) FROM remediations WHERE decided_by >= 'auto:' AND decided_by < 'auto;' AND decided_ms > ?", [.integer(since)]
+                ).first?.int(0) ?? 0)
+        }
+        let plan = IntakePlan.make(situation, config: config)
+        return try apply(plan, record: record, signal: signal, rule: rule, config: config, at: now)
+    }
+
+    private func apply(_ plan: IntakePlan, record: SignalRecord, signal: Signal, rule: Rule, config: GavelConfig, at now: Timestamp) throws
+        -> IntakeOutcome
+    {
+        let severityRank = Int64(signal.severity?.rank ?? -1)
+        var ids: [Int64] = []
+        var approved: [Int64] = []
+        for step in plan.steps {
+            switch step.disposition {
+            case .attach(let existing):
+                let added = try db.run(
+                    "INSERT OR IGNORE INTO remediation_signals (remediation, signal) VALUES (?, ?)", [.integer(existing.id), .integer(record.rowID)])
+                if added > 0 {
+                    try db.run(
+                        """
+                        UPDATE remediations SET signals = signals + 1, last_seen_ms = ?, updated_ms = ?,
+                            severity_rank = max(severity_rank, ?) WHERE id = ?
+                        """, [.integer(now.milliseconds), .integer(now.milliseconds), .integer(severityRank), .integer(existing.id)])
+                }
+                ids.append(existing.id)
+            case .create(let state, let reason):
+                guard RemediationLifecycle.canStartIn(state, by: .intake) else {
+                    throw TransitionRefusal(state: nil, event: .propose, cause: .intake)
+                }
+                try db.run(
+                    """
+                    INSERT INTO remediations (action, target_kind, target, rule_key, rule_name, severity_rank, state, idempotency_key,
+                        created_ms, updated_ms, last_seen_ms, reason, search_text)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+                    """,
+                    [
+                        .text(step.action), .text(step.targetKind.rawValue), .text(step.target), .text(rule.key), .text(signal.ruleName),
+                        .integer(severityRank), .text(state.rawValue), .text("gavel-" + UUID().uuidString.lowercased()),
+                        .integer(now.milliseconds), .integer(now.milliseconds), .integer(now.milliseconds), .text(reason),
+                        .text(Self.searchText(ruleName: signal.ruleName, ruleKey: rule.key, target: step.target, action: step.action)),
+                    ])
+                let id = db.lastInsertRowID
+                try db.run("INSERT INTO remediation_signals (remediation, signal) VALUES (?, ?)", [.integer(id), .integer(record.rowID)])
+                let detail = "\(step.action) \(step.target)" + (reason.map { " — \($0)" } ?? "")
+                try audit(actor: "gavel", action: "propose", subject: "remediation \(id)", after: state.rawValue, detail: detail, at: now)
+                ids.append(id)
+                if state == .simulated { try recordSimulation(id, rule: rule, config: config) }
+                switch step.auto {
+                case .approve?:
+                    let actor = "auto:\(rule.key)"
+                    try decide(id, .approve, by: actor, cause: .auto, config: config, at: now)
+                    approved.append(id)
+                case .skip(let why)?:
+                    try audit(actor: "auto:\(rule.key)", action: "auto-skip", subject: "remediation \(id)", detail: why, at: now)
+                case .throttle(let why)?:
+                    try db.run("UPDATE rules SET throttled_ms = ? WHERE rule_key = ?", [.integer(now.milliseconds), .text(rule.key)])
+                    try audit(actor: "auto:\(rule.key)", action: "throttled", subject: "remediation \(id)", after: "pending", detail: why, at: now)
+                case nil:
+                    break
+                }
+            }
+        }
+        return IntakeOutcome(record: record, remediations: ids, autoApproved: approved)
+    }
+
+    /// A dry-run: records the exact request approving it would send (`simulated`), or why it cannot be sent.
+    private func recordSimulation(_ id: Int64, rule: Rule, config: GavelConfig) throws {
+        guard let r = try fetchRemediation(id, depth: .row), let action = config.actions[r.action] else { return }
+        do {
+            let request = try r.request(action: action, signal: try latestSignalReference(id), decidedBy: "dry-run:\(rule.key)")
+            try db.run(
+                "UPDATE remediations SET bound_request = ?, config_version = ? WHERE id = ?",
+                [.text(request.storageText), .int(config.version), .integer(id)])
+        } catch {
+            try db.run("UPDATE remediations SET request = ? WHERE id = ?", [.text("refused: \(error)"), .integer(id)])
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import GavelCore
+import GavelStore
+
+extension SQLiteStore {
+    public func remediations(_ filter: RemediationFilter, limit: Int, before: Int64?) throws(StoreError) -> [Remediation] {
+        try storeCall {
+            try db.readTransaction {
+                var sql = "SELECT \(Self.remediationColumns) FROM remediations r WHERE r.id < ?"
+                var values: [SQLValue] = [.integer(before ?? Int64.max)]
+                if !filter.states.isEmpty {
+                    sql += " AND r.state IN (" + filter.states.map { _ in "?" }.joined(separator: ",") + ")"
+                    values += filter.states.map { .text($0.rawValue) }
+                }
+                if let rule = filter.rule {
+                    let key = try findRule(rule)?.key ?? rule
+                    sql += " AND r.rule_key = ?"
+                    values.append(.text(key))
+                }
+                if let text = filter.text, !text.isEmpty {
+                    sql += " AND " + Self.textFilterClause
+                    values += Array(repeating: .text(TextFilter.folded(text)), count: 2)
+                }
+                sql += " ORDER BY r.id DESC LIMIT ?"
+                values.append(.integer(limit == 0 ? -1 : Int64(limit)))
+                return try db.query(sql, values).map { try remediation(from: $0, depth: .full) }
+            }
+        }
+    }
+
+    /// `TextFilter` in SQL over the stored folded forms; binds two parameters, both the folded pattern.
+    static let textFilterClause = """
+        (instr(r.search_text, ?) > 0 OR EXISTS (SELECT 1 FROM remediation_entities re WHERE re.remediation = r.id AND instr(re.folded, ?) > 0))
+        """
+
+    public func remediation(id: Int64) throws(StoreError) -> Remediation? {
+        try storeCall { try db.readTransaction { try fetchRemediation(id) } }
+    }
+
+    public func remediations(ofTarget target: String, excluding id: Int64, limit: Int) throws(StoreError) -> [Remediation] {
+        try storeCall {
+            try db.readTransaction {
+                try db.query(
+                    "SELECT \(Self.remediationColumns) FROM remediations r WHERE r.target = ? AND r.id != ? ORDER BY r.id DESC LIMIT ?",
+                    [.text(target), .integer(id), .integer(Int64(limit))]
+                ).map { try remediation(from: $0, depth: .row) }
+            }
+        }
+    }
+
+    public func attempts(ofRemediation id: Int64) throws(StoreError) -> [Attempt] {
+        try storeCall {
+            try db.query(
+                "SELECT id, started_ms, duration_ms, status, outcome, error, response FROM attempts WHERE remediation = ? ORDER BY id",
+                [.integer(id)]
+            ).enumerated().map { i, a in
+                Attempt(
+                    id: a.int64(0) ?? 0, remediationID: id, number: i + 1, startedAt: Timestamp(milliseconds: a.int64(1) ?? 0),
+                    durationMs: a.int64(2).map { Int($0) }, status: a.int64(3).map { Int($0) },
+                    outcome: a.string(4).flatMap(Attempt.Outcome.init(rawValue:)), error: a.string(5), response: a.string(6))
+            }
+        }
+    }
+
+    /// Reads `remediation_counts` (schema v3, kept by triggers).
+    public func stateCounts() throws(StoreError) -> [RemediationState: Int] {
+        try storeCall {
+            var counts: [RemediationState: Int] = [:]
+            for r in try db.query("SELECT state, sum(n) FROM remediation_counts GROUP BY state HAVING sum(n) > 0") {
+                if let state = RemediationState(rawValue: r.string(0) ?? "") { counts[state] = r.int(1) }
+            }
+            return counts
+        }
+    }
+
+    @discardableResult
+    public func decide(_ ids: [Int64], _ decision: Decision, by analyst: String, config: GavelConfig, at now: Timestamp) throws(StoreError)
+        -> [Remediation]
+    {
+        try storeCall {
+            try db.writeTransaction {
+                for id in ids { try decide(id, decision, by: analyst, cause: .analyst, config: config, at: now) }
+                return try ids.compactMap { try fetchRemediation($0) }
+            }
+        }
+    }
+
+    /// One decision, compare-and-set, in the caller's transaction: the state machine says where
+    /// `decision` by `cause` moves the remediation; an approval binds its request (rendered with
+    /// the newest signal's values, decided by `actor`, under `config`). Audited.
+    /// - Throws: `StoreError.notFound`, or `.conflict` naming who decided it and how.
+    func decide(_ id: Int64, _ decision: Decision, by actor: String, cause: TransitionCause, config: GavelConfig, at now: Timestamp) throws {
+        guard let current = try fetchRemediation(id, depth: .row) else {
+            throw StoreError.notFound("remediation \(id) does not exist")
+        }
+        let to: RemediationState
+        do {
+            to = try RemediationLifecycle.next(from: current.state, on: decision.event, by: cause)
+        } catch {
+            throw StoreError.conflict(
+                DecisionConflict(
+                    id: id, state: current.state, decidedBy: current.decidedBy, decidedAt: current.decidedAt, reason: current.reason,
+                    wanted: decision.verb))
+        }
+        var bound: SQLValue = .null
+        var version: SQLValue = .null
+        var decidedBy: SQLValue = .text(actor)
+        var decidedAt: SQLValue = .integer(now.milliseconds)
+        var reason: SQLValue = .null
+        switch decision {
+        case .approve:
+            // The request is bound here, at the approval: every attempt and retry sends these
+            // bytes. One that cannot be rendered safely stays unbound; the dispatcher then fails
+            // it with the refusal, and nothing is sent.
+            if let action = config.actions[current.action],
+                let request = try? current.request(action: action, signal: try latestSignalReference(id), decidedBy: actor)
+            {
+                bound = .text(request.storageText)
+                version = .int(config.version)
+            }
+        case .retry:
+            bound = current.boundRequest.map { .text($0.storageText) } ?? .null
+            version = .int(current.configVersion)
+        case .reject(let text):
+            reason = .text(text)
+        case .withdraw:
+            decidedBy = .null
+            decidedAt = .null
+        }
+        let changed = try db.run(
+            """
+            UPDATE remediations SET state = ?, decided_by = ?, decided_ms = ?, updated_ms = ?, reason = ?, next_attempt_ms = NULL,
+                bound_request = ?, config_version = ?, last_error = CASE WHEN ? THEN NULL ELSE last_error END
+            WHERE id = ? AND state = ?
+            """,
+            [
+                .text(to.rawValue), decidedBy, decidedAt, .integer(now.milliseconds), reason, bound, version,
+                .integer(decision == .retry ? 1 : 0), .integer(id), .text(current.state.rawValue),
+            ])
+        guard changed == 1 else {
+            throw StoreError.conflict(
+                DecisionConflict(
+                    id: id, state: current.state, decidedBy: current.decidedBy, decidedAt: current.decidedAt, reason: current.reason,
+                    wanted: decision.verb))
+        }
+        var detail: String?
+        if case .reject(let text) = decision { detail = text }
+        try audit(
+            actor: actor, action: decision.verb, subject: "remediation \(id)", before: current.state.rawValue, after: to.rawValue,
+            detail: detail, at: now)
+    }
+}

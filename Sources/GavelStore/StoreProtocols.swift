@@ -1,0 +1,163 @@
+import GavelCore
+
+/// The store's surface, named for what callers want. Each engine (SQLite, PostgreSQL) implements
+/// every protocol with the same guarantees, checked by the store contract suite
+/// (`Tests/GavelStoreTests/Contract`), which is written against these protocols only.
+///
+/// Threading: a session (`Store`) is confined to the thread that opened it — the dispatcher,
+/// the console's UI thread, a CLI verb — and is not `Sendable`. `StoreEngine` (where the store
+/// lives) and `SignalIntake` (the receiver's path) are `Sendable`.
+///
+/// Errors: every call throws `StoreError` (see there for what each case means to a caller).
+///
+/// Busy policy (the same for console and CLI): a write waits up to 30 s for a lock other
+/// processes hold, then fails `unavailable`; an engine with one writer gives announced waiters
+/// a turn (SQLite: `SQLiteStore`).
+public typealias Store = SignalLog & RemediationQueue & RuleBook & AuditLog & ConsolePages & ConfigurationRegistry
+
+/// How a session opens the store.
+public enum StoreAccess: Sendable, Equatable {
+    /// It must exist and be gavel's (read verbs, decisions): never created by a mistyped `--db`.
+    case existing
+    /// Created and migrated when missing (`serve`, `console`).
+    case create
+    /// Read only; it must exist and be at this build's schema version (`console --read-only`).
+    case readOnly
+}
+
+/// Where a store lives: opens sessions on it and its ingest path.
+public protocol StoreEngine: Sendable {
+    /// The location for people to read, with any password removed (logs, errors, the console header).
+    var displayName: String { get }
+    /// Opens a session for the calling thread.
+    /// - Throws: `StoreError.location` for a missing, foreign or unreachable store; `unavailable`/`failed` otherwise.
+    func open(_ access: StoreAccess) throws(StoreError) -> any Store
+    /// The receiver's ingest path on this store, deciding with `config()` (read at each delivery,
+    /// so a configuration applied while running takes effect).
+    func intake(config: @escaping @Sendable () -> GavelConfig, onCommit: @escaping @Sendable () -> Void) throws(StoreError) -> any SignalIntake
+}
+
+/// The receiver's path into the store: one delivery in, committed, before the receiver answers.
+public protocol SignalIntake: Sendable {
+    /// Stores one delivery and applies its `IntakePlan` in one transaction, returning only once
+    /// it is durable (`COMMIT` returned; `202` is sent after).
+    /// - Throws: `unavailable` (answer 503 + `Retry-After`) or `failed` (answer 500, keep the body
+    ///   with `recordIntakeError`).
+    func intake(_ incoming: IncomingSignal) throws(StoreError) -> IntakeOutcome
+    /// Keeps a body the receiver refused (cut to 64 KiB; the newest 10,000 are kept).
+    func recordIntakeError(_ entry: IntakeErrorEntry) throws(StoreError)
+    /// Finishes pending work and releases the connection(s).
+    func close()
+}
+
+/// Signals as received.
+public protocol SignalLog: AnyObject {
+    /// Signals newest first (`limit` 0: no limit), with `id < before` when given.
+    func signals(limit: Int, before: Int64?) throws(StoreError) -> [StoredSignal]
+    /// The signals gathered into a remediation, newest first, at most `limit`.
+    func signals(ofRemediation id: Int64, limit: Int) throws(StoreError) -> [StoredSignal]
+    /// The newest signal of a remediation: what its templates render with.
+    func latestSignal(ofRemediation id: Int64) throws(StoreError) -> SignalReference?
+    /// How many signals named `value` as an entity of `kind` (`ip`, `user`, `security_group`).
+    func signalCount(naming value: String, kind: String) throws(StoreError) -> Int
+    /// Refused bodies, newest first (`body` an excerpt of at most 512 bytes).
+    func intakeErrors(limit: Int, before: Int64?) throws(StoreError) -> [IntakeErrorEntry]
+}
+
+/// Remediations: listing, decisions (compare-and-set, all or none) and dispatch claims.
+public protocol RemediationQueue: AnyObject {
+    /// Remediations newest first (`limit` 0: no limit), optionally filtered, with `id < before` when given.
+    func remediations(_ filter: RemediationFilter, limit: Int, before: Int64?) throws(StoreError) -> [Remediation]
+    /// One remediation, or nil.
+    func remediation(id: Int64) throws(StoreError) -> Remediation?
+    /// Other remediations of the same target, newest first (the detail pane's target history).
+    func remediations(ofTarget target: String, excluding id: Int64, limit: Int) throws(StoreError) -> [Remediation]
+    /// The dispatch attempts of a remediation, oldest first.
+    func attempts(ofRemediation id: Int64) throws(StoreError) -> [Attempt]
+    /// How many remediations are in each state (states with none are absent).
+    func stateCounts() throws(StoreError) -> [RemediationState: Int]
+
+    /// Records one decision on each of `ids`, all or none, in one transaction, each a
+    /// compare-and-set move of `RemediationLifecycle` caused by `.analyst`. An approval binds the
+    /// request it sends (rendered under `config`, recorded with `config.version`).
+    /// - Returns: the remediations after the decision.
+    /// - Throws: `notFound` for an unknown id, `conflict` naming who decided it and how when its
+    ///   state does not allow the decision (nothing is changed), `refused` when its request cannot
+    ///   be rendered safely.
+    @discardableResult
+    func decide(_ ids: [Int64], _ decision: Decision, by analyst: String, config: GavelConfig, at now: Timestamp) throws(StoreError)
+        -> [Remediation]
+
+    /// Claims up to `limit` approved remediations that are due, under a lease until `now + leaseMs`:
+    /// `approved` → `dispatching`, one attempt opened each. Two dispatchers never claim the same one.
+    func claimDue(worker: String, limit: Int, leaseMs: Int64, config: GavelConfig, at now: Timestamp) throws(StoreError) -> [DispatchClaim]
+    /// Records how an attempt ended and moves the remediation on (`dispatched`, `approved` with a
+    /// retry time, or `failed`). Audited.
+    /// - Returns: false when the claim was lost meanwhile (its lease ran out and another dispatcher
+    ///   recovered it): nothing is recorded on the remediation then.
+    @discardableResult
+    func finish(_ claim: DispatchClaim, _ report: AttemptReport, at now: Timestamp) throws(StoreError) -> Bool
+    /// Takes back an automatic approval before it is sent (the brakes): `dispatching` → `pending`,
+    /// the attempt closed unsent.
+    func withdrawClaim(_ claim: DispatchClaim, reason: String, at now: Timestamp) throws(StoreError)
+    /// Refuses a claimed remediation whose target became allowlisted: `dispatching` → `suppressed`.
+    func suppressClaim(_ claim: DispatchClaim, reason: String, at now: Timestamp) throws(StoreError)
+    /// Recovers claims whose holder is gone: every `dispatching` remediation whose lease ran out,
+    /// or whose holder `isDead` says is gone, is re-queued with the same idempotency key when
+    /// `isIdempotent(action)`, else `failed` with "interrupted; outcome unknown".
+    /// - Returns: the ids recovered.
+    @discardableResult
+    func recoverClaims(at now: Timestamp, isDead: (String) -> Bool, isIdempotent: (String) -> Bool) throws(StoreError) -> [Int64]
+}
+
+/// Detection rules: modes, enabled actions, the kill switch.
+public protocol RuleBook: AnyObject {
+    /// Every rule, most recently seen first.
+    func rules() throws(StoreError) -> [Rule]
+    /// The rule with this key, id or name; nil when unknown.
+    func rule(named: String) throws(StoreError) -> Rule?
+    /// Pending and dispatched remediations per rule key (rules with none are absent).
+    func ruleCounts() throws(StoreError) -> [String: RuleCounts]
+    /// Whether the rule's newest signal named a security group (its default action is then
+    /// `delete-security-group`).
+    func ruleNamesSecurityGroups(key: String) throws(StoreError) -> Bool
+    /// Sets a rule's mode (creating the rule when named before its first signal) and clears its
+    /// throttled mark; leaving `auto` takes back its automatic approvals not yet sent. Audited.
+    /// - Returns: the mode before (nil for a new rule).
+    @discardableResult
+    func setMode(rule: String, to mode: RuleMode, by actor: String, at now: Timestamp) throws(StoreError) -> RuleMode?
+    /// Enables or disables one action of a rule. Audited.
+    /// - Throws: `notFound` for an unknown rule.
+    func setAction(rule: String, action: String, enabled: Bool, by actor: String, at now: Timestamp) throws(StoreError)
+    /// True when the kill switch (`gavel auto --all off`) stops automatic dispatch.
+    func automaticDispatchDisabled() throws(StoreError) -> Bool
+    /// Sets the kill switch; switching it off takes back automatic approvals not yet sent. Audited.
+    func setAutomaticDispatch(enabled: Bool, by actor: String, at now: Timestamp) throws(StoreError)
+}
+
+/// The audit log.
+public protocol AuditLog: AnyObject {
+    /// Entries newest first (`limit` 0: no limit), with `id < before` when given; `subject`
+    /// narrows to one subject (e.g. `remediation 12`).
+    func auditEntries(limit: Int, before: Int64?, subject: String?) throws(StoreError) -> [AuditEntry]
+}
+
+/// The console's keyset pages.
+public protocol ConsolePages: AnyObject {
+    /// Up to `query.limit` remediations in the query's order, starting next to `query.cursor`,
+    /// in display order (also for `.backward`) — exactly what `query.select(from:)` would give
+    /// over every stored remediation.
+    func page(_ query: ConsolePageQuery) throws(StoreError) -> [Remediation]
+}
+
+/// The configuration in force: the one every process sharing the store decides and dispatches under.
+public protocol ConfigurationRegistry: AnyObject {
+    /// The configuration in force, nil when none was ever applied.
+    func configurationInForce() throws(StoreError) -> StoredConfiguration?
+    /// Applies a configuration (a new version), audited with who applied it and from where.
+    /// - Parameter expectedVersion: the version in force the caller compared against (nil: none);
+    ///   another process applying meanwhile makes this a `conflict`-free `refused`.
+    /// - Returns: the stored configuration (its new version).
+    func applyConfiguration(text: String, source: String?, by actor: String, expectedVersion: Int?, at now: Timestamp) throws(StoreError)
+        -> StoredConfiguration
+}

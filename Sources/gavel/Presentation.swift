@@ -1,0 +1,107 @@
+import GavelCore
+import GavelStore
+
+// The CLI's JSON (DESIGN.md "JSON output of the CLI"): presentation functions over the domain
+// values, never second copies of them. Fields are only ever added, never renamed.
+
+private func strings(_ a: [String]) -> JSONValue { .array(a.map { .string($0) }) }
+private func optional(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
+private func jsonNumber(_ n: Int?) -> JSONValue { n.map { .number(String($0)) } ?? .null }
+
+extension Remediation {
+    /// `gavel list --json`'s object.
+    var listJSON: JSONValue {
+        .object([
+            JSONMember("id", .number(String(id))),
+            JSONMember("state", .string(state.rawValue)),
+            JSONMember("action", .string(action)),
+            JSONMember("target", .string(target)),
+            JSONMember("target_kind", .string(targetKind.rawValue)),
+            JSONMember("rule", .string(ruleDisplayName)),
+            JSONMember("severity", optional(severity?.rawValue)),
+            JSONMember("signals", .number(String(signalCount))),
+            JSONMember("signal_ids", strings(signalIDs)),
+            JSONMember("ips", strings(ips)),
+            JSONMember("users", strings(users)),
+            JSONMember("decided_by", optional(decidedBy)),
+            JSONMember("decided_at", optional(decidedAt?.rfc3339)),
+            JSONMember("reason", optional(reason)),
+            JSONMember("attempts", .number(String(attempts))),
+            JSONMember("last_status", jsonNumber(lastStatus)),
+            JSONMember("last_error", optional(lastError)),
+            JSONMember("created_at", .string(createdAt.rfc3339)),
+            JSONMember("updated_at", .string(updatedAt.rfc3339)),
+            JSONMember("config_version", jsonNumber(configVersion)),
+        ])
+    }
+}
+
+extension StoredSignal {
+    /// `gavel signals --json`'s object.
+    var listJSON: JSONValue {
+        .object([
+            JSONMember("id", .number(String(id))),
+            JSONMember("signal_id", .string(signal.signalID)),
+            JSONMember("rule", optional(signal.ruleName)),
+            JSONMember("rule_id", optional(signal.ruleID)),
+            JSONMember("severity", optional(signal.severity?.rawValue)),
+            JSONMember("title", optional(signal.title)),
+            JSONMember("link", optional(signal.link)),
+            JSONMember("ips", strings(signal.ips.map(\.description))),
+            JSONMember("users", strings(signal.users)),
+            JSONMember("resources", strings(signal.securityGroups)),
+            JSONMember("received_at", .string(receivedAt.rfc3339)),
+            JSONMember("deliveries", .number(String(deliveries))),
+            JSONMember("source", .string(source)),
+            JSONMember("flags", strings(signal.flags.map(\.rawValue))),
+        ])
+    }
+}
+
+extension Attempt {
+    /// An attempt in `gavel show --json`.
+    var json: JSONValue {
+        .object([
+            JSONMember("number", .number(String(number))),
+            JSONMember("started_at", .string(startedAt.rfc3339)),
+            JSONMember("duration_ms", jsonNumber(durationMs)),
+            JSONMember("status", jsonNumber(status)),
+            JSONMember("outcome", optional(outcome?.rawValue)),
+            JSONMember("error", optional(error)),
+        ])
+    }
+
+    /// One line of `gavel show`.
+    var line: String {
+        "attempt \(number) at \(startedAt.rfc3339): \(outcome?.rawValue ?? "in progress")" + (status.map { " status \($0)" } ?? "")
+            + (durationMs.map { " \($0) ms" } ?? "") + (error.map { " — \($0)" } ?? "")
+    }
+}
+
+extension AuditEntry {
+    /// `gavel audit --json`'s object.
+    var json: JSONValue {
+        .object([
+            JSONMember("id", .number(String(id))), JSONMember("at", .string(at.rfc3339)),
+            JSONMember("actor", .string(actor)), JSONMember("action", .string(action)), JSONMember("subject", .string(subject)),
+            JSONMember("before", optional(before)), JSONMember("after", optional(after)), JSONMember("detail", optional(detail)),
+        ])
+    }
+
+    /// One line of `gavel audit` and `gavel show`.
+    var line: String { "\(at.rfc3339)  \(actor)  \(action)  \(subject)  \(before ?? "") → \(after ?? "")  \(detail ?? "")" }
+}
+
+extension Rule {
+    /// `gavel rules --json`'s object.
+    func json(counts: RuleCounts, actions: [String]) -> JSONValue {
+        .object([
+            JSONMember("rule", .string(displayName)), JSONMember("rule_id", optional(ruleID)),
+            JSONMember("mode", .string(mode.rawValue)), JSONMember("actions", strings(actions)),
+            JSONMember("throttled", .bool(throttledAt != nil)),
+            JSONMember("pending", .number(String(counts.pending))),
+            JSONMember("dispatched", .number(String(counts.dispatched))),
+            JSONMember("last_seen", optional(lastSeenAt?.rfc3339)),
+        ])
+    }
+}

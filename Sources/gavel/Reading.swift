@@ -1,0 +1,151 @@
+import Foundation
+import GavelCore
+import GavelRuntime
+import GavelStore
+
+/// The read verbs: `signals`, `list`, `show`, `rules`, `audit`.
+enum Reading {
+    static func signals(_ i: Invocation) throws -> Int32 {
+        let limit = try i.arguments.count("limit", verb: "signals", default: 1000)
+        let signals = try i.openStore().signals(limit: limit, before: nil)
+        if i.flag("json") {
+            print(JSONValue.array(signals.map(\.listJSON)).compactText)
+            return 0
+        }
+        for s in signals {
+            let what = (s.signal.ips.map(\.description) + s.signal.users + s.signal.securityGroups).joined(separator: " ")
+            let flags = s.signal.flags.isEmpty ? "" : "[" + s.signal.flags.map(\.rawValue).joined(separator: ",") + "]"
+            let deliveries = s.deliveries > 1 ? "×\(s.deliveries)" : ""
+            print(
+                row(
+                    [s.receivedAt.rfc3339, s.signal.severity?.rawValue ?? "-", s.signal.signalID, s.signal.ruleName ?? "-", what, deliveries, flags]
+                        .filter { !$0.isEmpty }))
+        }
+        return 0
+    }
+
+    static func list(_ i: Invocation) throws -> Int32 {
+        var filter = RemediationFilter()
+        if let s = i.value("state") {
+            filter.states = try s.split(separator: ",").map { name throws(UsageFailure) -> RemediationState in
+                guard let state = RemediationState(rawValue: String(name)) else {
+                    throw UsageFailure(
+                        "gavel list: --state must be one of \(RemediationState.allCases.map(\.rawValue).joined(separator: ", ")); got '\(name)'")
+                }
+                return state
+            }
+        }
+        filter.rule = i.value("rule")
+        let limit = try i.arguments.count("limit", verb: "list", default: 1000)
+        let rows = try i.openStore().remediations(filter, limit: limit, before: nil)
+        if i.flag("json") {
+            print(JSONValue.array(rows.map(\.listJSON)).compactText)
+            return 0
+        }
+        for r in rows {
+            let who = r.decidedBy.map { " by \($0)" } ?? ""
+            print(
+                row([
+                    String(r.id), r.state.rawValue + who, r.severity?.rawValue ?? "-", "\(r.action) \(r.target)", r.ruleDisplayName,
+                    "\(r.signalCount) signal(s)",
+                ])
+            )
+        }
+        return 0
+    }
+
+    /// `gavel show ID`: the remediation, the exact request approving it sends (or that was bound
+    /// at its approval), secrets masked, its attempts and its audit trail.
+    static func show(_ i: Invocation) throws -> Int32 {
+        let id = try i.remediationID(i.positional[0])
+        let store = try i.openStore()
+        guard let r = try store.remediation(id: id) else {
+            printError("gavel show: remediation \(id) does not exist")
+            return 1
+        }
+        let config = try i.configuration(store).config
+        let request = try requestText(r, store: store, config: config, analyst: try i.analyst())
+        let attempts = try store.attempts(ofRemediation: id)
+        let audit = try store.auditEntries(limit: 0, before: nil, subject: "remediation \(id)").reversed()
+        if i.flag("json") {
+            guard case .object(var members) = r.listJSON else { return 1 }
+            members.append(JSONMember("request", request.map { .string($0.text) } ?? .null))
+            members.append(JSONMember("request_bound", .bool(request?.bound ?? false)))
+            members.append(JSONMember("attempts", .array(attempts.map(\.json))))
+            members.append(JSONMember("audit", .array(audit.map(\.json))))
+            print(JSONValue.object(members).compactText)
+            return 0
+        }
+        var lines = [
+            "remediation \(r.id): \(r.action) \(r.target) (\(r.targetKind.rawValue))",
+            "state:     \(r.state.rawValue)" + (r.decidedBy.map { " by \($0)" } ?? "") + (r.decidedAt.map { " at \($0.rfc3339)" } ?? ""),
+            "rule:      \(r.ruleDisplayName)", "severity:  \(r.severity?.rawValue ?? "-")",
+            "signals:   \(r.signalCount) — \(r.signalIDs.joined(separator: ", "))",
+            "ips:       \(r.ips.joined(separator: ", "))", "users:     \(r.users.joined(separator: ", "))",
+        ]
+        if let reason = r.reason { lines.append("reason:    \(reason)") }
+        if let e = r.lastError { lines.append("error:     \(e)") }
+        for line in lines { print(safe(line)) }
+        if let request {
+            print(request.heading)
+            // Multi-line: each line made safe on its own (a payload cannot start a fake line).
+            for line in request.text.split(separator: "\n", omittingEmptySubsequences: false) { print("  " + safe(String(line))) }
+        }
+        for a in attempts { print(safe(a.line)) }
+        for a in audit { print(safe(a.line)) }
+        return 0
+    }
+
+    /// The request to show for `r`: bound at approval (or recorded for a dry-run), else what
+    /// approving it now by `analyst` sends — rendered by the same function the approval binds with.
+    static func requestText(_ r: Remediation, store: any Store, config: GavelConfig, analyst: String) throws -> (
+        text: String, heading: String, bound: Bool
+    )? {
+        if let recorded = r.recordedRequestText {
+            let heading = r.state == .simulated ? "request (dry-run, secrets masked):" : "request (bound at approval, secrets masked):"
+            return (recorded, heading, true)
+        }
+        guard r.state == .pending, let action = config.actions[r.action] else { return nil }
+        do {
+            let request = try r.request(action: action, signal: try store.latestSignal(ofRemediation: r.id), decidedBy: analyst)
+            return (request.masked().displayText, "request (approving sends, secrets masked):", false)
+        } catch {
+            return ("refused: \(error)", "request (approving sends nothing):", false)
+        }
+    }
+
+    static func rules(_ i: Invocation) throws -> Int32 {
+        let store = try i.openStore()
+        let config = try i.configuration(store).config
+        let counts = try store.ruleCounts()
+        let rules = try store.rules()
+        func actions(_ rule: Rule) throws -> [String] {
+            rule.enabledActions(config: config, namesSecurityGroups: try store.ruleNamesSecurityGroups(key: rule.key))
+        }
+        if i.flag("json") {
+            print(JSONValue.array(try rules.map { $0.json(counts: counts[$0.key] ?? RuleCounts(), actions: try actions($0)) }).compactText)
+            return 0
+        }
+        if try store.automaticDispatchDisabled() { print("automatic dispatch is OFF for all rules (gavel auto --all on to resume)") }
+        for rule in rules {
+            let c = counts[rule.key] ?? RuleCounts()
+            print(
+                row([
+                    rule.mode.rawValue + (rule.throttledAt != nil ? " (throttled)" : ""), rule.displayName, "pending \(c.pending)",
+                    "dispatched \(c.dispatched)", "actions " + (try actions(rule)).joined(separator: ","),
+                ]))
+        }
+        return 0
+    }
+
+    static func audit(_ i: Invocation) throws -> Int32 {
+        let limit = try i.arguments.count("limit", verb: "audit", default: 1000)
+        let rows = try i.openStore().auditEntries(limit: limit, before: nil, subject: nil)
+        if i.flag("json") {
+            print(JSONValue.array(rows.map(\.json)).compactText)
+        } else {
+            for a in rows { print(safe(a.line)) }
+        }
+        return 0
+    }
+}

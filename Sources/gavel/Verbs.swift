@@ -1,0 +1,126 @@
+import GavelCore
+import GavelRuntime
+
+/// Every verb of the command line (DESIGN.md "Command line"), in the order `gavel help` lists them.
+enum Verbs {
+    static let version = "gavel 0.2.0"
+
+    static let all: [Verb] = [
+        Verb(
+            name: "console", usage: "gavel [console]  [--listen HOST:PORT] [--no-receiver] [--read-only]", positionals: .none,
+            summary: "Run the console with its embedded receiver and dispatcher (the default verb).",
+            options: [
+                Option("listen", "HOST:PORT", "receiver address (default 127.0.0.1:8787; port 0 picks a free one)"),
+                Option("no-receiver", nil, "attach to a database another gavel fills (the dispatcher still runs)"),
+                Option("read-only", nil, "show everything, decide nothing (no receiver, no dispatcher)"), .by,
+                Option("insecure", nil, "allow a non-loopback --listen without a shared secret"),
+                Option("script", "KEYS", "replay keys (e.g. \"j j a\"), then exit"),
+                Option("dump", "FILE", "with --script: save the final screen as text"),
+            ], store: .create, run: Running.console),
+        Verb(
+            name: "serve", usage: "gavel serve      [--listen HOST:PORT] [--insecure]", positionals: .none,
+            summary: "Run the receiver and the dispatcher without a console.",
+            options: [
+                Option("listen", "HOST:PORT", "receiver address (default 127.0.0.1:8787; port 0 picks a free one)"),
+                Option("insecure", nil, "allow a non-loopback --listen without a shared secret ($GAVEL_TOKEN)"),
+            ], store: .create, run: Running.serve),
+        Verb(
+            name: "dispatch", usage: "gavel dispatch   [--once]", positionals: .none,
+            summary: "Run the dispatcher alone (--once: send what is approved, then exit).",
+            options: [Option("once", nil, "send what is approved and due, then exit")], store: .existing,
+            notes: "Exit status with --once: 1 when a remediation attempted in this run ended failed.", run: Running.dispatch),
+        Verb(
+            name: "signals", usage: "gavel signals    [--json] [--limit N]", positionals: .none, summary: "List received signals, newest first.",
+            options: [.json, .limit], store: .existing, run: Reading.signals),
+        Verb(
+            name: "list", usage: "gavel list       [--state STATE] [--rule RULE] [--json] [--limit N]", positionals: .none,
+            summary: "List remediations, newest first.",
+            options: [
+                Option("state", "STATE", "only these states, comma-separated (\(RemediationState.allCases.map(\.rawValue).joined(separator: ", ")))"),
+                Option("rule", "RULE", "only this detection rule (its id or name)"), .json, .limit,
+            ], store: .existing, run: Reading.list),
+        Verb(
+            name: "show", usage: "gavel show ID    [--json]", positionals: Positionals(synopsis: "ID", min: 1, max: 1),
+            summary: "Show one remediation: its signals, the exact request approving it sends (secrets masked), attempts and audit trail.",
+            options: [.json, Option("by", "NAME", "whose approval the request preview shows (default: the OS user)")], store: .existing,
+            run: Reading.show),
+        Verb(
+            name: "approve", usage: "gavel approve ID... [--by NAME]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
+            summary: "Approve pending remediations (a running serve/console dispatches them).", options: [.by], store: .existing,
+            notes: "Decisions on several IDs apply all or none.", run: { try Deciding.decide($0, .approve) }),
+        Verb(
+            name: "reject", usage: "gavel reject  ID... --reason TEXT [--by NAME]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
+            summary: "Reject pending remediations with a reason.",
+            options: [Option("reason", "TEXT", "why (required; recorded in the audit log)"), .by], store: .existing,
+            notes: "Decisions on several IDs apply all or none.", run: { try Deciding.decide($0, nil) }),
+        Verb(
+            name: "retry", usage: "gavel retry   ID... [--by NAME]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
+            summary: "Send failed remediations again (the request bound at approval).", options: [.by], store: .existing,
+            notes: "Decisions on several IDs apply all or none.", run: { try Deciding.decide($0, .retry) }),
+        Verb(
+            name: "withdraw", usage: "gavel withdraw ID... [--by NAME]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
+            summary: "Take back approvals no dispatcher has claimed yet (back to pending).", options: [.by], store: .existing,
+            notes: "Decisions on several IDs apply all or none.", run: { try Deciding.decide($0, .withdraw) }),
+        Verb(
+            name: "rules", usage: "gavel rules      [--json]", positionals: .none, summary: "List detection rules with their mode and counts.",
+            options: [.json], store: .existing, run: Reading.rules),
+        Verb(
+            name: "auto", usage: "gavel auto (RULE | --all) (on|off|dry-run)",
+            positionals: Positionals(synopsis: "(RULE | --all) (on|off|dry-run)", min: 1, max: 2),
+            summary: "Set a detection rule's mode (on = auto, off = manual); --all off is the kill switch.",
+            options: [
+                Option("all", nil, "every rule: the kill switch (--all off) and its release (--all on)"), .by,
+                Option("new", nil, "set the mode of a rule that has not sent a signal yet and is not configured"),
+            ], store: .existing,
+            notes: "Leaving auto (and --all off) returns the rule's automatic approvals not yet sent to pending.",
+            run: Deciding.auto),
+        Verb(
+            name: "audit", usage: "gavel audit      [--json] [--limit N]", positionals: .none, summary: "Show the audit log, newest first.",
+            options: [.json, .limit], store: .existing, run: Reading.audit),
+        Verb(
+            name: "config", usage: "gavel config (show | apply FILE) [--json] [--by NAME]",
+            positionals: Positionals(synopsis: "(show | apply FILE)", min: 1, max: 2),
+            summary: "Show the configuration in force in the database, or apply a configuration file (a new version, audited).",
+            options: [.by, .json], store: .existing,
+            notes: """
+                Every process sharing a database decides and dispatches under the configuration in force.
+                A database with none adopts the first file a process brings; a process whose file differs
+                says so and holds its dispatch until the file is applied with 'gavel config apply FILE'.
+                """,
+            run: Configuring.config),
+        Verb(
+            name: "demo", usage: "gavel demo       [--to BASE_URL]", positionals: .none,
+            summary: "Post a realistic set of signals to a running receiver (default http://127.0.0.1:8787).",
+            options: [Option("to", "BASE_URL", "the receiver's base URL (default http://127.0.0.1:8787)")], store: .none,
+            run: DemoCommand.run),
+        Verb(
+            name: "help", usage: "gavel --version | gavel help [VERB]", positionals: Positionals(synopsis: "[VERB]", min: 0, max: 1),
+            summary: "Show the version, or help for a verb.", options: [], store: .none,
+            run: { invocation in
+                guard let name = invocation.positional.first else {
+                    print(overview)
+                    return 0
+                }
+                guard let verb = named(name) else { throw UsageFailure("gavel help: unknown verb '\(name)'") }
+                print(verb.help)
+                return 0
+            }),
+    ]
+
+    /// The verb with this name.
+    static func named(_ name: String) -> Verb? { all.first { $0.name == name } }
+
+    /// `gavel help`: every usage line, the common options, the states.
+    static var overview: String {
+        var lines = ["gavel — a terminal console for security remediation", "", "Usage:"]
+        lines += all.map { "  " + $0.usage }
+        lines += ["", "Every verb also takes:"]
+        lines += Option.common.map { "  \($0.synopsis)  \($0.help)" }
+        lines += [
+            "", "Remediation states: " + RemediationState.allCases.map(\.rawValue).joined(separator: ", "),
+            "Rule modes: " + RuleMode.allCases.map(\.rawValue).joined(separator: ", "),
+            "", "Run 'gavel help VERB' for one verb.",
+        ]
+        return lines.joined(separator: "\n")
+    }
+}

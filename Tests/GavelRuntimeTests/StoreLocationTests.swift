@@ -1,0 +1,21 @@
+import Testing
+
+@testable import GavelRuntime
+
+@Suite struct StoreLocationTests {
+    @Test func aPathIsSQLiteAndAPostgresURIIsPostgres() {
+        #expect(StoreLocation("./gavel.db") == .sqlite(path: "./gavel.db"))
+        #expect(StoreLocation("/var/lib/gavel/g.db") == .sqlite(path: "/var/lib/gavel/g.db"))
+        #expect(StoreLocation("postgres://u@db/gavel") == .postgres(uri: "postgres://u@db/gavel"))
+        #expect(StoreLocation("PostgreSQL://u@db/gavel") == .postgres(uri: "PostgreSQL://u@db/gavel"))
+    }
+
+    @Test func aPasswordIsNeverShown() {
+        #expect(StoreLocation.redacted("postgres://alice:s3cr%40t@db.example:5432/gavel") == "postgres://alice:****@db.example:5432/gavel")
+        #expect(
+            StoreLocation.redacted("postgresql://alice@db/gavel?sslmode=require&password=x")
+                == "postgresql://alice@db/gavel?sslmode=require&password=****")
+        #expect(StoreLocation.redacted("postgres://db/gavel") == "postgres://db/gavel")
+        #expect(!StoreLocation("postgres://a:b@h/d").displayName.contains(":b@"))
+    }
+}
