@@ -47,8 +47,8 @@ enum Running {
         receiver.start()
         runtime.start()
         printError("listening on http://\(receiver.boundAddress)")
-        printError(safe(configuration.description))
-        if let held = configuration.heldBecause { printError(safe("gavel serve: " + held)) }
+        // One write: the configuration used, and why dispatch is held when it is.
+        printError(safe(configuration.description) + (configuration.heldBecause.map { "\n" + safe("gavel serve: " + $0) } ?? ""))
         SignalWatch.waitForTermination()
         receiver.stop()
         return 0

@@ -1,3 +1,72 @@
+import Foundation
 import Testing
 
+@testable import GavelRuntime
 @testable import gavel
+
+/// The verb table: parsing, `gavel help` and `gavel help VERB` are generated from it, and one rule
+/// from it decides how every verb opens the store.
+@Suite struct VerbTableTests {
+    @Test func everyVerbHasOneEntryAndHelpShowsItsUsageAndEveryOption() {
+        #expect(Set(Verbs.all.map(\.name)).count == Verbs.all.count)
+        for verb in Verbs.all {
+            let help = verb.help
+            #expect(help.hasPrefix("Usage: \(verb.usage)\n"), "\(verb.name)")
+            for option in verb.allOptions { #expect(help.contains(option.synopsis), "\(verb.name) \(option.synopsis)") }
+            #expect(help.contains(verb.summary))
+            #expect(Verbs.overview.contains(verb.usage), "\(verb.name)")
+        }
+        // The list's state option documents the states it takes, comma-separated.
+        #expect(Verbs.named("list")!.help.contains("comma-separated"))
+        #expect(Verbs.overview.contains("Remediation states: pending, approved"))
+    }
+
+    @Test func optionsComeBeforeOrAfterArgumentsInEitherSpelling() throws {
+        let approve = try #require(Verbs.named("approve"))
+        let a = try approve.parse(["--by", "alice", "12", "13"])
+        let b = try approve.parse(["12", "--by=alice", "13"])
+        #expect(a.positional == ["12", "13"] && b.positional == ["12", "13"])
+        #expect(a.value("by") == "alice" && b.value("by") == "alice")
+        let c = try approve.parse(["--", "--12"])
+        #expect(c.positional == ["--12"])
+        let list = try #require(Verbs.named("list"))
+        #expect(try list.parse(["--json", "--state", "failed,pending"]).flag("json"))
+    }
+
+    @Test(arguments: [
+        (["list", "--bogus"], "unknown option --bogus"), (["list", "-x"], "unknown option -x"), (["list", "--json=1"], "--json takes no value"),
+        (["list", "--limit"], "--limit needs a value"), (["list", "--limit", "1", "--limit", "2"], "--limit given more than once"),
+        (["list", "extra"], "unexpected argument 'extra'"), (["show"], "usage: gavel show ID"), (["show", "1", "2"], "usage: gavel show ID"),
+        (["approve"], "usage: gavel approve ID..."),
+    ])
+    func badCommandLinesNameWhatIsWrong(_ args: [String], _ message: String) throws {
+        let verb = try #require(Verbs.named(args[0]))
+        #expect(throws: UsageFailure.self) { try verb.parse(Array(args.dropFirst())) }
+        do {
+            _ = try verb.parse(Array(args.dropFirst()))
+        } catch {
+            #expect(error.message.contains(message), "\(error.message)")
+        }
+    }
+
+    /// Arguments that satisfy each verb that opens an existing store.
+    static let sampleArguments: [String: [String]] = [
+        "dispatch": ["--once"], "signals": [], "list": [], "show": ["1"], "approve": ["1"], "reject": ["1", "--reason", "r"],
+        "retry": ["1"], "withdraw": ["1"], "rules": [], "auto": ["R", "on"], "audit": [], "config": ["show"],
+    ]
+
+    @Test func everyVerbThatNeedsAStoreRefusesAMissingOneWithExit2AndCreatesNothing() throws {
+        let existing = Verbs.all.filter { $0.store == .existing }.map(\.name)
+        #expect(Set(existing) == Set(Self.sampleArguments.keys))
+        let folder = NSTemporaryDirectory() + "gavel-verbs-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for name in existing {
+            for db in [folder + "/typo.db", "/no/such/dir/x.db", folder] {
+                #expect(CLI.run([name] + Self.sampleArguments[name]! + ["--db", db]) == 2, "\(name) --db \(db)")
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "/no/such/dir"))
+    }
+}

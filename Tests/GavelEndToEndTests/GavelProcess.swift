@@ -49,13 +49,27 @@ final class ServeProcess {
     let process = Process()
     let port: Int
     private let errPipe = Pipe()
-    var dbPath: String { folder + "/gavel.db" }
+    private let _dbPath: String
+    var dbPath: String { _dbPath }
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
-    init(extraArgs: [String] = [], environment: [String: String] = [:], config: String? = nil) throws {
+    /// What serve printed on stderr while starting (the listen line and the configuration it uses).
+    private(set) var startupText = ""
+    /// Whether `folder` is this process's own (removed by `cleanup`).
+    private let ownsFolder: Bool
+
+    /// Starts `gavel serve` on a free port.
+    /// - Parameters:
+    ///   - config: a configuration file's text, written as `gavel.json` in the folder and passed with `--config`.
+    ///   - database: another serve's database to share (default: a new one in a new folder).
+    ///   - cwd: the working folder (default: the new folder).
+    init(extraArgs: [String] = [], environment: [String: String] = [:], config: String? = nil, database: String? = nil, cwd: String? = nil) throws {
         folder = NSTemporaryDirectory() + "gavel-e2e-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        var args = ["serve", "--listen", "127.0.0.1:0", "--db", folder + "/gavel.db"]
+        ownsFolder = true
+        let db = database ?? folder + "/gavel.db"
+        _dbPath = db
+        var args = ["serve", "--listen", "127.0.0.1:0", "--db", db]
         if let config {
             try Data(config.utf8).write(to: URL(fileURLWithPath: folder + "/gavel.json"))
             args += ["--config", folder + "/gavel.json"]
@@ -64,26 +78,29 @@ final class ServeProcess {
         process.arguments = args + extraArgs
         var env = ProcessInfo.processInfo.environment
         env["GAVEL_TOKEN"] = nil
+        env["GAVEL_CONFIG"] = nil
+        env["GAVEL_DB"] = nil
         for (k, v) in environment { env[k] = v }
         process.environment = env
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
+        process.currentDirectoryURL = URL(fileURLWithPath: cwd ?? folder)
         process.standardError = errPipe
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        // Wait for "listening on http://127.0.0.1:PORT" (bounded).
+        // Wait for "listening on http://127.0.0.1:PORT" and the configuration line (bounded).
         var seen = ""
         let handle = errPipe.fileHandleForReading
         let deadline = Date().addingTimeInterval(20)
         var found: Int?
-        while found == nil && Date() < deadline {
+        while (found == nil || !(seen.contains("configuration") || seen.contains("built-in defaults"))) && Date() < deadline {
             let chunk = handle.availableData
             if chunk.isEmpty { break }
             seen += String(decoding: chunk, as: UTF8.self)
-            if let range = seen.range(of: "listening on http://127.0.0.1:") {
+            if found == nil, let range = seen.range(of: "listening on http://127.0.0.1:") {
                 let digits = seen[range.upperBound...].prefix { $0.isNumber }
                 if seen[range.upperBound...].contains("\n") { found = Int(digits) }
             }
         }
+        startupText = seen
         guard let found else {
             process.terminate()
             throw NSError(domain: "gavel-e2e", code: 1, userInfo: [NSLocalizedDescriptionKey: "serve did not start: \(seen)"])

@@ -1,0 +1,102 @@
+import Foundation
+import GavelCore
+import GavelStore
+import Testing
+
+/// The store contract, decisions: compare-and-set through the state machine, all or none,
+/// naming who decided, and the request bound at approval.
+@Suite(.serialized) struct DecisionContractTests {
+    @Test(arguments: EngineKind.available)
+    func anApprovalIsCompareAndSetAndALateOneNamesWhoDecided(_ kind: EngineKind) throws {
+        let h = try StoreHarness(kind)
+        defer { h.close() }
+        let id = try h.post(signalJSON("s1", ips: ["203.0.113.42"])).remediations[0]
+        let alice = try h.store()
+        let bob = try h.store()
+        let after = try alice.decide([id], .approve, by: "alice", config: h.config, at: .now)
+        #expect(after.map(\.state) == [.approved] && after[0].decidedBy == "alice")
+        let late = Result { () throws(StoreError) in try bob.decide([id], .reject("looks benign"), by: "bob", config: h.config, at: .now) }
+        guard case .failure(.conflict(let c)) = late else {
+            Issue.record("bob's late decision: \(late)")
+            return
+        }
+        #expect(c.id == id && c.state == .approved && c.decidedBy == "alice" && c.decidedAt != nil)
+        #expect(c.description.contains("already approved by alice"))
+        #expect(try bob.remediation(id: id)?.decidedBy == "alice")
+    }
+
+    @Test(arguments: EngineKind.available)
+    func racingAnalystsDecideOnceBetweenThem(_ kind: EngineKind) throws {
+        let h = try StoreHarness(kind)
+        defer { h.close() }
+        var made: [Int64] = []
+        for i in 1...20 { made += try h.post(signalJSON("s\(i)", ips: ["203.0.113.\(i)"])).remediations }
+        let ids = made
+        let wins = Tally()
+        let conflicts = Tally()
+        let engine = h.engine
+        let config = h.config
+        DispatchQueue.concurrentPerform(iterations: 4) { n in
+            guard let store = try? engine.open(.existing) else { return }
+            for id in ids {
+                do {
+                    try store.decide([id], n % 2 == 0 ? .approve : .reject("no"), by: "analyst-\(n)", config: config, at: .now)
+                    wins.add()
+                } catch {
+                    if case StoreError.conflict = error { conflicts.add() }
+                }
+            }
+        }
+        #expect(wins.total == 20 && conflicts.total == 60)
+        let audit = try h.store().auditEntries(limit: 0, before: nil, subject: nil).filter { $0.action == "approve" || $0.action == "reject" }
+        #expect(audit.count == 20)
+    }
+
+    @Test(arguments: EngineKind.available)
+    func decisionsOnSeveralIDsApplyAllOrNone(_ kind: EngineKind) throws {
+        let h = try StoreHarness(kind)
+        defer { h.close() }
+        let a = try h.post(signalJSON("s1", ips: ["203.0.113.1"])).remediations[0]
+        let b = try h.post(signalJSON("s2", ips: ["203.0.113.2"])).remediations[0]
+        let store = try h.store()
+        try store.decide([b], .reject("benign"), by: "bob", config: h.config, at: .now)
+        #expect(throws: StoreError.self) { try store.decide([a, b], .approve, by: "alice", config: h.config, at: .now) }
+        #expect(try store.remediation(id: a)?.state == .pending)
+        #expect(throws: StoreError.self) { try store.decide([a, 999_999], .approve, by: "alice", config: h.config, at: .now) }
+        #expect(try store.remediation(id: a)?.state == .pending)
+    }
+
+    @Test(arguments: EngineKind.available)
+    func anApprovalBindsTheRequestThePreviewRenders(_ kind: EngineKind) throws {
+        let h = try StoreHarness(kind, configJSON: contractHTTPConfig)
+        defer { h.close() }
+        let id = try h.post(signalJSON("s1", ips: ["203.0.113.42"])).remediations[0]
+        let store = try h.store()
+        let pending = try #require(try store.remediation(id: id))
+        let action = try #require(h.config.actions["ban-ip"])
+        let preview = try pending.request(action: action, signal: try store.latestSignal(ofRemediation: id), decidedBy: "alice")
+        try store.decide([id], .approve, by: "alice", config: h.config, at: .now)
+        #expect(try store.remediation(id: id)?.boundRequest == preview)
+        // A later signal attaches as context and never rewrites what was approved.
+        try h.post(signalJSON("s2", severity: "critical", ips: ["203.0.113.42"]))
+        let after = try #require(try store.remediation(id: id))
+        #expect(after.boundRequest == preview && after.signalCount == 2)
+    }
+
+    @Test(arguments: EngineKind.available)
+    func retryWithdrawAndRejectFollowTheStateMachine(_ kind: EngineKind) throws {
+        let h = try StoreHarness(kind)
+        defer { h.close() }
+        let id = try h.post(signalJSON("s1", ips: ["203.0.113.42"])).remediations[0]
+        let store = try h.store()
+        #expect(throws: StoreError.self) { try store.decide([id], .retry, by: "alice", config: h.config, at: .now) }
+        #expect(throws: StoreError.self) { try store.decide([id], .withdraw, by: "alice", config: h.config, at: .now) }
+        try store.decide([id], .approve, by: "alice", config: h.config, at: .now)
+        let back = try store.decide([id], .withdraw, by: "alice", config: h.config, at: .now)
+        #expect(back[0].state == .pending && back[0].decidedBy == nil && back[0].boundRequest == nil)
+        let rejected = try store.decide([id], .reject("false positive"), by: "bob", config: h.config, at: .now)
+        #expect(rejected[0].state == .rejected && rejected[0].reason == "false positive")
+        let trail = try store.auditEntries(limit: 0, before: nil, subject: "remediation \(id)").map(\.action)
+        #expect(trail == ["reject", "withdraw", "approve", "propose"])
+    }
+}
