@@ -28,6 +28,9 @@ public struct GavelConfig: Sendable, Equatable {
     public var allowInternalActionURLs: Bool
     /// The default outbox file for outbox actions; nil = `gavel-outbox.jsonl` beside the database.
     public var outboxPath: String?
+    /// Per-sender settings (`senders`): Alertmanager and Grafana label names, generic senders.
+    /// Default `SenderSettings()`.
+    public var senders = SenderSettings()
 
     /// The configuration used when there is no config file.
     /// - Parameter databasePath: the SQLite database's path; the outbox goes beside it.
