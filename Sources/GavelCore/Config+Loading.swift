@@ -100,6 +100,9 @@ extension GavelConfig {
             }
             try actions.finish()
         }
+        if let senders = try root.object("senders") {
+            config.senders = try parseSenders(senders)
+        }
         if let rules = try root.object("rules") {
             for key in rules.keys {
                 guard let rule = try rules.object(key) else { continue }

@@ -31,6 +31,9 @@ public struct GavelConfig: Sendable, Equatable {
     /// The version of the configuration in force in the store this was read from (recorded with
     /// every request bound under it); nil for a file not (yet) applied, or the built-in defaults.
     public var version: Int?
+    /// Per-sender settings (`senders`): Alertmanager and Grafana label names, generic senders.
+    /// Default `SenderSettings()`.
+    public var senders = SenderSettings()
 
     /// The configuration used when there is no config file.
     /// - Parameter databasePath: the SQLite database's path; the outbox goes beside it.

@@ -126,6 +126,22 @@ import Testing
         #expect(parseError(objects) != nil)
     }
 
+    @Test func wideContainersParseInLinearTime() throws {
+        // A 1 MiB body can hold ~150 000 members or elements; each one used to copy its whole
+        // container (80 000 keys: 30 s). Now a second is generous even in a debug build.
+        let members = (0..<150_000).map { #""k\#($0)":1"# }.joined(separator: ",")
+        let elements = Array(repeating: "1", count: 300_000).joined(separator: ",")
+        let clock = ContinuousClock()
+        let start = clock.now
+        guard case .object(let object) = try JSONValue.parse("{" + members + "}"), case .array(let array) = try JSONValue.parse("[" + elements + "]")
+        else {
+            Issue.record("wrong types")
+            return
+        }
+        #expect(object.count == 150_000 && array.count == 300_000)
+        #expect(clock.now - start < .seconds(5))
+    }
+
     @Test func depthLimitIsExact() throws {
         let ok = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
         #expect(parseError(ok) == nil)
