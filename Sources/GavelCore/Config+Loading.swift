@@ -252,6 +252,22 @@ extension GavelConfig {
             }
             rule.mode = parsed
         }
+        if let durations = try node.object("durations") {
+            for name in durations.keys {
+                let field = durations.field(name)
+                guard let action = actions[name] else {
+                    throw ConfigError(
+                        field: field, message: "unknown action \(name.quotedForMessage) (known: \(actions.keys.sorted().joined(separator: ", ")))")
+                }
+                guard let text = try durations.string(name) else { throw ConfigError(field: field, message: "expected a duration, got null") }
+                let ms = try ActionLoader.duration(text, field: field)
+                if ms != nil && action.revert == nil {
+                    throw ConfigError(field: field, message: "action \(name) has no revert: gavel cannot undo it by itself")
+                }
+                rule.durations[name] = .some(ms)
+            }
+            try durations.finish()
+        }
         try node.finish()
         return rule
     }

@@ -73,10 +73,23 @@ public struct RuleConfig: Sendable, Equatable {
     public var actions: [String]?
     /// The mode the rule starts in (the console can change it; the database then wins). Default `manual`.
     public var mode: RuleMode
+    /// Durations overriding the actions' own for this rule (`durations`: action name → duration;
+    /// nil value: permanent), in milliseconds.
+    public var durations: [String: Int64?]
 
-    public init(actions: [String]? = nil, mode: RuleMode = .manual) {
+    public init(actions: [String]? = nil, mode: RuleMode = .manual, durations: [String: Int64?] = [:]) {
         self.actions = actions
         self.mode = mode
+        self.durations = durations
+    }
+}
+
+extension GavelConfig {
+    /// How long a remediation of `action` for a rule with this id and name stays in force, in
+    /// milliseconds (nil: permanent): the rule's `durations` entry, else the action's `duration`.
+    public func duration(action: String, ruleID: String?, ruleName: String?) -> Int64? {
+        if let rule = ruleConfig(ruleID: ruleID, ruleName: ruleName), let override = rule.durations[action] { return override }
+        return actions[action]?.durationMs
     }
 }
 

@@ -120,6 +120,11 @@ enum Configuring {
             }
             let applied = try store.applyConfiguration(
                 text: text, source: Setup.absolute(path), by: try i.analyst(), expectedVersion: current?.version, at: .now)
+            // The allowlist looks back: what is in force on a target the new configuration allowlists gets a revert proposed.
+            let newConfig = try i.setup.loader(receiving: false)(text, path)
+            let proposed = try store.proposeReverts(
+                allowlist: newConfig.allowlist.adding(try store.allowlistEntries()), config: newConfig, by: try i.analyst(), at: .now)
+            if !proposed.isEmpty { print("revert proposed for \(proposed.count) remediation(s) in force on newly allowlisted targets") }
             print(
                 safe(
                     "applied \(path) as configuration version \(applied.version)" + (current.map { " (was version \($0.version))" } ?? "")

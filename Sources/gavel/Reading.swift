@@ -71,6 +71,9 @@ enum Reading {
             guard case .object(var members) = r.listJSON else { return 1 }
             members.append(JSONMember("request", request.map { .string($0.text) } ?? .null))
             members.append(JSONMember("request_bound", .bool(request?.bound ?? false)))
+            if r.state.isInForce || r.state == .reverted {
+                members.append(JSONMember("revert_request", .string(revertText(r, store: store, config: config, analyst: try i.analyst()).text)))
+            }
             members.append(JSONMember("attempts", .array(attempts.map(\.json))))
             members.append(JSONMember("audit", .array(audit.map(\.json))))
             print(JSONValue.object(members).compactText)
@@ -85,11 +88,23 @@ enum Reading {
         ]
         if let reason = r.reason { lines.append("reason:    \(reason)") }
         if let e = r.lastError { lines.append("error:     \(e)") }
+        if r.state == .approved, let next = r.nextAttemptAt {
+            lines.append("sends at:  \(next.rfc3339) (gavel withdraw \(r.id) takes it back before)")
+        }
+        if let since = r.inForceSince {
+            lines.append("in force:  since \(since.rfc3339), " + (r.expiresAt.map { "expires \($0.rfc3339)" } ?? "permanent"))
+        }
+        if let by = r.revertedBy { lines.append("revert:    by \(by)" + (r.revertReason.map { " — \($0)" } ?? "")) }
         for line in lines { print(safe(line)) }
         if let request {
             print(request.heading)
             // Multi-line: each line made safe on its own (a payload cannot start a fake line).
             for line in request.text.split(separator: "\n", omittingEmptySubsequences: false) { print("  " + safe(String(line))) }
+        }
+        if r.state.isInForce || r.state == .reverted {
+            let revert = revertText(r, store: store, config: config, analyst: try i.analyst())
+            print(revert.heading)
+            for line in revert.text.split(separator: "\n", omittingEmptySubsequences: false) { print("  " + safe(String(line))) }
         }
         for a in attempts { print(safe(a.line)) }
         for a in audit { print(safe(a.line)) }
@@ -111,6 +126,21 @@ enum Reading {
             return (request.masked().displayText, "request (approving sends, secrets masked):", false)
         } catch {
             return ("refused: \(error)", "request (approving sends nothing):", false)
+        }
+    }
+
+    /// The revert request of a remediation in force: bound when its revert was decided, else what
+    /// reverting it now sends, or why it cannot be reverted.
+    static func revertText(_ r: Remediation, store: any Store, config: GavelConfig, analyst: String) -> (text: String, heading: String) {
+        if let bound = r.revertRequest { return (bound.masked().displayText, "revert request (bound, secrets masked):") }
+        guard let action = config.actions[r.action] else { return ("action \(r.action) is not configured", "revert:") }
+        do {
+            let request = try r.revertRequest(action: action, signal: try store.latestSignal(ofRemediation: r.id), decidedBy: analyst)
+            return (request.masked().displayText, "revert request (expiry or gavel revert sends, secrets masked):")
+        } catch let refusal as DispatchRefusal {
+            return (refusal.message, "revert:")
+        } catch {
+            return ("\(error)", "revert:")
         }
     }
 

@@ -76,7 +76,7 @@ import Testing
 
     static let pending80x24 = #"""
         gavel  127.0.0.1:8787  pend 5 · fail 1 · supp 1 · auto 0              21:26:40Z
-         1 Pending   2 History   3 Rules   4 Audit   5 Intake errors
+         1 Pending   2 History   3 Rules   4 Audit   5 Intake errors   6 In force
           SEV   ID ACTION        TARGET                  RULE                    SIG AGE
           CRIT  #4 delete-secur… sg-0a1b2c3d4e5f60789    Misconfigured security…   1 58m
           HIGH  #2 ban-ip        198.51.100.99           Sign-in from unrecogni…   1  1h
@@ -103,7 +103,7 @@ import Testing
 
     static let pending160x30 = #"""
         gavel  127.0.0.1:8787  pending 5 · failed 1 · suppressed 1  auto: 0 rules                                                                             21:26:40Z
-         1 Pending   2 History   3 Rules   4 Audit   5 Intake errors
+         1 Pending   2 History   3 Rules   4 Audit   5 Intake errors   6 In force
           SEV   ID ACTION                TARGET                  RULE                            SIG AGE│ detail (j/k scroll, Esc back)
           CRIT  #4 delete-security-group sg-0a1b2c3d4e5f60789    Misconfigured security group      1 58m│ severity: critical · signals: 1 · created 2026-05-28 20:28:40Z
           HIGH  #2 ban-ip                198.51.100.99           Sign-in from unrecognized IP      1  1h│   (58m ago)
@@ -136,7 +136,7 @@ import Testing
 
     static let pending120x35 = #"""
         gavel  127.0.0.1:8787  pending 5 · failed 1 · suppressed 1  auto: 0 rules                                     21:26:40Z
-         1 Pending   2 History   3 Rules   4 Audit   5 Intake errors   1 tagged
+         1 Pending   2 History   3 Rules   4 Audit   5 Intake errors   6 In force   1 tagged
           SEV   ID ACTION                TARGET                  RULE                                                    SIG AGE
           CRIT  #4 delete-security-group sg-0a1b2c3d4e5f60789    Misconfigured security group                              1 58m
         * HIGH  #2 ban-ip                198.51.100.99           Sign-in from unrecognized IP                              1  1h

@@ -44,7 +44,7 @@ import Testing
         s.apply([.resized(rows: 24, cols: 80)])
         s.tick(now: Fixture.now)
         let header = lines(s.frame())[0]
-        #expect(header == "gavel  127.0.0.1:45387  P5 A1 G1 D1 F1 R1 S1 M1 auto 1                21:26:40Z")
+        #expect(header == "gavel  127.0.0.1:45387  P5 A1 G1 F1 R1 S1 M1 I1 auto 1                21:26:40Z")
         #expect(DisplayText.columns(s.frame().rows[0].text) == 80)
     }
 

@@ -25,7 +25,8 @@ public final class SQLiteStore: Store {
     static let remediationColumns = """
         r.id, r.action, r.target_kind, r.target, r.rule_key, r.rule_name, r.severity_rank, r.state, r.idempotency_key, r.signals,
         r.decided_by, r.decided_ms, r.reason, r.attempts, r.last_status, r.last_error, r.created_ms, r.updated_ms, r.last_seen_ms,
-        r.next_attempt_ms, r.claimed_by, r.lease_until_ms, r.bound_request, r.request, r.config_version
+        r.next_attempt_ms, r.claimed_by, r.lease_until_ms, r.bound_request, r.request, r.config_version, r.dispatched_ms, r.expires_ms,
+        r.duration_ms, r.dispatch_response, r.revert_request, r.reverted_by, r.reverted_ms, r.revert_reason
         """
 
     /// How much of a remediation's signals a mapping reads.
@@ -56,7 +57,7 @@ public final class SQLiteStore: Store {
             ).compactMap { $0.string(0) }
         }
         let claim = r.string(20).map { Claim(worker: $0, leaseUntil: r.int64(21).map(Timestamp.init(milliseconds:))) }
-        return Remediation(
+        var remediation = Remediation(
             id: id, action: r.string(1) ?? "", targetKind: TargetKind(rawValue: r.string(2) ?? "") ?? .signal, target: r.string(3) ?? "",
             ruleKey: r.string(4) ?? "", ruleName: r.string(5), severity: Severity(rank: r.int(6)),
             state: RemediationState(rawValue: r.string(7) ?? "") ?? .pending, idempotencyKey: r.string(8) ?? "", signalCount: r.int(9),
@@ -67,7 +68,14 @@ public final class SQLiteStore: Store {
             updatedAt: Timestamp(milliseconds: r.int64(17) ?? 0), lastSeenAt: Timestamp(milliseconds: r.int64(18) ?? 0),
             nextAttemptAt: r.int64(19).map(Timestamp.init(milliseconds:)), claim: claim,
             boundRequest: r.string(22).flatMap(RenderedRequest.init(storageText:)), legacyRequestText: r.string(23),
-            configVersion: r.int64(24).map { Int($0) })
+            configVersion: r.int64(24).map { Int($0) }, inForceSince: r.int64(25).map(Timestamp.init(milliseconds:)),
+            expiresAt: r.int64(26).map(Timestamp.init(milliseconds:)), durationMs: r.int64(27))
+        remediation.dispatchResponse = r.string(28)
+        remediation.revertRequest = r.string(29).flatMap(RenderedRequest.init(storageText:))
+        remediation.revertedBy = r.string(30)
+        remediation.revertedAt = r.int64(31).map(Timestamp.init(milliseconds:))
+        remediation.revertReason = r.string(32)
+        return remediation
     }
 
     /// The remediation with this id, mapped at `depth`; nil when missing.

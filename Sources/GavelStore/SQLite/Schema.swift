@@ -18,7 +18,7 @@ enum Schema {
         var after: (@Sendable (Database) throws -> Void)?
     }
 
-    static let migrations: [Migration] = sqlMigrations.map { Migration(sql: $0) } + [renovation]
+    static let migrations: [Migration] = sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch]
 
     static let sqlMigrations: [String] = [
         // 1: signals, entities, deliveries, intake errors, audit log, rules, remediations.
@@ -356,6 +356,40 @@ enum Schema {
                 try db.run("UPDATE remediations SET search_text = ? WHERE id = ?", [.text(text), row[0]])
             }
         })
+
+    /// 5: remediations that end (issue 12): when one came into force, when it expires and for how
+    /// long, the sender's suggested duration, the dispatch's response (for a revert's
+    /// `{{response.json.…}}`), the revert request bound when the revert was decided, who reverted it,
+    /// when and why; attempts know whether they dispatched or reverted; allowlist entries added with
+    /// `gavel allowlist add`. Rows already dispatched came into force when they were last updated.
+    static let lifeAfterDispatch = Migration(
+        sql: """
+            ALTER TABLE remediations ADD COLUMN dispatched_ms INTEGER;
+            ALTER TABLE remediations ADD COLUMN expires_ms INTEGER;
+            ALTER TABLE remediations ADD COLUMN duration_ms INTEGER;
+            ALTER TABLE remediations ADD COLUMN suggested_duration_ms INTEGER;
+            ALTER TABLE remediations ADD COLUMN dispatch_response TEXT;
+            ALTER TABLE remediations ADD COLUMN revert_request TEXT;
+            ALTER TABLE remediations ADD COLUMN reverted_by TEXT;
+            ALTER TABLE remediations ADD COLUMN reverted_ms INTEGER;
+            ALTER TABLE remediations ADD COLUMN revert_reason TEXT;
+            ALTER TABLE attempts ADD COLUMN kind TEXT NOT NULL DEFAULT 'dispatch';
+            CREATE INDEX remediations_expiry ON remediations(state, expires_ms);
+            CREATE INDEX remediations_action_target ON remediations(action, target, state);
+            CREATE TABLE allowlist_entries (
+                id       INTEGER PRIMARY KEY,
+                kind     TEXT NOT NULL,
+                value    TEXT NOT NULL,
+                reason   TEXT NOT NULL,
+                added_by TEXT NOT NULL,
+                added_ms INTEGER NOT NULL,
+                UNIQUE (kind, value)
+            );
+            UPDATE remediations SET dispatched_ms = updated_ms,
+                dispatch_response = (SELECT a.response FROM attempts a WHERE a.remediation = remediations.id AND a.outcome = 'success'
+                                     ORDER BY a.id DESC LIMIT 1)
+            WHERE state = 'dispatched';
+            """)
 
     /// The schema version this build writes.
     static var latestVersion: Int { migrations.count }
