@@ -62,6 +62,8 @@ public enum Command: Hashable, Sendable, CustomStringConvertible {
     case revert
     /// Move a remediation's expiry (asks for a duration).
     case extend
+    /// Leave a note on the selected remediation (asks for the text).
+    case note
     /// Rules view: set the selected rule's mode.
     case setMode(RuleMode)
     /// Rules view: enable or disable one action (e.g. `ban-ip`) of the selected rule.
@@ -77,7 +79,7 @@ public enum Command: Hashable, Sendable, CustomStringConvertible {
             .moveDown, .moveUp, .pageDown, .pageUp, .top, .bottom, .focusDetail, .back, .nextView,
             .previousView,
         ] + ConsoleView.allCases.map { Command.view($0) } + [
-            .filter, .nextMatch, .prevMatch, .approve, .reject, .toggleTag, .toggleAuto, .dryRun, .retry, .withdraw, .revert, .extend,
+            .filter, .nextMatch, .prevMatch, .approve, .reject, .toggleTag, .toggleAuto, .dryRun, .retry, .withdraw, .revert, .extend, .note,
             .setMode(.manual), .toggleAction(ActionName.banIP), .toggleAction(ActionName.disableUser),
             .toggleAction(ActionName.deleteSecurityGroup), .cycleStateFilter, .help, .quit,
         ]
@@ -85,7 +87,7 @@ public enum Command: Hashable, Sendable, CustomStringConvertible {
     /// True for commands that record a decision or change a rule: refused in `--read-only` mode.
     public var changesState: Bool {
         switch self {
-        case .approve, .reject, .toggleAuto, .dryRun, .retry, .setMode, .toggleAction, .withdraw, .revert, .extend: true
+        case .approve, .reject, .toggleAuto, .dryRun, .retry, .setMode, .toggleAction, .withdraw, .revert, .extend, .note: true
         default: false
         }
     }
@@ -117,6 +119,7 @@ public enum Command: Hashable, Sendable, CustomStringConvertible {
         case .withdraw: "withdraw"
         case .revert: "revert"
         case .extend: "extend"
+        case .note: "note"
         case .cycleStateFilter: "cycleStateFilter"
         case .help: "help"
         case .quit: "quit"

@@ -18,6 +18,8 @@ public enum ConsoleEffect: Sendable, Equatable {
     case revert([Int64], reason: String, by: String)
     /// Move these remediations' expiry later by `ms` (nil: make them permanent).
     case extend([Int64], ms: Int64?, by: String)
+    /// Leave a note on a remediation.
+    case note(Int64, text: String, by: String)
     /// Set a detection rule's mode; `rule` is ``RuleRow/key`` (or ``Remediation/ruleKey``).
     case setRuleMode(rule: String, RuleMode)
     /// Enable or disable one action of a rule (persisted).

@@ -27,7 +27,7 @@ public enum ConfirmedAction: Sendable, Equatable {
 public struct ReasonPrompt: Sendable, Equatable {
     /// What the text is for.
     public enum Purpose: String, Sendable, Equatable {
-        case reject, revert, extend
+        case reject, revert, extend, note
     }
     public var purpose: Purpose = .reject
     public var ids: [Int64]
@@ -76,7 +76,20 @@ extension ConsoleModel {
             }
             flash = Flash("extending #\(prompt.ids.first ?? 0) by \(DurationText.text(ms))…")
             return [.extend(prompt.ids, ms: ms, by: analyst)]
+        case .note:
+            guard let id = prompt.ids.first else { return [] }
+            flash = Flash("adding a note to #\(id)…")
+            return [.note(id, text: text, by: analyst)]
         }
+    }
+
+    mutating func note() -> [ConsoleEffect] {
+        guard let row = selectedRemediation else { return [] }
+        mode = .reason(
+            ReasonPrompt(
+                purpose: .note, ids: [row.id], title: "note on " + Self.describe(row), editor: LineEditor(prompt: "note: ", maxLength: 500),
+                clearsTags: false))
+        return []
     }
 
     mutating func withdraw() -> [ConsoleEffect] {

@@ -117,6 +117,7 @@ extension ConsoleModel {
         case .withdraw: return withdraw()
         case .revert: return revert()
         case .extend: return extend()
+        case .note: return note()
         case .toggleAuto: return toggleAuto()
         case .dryRun: return toggleDryRun()
         case .setMode(let m): return setMode(m)

@@ -132,6 +132,14 @@ extension ConsoleRenderer {
         if !row.ips.isEmpty { out.append(DetailLine("ips: " + row.ips.joined(separator: ", "))) }
         if !row.users.isEmpty { out.append(DetailLine("users: " + row.users.joined(separator: ", "))) }
         if let by = row.decidedBy { out.append(DetailLine("decided by: \(by)" + (row.reason.map { " — reason: \($0)" } ?? ""))) }
+        if let detail, detail.requiredApprovals > 1 || !row.approvals.isEmpty, row.state == .pending || row.approvals.count > 1 {
+            let who = row.approvals.map { "\($0.analyst), \(TimeText.clock($0.at.date))" }.joined(separator: "; ")
+            out.append(
+                DetailLine(
+                    "\(row.approvals.count) of \(detail.requiredApprovals) approvals" + (who.isEmpty ? "" : " (\(who))")
+                        + (row.state == .pending && row.approvals.count < detail.requiredApprovals ? " — needs a different analyst" : ""),
+                    .prompt))
+        }
         if let a = row.suppressedBy { out.append(DetailLine("suppressed: target on the allowlist (\(a))", .dim)) }
         if let e = row.lastError { out.append(DetailLine("last error: \(e)", .error)) }
         if row.state == .approved, let next = row.nextAttemptAt, next > Timestamp(now) {
@@ -184,6 +192,12 @@ extension ConsoleRenderer {
             if let link = sig.link { facts.append("link: \(link)") }
             out += facts.map { DetailLine("    " + $0) }
             out += s.attributeLines.map { DetailLine("    " + $0, .dim) }
+        }
+        if !detail.notes.isEmpty {
+            out.append(DetailLine("notes:", .heading))
+            for n in detail.notes {
+                out += block("\(TimeText.stamp(n.at)) \(n.author): \(n.text)", indent: "  ")
+            }
         }
         if !detail.targetHistory.isEmpty {
             out.append(DetailLine("target history:", .heading))

@@ -64,9 +64,10 @@ public enum ConsoleRenderer {
         var b = RowBuilder(cols: layout.cols, width: width)
         let clock = TimeText.clock(m.now)
         func cols(_ text: String) -> Int { DisplayText.columns(DisplayText.sanitize(text), width: width) }
-        func lead(scheme: Bool) -> String {
-            var lead = "gavel  "
-            if var listen = m.summary?.listenAddress {
+        /// The analyst always shows; the listen address loses its scheme, then goes, when narrow.
+        func lead(scheme: Bool, address: Bool = true) -> String {
+            var lead = "gavel  \(m.analyst)  "
+            if address, var listen = m.summary?.listenAddress {
                 if !scheme, let r = listen.range(of: "://") { listen = String(listen[r.upperBound...]) }
                 lead += listen + "  "
             }
@@ -77,7 +78,9 @@ public enum ConsoleRenderer {
         var choice = (lead: lead(scheme: true), counts: "")
         if let s = m.summary {
             let forms = countForms(s)
-            let tries = forms.dropLast().map { (lead(scheme: true), $0) } + forms.suffix(2).map { (lead(scheme: false), $0) }
+            let tries =
+                forms.dropLast().map { (lead(scheme: true), $0) } + forms.suffix(2).map { (lead(scheme: false), $0) }
+                + forms.suffix(1).map { (lead(scheme: false, address: false), $0) }
             choice = tries.first { cols($0.0) + cols($0.1) <= budget } ?? tries.last!
         }
         var room: Int { max(0, b.remaining - clock.count - 2) }
@@ -116,6 +119,7 @@ public enum ConsoleRenderer {
         case .dispatching: "G"
         case .simulated: "M"
         case .reverted: "V"
+        case .expired: "X"
         default: String(state.rawValue.prefix(1)).uppercased()
         }
     }
@@ -135,6 +139,7 @@ public enum ConsoleRenderer {
         case .reverting: "reverting"
         case .reverted: "reverted"
         case .revertFailed: "rev-fail"
+        case .expired: "exp"
         }
     }
 

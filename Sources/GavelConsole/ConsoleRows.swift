@@ -42,6 +42,10 @@ public struct RemediationDetail: Sendable, Equatable {
     public var revertRequestText: String?
     /// Why it cannot be reverted (`no revert configured`, irreversible), nil when it can.
     public var revertRefusal: String?
+    /// Analysts' notes, oldest first.
+    public var notes: [Note] = []
+    /// How many different analysts must approve it (the two-person rule), under the configuration in force.
+    public var requiredApprovals = 1
 
     public init(
         row: Remediation, signals: [SignalCard] = [], targetHistory: [String] = [], requestText: String? = nil, attempts: [Attempt] = [],

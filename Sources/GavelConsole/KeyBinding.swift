@@ -117,6 +117,7 @@ public struct Keymap: Sendable {
         let retry = KeyBinding("R", [.c("R")], .retry, help: "retry a failed remediation", hint: "retry")
         let state = KeyBinding("f", [.c("f")], .cycleStateFilter, help: "cycle the state filter", hint: "state")
         let withdraw = KeyBinding("w", [.c("w")], .withdraw, help: "take back an approval not yet sent (back to pending)", hint: "withdraw")
+        let note = KeyBinding("c", [.c("c")], .note, help: "leave a note on the remediation (shown in the detail pane and gavel show)", hint: "note")
         let inForce: [KeyBinding] = [
             KeyBinding(
                 "x", [.c("x")], .revert, help: "revert now: asks why, then shows the exact revert request", hint: "revert", dangerous: true),
@@ -124,6 +125,7 @@ public struct Keymap: Sendable {
             KeyBinding("a", [.c("a")], .approve, help: "approve a proposed revert (revert-pending)"),
             KeyBinding("r", [.c("r")], .reject, help: "reject a proposed revert: keep it in force, with a reason"),
             KeyBinding("R", [.c("R")], .retry, help: "retry a failed revert"),
+            KeyBinding("c", [.c("c")], .note, help: "leave a note on the remediation"),
         ]
         let rules: [KeyBinding] = [
             KeyBinding("A", [.c("A")], .toggleAuto, help: "switch the rule to auto / back to manual", hint: "auto", dangerous: true),
@@ -139,8 +141,8 @@ public struct Keymap: Sendable {
         return Keymap(
             global: global,
             perView: [
-                .pending: decide,
-                .history: decide + [retry, withdraw, state],
+                .pending: decide + [note],
+                .history: decide + [retry, withdraw, note, state],
                 .rules: rules,
                 .audit: [],
                 .intakeErrors: [],

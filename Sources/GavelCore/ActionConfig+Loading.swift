@@ -130,6 +130,14 @@ struct ActionLoader {
             action.graceMs = grace
         }
         action.extendOnRepeat = try node.bool("extend_on_repeat") ?? action.extendOnRepeat
+        let irreversibleChanged = try node.bool("irreversible") != nil
+        action.approvals = try node.int("approvals", in: 1...5) ?? (irreversibleChanged ? (action.irreversible ? 2 : 1) : action.approvals)
+        if let text = try node.string("pending_ttl") {
+            guard let ttl = try ActionLoader.duration(text, field: node.field("pending_ttl")) else {
+                throw ConfigError(field: node.field("pending_ttl"), message: "expected a duration such as \"24h\" (permanent is the default)")
+            }
+            action.pendingTTLMs = ttl
+        }
     }
 
     /// A duration field (`DurationText`): milliseconds, nil for `permanent`.

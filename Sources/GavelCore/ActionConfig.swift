@@ -37,11 +37,16 @@ public struct ActionConfig: Sendable, Equatable {
     /// Whether a new signal for a target in force extends its expiry (restarts its duration).
     /// Default true.
     public var extendOnRepeat: Bool
+    /// How many different analysts must approve it (the two-person rule). Default 1; 2 for an
+    /// irreversible action. Auto mode never counts as one.
+    public var approvals: Int
+    /// How long a proposal may stay pending before it `expired`s, in milliseconds; nil: forever.
+    public var pendingTTLMs: Int64?
 
     public init(
         name: String, target: TargetKind, idempotent: Bool = true, confirm: Bool = false, kind: ActionKind, targetPattern: String? = nil,
         revert: ActionKind? = nil, durationMs: Int64? = nil, irreversible: Bool = false, escalation: Escalation? = nil, graceMs: Int64? = nil,
-        extendOnRepeat: Bool = true
+        extendOnRepeat: Bool = true, approvals: Int? = nil, pendingTTLMs: Int64? = nil
     ) {
         self.name = name
         self.target = target
@@ -55,6 +60,8 @@ public struct ActionConfig: Sendable, Equatable {
         self.escalation = escalation
         self.graceMs = graceMs
         self.extendOnRepeat = extendOnRepeat
+        self.approvals = approvals ?? (irreversible ? 2 : 1)
+        self.pendingTTLMs = pendingTTLMs
     }
 
     /// The names of the built-in actions and what they act on.

@@ -268,6 +268,23 @@ extension GavelConfig {
             }
             try durations.finish()
         }
+        if let approvals = try node.object("approvals") {
+            for name in approvals.keys {
+                guard actions[name] != nil else {
+                    throw ConfigError(
+                        field: approvals.field(name),
+                        message: "unknown action \(name.quotedForMessage) (known: \(actions.keys.sorted().joined(separator: ", ")))")
+                }
+                rule.approvals[name] = try approvals.int(name, in: 1...5)
+            }
+            try approvals.finish()
+        }
+        if let text = try node.string("pending_ttl") {
+            guard let ttl = try ActionLoader.duration(text, field: node.field("pending_ttl")) else {
+                throw ConfigError(field: node.field("pending_ttl"), message: "expected a duration such as \"24h\" (permanent is the default)")
+            }
+            rule.pendingTTLMs = ttl
+        }
         try node.finish()
         return rule
     }

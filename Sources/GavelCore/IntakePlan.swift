@@ -190,7 +190,10 @@ public struct IntakePlan: Sendable, Equatable {
             }
             var step = Step(action: p.action, targetKind: p.targetKind, target: p.target, disposition: disposition, extend: extend)
             if case .create(.pending, _) = disposition, rule.mode == .auto {
-                if situation.automaticDispatchDisabled {
+                let needed = config.requiredApprovals(action: p.action, ruleID: situation.signal.ruleID, ruleName: situation.signal.ruleName)
+                if needed > 1 {
+                    step.auto = .skip("needs \(needed) approvals by different analysts: auto mode never counts as one, it waits for people")
+                } else if situation.automaticDispatchDisabled {
                     step.auto = .skip("automatic dispatch is switched off (gavel auto --all off)")
                 } else if !fresh {
                     step.auto = .skip("signal DATE is missing a plausible time within the last hour: left for an analyst")

@@ -22,6 +22,8 @@ public enum RemediationState: String, Sendable, CaseIterable, Codable {
     case reverted
     /// Its revert failed: possibly still in force, for the analyst to retry.
     case revertFailed = "revert-failed"
+    /// It waited past its `pending_ttl` without a decision: never dispatched.
+    case expired
 
     /// Not yet sent: a new proposal of the same (action, target) attaches to it instead of making
     /// a second one (at most one per (action, target), across every process).
@@ -120,6 +122,8 @@ public struct Remediation: Sendable, Equatable, Identifiable {
     public var dispatchResponse: String?
     /// The revert request, bound when the revert was decided (by an analyst, the allowlist or the clock).
     public var revertRequest: RenderedRequest?
+    /// The approvals recorded so far, oldest first (several when the action needs more than one).
+    public var approvals: [Approval] = []
     /// Who decided the revert (an analyst, `auto:RULE`, `expiry`, `allowlist`), when, and why.
     public var revertedBy: String?
     public var revertedAt: Timestamp?
@@ -219,6 +223,35 @@ public struct Remediation: Sendable, Equatable, Identifiable {
     /// - Throws: `DispatchRefusal` when the target or a rendered value cannot be sent safely.
     public func request(action config: ActionConfig, signal: SignalReference?, decidedBy: String) throws(DispatchRefusal) -> RenderedRequest {
         try config.render(templateContext(action: config, signal: signal, decidedBy: decidedBy))
+    }
+}
+
+/// One analyst's approval of a remediation (the two-person rule records each).
+public struct Approval: Sendable, Equatable {
+    public var analyst: String
+    public var at: Timestamp
+
+    public init(analyst: String, at: Timestamp) {
+        self.analyst = analyst
+        self.at = at
+    }
+}
+
+/// A note an analyst left on a remediation.
+public struct Note: Sendable, Equatable, Identifiable {
+    public var id: Int64
+    public var remediationID: Int64
+    public var author: String
+    public var at: Timestamp
+    /// As written (attacker-free but still sanitized for display like every string).
+    public var text: String
+
+    public init(id: Int64, remediationID: Int64, author: String, at: Timestamp, text: String) {
+        self.id = id
+        self.remediationID = remediationID
+        self.author = author
+        self.at = at
+        self.text = text
     }
 }
 
@@ -333,11 +366,16 @@ public struct AuditEntry: Sendable, Equatable, Identifiable {
     public var after: String?
     /// Details: a reason, an attempt's outcome.
     public var detail: String?
+    /// The previous entry's hash, and this entry's (`AuditChain`); nil for an entry not yet chained.
+    public var previousHash: String?
+    public var hash: String?
 
     public init(
         id: Int64, at: Timestamp, actor: String, action: String, subject: String, before: String? = nil, after: String? = nil,
-        detail: String? = nil
+        detail: String? = nil, previousHash: String? = nil, hash: String? = nil
     ) {
+        self.previousHash = previousHash
+        self.hash = hash
         self.id = id
         self.at = at
         self.actor = actor

@@ -58,6 +58,10 @@ public enum RemediationEvent: String, Sendable, CaseIterable, Hashable {
     case proposeRevert = "propose-revert"
     /// The expiry of a remediation in force moves (by hand, or a repeat offender's new signal).
     case extend
+    /// One approval of several required (the two-person rule): recorded, the remediation stays pending.
+    case endorse
+    /// A pending remediation waited past its `pending_ttl`: never dispatched.
+    case expire
 }
 
 /// One row of the state machine table: `event` moves a remediation in `from` to `to`, and
@@ -135,6 +139,9 @@ public enum RemediationLifecycle {
         RemediationTransition(.reverting, .requeue, .reverting, by: [.recovery]),
         RemediationTransition(.reverting, .abandon, .revertFailed, by: [.recovery]),
         RemediationTransition(.revertFailed, .retry, .reverting, by: [.analyst]),
+        // Accountability (issue 14): approvals by several analysts, and a pending remediation's TTL.
+        RemediationTransition(.pending, .endorse, .pending, by: [.analyst]),
+        RemediationTransition(.pending, .expire, .expired, by: [.clock]),
     ]
 
     private static let index: [Key: RemediationTransition] = {

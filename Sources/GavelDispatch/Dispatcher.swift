@@ -125,6 +125,7 @@ public final class Dispatcher: Sendable {
         let current = settings()
         if let held = current.heldBecause { throw StoreError.refused(held) }
         try recover(store, config: current.config)
+        try store.expirePending(config: current.config, at: .now)
         var count = 0
         var failed = 0
         while let claim = try store.claimDue(
@@ -151,6 +152,7 @@ public final class Dispatcher: Sendable {
                     let now = Timestamp.now
                     if now.milliseconds(since: lastRecovery) >= recoveryIntervalMs {
                         try recover(store, config: current.config)
+                        try store.expirePending(config: current.config, at: now)
                         lastRecovery = now
                     }
                     if let claim = try store.claimDue(worker: worker, limit: 1, leaseMs: leaseMs(current.config), config: current.config, at: now)

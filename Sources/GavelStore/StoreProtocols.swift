@@ -79,7 +79,10 @@ public protocol RemediationQueue: AnyObject {
 
     /// Records one decision on each of `ids`, all or none, in one transaction, each a
     /// compare-and-set move of `RemediationLifecycle` caused by `.analyst`. An approval binds the
-    /// request it sends (rendered under `config`, recorded with `config.version`).
+    /// request it sends (rendered under `config`, recorded with `config.version`). An action that
+    /// needs several approvals (`GavelConfig.requiredApprovals`) records each one (`endorse`) until
+    /// the last, from different analysts; the final one approves and binds. A pending remediation
+    /// past its `pending_ttl` cannot be approved.
     /// - Returns: the remediations after the decision.
     /// - Throws: `notFound` for an unknown id, `conflict` naming who decided it and how when its
     ///   state does not allow the decision (nothing is changed), `refused` when its request cannot
@@ -87,6 +90,16 @@ public protocol RemediationQueue: AnyObject {
     @discardableResult
     func decide(_ ids: [Int64], _ decision: Decision, by analyst: String, config: GavelConfig, at now: Timestamp) throws(StoreError)
         -> [Remediation]
+
+    /// Leaves a note on a remediation (audited). Returns it.
+    @discardableResult
+    func addNote(to id: Int64, text: String, by author: String, at now: Timestamp) throws(StoreError) -> Note
+    /// A remediation's notes, oldest first.
+    func notes(ofRemediation id: Int64) throws(StoreError) -> [Note]
+    /// Pending remediations that waited past their `pending_ttl` (the rule's, else the action's,
+    /// under `config`) become `expired` (audited by `expiry`). Returns their ids.
+    @discardableResult
+    func expirePending(config: GavelConfig, at now: Timestamp) throws(StoreError) -> [Int64]
 
     /// Remediations in force (`RemediationState.isInForce`), soonest expiry first, permanent ones last.
     func inForce(limit: Int) throws(StoreError) -> [Remediation]
@@ -158,6 +171,9 @@ public protocol AuditLog: AnyObject {
     /// Entries newest first (`limit` 0: no limit), with `id < before` when given; `subject`
     /// narrows to one subject (e.g. `remediation 12`).
     func auditEntries(limit: Int, before: Int64?, subject: String?) throws(StoreError) -> [AuditEntry]
+    /// Entries oldest first with `id > after`, with their hashes (`AuditChain`): for verifying
+    /// and exporting the chain page by page.
+    func auditChain(after id: Int64, limit: Int) throws(StoreError) -> [AuditEntry]
 }
 
 /// The console's keyset pages.

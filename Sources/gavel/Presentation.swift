@@ -35,6 +35,9 @@ extension Remediation {
             JSONMember("in_force_since", optional(inForceSince?.rfc3339)),
             JSONMember("expires_at", optional(expiresAt?.rfc3339)),
             JSONMember("next_attempt_at", optional(nextAttemptAt?.rfc3339)),
+            JSONMember(
+                "approvals",
+                .array(approvals.map { .object([JSONMember("analyst", .string($0.analyst)), JSONMember("at", .string($0.at.rfc3339))]) })),
         ])
     }
 }

@@ -46,8 +46,13 @@ enum Verbs {
             run: Reading.show),
         Verb(
             name: "approve", usage: "gavel approve ID... [--by NAME]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
-            summary: "Approve pending remediations (a running serve/console dispatches them).", options: [.by], store: .existing,
-            notes: "Decisions on several IDs apply all or none.", run: { try Deciding.decide($0, .approve) }),
+            summary: "Approve pending remediations (a running serve/console dispatches them).",
+            options: [.by, Option("yes", nil, "confirm an action marked confirm without a terminal (delete-security-group)")], store: .existing,
+            notes: """
+                Decisions on several IDs apply all or none. An action marked confirm asks y/N on a terminal (showing the
+                canonical target and the request) and needs --yes without one. An action that needs several approvals
+                (the two-person rule) stays pending until different analysts approved it; the last approval binds the request.
+                """, run: { try Deciding.decide($0, .approve) }),
         Verb(
             name: "reject", usage: "gavel reject  ID... --reason TEXT [--by NAME]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
             summary: "Reject pending remediations with a reason.",
@@ -100,8 +105,16 @@ enum Verbs {
             notes: "Leaving auto (and --all off) returns the rule's automatic approvals not yet sent to pending.",
             run: Deciding.auto),
         Verb(
-            name: "audit", usage: "gavel audit      [--json] [--limit N]", positionals: .none, summary: "Show the audit log, newest first.",
-            options: [.json, .limit], store: .existing, run: Reading.audit),
+            name: "note", usage: "gavel note ID TEXT [--by NAME]", positionals: Positionals(synopsis: "ID TEXT", min: 2, max: nil),
+            summary: "Leave a note on a remediation (shown in the console's detail pane and gavel show).", options: [.by], store: .existing,
+            run: Deciding.note),
+        Verb(
+            name: "audit", usage: "gavel audit      [--json] [--limit N] [--verify] [--export]", positionals: .none,
+            summary: "Show the audit log, newest first; verify its hash chain, or export it for an auditor.",
+            options: [
+                .json, .limit, Option("verify", nil, "walk the hash chain and name the first entry that does not match (exit 1)"),
+                Option("export", nil, "print every entry oldest first as JSON lines with its hashes (docs/operations.md: verifying an export)"),
+            ], store: .existing, run: Reading.audit),
         Verb(
             name: "config", usage: "gavel config (show | apply FILE) [--json] [--by NAME]",
             positionals: Positionals(synopsis: "(show | apply FILE)", min: 1, max: 2),

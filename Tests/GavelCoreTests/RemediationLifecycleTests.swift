@@ -8,7 +8,8 @@ import Testing
     /// exactly these (a new row is a deliberate edit of both).
     static let expected: Set<String> = [
         "nil -propose-> pending", "nil -propose-> suppressed", "nil -propose-> simulated",
-        "pending -approve-> approved", "pending -reject-> rejected", "approved -withdraw-> pending", "approved -claim-> dispatching",
+        "pending -approve-> approved", "pending -reject-> rejected", "pending -endorse-> pending", "pending -expire-> expired",
+        "approved -withdraw-> pending", "approved -claim-> dispatching",
         "dispatching -succeed-> dispatched", "dispatching -retry-later-> approved", "dispatching -fail-> failed",
         "dispatching -suppress-> suppressed", "dispatching -withdraw-> pending", "dispatching -requeue-> approved",
         "dispatching -abandon-> failed", "failed -retry-> approved",
@@ -74,7 +75,7 @@ import Testing
         }
         #expect(reached == Set(RemediationState.allCases))
         let final = Set(RemediationState.allCases).subtracting(RemediationLifecycle.nonFinalStates)
-        #expect(final == [.rejected, .suppressed, .simulated, .reverted])
+        #expect(final == [.rejected, .suppressed, .simulated, .reverted, .expired])
     }
 
     @Test func aRefusalSaysWhoCouldNotDoWhat() {

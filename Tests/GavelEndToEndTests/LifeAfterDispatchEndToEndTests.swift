@@ -109,7 +109,9 @@ import Testing
             body:
                 #"{"SECURITY_RULE_NAME":"SG","SECURITY_SIGNAL_ID":"g1","SECURITY_SIGNAL_ATTRIBUTES":{"requestParameters":{"groupId":"sg-0a1b2c3d4e5f60789"}}}"#
         )
-        #expect(try GavelBinary.run(["approve", "3", "--by", "alice"] + db).status == 0)
+        // Deleting a security group needs confirmation (--yes without a terminal) and two analysts.
+        #expect(try GavelBinary.run(["approve", "3", "--by", "alice", "--yes"] + db).status == 0)
+        #expect(try GavelBinary.run(["approve", "3", "--by", "bob", "--yes"] + db).status == 0)
         for _ in 0..<50 where (try? json(["show", "3", "--json"] + db))?["state"] != .string("dispatched") { usleep(50_000) }
         let refused = try GavelBinary.run(["revert", "3", "--reason", "oops", "--by", "bob"] + db)
         #expect(refused.status == 1 && refused.err.contains("irreversible"), "\(refused.err)")

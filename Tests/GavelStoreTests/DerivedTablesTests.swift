@@ -134,6 +134,7 @@ import Testing
                 ALTER TABLE remediations DROP COLUMN dispatch_response; ALTER TABLE remediations DROP COLUMN revert_request;
                 ALTER TABLE remediations DROP COLUMN reverted_by; ALTER TABLE remediations DROP COLUMN reverted_ms;
                 ALTER TABLE remediations DROP COLUMN revert_reason;
+                ALTER TABLE audit DROP COLUMN prev_hash; ALTER TABLE audit DROP COLUMN hash; DROP TABLE approvals; DROP TABLE notes;
                 PRAGMA user_version = 2;
                 """)
         }

@@ -114,6 +114,49 @@ extension SQLiteStore {
                     detail: text, at: now)
             }
             return
+        case (.pending, .approve):
+            if let ttl = config.pendingTTL(action: current.action, ruleID: current.ruleKey, ruleName: current.ruleName),
+                now.milliseconds(since: current.createdAt) > ttl
+            {
+                throw StoreError.conflict(
+                    DecisionConflict(
+                        id: id, state: .expired, decidedBy: nil, decidedAt: nil,
+                        reason: "pending longer than \(DurationText.text(ttl)) without a decision", wanted: decision.verb))
+            }
+            let required = config.requiredApprovals(action: current.action, ruleID: current.ruleKey, ruleName: current.ruleName)
+            if required > 1 {
+                guard cause == .analyst else {
+                    throw StoreError.refused("remediation \(id) needs \(required) approvals by different analysts: auto mode never counts as one")
+                }
+                if let mine = current.approvals.first(where: { $0.analyst == actor }) {
+                    throw StoreError.refused(
+                        "\(actor) already approved remediation \(id) at \(mine.at.rfc3339) (\(current.approvals.count) of \(required) approvals): "
+                            + "another analyst must approve it")
+                }
+                try db.run(
+                    "INSERT INTO approvals (remediation, analyst, at_ms) VALUES (?,?,?)", [.integer(id), .text(actor), .integer(now.milliseconds)])
+                let count = current.approvals.count + 1
+                if count < required {
+                    let stays = try RemediationLifecycle.next(from: current.state, on: .endorse, by: cause)
+                    let changed = try db.run(
+                        "UPDATE remediations SET state = ?, updated_ms = ? WHERE id = ? AND state = ?",
+                        [.text(stays.rawValue), .integer(now.milliseconds), .integer(id), .text(current.state.rawValue)])
+                    guard changed == 1 else {
+                        throw StoreError.conflict(
+                            DecisionConflict(
+                                id: id, state: current.state, decidedBy: current.decidedBy, decidedAt: current.decidedAt, reason: nil,
+                                wanted: "approve"))
+                    }
+                    try audit(
+                        actor: actor, action: "approve", subject: "remediation \(id)", before: current.state.rawValue, after: stays.rawValue,
+                        detail: "\(count) of \(required) approvals", at: now)
+                    return
+                }
+            } else {
+                try db.run(
+                    "INSERT OR REPLACE INTO approvals (remediation, analyst, at_ms) VALUES (?,?,?)",
+                    [.integer(id), .text(actor), .integer(now.milliseconds)])
+            }
         default:
             break
         }
@@ -153,6 +196,7 @@ extension SQLiteStore {
         case .withdraw:
             decidedBy = .null
             decidedAt = .null
+            try db.run("DELETE FROM approvals WHERE remediation = ?", [.integer(id)])
         }
         let changed = try db.run(
             """

@@ -75,6 +75,8 @@ public final class SQLiteStore: Store {
         remediation.revertedBy = r.string(30)
         remediation.revertedAt = r.int64(31).map(Timestamp.init(milliseconds:))
         remediation.revertReason = r.string(32)
+        remediation.approvals = try db.query("SELECT analyst, at_ms FROM approvals WHERE remediation = ? ORDER BY at_ms, analyst", [.integer(id)])
+            .map { Approval(analyst: $0.string(0) ?? "", at: Timestamp(milliseconds: $0.int64(1) ?? 0)) }
         return remediation
     }
 
@@ -87,7 +89,19 @@ public final class SQLiteStore: Store {
 
     // MARK: - Audit
 
-    /// Appends one row to the audit log (in the caller's transaction).
+    /// The columns `auditEntry(from:)` reads.
+    static let auditColumns = "id, at_ms, actor, action, subject, before, after, detail, prev_hash, hash"
+
+    /// Maps one `auditColumns` row to an `AuditEntry`.
+    static func auditEntry(from r: Row) -> AuditEntry {
+        AuditEntry(
+            id: r.int64(0) ?? 0, at: Timestamp(milliseconds: r.int64(1) ?? 0), actor: r.string(2) ?? "", action: r.string(3) ?? "",
+            subject: r.string(4) ?? "", before: r.string(5), after: r.string(6), detail: r.string(7), previousHash: r.string(8),
+            hash: r.string(9))
+    }
+
+    /// Appends one row to the audit log (in the caller's write transaction), chained to the one
+    /// before (`AuditChain`): the write lock serializes appends, so ids and the chain agree.
     /// - Parameters:
     ///   - actor: who did it (`--by`, the OS user, `auto:RULE`, `dispatcher`, `gavel` for the system).
     ///   - action: what was done (`approve`, `reject`, `mode`, `dispatch`, …).
@@ -95,17 +109,21 @@ public final class SQLiteStore: Store {
     func audit(
         actor: String, action: String, subject: String, before: String? = nil, after: String? = nil, detail: String? = nil, at now: Timestamp
     ) throws {
+        let last = try db.query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").first
+        let entry = AuditEntry(
+            id: (last?.int64(0) ?? 0) + 1, at: now, actor: actor, action: action, subject: subject, before: before, after: after, detail: detail)
+        let previous = last?.string(1) ?? AuditChain.genesis
         try db.run(
-            "INSERT INTO audit (at_ms, actor, action, subject, before, after, detail) VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO audit (id, at_ms, actor, action, subject, before, after, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
-                .integer(now.milliseconds), .text(actor), .text(action), .text(subject), .text(before), .text(after),
-                .text(detail),
+                .integer(entry.id), .integer(now.milliseconds), .text(actor), .text(action), .text(subject), .text(before), .text(after),
+                .text(detail), .text(previous), .text(AuditChain.hash(previous: previous, content: entry.chainContent)),
             ])
     }
 
     public func auditEntries(limit: Int, before: Int64?, subject: String?) throws(StoreError) -> [AuditEntry] {
         try storeCall {
-            var sql = "SELECT id, at_ms, actor, action, subject, before, after, detail FROM audit WHERE id < ?"
+            var sql = "SELECT \(Self.auditColumns) FROM audit WHERE id < ?"
             var values: [SQLValue] = [.integer(before ?? Int64.max)]
             if let subject {
                 sql += " AND subject = ?"
@@ -113,11 +131,15 @@ public final class SQLiteStore: Store {
             }
             sql += " ORDER BY id DESC LIMIT ?"
             values.append(.integer(limit == 0 ? -1 : Int64(limit)))
-            return try db.query(sql, values).map {
-                AuditEntry(
-                    id: $0.int64(0) ?? 0, at: Timestamp(milliseconds: $0.int64(1) ?? 0), actor: $0.string(2) ?? "",
-                    action: $0.string(3) ?? "", subject: $0.string(4) ?? "", before: $0.string(5), after: $0.string(6), detail: $0.string(7))
-            }
+            return try db.query(sql, values).map(Self.auditEntry(from:))
+        }
+    }
+
+    public func auditChain(after id: Int64, limit: Int) throws(StoreError) -> [AuditEntry] {
+        try storeCall {
+            try db.query(
+                "SELECT \(Self.auditColumns) FROM audit WHERE id > ? ORDER BY id LIMIT ?", [.integer(id), .integer(limit == 0 ? -1 : Int64(limit))]
+            ).map(Self.auditEntry(from:))
         }
     }
 }

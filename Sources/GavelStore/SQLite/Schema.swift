@@ -18,7 +18,7 @@ enum Schema {
         var after: (@Sendable (Database) throws -> Void)?
     }
 
-    static let migrations: [Migration] = sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch]
+    static let migrations: [Migration] = sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch, accountability]
 
     static let sqlMigrations: [String] = [
         // 1: signals, entities, deliveries, intake errors, audit log, rules, remediations.
@@ -390,6 +390,38 @@ enum Schema {
                                      ORDER BY a.id DESC LIMIT 1)
             WHERE state = 'dispatched';
             """)
+
+    /// 6: accountability (issue 14): the audit log as a hash chain (`prev_hash`, `hash`, see
+    /// `AuditChain`; the rows already there are chained in id order), approvals by several
+    /// analysts, notes.
+    static let accountability = Migration(
+        sql: """
+            ALTER TABLE audit ADD COLUMN prev_hash TEXT;
+            ALTER TABLE audit ADD COLUMN hash TEXT;
+            CREATE TABLE approvals (
+                remediation INTEGER NOT NULL REFERENCES remediations(id) ON DELETE CASCADE,
+                analyst     TEXT NOT NULL,
+                at_ms       INTEGER NOT NULL,
+                PRIMARY KEY (remediation, analyst)
+            ) WITHOUT ROWID;
+            CREATE TABLE notes (
+                id          INTEGER PRIMARY KEY,
+                remediation INTEGER NOT NULL REFERENCES remediations(id) ON DELETE CASCADE,
+                author      TEXT NOT NULL,
+                at_ms       INTEGER NOT NULL,
+                text        TEXT NOT NULL
+            );
+            CREATE INDEX notes_remediation ON notes(remediation, id);
+            """,
+        after: { db in
+            var previous = AuditChain.genesis
+            for row in try db.query("SELECT \(SQLiteStore.auditColumns) FROM audit ORDER BY id") {
+                let entry = SQLiteStore.auditEntry(from: row)
+                let hash = AuditChain.hash(previous: previous, content: entry.chainContent)
+                try db.run("UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?", [.text(previous), .text(hash), .integer(entry.id)])
+                previous = hash
+            }
+        })
 
     /// The schema version this build writes.
     static var latestVersion: Int { migrations.count }

@@ -91,6 +91,7 @@ import Testing
         let sg = try h.post(signalJSON("s2", rule: "SG", groups: ["sg-0a1b2c3d4e5f60789"])).remediations
         let store = try h.store()
         try store.decide(ban + sg, .approve, by: "alice", config: h.config, at: .now)
+        try store.decide(sg, .approve, by: "bob", config: h.config, at: .now)  // the second of two approvals
         #expect(try store.claimDue(worker: "h:999:dead", limit: 5, leaseMs: 60_000, config: h.config, at: .now).count == 2)
         let recovered = try store.recoverClaims(at: .now, isDead: { $0 == "h:999:dead" }, isIdempotent: { $0 == "ban-ip" })
         #expect(Set(recovered) == Set(ban + sg))

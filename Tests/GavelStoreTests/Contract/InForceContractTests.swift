@@ -115,6 +115,7 @@ import Testing
         #expect(throws: StoreError.self) { try store.revert([a], reason: "again", by: "bob", config: h.config, at: t0) }
         let sg = try h.post(signalJSON("g1", rule: "SG", groups: ["sg-0a1b2c3d4e5f60789"]), at: t0).remediations[0]
         try store.decide([sg], .approve, by: "alice", config: h.config, at: t0)
+        try store.decide([sg], .approve, by: "carol", config: h.config, at: t0)
         for c in try store.claimDue(worker: "h:1:a", limit: 5, leaseMs: 60_000, config: h.config, at: t0) where c.id == sg {
             try store.finish(c, AttemptReport(result: .dispatched, status: 200), config: h.config, at: t0)
         }
