@@ -161,6 +161,18 @@ final class RunningReceiver {
         #expect(metrics.body.contains("gavel_unauthorized_total 4"))
     }
 
+    /// Issue 16: the secret followed by 256 NUL bytes (possible inside Basic credentials, which
+    /// are base64) was accepted, because the length difference was folded into one byte.
+    @Test func basicPasswordPaddedWithNULBytesIsRefused() throws {
+        let r = try RunningReceiver(secret: "s3cret")
+        defer { r.stop() }
+        for padding in [256, 512] {
+            let basic = Data(Array("datadog:s3cret".utf8) + [UInt8](repeating: 0, count: padding)).base64EncodedString()
+            #expect(try r.exchange(post(body: Self.fixtures[0].body, extra: "Authorization: Basic \(basic)\r\n")).status == 401)
+        }
+        #expect(try r.count("signals") == 0)
+    }
+
     @Test func routesAndStatusesFollowTheContract() throws {
         let r = try RunningReceiver(maxBody: 1000)
         defer { r.stop() }
