@@ -131,12 +131,19 @@ struct Connection {
             return nil
         case .healthz:
             guard head.method == "GET" || head.method == "HEAD" else { return methodNotAllowed(head, allow: "GET, HEAD") }
-            return head.framing == .none ? nil : .error(HTTPError(status: 400, message: "GET /healthz takes no body"))
+            return Self.hasNoContent(head) ? nil : .error(HTTPError(status: 400, message: "GET /healthz takes no body"))
         case .metrics:
             guard head.method == "GET" || head.method == "HEAD" else { return methodNotAllowed(head, allow: "GET, HEAD") }
             guard receiver.authenticator.allows(head) else { return unauthorized() }
-            return head.framing == .none ? nil : .error(HTTPError(status: 400, message: "GET /metrics takes no body"))
+            return Self.hasNoContent(head) ? nil : .error(HTTPError(status: 400, message: "GET /metrics takes no body"))
         }
+    }
+
+    /// True for a request without content: no framing, or `Content-Length: 0`. Content on a
+    /// GET or HEAD has no defined semantics (RFC 9110 §9.3.1, §9.3.2), so an empty one is
+    /// accepted and a non-empty one refused (400) rather than read.
+    static func hasNoContent(_ head: HTTPRequestHead) -> Bool {
+        head.framing == .none || head.framing == .contentLength(0)
     }
 
     private func methodNotAllowed(_ head: HTTPRequestHead, allow: String) -> HTTPResponse {

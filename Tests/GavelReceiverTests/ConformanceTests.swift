@@ -206,6 +206,25 @@ import Testing
         #expect(head.field("Host") == "gavel.example:8787")
     }
 
+    /// `GET /healthz` (and `/metrics`) with `Content-Length: 0` is an empty body, not a body:
+    /// 200, and the connection stays open (it was 400, which failed load-balancer probes).
+    @Test func healthChecksWithAnEmptyBodyAreAnswered200() throws {
+        let r = try RunningReceiver()
+        defer { r.stop() }
+        let c = try LoopbackClient(port: r.port)
+        defer { c.close() }
+        c.send(
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" + "HEAD /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+                + "GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 00\r\n\r\n")
+        let get = try #require(c.readResponse())
+        #expect(get.status == 200)
+        #expect(!get.head.contains("Connection: close"))
+        #expect(c.readResponse()?.status == 200)
+        #expect(c.readResponse()?.status == 200)
+        // A body that is not empty is still refused, before it is read.
+        #expect(try r.exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").status == 400)
+    }
+
     /// Requests pipelined in one write are answered in order; the one after an error is not.
     @Test func pipelinedRequestsStopAtTheFirstError() throws {
         let r = try RunningReceiver()
