@@ -15,7 +15,7 @@ final class RunningReceiver {
 
     init(
         secret: String? = nil, readDeadline: Double = 10, maxConnections: Int = 512, maxBody: Int = 1 << 20,
-        busyTimeoutMs: Int32 = 5000
+        busyTimeoutMs: Int32 = 5000, maxConnectionsPerPeer: Int = 64
     ) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         writer = try IngestWriter(path: folder + "/gavel.db", busyTimeoutMs: busyTimeoutMs)
@@ -24,7 +24,7 @@ final class RunningReceiver {
         limits.maxBodyBytes = maxBody
         let options = ReceiverOptions(
             listen: ListenAddress(host: "127.0.0.1", port: 0), secret: secret, limits: limits,
-            readDeadlineSeconds: readDeadline, maxConnections: maxConnections)
+            readDeadlineSeconds: readDeadline, maxConnections: maxConnections, maxConnectionsPerPeer: maxConnectionsPerPeer)
         receiver = try Receiver(options: options, writer: writer) { incoming in
             try w.submit { db in IngestReply(record: try db.record(incoming), remediations: []) }
         }
