@@ -154,6 +154,22 @@ import Testing
         #expect(v.compactText == #"{"k\"":"a\u0001b\u001f\t\"\\/é","n":3,"b":false,"z":null}"#)
     }
 
+    /// Issue 16 item 5: `--json` output carried C1 controls (U+009B is a one-byte CSI) and bidi
+    /// controls raw. They are escaped now — the same JSON value, bytes a terminal shows as text.
+    @Test func compactTextEscapesC1BidiAndZeroWidth() throws {
+        let hostile = "a\u{80}\u{9B}31m\u{9F}\u{61C}\u{200B}\u{200E}\u{200F}\u{2028}\u{2029}\u{202A}\u{202E}\u{2060}\u{2066}\u{2069}\u{FEFF}z"
+        let text = JSONValue.string(hostile).compactText
+        #expect(
+            text
+                == #""a\u0080\u009b31m\u009f\u061c\u200b\u200e\u200f\u2028\u2029\u202a\u202e\u2060\u2066\u2069\ufeffz""#)
+        #expect(text.unicodeScalars.allSatisfy { $0.isASCII })
+        #expect(try JSONValue.parse(text) == .string(hostile))
+        // Keys too, and neighbours of the escaped ranges stay raw.
+        let v: JSONValue = ["k\u{202E}": "\u{A0}é\u{2027}\u{2030}\u{202F}\u{2065}\u{206A}😀"]
+        #expect(v.compactText == "{\"k\\u202e\":\"\u{A0}é\u{2027}\u{2030}\u{202F}\u{2065}\u{206A}😀\"}")
+        #expect(try JSONValue.parse(v.compactText) == v)
+    }
+
     @Test func compactTextWritesInvalidNumberTextAsNull() {
         #expect(
             JSONValue.array([.number("12"), .number("1e5"), .number("0x10"), .number(""), .number("01")]).compactText

@@ -1,13 +1,41 @@
 import Foundation
+import GavelCore
 import Testing
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// Issue 16 findings checked against the real binary: what `gavel serve` does when it runs out
-/// of file descriptors.
+/// Issue 16 findings checked against the real binary: what `gavel signals --json` prints for a
+/// hostile rule name, and what `gavel serve` does when it runs out of file descriptors.
 @Suite(.serialized) struct ReceiverHardeningEndToEndTests {
+    /// A rule name holding U+009B (a one-byte CSI) and U+202E (right-to-left override) reaches
+    /// `gavel signals --json` escaped as `\u009b` and `\u202e`: the same JSON value, but bytes a
+    /// terminal shows as text.
+    @Test func signalsJSONEscapesC1AndBidiControls() throws {
+        let serve = try ServeProcess()
+        defer { serve.cleanup() }
+        let name = "Login \u{9B}31mred\u{202E}txt.exe\u{2066}"
+        let body = JSONValue.object([
+            JSONMember("SECURITY_SIGNAL_ID", "c1-bidi"), JSONMember("SECURITY_RULE_NAME", .string(name)),
+        ])
+        // Built without compactText's escaping, so the controls travel raw in the request.
+        let raw = #"{"SECURITY_SIGNAL_ID":"c1-bidi","SECURITY_RULE_NAME":""# + name + #""}"#
+        #expect(try JSONValue.parse(raw) == body)
+        _ = try curl(serve.baseURL + "/webhook", body: raw)
+        let out = try GavelBinary.run(["signals", "--json", "--db", serve.dbPath])
+        #expect(out.status == 0)
+        let bytes = Array(out.out.utf8)
+        for (scalar, encoded) in [("U+009B", [0xC2, 0x9B]), ("U+202E", [0xE2, 0x80, 0xAE]), ("U+2066", [0xE2, 0x81, 0xA6])] as [(String, [UInt8])] {
+            let printedRaw = bytes.containsRun(encoded)
+            #expect(!printedRaw, "\(scalar) printed raw")
+        }
+        #expect(out.out.contains(#"Login \u009b31mred\u202etxt.exe\u2066"#))
+        let rows = try JSONValue.parse(out.out)
+        guard case .array(let signals) = rows else { throw POSIXError(.EINVAL) }
+        #expect(signals.first?["rule"] == .string(name))
+    }
+
     /// With `ulimit -n 64`, 80 idle connections exhaust the descriptors and `accept` fails with
     /// EMFILE: the receiver backs off instead of retrying in a loop (it used to spin a core), and
     /// serves again once the idle connections are closed.
@@ -29,7 +57,12 @@ import Testing
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         defer {
+            // SIGTERM, and SIGKILL after 10 s: a `gavel serve` that ran out of descriptors before
+            // it installed its signal handling ignores SIGTERM (see the pause below).
             kill(process.processIdentifier, SIGTERM)
+            let until = Date().addingTimeInterval(10)
+            while process.isRunning && Date() < until { usleep(50_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
         var seen = ""
@@ -44,6 +77,9 @@ import Testing
             }
         }
         let bound = try #require(port, "serve did not start: \(seen)")
+        // `gavel serve` prints its address before it sets up SIGTERM handling (a dispatch signal
+        // source, which needs a descriptor): let it finish before taking every descriptor.
+        usleep(500_000)
 
         var sockets: [Int32] = []
         defer { sockets.forEach { _ = close($0) } }
@@ -103,5 +139,13 @@ import Testing
         // After "pid (comm)": state is field 3, so utime (14) and stime (15) are at 11 and 12.
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { throw POSIXError(.EINVAL) }
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// True when `run` occurs in these bytes.
+    func containsRun(_ run: [UInt8]) -> Bool {
+        guard !run.isEmpty, count >= run.count else { return false }
+        return (0...(count - run.count)).contains { self[$0..<($0 + run.count)].elementsEqual(run) }
     }
 }
