@@ -4,7 +4,9 @@ import GavelCore
 enum CoreProperties {
     /// Any JSON that parses prints compactly to text that parses back to the same value, and
     /// that text holds no raw C0 or C1 control, bidi control, zero-width character or line
-    /// separator (RFC 8259 §7 lets them be escaped). A lone number keeps its digits.
+    /// separator (RFC 8259 §7 lets them be escaped). A lone number keeps its digits. The
+    /// element limit is exact: a text with N array elements and object members parses with a
+    /// limit of N, to the same value, and is refused with N - 1.
     static func jsonRoundTrip(_ input: [UInt8]) {
         guard let value = try? JSONValue.parse(input) else { return }
         let text = value.compactText
@@ -13,6 +15,10 @@ enum CoreProperties {
             check(false, "compact JSON holds a raw U+\(String(scalar.value, radix: 16, uppercase: true))")
         }
         check((try? JSONValue.parse(text)) == value, "compact JSON does not parse back to the same value")
+        let n = elementCount(value)
+        check(n <= JSONValue.defaultMaxElements, "\(n) elements parsed under the default limit")
+        check((try? JSONValue.parse(input, maxElements: n)) == value, "\(n) elements refused with a limit of \(n)")
+        if n > 0 { check((try? JSONValue.parse(input, maxElements: n - 1)) == nil, "\(n) elements accepted with a limit of \(n - 1)") }
         if case .number(let digits) = value {
             let trimmed = String(decoding: input, as: UTF8.self).trimmingJSONWhitespace
             check(digits == trimmed, "number \(trimmed) kept as \(digits)")
@@ -85,6 +91,15 @@ enum CoreProperties {
             check(range.prefixLength >= 0 && range.prefixLength <= maxBits, "prefix /\(range.prefixLength)")
             check(CIDR(parsing: range.description) == range, "\(text.debugDescription) → \(range) parses to another range")
             check(range.contains(range.network), "\(range) does not contain its network")
+        }
+    }
+
+    /// Array elements plus object members, nested ones included (the top-level value is not one).
+    static func elementCount(_ value: JSONValue) -> Int {
+        switch value {
+        case .array(let items): items.count + items.reduce(0) { $0 + elementCount($1) }
+        case .object(let members): members.count + members.reduce(0) { $0 + elementCount($1.value) }
+        default: 0
         }
     }
 

@@ -3,9 +3,9 @@ import Testing
 @testable import GavelCore
 
 @Suite struct JSONValueTests {
-    private func parseError(_ bytes: [UInt8], maxDepth: Int = 64) -> JSONError? {
+    private func parseError(_ bytes: [UInt8], maxDepth: Int = 64, maxElements: Int = JSONValue.defaultMaxElements) -> JSONError? {
         do {
-            _ = try JSONValue.parse(bytes, maxDepth: maxDepth)
+            _ = try JSONValue.parse(bytes, maxDepth: maxDepth, maxElements: maxElements)
             return nil
         } catch {
             return error
@@ -124,6 +124,54 @@ import Testing
         #expect(e.offset == 64)
         let objects = Array(String(repeating: #"{"a":"#, count: 10_000).utf8)
         #expect(parseError(objects) != nil)
+    }
+
+    /// 1 MiB of `[0,0,…]` (about 524,000 values) is refused at the 100,001st element, with the
+    /// limit named, instead of building every value (issue 16: it kept a core busy for minutes).
+    @Test func aMegabyteOfZerosIsRefusedAtTheElementLimit() throws {
+        var zeros: [UInt8] = [UInt8(ascii: "[")]
+        while zeros.count + 2 < 1 << 20 { zeros += [UInt8(ascii: "0"), UInt8(ascii: ",")] }
+        zeros[zeros.count - 1] = UInt8(ascii: "]")
+        let e = try #require(parseError(zeros))
+        #expect(JSONValue.defaultMaxElements == 100_000)
+        #expect(e.message.contains("100000"))
+        #expect(e.offset == 1 + 2 * 100_000)
+    }
+
+    /// The element limit counts array elements and object members of every container together
+    /// (not the top-level value), and is exact.
+    @Test func elementLimitCountsEveryContainerAndIsExact() throws {
+        let five = "[0,0,0,0,0]"
+        #expect(try JSONValue.parse(five, maxElements: 5) == .array(Array(repeating: .number("0"), count: 5)))
+        let e = try #require(parseError(Array(five.utf8), maxElements: 4))
+        #expect(e.offset == 9)
+        #expect(e.message.contains("more than 4 "))
+        let nested = #"{"a":[1,2],"b":{"c":[]}}"#  // a, 1, 2, b, c
+        #expect((try? JSONValue.parse(nested, maxElements: 5)) != nil)
+        #expect((try? JSONValue.parse(nested, maxElements: 4)) == nil)
+        #expect(try JSONValue.parse("7", maxElements: 0) == .number("7"))
+        #expect(try JSONValue.parse("[]", maxElements: 0) == .array([]))
+        #expect((try? JSONValue.parse("[7]", maxElements: 0)) == nil)
+    }
+
+    /// Arrays and objects as wide as the limit parse whole, each value in place, repeated keys
+    /// included (issue 16: 40,000 elements took 7.6 s and 40,000 members 20 s when every
+    /// append copied the container).
+    @Test func wideArraysAndObjectsParseWhole() throws {
+        let n = JSONValue.defaultMaxElements
+        let array = try JSONValue.parse("[" + (0..<n).map(String.init).joined(separator: ",") + "]")
+        guard case .array(let items) = array else { throw JSONError(offset: 0, message: "not an array") }
+        #expect(items.count == n)
+        #expect(items.last == .number(String(n - 1)))
+        let object = try JSONValue.parse("{" + (0..<n).map { #""k\#($0)":\#($0)"# }.joined(separator: ",") + "}")
+        guard case .object(let members) = object else { throw JSONError(offset: 0, message: "not an object") }
+        #expect(members.count == n)
+        #expect(object["k\(n - 1)"] == .number(String(n - 1)))
+        let repeated = Array(("{" + (0..<n).map { #""k":\#($0)"# }.joined(separator: ",") + "}").utf8)
+        #expect(try JSONValue.parse(repeated) == .object([JSONMember("k", .number(String(n - 1)))]))
+        guard case .object(let all) = try JSONValue.parse(repeated, keepingRepeatedKeys: true) else { return }
+        #expect(all.count == n)
+        #expect(all.first == JSONMember("k", .number("0")))
     }
 
     @Test func depthLimitIsExact() throws {
