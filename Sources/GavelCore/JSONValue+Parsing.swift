@@ -42,7 +42,8 @@ extension JSONValue {
     ///   - maxDepth: The most arrays/objects that may be open at once (default 64; 0 allows only
     ///     a scalar at the top).
     ///   - maxElements: The most array elements plus object members in the whole text, nested
-    ///     ones included; the top-level value itself is not counted (default
+    ///     ones and every occurrence of a repeated key included; the top-level value itself is
+    ///     not counted (default
     ///     ``defaultMaxElements``, 100,000; 0 allows only scalars and empty containers).
     ///   - keepingRepeatedKeys: When true, every member is kept in document order, a repeated
     ///     key included, so that the caller can refuse it with its own context (the config

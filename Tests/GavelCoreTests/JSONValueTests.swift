@@ -152,6 +152,9 @@ import Testing
         #expect(try JSONValue.parse("7", maxElements: 0) == .number("7"))
         #expect(try JSONValue.parse("[]", maxElements: 0) == .array([]))
         #expect((try? JSONValue.parse("[7]", maxElements: 0)) == nil)
+        // A repeated key counts each time it is read (the work done), though it keeps one member.
+        #expect(try JSONValue.parse(#"{"a":1,"a":2}"#, maxElements: 2) == .object([JSONMember("a", .number("2"))]))
+        #expect((try? JSONValue.parse(#"{"a":1,"a":2}"#, maxElements: 1)) == nil)
     }
 
     /// Arrays and objects as wide as the limit parse whole, each value in place, repeated keys
