@@ -2,74 +2,97 @@ import GavelCore
 import GavelStore
 
 extension SQLiteStore {
-    public func claimDue(worker: String, limit: Int, leaseMs: Int64, config: GavelConfig, at now: Timestamp) throws(StoreError)
+    public func claimDue(worker: String, quota: ClaimQuota, leaseMs: Int64, config: GavelConfig, at now: Timestamp) throws(StoreError)
         -> [DispatchClaim]
     {
         try storeCall {
-            let approved = RemediationState.approved
-            let dispatching = try RemediationLifecycle.next(from: approved, on: .claim, by: .dispatcher)
-            let reverting = try RemediationLifecycle.next(from: .reverting, on: .claim, by: .dispatcher)
-            let dueDispatch = "r.state = 'approved' AND (r.next_attempt_ms IS NULL OR r.next_attempt_ms <= ?1)"
-            let dueRevert = "r.state = 'reverting' AND r.claimed_by IS NULL AND (r.next_attempt_ms IS NULL OR r.next_attempt_ms <= ?1)"
             let expired = "r.state = 'dispatched' AND r.expires_ms <= ?1"
             // A read-only look first, so a dispatcher woken after every ingest commit takes the
             // write lock only when something is due (otherwise each wake-up would contend with the
             // ingest writer for the lock and make it wait in the busy handler).
             if db.transactionDepth == 0,
                 try db.query(
-                    "SELECT 1 FROM remediations r WHERE (\(dueDispatch)) OR (\(dueRevert)) OR (\(expired)) LIMIT 1", [.integer(now.milliseconds)]
+                    "SELECT 1 FROM remediations r WHERE (\(Self.dueDispatch)) OR (\(Self.dueRevert)) OR (\(expired)) LIMIT 1",
+                    [.integer(now.milliseconds)]
                 ).isEmpty
             {
                 return []
             }
             return try db.writeTransaction {
                 try startDueReverts(config: config, at: now)
-                let rows = try db.query(
-                    """
-                    SELECT \(Self.remediationColumns) FROM remediations r WHERE (\(dueDispatch)) OR (\(dueRevert))
-                    ORDER BY coalesce(r.next_attempt_ms, 0), r.id LIMIT ?2
-                    """, [.integer(now.milliseconds), .integer(Int64(max(1, limit)))])
                 var claims: [DispatchClaim] = []
-                let lease = now.adding(milliseconds: leaseMs)
-                for row in rows {
-                    var r = try remediation(from: row, depth: .row)
-                    let kind: Attempt.Kind = r.state == .reverting ? .revert : .dispatch
-                    let to = kind == .revert ? reverting : dispatching
-                    let changed = try db.run(
-                        """
-                        UPDATE remediations SET state = ?, attempts = attempts + ?, claimed_by = ?, lease_until_ms = ?, updated_ms = ?
-                        WHERE id = ? AND state = ? AND claimed_by IS NULL
-                        """,
-                        [
-                            .text(to.rawValue), .integer(kind == .dispatch ? 1 : 0), .text(worker), .integer(lease.milliseconds),
-                            .integer(now.milliseconds), .integer(r.id), .text(r.state.rawValue),
-                        ])
-                    guard changed == 1 else { continue }
-                    try db.run(
-                        "INSERT INTO attempts (remediation, started_ms, kind) VALUES (?, ?, ?)",
-                        [.integer(r.id), .integer(now.milliseconds), .text(kind.rawValue)])
-                    let attemptID = db.lastInsertRowID
-                    let number =
-                        try db.query(
-                            "SELECT count(*) FROM attempts WHERE remediation = ? AND kind = ?", [.integer(r.id), .text(kind.rawValue)]
-                        ).first?.int(0) ?? 1
-                    r.state = to
-                    if kind == .dispatch { r.attempts += 1 }
-                    r.claim = Claim(worker: worker, leaseUntil: lease)
-                    let request: Result<RenderedRequest, DispatchRefusal>
-                    if kind == .revert {
-                        request = r.revertRequest.map { .success($0) } ?? .failure(DispatchRefusal("no revert request was bound"))
-                    } else {
-                        request = try self.request(for: r, config: config)
-                    }
-                    claims.append(
-                        DispatchClaim(
-                            kind: kind, remediation: r, attempt: number, attemptID: attemptID, request: request,
-                            claim: Claim(worker: worker, leaseUntil: lease)))
+                let lease = Claim(worker: worker, leaseUntil: now.adding(milliseconds: leaseMs))
+                let named = quota.actions.keys.sorted()
+                for action in named {
+                    guard let n = quota.actions[action], n > 0 else { continue }
+                    claims += try claimRows(where: "r.action = ?3", [.text(action)], limit: n, lease: lease, config: config, at: now)
+                }
+                if quota.others > 0 {
+                    let others = named.isEmpty ? "1" : "r.action NOT IN (" + named.indices.map { "?\($0 + 3)" }.joined(separator: ",") + ")"
+                    claims += try claimRows(where: others, named.map { .text($0) }, limit: quota.others, lease: lease, config: config, at: now)
                 }
                 return claims
             }
         }
+    }
+
+    /// An approved remediation due at `?1`.
+    static let dueDispatch = "r.state = 'approved' AND (r.next_attempt_ms IS NULL OR r.next_attempt_ms <= ?1)"
+    /// A revert queued and due at `?1`, not held by a dispatcher.
+    static let dueRevert = "r.state = 'reverting' AND r.claimed_by IS NULL AND (r.next_attempt_ms IS NULL OR r.next_attempt_ms <= ?1)"
+
+    /// Claims up to `limit` due rows matching `filter` (its values numbered from `?3`): dispatches,
+    /// then reverts; of each, the members of batches waiting to go again first (by batch, so a batch's
+    /// members come together), then the oldest due (`remediations_due`).
+    private func claimRows(where filter: String, _ values: [SQLValue], limit: Int, lease: Claim, config: GavelConfig, at now: Timestamp) throws
+        -> [DispatchClaim]
+    {
+        var rows: [Row] = []
+        for due in [Self.dueDispatch, Self.dueRevert] {
+            for (keyed, order) in [("r.batch_key IS NOT NULL", "r.batch_key, r.id"), ("r.batch_key IS NULL", "r.next_attempt_ms, r.id")] {
+                guard rows.count < limit else { break }
+                rows += try db.query(
+                    "SELECT \(Self.remediationColumns) FROM remediations r WHERE \(due) AND \(filter) AND \(keyed) ORDER BY \(order) LIMIT ?2",
+                    [.integer(now.milliseconds), .integer(Int64(limit - rows.count))] + values)
+            }
+        }
+        let dispatching = try RemediationLifecycle.next(from: .approved, on: .claim, by: .dispatcher)
+        let reverting = try RemediationLifecycle.next(from: .reverting, on: .claim, by: .dispatcher)
+        var claims: [DispatchClaim] = []
+        claims.reserveCapacity(rows.count)
+        for row in rows {
+            var r = try remediation(from: row, depth: .bare)
+            let kind: Attempt.Kind = r.state == .reverting ? .revert : .dispatch
+            let to = kind == .revert ? reverting : dispatching
+            let changed = try db.run(
+                """
+                UPDATE remediations SET state = ?, attempts = attempts + ?, claimed_by = ?, lease_until_ms = ?, updated_ms = ?
+                WHERE id = ? AND state = ? AND claimed_by IS NULL
+                """,
+                [
+                    .text(to.rawValue), .integer(kind == .dispatch ? 1 : 0), .text(lease.worker), .integer(lease.leaseUntil?.milliseconds ?? 0),
+                    .integer(now.milliseconds), .integer(r.id), .text(r.state.rawValue),
+                ])
+            guard changed == 1 else { continue }
+            try db.run(
+                "INSERT INTO attempts (remediation, started_ms, kind) VALUES (?, ?, ?)",
+                [.integer(r.id), .integer(now.milliseconds), .text(kind.rawValue)])
+            let attemptID = db.lastInsertRowID
+            let number =
+                try db.query("SELECT count(*) FROM attempts WHERE remediation = ? AND kind = ?", [.integer(r.id), .text(kind.rawValue)]).first?.int(0)
+                ?? 1
+            r.state = to
+            if kind == .dispatch { r.attempts += 1 }
+            r.claim = lease
+            let request: Result<RenderedRequest, DispatchRefusal>
+            if kind == .revert {
+                request = r.revertRequest.map { .success($0) } ?? .failure(DispatchRefusal("no revert request was bound"))
+            } else {
+                request = try self.request(for: r, config: config)
+            }
+            claims.append(DispatchClaim(kind: kind, remediation: r, attempt: number, attemptID: attemptID, request: request, claim: lease))
+        }
+        return claims
     }
 
     /// What a claimed remediation sends: the request bound at its approval; for an approval
@@ -89,65 +112,106 @@ extension SQLiteStore {
     }
 
     @discardableResult
-    public func finish(_ claim: DispatchClaim, _ report: AttemptReport, config: GavelConfig, at now: Timestamp) throws(StoreError) -> Bool {
+    public func finish(_ attempts: [FinishedAttempt], config: GavelConfig, at now: Timestamp) throws(StoreError) -> [Bool] {
+        try storeCall {
+            try db.writeTransaction { try attempts.map { try finish($0.claim, $0.report, config: config, at: now) } }
+        }
+    }
+
+    /// Records one attempt's outcome in the caller's write transaction (see `finish(_:config:at:)`).
+    private func finish(_ claim: DispatchClaim, _ report: AttemptReport, config: GavelConfig, at now: Timestamp) throws -> Bool {
+        let event: RemediationEvent
+        let outcome: Attempt.Outcome
+        var next: SQLValue = .null
+        switch report.result {
+        case .dispatched:
+            event = .succeed
+            outcome = .success
+        case .retry(let at):
+            event = .retryLater
+            outcome = .retry
+            next = .integer(at.milliseconds)
+        case .failed:
+            event = .fail
+            outcome = .failed
+        }
+        let from: RemediationState = claim.kind == .revert ? .reverting : .dispatching
+        let to = try RemediationLifecycle.next(from: from, on: event, by: .dispatcher)
+        // What the attempt did is recorded even when the claim was lost meanwhile.
+        try db.run(
+            "UPDATE attempts SET duration_ms = ?, status = ?, outcome = ?, error = ?, response = ?, batch_key = ? WHERE id = ?",
+            [
+                .integer(Int64(report.durationMs)), .int(report.status), .text(outcome.rawValue), .text(report.error), .text(report.response),
+                .text(report.batchKey), .integer(claim.attemptID),
+            ])
+        var extra = ""
+        var extraValues: [SQLValue] = []
+        if claim.kind == .dispatch && to == .dispatched {
+            let r = claim.remediation
+            let duration = try inForceDuration(of: r, config: config, at: now)
+            extra = ", dispatched_ms = ?, duration_ms = ?, expires_ms = ?, dispatch_response = ?"
+            extraValues = [
+                .integer(now.milliseconds), duration.map { .integer($0) } ?? .null,
+                duration.map { .integer(now.adding(milliseconds: $0).milliseconds) } ?? .null, .text(report.response),
+            ]
+        } else if claim.kind == .revert && to == .reverted {
+            extra = ", reverted_ms = ?, expires_ms = NULL"
+            extraValues = [.integer(now.milliseconds)]
+        }
+        // A retry keeps the batch, so its members are claimed and sent again together.
+        let batch: SQLValue = event == .retryLater ? .text(report.batchKey) : .null
+        let changed = try db.run(
+            """
+            UPDATE remediations SET state = ?, last_status = ?, last_error = ?, next_attempt_ms = ?, claimed_by = NULL,
+                lease_until_ms = NULL, updated_ms = ?, batch_key = ?\(extra)
+            WHERE id = ? AND state = ? AND claimed_by = ?
+            """,
+            [.text(to.rawValue), .int(report.status), .text(report.error), next, .integer(now.milliseconds), batch] + extraValues + [
+                .integer(claim.id), .text(from.rawValue), .text(claim.claim.worker),
+            ])
+        guard changed == 1 else { return false }
+        let what = (claim.kind == .revert ? "revert attempt" : "attempt") + " \(claim.attempt)" + (report.batchKey.map { " in batch \($0)" } ?? "")
+        let detail = "\(what): " + (report.status.map { "status \($0)" } ?? "no status") + (report.error.map { ", \($0)" } ?? "")
+        let after = event == .retryLater ? "\(to.rawValue) (retry)" : to.rawValue
+        try audit(
+            actor: "dispatcher", action: claim.kind == .revert ? "revert-dispatch" : "dispatch", subject: "remediation \(claim.id)",
+            before: from.rawValue, after: after, detail: detail, at: now)
+        return true
+    }
+
+    public func recordBatch(_ claims: [DispatchClaim], key: String, at now: Timestamp) throws(StoreError) {
         try storeCall {
             try db.writeTransaction {
-                let event: RemediationEvent
-                let outcome: Attempt.Outcome
-                var next: SQLValue = .null
-                switch report.result {
-                case .dispatched:
-                    event = .succeed
-                    outcome = .success
-                case .retry(let at):
-                    event = .retryLater
-                    outcome = .retry
-                    next = .integer(at.milliseconds)
-                case .failed:
-                    event = .fail
-                    outcome = .failed
+                for claim in claims {
+                    let from: RemediationState = claim.kind == .revert ? .reverting : .dispatching
+                    let changed = try db.run(
+                        "UPDATE remediations SET batch_key = ? WHERE id = ? AND state = ? AND claimed_by = ?",
+                        [.text(key), .integer(claim.id), .text(from.rawValue), .text(claim.claim.worker)])
+                    if changed == 1 { try db.run("UPDATE attempts SET batch_key = ? WHERE id = ?", [.text(key), .integer(claim.attemptID)]) }
                 }
-                let from: RemediationState = claim.kind == .revert ? .reverting : .dispatching
-                let to = try RemediationLifecycle.next(from: from, on: event, by: .dispatcher)
-                // What the attempt did is recorded even when the claim was lost meanwhile.
-                try db.run(
-                    "UPDATE attempts SET duration_ms = ?, status = ?, outcome = ?, error = ?, response = ? WHERE id = ?",
-                    [
-                        .integer(Int64(report.durationMs)), .int(report.status), .text(outcome.rawValue), .text(report.error),
-                        .text(report.response), .integer(claim.attemptID),
-                    ])
-                var extra = ""
-                var extraValues: [SQLValue] = []
-                if claim.kind == .dispatch && to == .dispatched {
-                    let r = claim.remediation
-                    let duration = try inForceDuration(of: r, config: config, at: now)
-                    extra = ", dispatched_ms = ?, duration_ms = ?, expires_ms = ?, dispatch_response = ?"
-                    extraValues = [
-                        .integer(now.milliseconds), duration.map { .integer($0) } ?? .null,
-                        duration.map { .integer(now.adding(milliseconds: $0).milliseconds) } ?? .null, .text(report.response),
-                    ]
-                } else if claim.kind == .revert && to == .reverted {
-                    extra = ", reverted_ms = ?, expires_ms = NULL"
-                    extraValues = [.integer(now.milliseconds)]
+            }
+        }
+    }
+
+    public func releaseClaims(_ claims: [DispatchClaim], at now: Timestamp) throws(StoreError) {
+        try storeCall {
+            try db.writeTransaction {
+                for claim in claims {
+                    let from: RemediationState = claim.kind == .revert ? .reverting : .dispatching
+                    let to = try RemediationLifecycle.next(from: from, on: .release, by: .dispatcher)
+                    let changed = try db.run(
+                        """
+                        UPDATE remediations SET state = ?, attempts = attempts - ?, claimed_by = NULL, lease_until_ms = NULL, updated_ms = ?
+                        WHERE id = ? AND state = ? AND claimed_by = ?
+                        """,
+                        [
+                            .text(to.rawValue), .integer(claim.kind == .dispatch ? 1 : 0), .integer(now.milliseconds), .integer(claim.id),
+                            .text(from.rawValue), .text(claim.claim.worker),
+                        ])
+                    if changed == 1 {
+                        try db.run("DELETE FROM attempts WHERE id = ? AND outcome IS NULL", [.integer(claim.attemptID)])
+                    }
                 }
-                let changed = try db.run(
-                    """
-                    UPDATE remediations SET state = ?, last_status = ?, last_error = ?, next_attempt_ms = ?, claimed_by = NULL,
-                        lease_until_ms = NULL, updated_ms = ?\(extra)
-                    WHERE id = ? AND state = ? AND claimed_by = ?
-                    """,
-                    [.text(to.rawValue), .int(report.status), .text(report.error), next, .integer(now.milliseconds)] + extraValues + [
-                        .integer(claim.id), .text(from.rawValue), .text(claim.claim.worker),
-                    ])
-                guard changed == 1 else { return false }
-                let what = claim.kind == .revert ? "revert attempt" : "attempt"
-                let detail =
-                    "\(what) \(claim.attempt): " + (report.status.map { "status \($0)" } ?? "no status") + (report.error.map { ", \($0)" } ?? "")
-                let after = event == .retryLater ? "\(to.rawValue) (retry)" : to.rawValue
-                try audit(
-                    actor: "dispatcher", action: claim.kind == .revert ? "revert-dispatch" : "dispatch", subject: "remediation \(claim.id)",
-                    before: from.rawValue, after: after, detail: detail, at: now)
-                return true
             }
         }
     }

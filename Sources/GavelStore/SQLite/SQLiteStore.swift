@@ -26,7 +26,7 @@ public final class SQLiteStore: Store {
         r.id, r.action, r.target_kind, r.target, r.rule_key, r.rule_name, r.severity_rank, r.state, r.idempotency_key, r.signals,
         r.decided_by, r.decided_ms, r.reason, r.attempts, r.last_status, r.last_error, r.created_ms, r.updated_ms, r.last_seen_ms,
         r.next_attempt_ms, r.claimed_by, r.lease_until_ms, r.bound_request, r.request, r.config_version, r.dispatched_ms, r.expires_ms,
-        r.duration_ms, r.dispatch_response, r.revert_request, r.reverted_by, r.reverted_ms, r.revert_reason
+        r.duration_ms, r.dispatch_response, r.revert_request, r.reverted_by, r.reverted_ms, r.revert_reason, r.batch_key
         """
 
     /// How much of a remediation's signals a mapping reads.
@@ -35,6 +35,8 @@ public final class SQLiteStore: Store {
         case row
         /// Everything `gavel list --json` shows: the newest 50 signal ids, the first 200 IPs and users.
         case full
+        /// The row alone, no IPs, users or approvals (what a dispatch claim needs).
+        case bare
     }
 
     /// Maps one `remediationColumns` row to a `Remediation`: the one place a stored remediation
@@ -42,11 +44,14 @@ public final class SQLiteStore: Store {
     func remediation(from r: Row, depth: Depth) throws -> Remediation {
         let id = r.int64(0) ?? 0
         let entityLimit: Int64 = depth == .row ? 20 : 200
-        let entities = try db.query(
-            """
-            SELECT kind, value FROM remediation_entities WHERE remediation = ?
-            ORDER BY first_signal, first_position, kind, value LIMIT ?
-            """, [.integer(id), .integer(entityLimit)])
+        let entities =
+            depth == .bare
+            ? []
+            : try db.query(
+                """
+                SELECT kind, value FROM remediation_entities WHERE remediation = ?
+                ORDER BY first_signal, first_position, kind, value LIMIT ?
+                """, [.integer(id), .integer(entityLimit)])
         var signalIDs: [String] = []
         if depth == .full {
             signalIDs = try db.query(
@@ -75,6 +80,8 @@ public final class SQLiteStore: Store {
         remediation.revertedBy = r.string(30)
         remediation.revertedAt = r.int64(31).map(Timestamp.init(milliseconds:))
         remediation.revertReason = r.string(32)
+        remediation.batchKey = r.string(33)
+        if depth == .bare { return remediation }
         remediation.approvals = try db.query("SELECT analyst, at_ms FROM approvals WHERE remediation = ? ORDER BY at_ms, analyst", [.integer(id)])
             .map { Approval(analyst: $0.string(0) ?? "", at: Timestamp(milliseconds: $0.int64(1) ?? 0)) }
         return remediation

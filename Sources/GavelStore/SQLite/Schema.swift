@@ -18,7 +18,8 @@ enum Schema {
         var after: (@Sendable (Database) throws -> Void)?
     }
 
-    static let migrations: [Migration] = sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch, accountability]
+    static let migrations: [Migration] =
+        sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch, accountability, takenByAnotherBranch, storms]
 
     static let sqlMigrations: [String] = [
         // 1: signals, entities, deliveries, intake errors, audit log, rules, remediations.
@@ -422,6 +423,21 @@ enum Schema {
                 previous = hash
             }
         })
+
+    /// 7: reserved — another branch (intake's word-back attempts) takes version 7; it is empty on
+    /// this branch so that this branch's own migration keeps the number it was given (8).
+    static let takenByAnotherBranch = Migration(sql: "")
+
+    /// 8: storms (issue 15): the batch a remediation waits to be sent in again (`batch_key`: set
+    /// when its batch is sent, kept by a retry or a crash recovery, cleared when it succeeds or
+    /// fails for good), the batch each attempt went in, and the index dispatch claims walk per
+    /// action (due remediations of one action, batch members first, oldest due first).
+    static let storms = Migration(
+        sql: """
+            ALTER TABLE remediations ADD COLUMN batch_key TEXT;
+            ALTER TABLE attempts ADD COLUMN batch_key TEXT;
+            CREATE INDEX remediations_due ON remediations(state, action, batch_key, next_attempt_ms);
+            """)
 
     /// The schema version this build writes.
     static var latestVersion: Int { migrations.count }
