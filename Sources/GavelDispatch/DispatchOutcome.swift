@@ -30,14 +30,20 @@ public struct DispatchOutcome: Sendable, Equatable {
     public var responseExcerpt: String
     /// Wall time of the attempt in milliseconds, measured on a monotonic clock.
     public var durationMs: Int
+    /// How long the endpoint asked to be left alone, in seconds, from its `Retry-After` header
+    /// (`RetryAfter`); nil when it sent none. The dispatcher pauses the action for that long.
+    public var retryAfterSeconds: Double?
 
     /// Creates an outcome; see the properties for the meaning of each field.
-    public init(kind: Kind, status: Int? = nil, error: String? = nil, responseExcerpt: String = "", durationMs: Int = 0) {
+    public init(
+        kind: Kind, status: Int? = nil, error: String? = nil, responseExcerpt: String = "", durationMs: Int = 0, retryAfterSeconds: Double? = nil
+    ) {
         self.kind = kind
         self.status = status
         self.error = error
         self.responseExcerpt = responseExcerpt
         self.durationMs = durationMs
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     /// Most bytes of UTF-8 kept in `responseExcerpt` (4096).

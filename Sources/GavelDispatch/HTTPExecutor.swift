@@ -2,9 +2,14 @@ import Dispatch
 import Foundation
 import FoundationNetworking
 import GavelCore
+import Synchronization
 
-/// Sends an HTTP action's request with `URLSession` and classifies the answer.
+/// Sends an HTTP action's request and classifies the answer.
 ///
+/// - Transport: a plain `http://` URL goes through gavel's own HTTP/1.1 client with persistent
+///   connections (`HTTPConnectionPool`), unless a proxy is configured in the environment
+///   (`http_proxy`, `HTTP_PROXY`, `all_proxy`, `ALL_PROXY`); `https://` (and proxied plain http)
+///   goes through `URLSession` (libcurl), one session per executor shared by its requests.
 /// - Headers: the rendered headers, then `User-Agent: gavel/0.1` and
 ///   `Idempotency-Key: <key>` (these two win over rendered ones of the same name; the
 ///   Idempotency-Key header is the IETF httpapi draft's, so the target can drop a re-send).
@@ -14,30 +19,48 @@ import GavelCore
 /// - Redirects are never followed (checklist D6): a 3xx answer is `.permanent`,
 ///   `"redirect not followed"`.
 /// - `timeoutSeconds` bounds the whole exchange (connect, send, answer); at the deadline the
-///   task is cancelled (checklist D4). Once the status line has arrived it decides the
+///   exchange is abandoned (checklist D4). Once the status line has arrived it decides the
 ///   outcome, even if the body then breaks off or outlasts the deadline.
-/// - At most 64 KiB of the response body are kept; then the call returns and the task is
-///   cancelled in the background; the first 4096 bytes become the excerpt. URLSession on
-///   Linux has no backpressure, so libcurl may read (and drop) more until the cancel lands.
+/// - At most 64 KiB of the response body are kept; then the call returns and the connection is
+///   closed; the first 4096 bytes become the excerpt.
 /// - Classification: 2xx `.success`; 408, 429, 5xx, network errors and timeouts
-///   `.retryable`; other 1xx/3xx/4xx and anything else `.permanent`.
+///   `.retryable`; other 1xx/3xx/4xx and anything else `.permanent`. A `Retry-After` header
+///   (`RetryAfter`) is reported in `retryAfterSeconds`.
 ///
-/// Each call uses its own ephemeral session (no cookies, no cache, no credential store) and
-/// blocks the calling thread, which must not be the session's delegate queue.
+/// Calls block the calling thread and may come from many threads at once.
 /// `URLSession` on Linux sends headers in its own order, not the configured one, and adds
-/// `Accept`, `Accept-Encoding`, `Accept-Language` and `Connection: keep-alive`.
+/// `Accept`, `Accept-Encoding`, `Accept-Language` and `Connection: keep-alive`; gavel's own client
+/// sends `Host`, the rendered headers in order, `User-Agent`, `Idempotency-Key` and `Content-Length`.
 public struct HTTPExecutor: Sendable {
     /// The `User-Agent` sent with every request.
     public static let userAgent = "gavel/0.1"
 
-    /// Creates an HTTP executor.
-    public init() {}
+    /// Persistent connections for plain http.
+    let pool: HTTPConnectionPool
+    /// The `URLSession` for https.
+    let session: SharedSession
+    /// Whether plain `http://` goes through gavel's own client (false when a proxy is configured).
+    let ownClientForPlainHTTP: Bool
+
+    /// Creates an HTTP executor (its own connection pool and session), reading the proxy settings
+    /// from this process's environment.
+    public init() {
+        self.init(environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// Creates an HTTP executor for a process whose environment is `environment`.
+    init(environment: [String: String]) {
+        pool = HTTPConnectionPool()
+        session = SharedSession()
+        let proxies = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+        ownClientForPlainHTTP = !proxies.contains { !(environment[$0] ?? "").isEmpty }
+    }
 
     /// Sends `request` once and waits for the answer, at most `request.timeoutSeconds`.
     /// - Parameters:
     ///   - request: the rendered request.
     ///   - idempotencyKey: sent as the `Idempotency-Key` header; the same for every attempt of
-    ///     one remediation.
+    ///     one remediation (or one batch).
     /// - Returns: the outcome; `status` is the HTTP status when an answer arrived.
     public func execute(_ request: HTTPDispatchRequest, idempotencyKey: String) -> DispatchOutcome {
         let watch = Stopwatch()
@@ -47,50 +70,53 @@ public struct HTTPExecutor: Sendable {
         case .failure(let refusal):
             return DispatchOutcome(kind: .permanent, error: refusal.reason, durationMs: watch.elapsedMs)
         }
-
-        let recorder = ExchangeRecorder()
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpCookieStorage = nil
-        configuration.httpShouldSetCookies = false
-        configuration.urlCache = nil
-        configuration.urlCredentialStorage = nil
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        // URLSession's own timers only back ours up: on Linux they count whole seconds.
-        configuration.timeoutIntervalForRequest = request.timeoutSeconds.rounded(.up) + 1
-        configuration.timeoutIntervalForResource = request.timeoutSeconds.rounded(.up) + 1
-        let delegateQueue = OperationQueue()
-        delegateQueue.maxConcurrentOperationCount = 1
-        let session = URLSession(configuration: configuration, delegate: recorder, delegateQueue: delegateQueue)
-        let task = session.dataTask(with: urlRequest)
-        // Cancelling can wait on the session's busy work queue (see ExchangeRecorder): do it
-        // off the dispatcher thread, so the deadline holds.
-        defer {
-            DispatchQueue.global().async {
-                task.cancel()
-                session.invalidateAndCancel()
-            }
+        if ownClientForPlainHTTP, let url = urlRequest.url, url.scheme?.lowercased() == "http", url.user == nil,
+            let parts = Self.plainParts(url)
+        {
+            let bytes = HTTPRequestBytes.make(
+                method: request.method, target: parts.target, authority: parts.authority, headers: request.headers.map { ($0.name, $0.value) },
+                userAgent: Self.userAgent, idempotencyKey: idempotencyKey, body: request.body)
+            let answer = pool.exchange(
+                host: parts.host, port: parts.port, authority: parts.authority, method: request.method, request: bytes,
+                timeoutSeconds: request.timeoutSeconds)
+            let retryAfter = answer.retryAfter.flatMap { RetryAfter.seconds($0, now: Date().timeIntervalSince1970) }
+            return outcome(
+                status: answer.status, excerpt: answer.body.excerpt, timedOut: answer.timedOut, error: answer.error, retryAfter: retryAfter,
+                timeout: request.timeoutSeconds, ms: watch.elapsedMs)
         }
+        let exchange = session.exchange(urlRequest, timeoutSeconds: request.timeoutSeconds)
+        let retryAfter = exchange.retryAfter.flatMap { RetryAfter.seconds($0, now: Date().timeIntervalSince1970) }
+        return outcome(
+            status: exchange.status, excerpt: exchange.body.excerpt, timedOut: exchange.timedOut, error: exchange.errorText,
+            retryAfter: retryAfter, timeout: request.timeoutSeconds, ms: watch.elapsedMs)
+    }
 
-        task.resume()
-        let answered = recorder.finished.wait(timeout: .now() + .nanoseconds(Int(min(request.timeoutSeconds, 1e6) * 1e9)))
-        let exchange = recorder.snapshot()
-        let ms = watch.elapsedMs
-        let excerpt = exchange.body.excerpt
-
-        if let status = exchange.status {
+    private func outcome(
+        status: Int?, excerpt: String, timedOut: Bool, error: String?, retryAfter: Double?, timeout: Double, ms: Int
+    ) -> DispatchOutcome {
+        if let status {
             // The status line decides, even if the body then broke off or never ended:
             // a target that answered 2xx has acted, and a 4xx stays a 4xx.
             let (kind, error) = Self.classify(status: status)
-            return DispatchOutcome(kind: kind, status: status, error: error, responseExcerpt: excerpt, durationMs: ms)
+            return DispatchOutcome(kind: kind, status: status, error: error, responseExcerpt: excerpt, durationMs: ms, retryAfterSeconds: retryAfter)
         }
-        if answered == .timedOut {
-            return DispatchOutcome(
-                kind: .retryable, error: "timeout after \(formatSeconds(request.timeoutSeconds)) s",
-                responseExcerpt: excerpt, durationMs: ms)
+        if timedOut {
+            return DispatchOutcome(kind: .retryable, error: "timeout after \(formatSeconds(timeout)) s", responseExcerpt: excerpt, durationMs: ms)
         }
-        return DispatchOutcome(
-            kind: .retryable, error: exchange.errorText ?? "no response",
-            responseExcerpt: excerpt, durationMs: ms)
+        return DispatchOutcome(kind: .retryable, error: error ?? "no response", responseExcerpt: excerpt, durationMs: ms)
+    }
+
+    /// Host (IPv6 without brackets), port, `Host` header value and request target of a plain http URL.
+    static func plainParts(_ url: URL) -> (host: String, port: Int, authority: String, target: String)? {
+        guard var host = url.host, !host.isEmpty, let components = URLComponents(url: url, resolvingAgainstBaseURL: false) else { return nil }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let port = url.port ?? 80
+        guard (1...65535).contains(port) else { return nil }
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        let authority = port == 80 ? bracketed : "\(bracketed):\(port)"
+        let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
+        let target = path + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
+        return (host, port, authority, target)
     }
 
     /// The outcome kind and error text for an HTTP status (RFC 9110 §15).
@@ -101,5 +127,89 @@ public struct HTTPExecutor: Sendable {
         case 408, 429, 500...599: return (.retryable, "HTTP \(status)")
         default: return (.permanent, "HTTP \(status)")
         }
+    }
+}
+
+/// One `URLSession` shared by an executor's https requests (connections reused between them), its
+/// delegate routing each task's callbacks to that exchange's `ExchangeRecorder`.
+final class SharedSession: NSObject, URLSessionDataDelegate, Sendable {
+    private let recorders = Mutex<[Int: ExchangeRecorder]>([:])
+    private let lazySession = Mutex<URLSession?>(nil)
+
+    /// What one exchange produced.
+    struct Result {
+        var status: Int?
+        var body: CappedBytes
+        var retryAfter: String?
+        var errorText: String?
+        var timedOut: Bool
+    }
+
+    private var urlSession: URLSession {
+        lazySession.withLock { session in
+            if let session { return session }
+            let configuration = URLSessionConfiguration.ephemeral
+            configuration.httpCookieStorage = nil
+            configuration.httpShouldSetCookies = false
+            configuration.urlCache = nil
+            configuration.urlCredentialStorage = nil
+            configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+            configuration.httpMaximumConnectionsPerHost = 256
+            // Each request's own deadline is enforced by the caller; URLSession's timers only back it up.
+            configuration.timeoutIntervalForResource = 302
+            let queue = OperationQueue()
+            queue.maxConcurrentOperationCount = 1
+            let created = URLSession(configuration: configuration, delegate: self, delegateQueue: queue)
+            session = created
+            return created
+        }
+    }
+
+    deinit { lazySession.withLock { $0 }?.invalidateAndCancel() }
+
+    /// Runs one request and waits for its answer, at most `timeoutSeconds`.
+    func exchange(_ request: URLRequest, timeoutSeconds: Double) -> Result {
+        let recorder = ExchangeRecorder()
+        let task = urlSession.dataTask(with: request)
+        let id = task.taskIdentifier
+        recorders.withLock { $0[id] = recorder }
+        // Cancelling can wait on the session's busy work queue (see ExchangeRecorder): do it off
+        // the calling thread, so the deadline holds.
+        defer {
+            recorders.withLock { _ = $0.removeValue(forKey: id) }
+            DispatchQueue.global().async { task.cancel() }
+        }
+        task.resume()
+        let answered = recorder.finished.wait(timeout: .now() + .nanoseconds(Int(min(timeoutSeconds, 1e6) * 1e9)))
+        let exchange = recorder.snapshot()
+        return Result(
+            status: exchange.status, body: exchange.body, retryAfter: exchange.retryAfter, errorText: exchange.errorText,
+            timedOut: answered == .timedOut && exchange.status == nil)
+    }
+
+    private func recorder(_ task: URLSessionTask) -> ExchangeRecorder? { recorders.withLock { $0[task.taskIdentifier] } }
+
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
+    ) {
+        guard let recorder = recorder(task) else { return completionHandler(nil) }
+        recorder.urlSession(session, task: task, willPerformHTTPRedirection: response, newRequest: request, completionHandler: completionHandler)
+    }
+
+    func urlSession(
+        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+        completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
+    ) {
+        guard let recorder = recorder(dataTask) else { return completionHandler(.cancel) }
+        recorder.urlSession(session, dataTask: dataTask, didReceive: response, completionHandler: completionHandler)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        recorder(dataTask)?.urlSession(session, dataTask: dataTask, didReceive: data)
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
+        recorder(task)?.urlSession(session, task: task, didCompleteWithError: error)
     }
 }
