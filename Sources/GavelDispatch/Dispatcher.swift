@@ -17,37 +17,52 @@ public struct DispatchSettings: Sendable {
     }
 }
 
-/// The dispatcher: claims approved remediations from the store and sends them.
+/// The dispatcher: claims approved remediations from the store and sends them, many at once.
 ///
-/// One thread with its own store session. Each turn it recovers claims whose holder died or
+/// One loop thread with its own store session, and sender threads. Each turn the loop records the
+/// outcomes the senders finished (many in one transaction), recovers claims whose holder died or
 /// whose lease ran out (re-queued with the same idempotency key when the action is idempotent,
-/// else `failed` "interrupted; outcome unknown"), claims the oldest due remediation under a
-/// lease (`RemediationQueue.claimDue`, atomic across processes and hosts), checks the brakes
-/// (the kill switch and the rule's mode for an automatic approval) and the allowlist again,
-/// sends exactly the request bound at approval, and records the outcome: success →
-/// `dispatched`; a retryable failure → `approved` again after capped exponential backoff with
-/// full jitter, until the action's retries are spent → `failed`; a permanent failure → `failed`.
+/// else `failed` "interrupted; outcome unknown"), and claims what each action can send soon
+/// (`RemediationQueue.claimDue` with a quota per action, atomic across processes and hosts): up
+/// to its `concurrency` in flight and as many again waiting, fewer under a rate limit, one while
+/// its circuit probes, none while its circuit is open or its endpoint asked for a pause. Each claim
+/// passes the brakes (the kill switch and the rule's mode for an automatic approval) and the
+/// allowlist again; then exactly the request bound at approval is queued for a sender — alone, or
+/// for a batch action gathered with others (`BatchSettings`: up to `max`, for at most `window`)
+/// into one request whose `Idempotency-Key` names the batch (recorded on its members before it is
+/// sent).
 ///
-/// Thread-safety: `Sendable`; the store session stays on the dispatcher thread.
+/// A sender takes the next request whose action has a free place, a token of its rate limit and a
+/// closed circuit, sends it, and hands the outcome back: success → `dispatched`; a retryable
+/// failure → `approved` again after capped exponential backoff with full jitter (and no earlier
+/// than the endpoint's `Retry-After`; a batch's members all at the same time, to go again together),
+/// until the action's retries are spent → `failed`; a permanent failure → `failed`. Claims that an
+/// opened circuit, a pause or `stop()` leave unsent go back to the queue unchanged (`releaseClaims`).
+///
+/// Thread-safety: `Sendable`; the store session stays on the loop thread (or the caller's, for
+/// `runOnce`), senders share only the queues and gates behind a `Mutex`.
 public final class Dispatcher: Sendable {
-    private let engine: any StoreEngine
+    let engine: any StoreEngine
     private let settings: @Sendable () -> DispatchSettings
-    private let executor: any DispatchExecuting
-    private let retryPolicy: RetryPolicy
+    let executor: any DispatchExecuting
+    let retryPolicy: RetryPolicy
     /// Who claims, as `host:pid:instance` (recovery checks that pid on this host, and for this
     /// process, that the instance is still running).
     public let worker: String
-    private let wakeSignal = DispatchSemaphore(value: 0)
+    let wakeSignal = DispatchSemaphore(value: 0)
+    let workAvailable = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let lastError = Mutex<String?>(nil)
+    /// Sending state shared by the loop and the senders.
+    let shared = Mutex(SendingState())
     /// How long the loop sleeps when nothing is due, in ms (a decision made by another
     /// process is picked up within this time; `wake()` cuts it short).
-    private let idleMs: Int
+    let idleMs: Int
     /// How often claims of dead dispatchers are looked for, in ms.
     private let recoveryIntervalMs: Int64
-    private let log: @Sendable (String) -> Void
+    let log: @Sendable (String) -> Void
 
     /// - Parameters:
     ///   - engine: the store to dispatch from.
@@ -55,7 +70,7 @@ public final class Dispatcher: Sendable {
     ///   - idleMs: sleep between looks when nothing is due (default 250).
     ///   - recoveryIntervalMs: how often lapsed claims are recovered while running (default 2000).
     ///   - log: receives one line per dispatch outcome (`serve` writes it to stderr, the console
-    ///     to its log file); called on the dispatcher thread.
+    ///     to its log file); called on the loop thread.
     public init(
         engine: any StoreEngine, settings: @escaping @Sendable () -> DispatchSettings, executor: any DispatchExecuting = Executor(),
         retryPolicy: RetryPolicy = RetryPolicy(), idleMs: Int = 250, recoveryIntervalMs: Int64 = 2000,
@@ -93,6 +108,43 @@ public final class Dispatcher: Sendable {
     /// The last store error the loop met, or why dispatch is held (shown as a banner); nil when healthy.
     public var problem: String? { lastError.withLock { $0 } }
 
+    /// How each action is being sent now (actions this process has sent or claimed), by name.
+    public func status() -> [ActionDispatchStatus] {
+        let now = Dispatcher.clock()
+        let wall = Timestamp.now
+        func wallTime(_ t: Double) -> Timestamp { wall.adding(milliseconds: Int64(((t - now) * 1000).rounded())) }
+        return shared.withLock { s in
+            s.gates.keys.sorted().map { name in
+                let g = s.gates[name]!
+                let circuit: ActionDispatchStatus.Circuit
+                switch g.circuit {
+                case .closed: circuit = .closed
+                case .open(let until): circuit = until > now ? .open(until: wallTime(until)) : .halfOpen
+                case .halfOpen: circuit = .halfOpen
+                }
+                return ActionDispatchStatus(
+                    action: name, inFlight: g.inFlight, queued: s.queues[name]?.count ?? 0, circuit: circuit,
+                    consecutiveFailures: g.consecutiveFailures, pausedUntil: g.pausedUntil.flatMap { $0 > now ? wallTime($0) : nil },
+                    rateLimitWaits: g.rateLimitWaits, rateLimitWaitSeconds: g.rateLimitWaitSeconds, pauses: g.pauses,
+                    circuitOpenings: g.circuitOpenings)
+            }
+        }
+    }
+
+    /// The actions whose circuit is open (or probing) in this process, with when it closes at the
+    /// earliest (nil while probing).
+    public func openCircuits() -> [String: Timestamp?] {
+        var out: [String: Timestamp?] = [:]
+        for s in status() {
+            switch s.circuit {
+            case .closed: continue
+            case .open(let until): out[s.action] = until
+            case .halfOpen: out[s.action] = .some(nil)
+            }
+        }
+        return out
+    }
+
     /// Starts the dispatcher thread.
     public func start() {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
@@ -107,7 +159,8 @@ public final class Dispatcher: Sendable {
     /// Makes the loop look for work now (after a commit that approved something).
     public func wake() { wakeSignal.signal() }
 
-    /// Stops after the dispatch in progress, and waits for the thread (if it was started).
+    /// Stops: claims not yet sent go back to the queue, requests in flight finish (each within its
+    /// timeout) and are recorded; waits for the thread (if it was started).
     public func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         guard started.load(ordering: .acquiring) else { return }
@@ -115,9 +168,10 @@ public final class Dispatcher: Sendable {
         finished.wait()
     }
 
-    /// Sends every remediation that is approved and due now, then returns how many were
-    /// attempted and how many of those ended `failed` (`gavel dispatch --once`). Runs on the
-    /// calling thread.
+    /// Sends every remediation that is approved and due now (concurrently, by the same rules as the
+    /// running loop), waits for every answer, then returns how many were attempted and how many of
+    /// those ended `failed` (`gavel dispatch --once`). Runs on the calling thread, with sender
+    /// threads that end before it returns; not for a dispatcher that was `start()`ed.
     /// - Throws: `StoreError` when the store cannot be opened, or dispatch is held.
     @discardableResult
     public func runOnce() throws(StoreError) -> (attempted: Int, failed: Int) {
@@ -126,28 +180,42 @@ public final class Dispatcher: Sendable {
         if let held = current.heldBecause { throw StoreError.refused(held) }
         try recover(store, config: current.config)
         try store.expirePending(config: current.config, at: .now)
-        var count = 0
-        var failed = 0
-        while let claim = try store.claimDue(
-            worker: worker, limit: 1, leaseMs: leaseMs(current.config), config: current.config, at: .now
-        ).first {
-            process(claim, store, config: current.config)
-            count += 1
-            if try store.remediation(id: claim.id)?.state == .failed { failed += 1 }
+        var run = Run(flushBatches: true)
+        defer { stopWorkers() }
+        do {
+            while true {
+                let config = settings().config
+                try turn(store, config: config, run: &run)
+                if !run.claimedAny && !hasWork() {
+                    try record(store, config: config, run: &run)
+                    if !hasWork() && run.pending.isEmpty { break }
+                }
+                if !run.claimedAny { _ = wakeSignal.wait(timeout: .now() + .milliseconds(20)) }
+            }
+        } catch let error as StoreError {
+            releaseEverything(store, run: &run)
+            throw error
+        } catch {
+            releaseEverything(store, run: &run)
+            throw StoreError.failed("\(error)")
         }
-        return (count, failed)
+        return (run.attempted, run.failed)
     }
 
     private func loop() {
         var store: (any Store)?
         var lastRecovery = Timestamp(milliseconds: 0)
+        var run = Run(flushBatches: false)
         while !stopped.load(ordering: .acquiring) {
+            var pause = idleMs
             do {
                 if store == nil { store = try engine.open(.existing) }
                 guard let store else { continue }
                 let current = settings()
                 if let held = current.heldBecause {
                     lastError.withLock { $0 = held }
+                    try record(store, config: current.config, run: &run)
+                    releaseEverything(store, run: &run)
                 } else {
                     let now = Timestamp.now
                     if now.milliseconds(since: lastRecovery) >= recoveryIntervalMs {
@@ -155,24 +223,37 @@ public final class Dispatcher: Sendable {
                         try store.expirePending(config: current.config, at: now)
                         lastRecovery = now
                     }
-                    if let claim = try store.claimDue(worker: worker, limit: 1, leaseMs: leaseMs(current.config), config: current.config, at: now)
-                        .first
-                    {
-                        lastError.withLock { $0 = nil }
-                        process(claim, store, config: current.config)
-                        continue
-                    }
+                    try turn(store, config: current.config, run: &run)
                     lastError.withLock { $0 = nil }
+                    if run.claimedAny { continue }
+                    pause = min(pause, run.nextBatchDeadlineMs ?? pause)
                 }
             } catch {
                 lastError.withLock { $0 = "dispatcher: \(error)" }
-                if case .location = error { store = nil }
+                if case .location = error as? StoreError { store = nil }
             }
-            _ = wakeSignal.wait(timeout: .now() + .milliseconds(idleMs))
+            _ = wakeSignal.wait(timeout: .now() + .milliseconds(max(1, pause)))
+            while wakeSignal.wait(timeout: .now()) == .success {}  // one turn for many wake-ups
         }
+        if let store {
+            releaseEverything(store, run: &run)
+            run.flushBatches = true
+            while hasWork() {
+                _ = wakeSignal.wait(timeout: .now() + .milliseconds(50))
+                try? record(store, config: settings().config, run: &run)
+            }
+            try? record(store, config: settings().config, run: &run)
+        }
+        stopWorkers()
     }
 
-    /// A claim's lease: the longest deadline of any action plus a minute, so a live dispatcher
+    /// True while a request is queued or in flight, or an outcome waits to be recorded.
+    func hasWork() -> Bool {
+        shared.withLock { s in s.inFlight > 0 || !s.finished.isEmpty || s.queues.values.contains { !$0.isEmpty } }
+    }
+
+    /// A claim's lease: the longest deadline of any action plus a minute and the longest a claim
+    /// may wait in this process (a batch window, its turn behind other requests), so a live dispatcher
     /// always finishes (or gives up) before another one may take the remediation over.
     func leaseMs(_ config: GavelConfig) -> Int64 {
         let longest =
@@ -183,10 +264,10 @@ public final class Dispatcher: Sendable {
                 case .outbox: 5
                 }
             }.max() ?? 30
-        return Int64((longest + 60) * 1000)
+        return Int64((longest + 60 + 20) * 1000)
     }
 
-    private func recover(_ store: any Store, config: GavelConfig) throws(StoreError) {
+    func recover(_ store: any Store, config: GavelConfig) throws(StoreError) {
         let host = Dispatcher.hostName()
         try store.recoverClaims(
             at: .now,
@@ -201,101 +282,8 @@ public final class Dispatcher: Sendable {
             isIdempotent: { config.actions[$0]?.idempotent ?? false })
     }
 
-    /// Sends one claimed remediation and records the outcome. Store errors while recording
-    /// leave it `dispatching`; recovery then handles it like an interrupted dispatch.
-    func process(_ claim: DispatchClaim, _ store: any Store, config: GavelConfig) {
-        let r = claim.remediation
-        let started = DispatchTime.now().uptimeNanoseconds
-        func finish(_ result: AttemptReport.Result, status: Int? = nil, error: String?, response: String = "") {
-            let ms = Int((DispatchTime.now().uptimeNanoseconds &- started) / 1_000_000)
-            let what = "remediation \(r.id) \(r.action) \(r.target) \(claim.kind == .revert ? "revert attempt" : "attempt") \(claim.attempt): "
-            switch result {
-            case .dispatched: log(what + "dispatched" + (status.map { " (status \($0))" } ?? ""))
-            case .retry: log(what + "will retry: " + (error ?? "failed"))
-            case .failed: log(what + "failed: " + (error ?? "failed"))
-            }
-            do {
-                let report = AttemptReport(result: result, status: status, error: error, response: response, durationMs: ms)
-                if try !store.finish(claim, report, config: config, at: .now) {
-                    log(what + "the claim lapsed meanwhile; another dispatcher recovered it")
-                }
-            } catch {
-                lastError.withLock { $0 = "dispatcher: recording remediation \(r.id): \(error)" }
-            }
-        }
-        if claim.kind == .revert {
-            send(claim, config: config, finish: finish)
-            return
-        }
-        // The brakes also hold back automatic approvals not yet sent (e.g. waiting to retry).
-        if let decidedBy = r.decidedBy, decidedBy.hasPrefix("auto:") {
-            do {
-                if let reason = try brakes(on: r, store: store) {
-                    try store.withdrawClaim(claim, reason: reason, at: .now)
-                    log("remediation \(r.id): returned to pending: \(reason)")
-                    return
-                }
-            } catch {
-                finish(.failed, error: "\(error)")
-                return
-            }
-        }
-        guard let action = config.actions[r.action] else {
-            finish(.failed, error: "action '\(r.action)' is not in the configuration")
-            return
-        }
-        // The row's target is checked again, whatever was bound: a target that is not valid for
-        // its kind never leaves gavel, even in a row written by an older version or by hand.
-        if case .failure(let refusal) = TargetValidator.validate(r.target, kind: action.target, pattern: action.targetPattern) {
-            finish(.failed, error: refusal.description)
-            return
-        }
-        if let reason = config.allowlist.match(kind: action.target, target: r.target) {
-            do { try store.suppressClaim(claim, reason: reason, at: .now) } catch { finish(.failed, error: "\(error)") }
-            return
-        }
-        send(claim, config: config, finish: finish)
-    }
-
-    /// Sends exactly the claimed request (bound at approval, or the revert's bound when it was
-    /// decided), with secrets from this process's environment, and records the outcome.
-    private func send(
-        _ claim: DispatchClaim, config: GavelConfig, finish: (AttemptReport.Result, Int?, String?, String) -> Void
-    ) {
-        let request: RenderedRequest
-        do throws(DispatchRefusal) {
-            switch claim.request {
-            case .success(let bound): request = try bound.resolvingEnvironment(ProcessInfo.processInfo.environment)
-            case .failure(let refusal): throw refusal
-            }
-        } catch {
-            finish(.failed, nil, error.description, "")
-            return
-        }
-        let outcome = executor.execute(request, idempotencyKey: claim.idempotencyKey)
-        switch outcome.kind {
-        case .success:
-            finish(.dispatched, outcome.status, nil, outcome.responseExcerpt)
-        case .retryable where retryPolicy.shouldRetry(after: outcome, attempt: claim.attempt, maxRetries: request.maxRetries):
-            var rng = SystemRandomNumberGenerator()
-            let delay = retryPolicy.delay(afterAttempt: claim.attempt, random: &rng)
-            let next = Timestamp.now.adding(milliseconds: Int64(delay * 1000))
-            finish(.retry(at: next), outcome.status, outcome.error, outcome.responseExcerpt)
-        case .retryable, .permanent:
-            finish(.failed, outcome.status, outcome.error ?? "failed", outcome.responseExcerpt)
-        }
-    }
-
-    /// Why an automatic approval must not go now: the kill switch, or its rule no longer in auto.
-    private func brakes(on r: Remediation, store: any Store) throws(StoreError) -> String? {
-        if try store.automaticDispatchDisabled() {
-            return "automatic dispatch switched off (gavel auto --all off) before it was sent"
-        }
-        if let rule = try store.rule(named: r.ruleKey), rule.mode != .auto {
-            return "rule \(rule.displayName) switched to \(rule.mode.rawValue) before it was sent"
-        }
-        return nil
-    }
+    /// Seconds on a monotonic clock (rate limits, pauses, circuits, batch windows).
+    static func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
     static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)

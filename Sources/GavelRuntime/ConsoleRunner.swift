@@ -74,7 +74,7 @@ public enum ConsoleRunner {
         let dispatcher = runtime?.dispatcher
         let source = StoreDataSource(
             store: store, config: { configuration.config }, listenAddress: listen, analyst: options.analyst,
-            problems: { dispatcher?.problem ?? configuration.heldBecause })
+            problems: { dispatcher?.problem ?? configuration.heldBecause }, circuits: { dispatcher?.openCircuits() ?? [:] })
         let consoleOptions = ConsoleOptions(
             analyst: options.analyst, readOnly: options.readOnly, term: nil,
             ttyPath: options.script != nil && options.dump != nil && isatty(0) == 0 ? "/dev/null" : "/dev/tty", script: options.script,

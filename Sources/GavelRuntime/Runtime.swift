@@ -63,7 +63,8 @@ public final class Runtime: Sendable {
         limits.maxBodyBytes = config.maxBodyBytes
         var options = ReceiverOptions(listen: address, secret: config.secret, secretHeader: config.secretHeader, limits: limits)
         let engine = self.engine
-        options.extraMetrics = { QueueMetrics.lines(engine: engine) }
+        let dispatcher = self.dispatcher
+        options.extraMetrics = { QueueMetrics.lines(engine: engine) + ActionDispatchStatus.metrics(dispatcher.status(), now: .now) }
         return options
     }
 

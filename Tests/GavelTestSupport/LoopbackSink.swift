@@ -28,6 +28,8 @@ public final class LoopbackSink: Sendable {
     private struct State {
         var script: [Reply]
         public var requests: [[UInt8]] = []
+        /// When each request arrived (monotonic seconds, `LoopbackSink.clock()`).
+        var arrivals: [Double] = []
         var connections = 0
         var floodBytesSent = 0
         var stopping = false
@@ -70,6 +72,11 @@ public final class LoopbackSink: Sendable {
 
     /// Every request received so far, raw.
     public var requests: [[UInt8]] { state.withLock { $0.requests } }
+    /// When each request arrived, in the order of `requests` (monotonic seconds, `clock()`).
+    public var arrivals: [Double] { state.withLock { $0.arrivals } }
+
+    /// Seconds on a monotonic clock.
+    public static func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
     /// Body bytes the `.flood` replies got into the socket before the client went away.
     public var floodBytesSent: Int { state.withLock { $0.floodBytesSent } }
     /// How many connections were accepted.
@@ -129,6 +136,7 @@ public final class LoopbackSink: Sendable {
     private func answer(_ fd: Int32, _ request: [UInt8]) -> Bool {
         let reply = state.withLock { state -> Reply in
             state.requests.append(request)  // recorded before answering
+            state.arrivals.append(Self.clock())
             return state.script.count > 1 ? state.script.removeFirst() : (state.script.first ?? .status(200))
         }
         let connection = keepAlive ? "" : "Connection: close\r\n"
