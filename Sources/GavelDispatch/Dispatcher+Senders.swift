@@ -57,15 +57,29 @@ extension Dispatcher {
                 let seconds = until.map { max(0.001, min(1, $0 - Dispatcher.clock())) } ?? 1
                 _ = workAvailable.wait(timeout: .now() + .nanoseconds(Int(seconds * 1e9)))
                 shared.withLock { $0.idle -= 1 }
-            case .send(let unit):
-                let outcome = executor.execute(unit.request, idempotencyKey: unit.key)
+            case .send(var unit):
+                let outcome: DispatchOutcome
+                switch unit.assembled() {
+                case .success(let request):
+                    unit.request = request
+                    outcome = executor.execute(request, idempotencyKey: unit.key)
+                case .failure(let refusal):
+                    outcome = DispatchOutcome(kind: .permanent, error: refusal.description)
+                }
                 let now = Dispatcher.clock()
-                shared.withLock { s in
+                // The loop is woken when it has something to do: outcomes to record in one go, a queue
+                // to fill before its senders run dry, or nothing left in flight; not for every answer.
+                let (wakeLoop, wakeRecorder) = shared.withLock { s -> (Bool, Bool) in
                     s.gates[unit.action]?.finish(outcome, now: now)
                     s.inFlight -= 1
                     s.finished.append(SentUnit(unit: unit, outcome: outcome, at: .now))
+                    let queued = s.queues[unit.action]?.count ?? 0
+                    let concurrency = s.gates[unit.action]?.concurrency ?? 1
+                    let last = s.inFlight == 0
+                    return (queued <= concurrency / 2 || last || outcome.kind != .success, s.finished.count >= 32 || last || unit.batchKey != nil)
                 }
-                wakeSignal.signal()
+                if wakeRecorder { recordSignal.signal() }
+                if wakeLoop { wakeSignal.signal() }
             }
         }
     }
@@ -106,6 +120,28 @@ extension Dispatcher {
             if s.stopWorkers && s.queues.values.allSatisfy(\.isEmpty) { return .exit }
             s.idle += 1
             return .wait(until: earliest)
+        }
+    }
+}
+
+extension WorkUnit {
+    /// The request to send: the one already made, or the batch assembled from the members' bound
+    /// requests (`RenderedRequest.batch`) with environment references resolved.
+    func assembled() -> Result<RenderedRequest, DispatchRefusal> {
+        if let request { return .success(request) }
+        do throws(DispatchRefusal) {
+            var members: [BatchMember] = []
+            members.reserveCapacity(claims.count)
+            for claim in claims {
+                members.append(
+                    BatchMember(
+                        remediationID: claim.id, target: claim.remediation.target, idempotencyKey: claim.idempotencyKey,
+                        request: try claim.request.get()))
+            }
+            let batch = try RenderedRequest.batch(of: members, action: action, body: batchBody ?? BatchSettings.defaultBody, key: key)
+            return .success(try batch.resolvingEnvironment(ProcessInfo.processInfo.environment))
+        } catch {
+            return .failure(error)
         }
     }
 }

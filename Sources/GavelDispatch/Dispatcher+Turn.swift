@@ -8,8 +8,11 @@ struct WorkUnit: Sendable {
     var kind: Attempt.Kind
     /// The claims it carries, by remediation id.
     var claims: [DispatchClaim]
-    /// Exactly what is sent (environment references resolved).
-    var request: RenderedRequest
+    /// Exactly what is sent (environment references resolved); for a batch, assembled by the sender
+    /// from its members' bound requests (`assembled()`), off the loop thread.
+    var request: RenderedRequest?
+    /// The batch body (`BatchSettings.body` or `revertBody`) a batch is assembled with.
+    var batchBody: JSONTemplate?
     /// The `Idempotency-Key` sent: the remediation's (or its revert's), or the batch's.
     var key: String
     /// The batch's key when it is a batch.
@@ -42,6 +45,15 @@ struct SendingState: Sendable {
     var stopWorkers = false
     /// Where senders start looking next (so every action gets its turn).
     var nextActionIndex = 0
+    /// Outcomes decided without sending (refusals, unknown actions), for the recorder.
+    var decided: [FinishedAttempt] = []
+    /// The recorder is writing outcomes now; it runs; it should finish what is left and end.
+    var recording = false
+    var recorderRunning = false
+    var stopRecorder = false
+    /// Attempts recorded since the recorder started, and those that ended `failed` (`runOnce`'s answer).
+    var attempted = 0
+    var failed = 0
 }
 
 /// Claims of one batch action gathered until the batch is full or its window ends.
@@ -57,25 +69,23 @@ struct Run {
     var flushBatches: Bool
     /// The last turn claimed something (look again at once).
     var claimedAny = false
-    /// Outcomes decided without sending (refusals, unknown actions), to record with the next ones.
-    var pending: [FinishedAttempt] = []
     /// Open batches by action, kind and request shape.
     var openBatches: [String: OpenBatch] = [:]
     /// How long until the first open batch's window ends, in ms; nil when none is open.
     var nextBatchDeadlineMs: Int?
-    /// Claims recorded, and those that ended `failed` (`runOnce`'s answer).
-    var attempted = 0
-    var failed = 0
+    /// Claim remediations of actions not in the configuration this turn (so they fail with a clear
+    /// error): looked for at the start and with every recovery, not every turn (that query cannot
+    /// use the per-action index).
+    var othersDue = true
 }
 
 extension Dispatcher {
-    /// One turn of the loop: record what finished, hold back what is blocked, claim what can be sent
-    /// soon, queue it (gathering batches), and wake the senders.
+    /// One turn of the loop: hold back what is blocked, claim what can be sent soon, queue it
+    /// (gathering batches), and wake the senders. (The recorder writes the outcomes meanwhile.)
     func turn(_ store: any Store, config: GavelConfig, run: inout Run) throws {
-        try record(store, config: config, run: &run)
         let now = Dispatcher.clock()
         var blocked: Set<String> = []
-        var quota = ClaimQuota(others: 8)
+        var quota = ClaimQuota(others: run.othersDue ? 8 : 0)
         var sendersWanted = 0
         shared.withLock { s in
             for (name, action) in config.actions {
@@ -92,18 +102,19 @@ extension Dispatcher {
                 }
                 let queued = s.queues[name]?.count ?? 0
                 let room = gate.room(now: now)
-                // Up to `concurrency` in flight and as many again waiting; under a rate limit no more
+                // Every free place in flight filled and `concurrency` more waiting; under a rate limit no more
                 // than about two seconds of its tokens; a batch action claims whole batches.
-                var units = max(0, room + min(room, gate.concurrency) - queued)
-                if case .halfOpen = gate.circuit { units = max(0, 1 - queued - gate.inFlight) }
+                var units = max(0, room + gate.concurrency - queued)
+                if gate.circuit != .closed { units = max(0, 1 - queued - gate.inFlight) }  // the probe alone
                 if let rate = action.rate {
                     let budget = Int(gate.availableTokens(now: now).rounded(.down)) + Int((rate.perSecond * 2).rounded(.up))
                     units = min(units, max(0, budget - queued))
                 }
                 s.gates[name] = gate
                 if let batch = action.batch {
+                    // Two batches a turn at most, so the first goes out while the next are claimed.
                     let gathered = run.openBatches.filter { $0.key.hasPrefix(name + "\u{0}") }.values.reduce(0) { $0 + $1.claims.count }
-                    quota.actions[name] = max(0, units * batch.max - gathered)
+                    quota.actions[name] = max(0, min(units, 2) * batch.max - gathered)
                 } else {
                     quota.actions[name] = units
                 }
@@ -113,23 +124,32 @@ extension Dispatcher {
         if !blocked.isEmpty { releaseQueued(store, only: blocked, run: &run) }
         let claims = try store.claimDue(worker: worker, quota: quota, leaseMs: leaseMs(config), config: config, at: .now)
         run.claimedAny = !claims.isEmpty
-        let units = try prepare(claims, store: store, config: config, run: &run)
+        if run.othersDue {
+            run.othersDue = claims.filter { config.actions[$0.remediation.action] == nil }.count >= quota.others
+        }
+        var decided: [FinishedAttempt] = []
+        let units = try prepare(claims, store: store, config: config, run: &run, decided: &decided)
         let cut = cutBatches(config: config, run: &run, now: Dispatcher.clock(), force: run.flushBatches && claims.isEmpty)
-        let ready = units + (try sealBatches(cut, store: store, config: config, run: &run))
-        if !run.pending.isEmpty { try record(store, config: config, run: &run) }
+        let ready = units + (try sealBatches(cut, store: store, config: config))
+        if !decided.isEmpty {
+            shared.withLock { $0.decided += decided }
+            recordSignal.signal()
+        }
         guard !ready.isEmpty else { return }
         enqueue(ready, senders: max(sendersWanted, 1))
     }
 
     /// Checks each claim (brakes, configuration, target, allowlist) and turns the good ones into
     /// requests: alone, or gathered into the open batch of their action, kind and request shape.
-    private func prepare(_ claims: [DispatchClaim], store: any Store, config: GavelConfig, run: inout Run) throws -> [WorkUnit] {
+    private func prepare(_ claims: [DispatchClaim], store: any Store, config: GavelConfig, run: inout Run, decided: inout [FinishedAttempt]) throws
+        -> [WorkUnit]
+    {
         var units: [WorkUnit] = []
         var killSwitch: Bool?
         var modes: [String: RuleMode?] = [:]
         let environment = ProcessInfo.processInfo.environment
         func refuse(_ claim: DispatchClaim, _ error: String) {
-            run.pending.append(FinishedAttempt(claim, AttemptReport(result: .failed, error: error)))
+            decided.append(FinishedAttempt(claim, AttemptReport(result: .failed, error: error)))
         }
         for claim in claims {
             let r = claim.remediation
@@ -180,7 +200,8 @@ extension Dispatcher {
             }
             do {
                 let request = try bound.resolvingEnvironment(environment)
-                units.append(WorkUnit(action: r.action, kind: claim.kind, claims: [claim], request: request, key: claim.idempotencyKey))
+                units.append(
+                    WorkUnit(action: r.action, kind: claim.kind, claims: [claim], request: request, batchBody: nil, key: claim.idempotencyKey))
             } catch {
                 refuse(claim, error.description)
             }
@@ -201,9 +222,13 @@ extension Dispatcher {
             let max = action?.batch?.max ?? 1
             let window = Double(action?.batch?.windowMs ?? 0) / 1000
             let keyed = parts.count > 2 && !parts[2].isEmpty
-            while open.claims.count >= max {
-                out.append(Array(open.claims.prefix(max)))
-                open.claims.removeFirst(max)
+            if open.claims.count >= max {
+                var start = 0
+                while open.claims.count - start >= max {
+                    out.append(Array(open.claims[start..<(start + max)]))
+                    start += max
+                }
+                open.claims = Array(open.claims[start...])
             }
             if !open.claims.isEmpty && (force || keyed || action == nil || now - open.openedAt >= window) {
                 out.append(open.claims)
@@ -220,70 +245,91 @@ extension Dispatcher {
         return out
     }
 
-    /// Makes each batch one request: members in id order, the key they name, recorded on them before
-    /// anything is sent; a batch that cannot be assembled fails its members with the reason.
-    private func sealBatches(_ batches: [[DispatchClaim]], store: any Store, config: GavelConfig, run: inout Run) throws -> [WorkUnit] {
+    /// Makes each batch one unit: members in id order and the key they name, recorded on them (one
+    /// transaction for all) before anything is sent. The request itself is assembled by the sender.
+    private func sealBatches(_ batches: [[DispatchClaim]], store: any Store, config: GavelConfig) throws -> [WorkUnit] {
         var units: [WorkUnit] = []
-        let environment = ProcessInfo.processInfo.environment
         for var members in batches {
             members.sort { $0.id < $1.id }
             guard let first = members.first, let action = config.actions[first.remediation.action], let batch = action.batch else { continue }
             let revert = first.kind == .revert
             let key = RenderedRequest.batchKey(revert: revert, members: members.map(\.idempotencyKey))
-            let request: RenderedRequest
-            do throws(DispatchRefusal) {
-                let parts = members.map { claim in
-                    BatchMember(
-                        remediationID: claim.id, target: claim.remediation.target, idempotencyKey: claim.idempotencyKey,
-                        request: (try? claim.request.get()) ?? .command(CommandDispatchRequest(argv: [])))
-                }
-                let assembled = try RenderedRequest.batch(
-                    of: parts, action: action.name, body: revert ? batch.revertBody : batch.body, key: key)
-                request = try assembled.resolvingEnvironment(environment)
-            } catch {
-                run.pending += members.map { FinishedAttempt($0, AttemptReport(result: .failed, error: error.description, batchKey: key)) }
-                continue
-            }
-            try store.recordBatch(members, key: key, at: .now)
-            units.append(WorkUnit(action: action.name, kind: first.kind, claims: members, request: request, key: key, batchKey: key))
+            units.append(
+                WorkUnit(
+                    action: action.name, kind: first.kind, claims: members, request: nil, batchBody: revert ? batch.revertBody : batch.body, key: key,
+                    batchKey: key))
         }
+        if !units.isEmpty { try store.recordBatches(units.map { ($0.key, $0.claims) }, at: .now) }
         return units
     }
 
-    /// Records the outcomes the senders finished and those decided without sending, in one transaction.
-    func record(_ store: any Store, config: GavelConfig, run: inout Run) throws {
-        let sent = shared.withLock { s -> [SentUnit] in
-            defer { s.finished.removeAll(keepingCapacity: true) }
-            return s.finished
+    /// Records the outcomes the senders finished and those decided without sending, in one
+    /// transaction (on the recorder thread); returns false when there was nothing to record.
+    /// - Throws: the store's error; the outcomes are then put back, to be recorded on the next try.
+    func recordFinished(_ store: any Store, config: GavelConfig) throws -> Bool {
+        let (sent, decided) = shared.withLock { s -> ([SentUnit], [FinishedAttempt]) in
+            defer {
+                s.finished.removeAll(keepingCapacity: true)
+                s.decided.removeAll(keepingCapacity: true)
+            }
+            s.recording = !s.finished.isEmpty || !s.decided.isEmpty
+            return (s.finished, s.decided)
         }
-        var attempts = run.pending
-        var lines: [(FinishedAttempt, String)] = []
-        for item in sent {
-            for attempt in reports(for: item) { attempts.append(attempt) }
+        defer { shared.withLock { $0.recording = false } }
+        var attempts = decided
+        for item in sent { attempts += reports(for: item) }
+        guard !attempts.isEmpty else { return false }
+        let results: [Bool]
+        do {
+            results = try store.finish(attempts, config: config, at: .now)
+        } catch {
+            shared.withLock {
+                $0.finished.insert(contentsOf: sent, at: 0)
+                $0.decided.insert(contentsOf: decided, at: 0)
+            }
+            throw error
         }
-        guard !attempts.isEmpty else { return }
-        let results = try store.finish(attempts, config: config, at: .now)
-        run.pending = []
+        var failed = 0
+        // One line per remediation sent alone; one per batch (and per member that went otherwise).
+        var batches: [String: (count: Int, first: FinishedAttempt)] = [:]
+        var order: [String] = []
         for (attempt, recorded) in zip(attempts, results) {
-            run.attempted += 1
-            if case .failed = attempt.report.result, recorded { run.failed += 1 }
-            lines.append((attempt, recorded ? "" : "the claim lapsed meanwhile; another dispatcher recovered it"))
-        }
-        for (attempt, note) in lines {
+            if case .failed = attempt.report.result, recorded { failed += 1 }
             let r = attempt.claim.remediation
             let report = attempt.report
+            if recorded, let key = report.batchKey, let seen = batches[key], seen.first.report.result == report.result {
+                batches[key]?.count += 1
+                continue
+            }
+            if recorded, let key = report.batchKey, batches[key] == nil {
+                batches[key] = (1, attempt)
+                order.append(key)
+                continue
+            }
             let what =
                 "remediation \(r.id) \(r.action) \(r.target) \(attempt.claim.kind == .revert ? "revert attempt" : "attempt") \(attempt.claim.attempt)"
                 + (report.batchKey.map { " (batch \($0))" } ?? "") + ": "
-            if !note.isEmpty {
-                log(what + note)
-                continue
-            }
-            switch report.result {
-            case .dispatched: log(what + "dispatched" + (report.status.map { " (status \($0))" } ?? ""))
-            case .retry: log(what + "will retry: " + (report.error ?? "failed"))
-            case .failed: log(what + "failed: " + (report.error ?? "failed"))
-            }
+            log(what + (recorded ? Self.outcomeText(report) : "the claim lapsed meanwhile; another dispatcher recovered it"))
+        }
+        for key in order {
+            guard let (count, first) = batches[key] else { continue }
+            let kind = first.claim.kind == .revert ? "revert attempt" : "attempt"
+            log(
+                "batch \(key) \(first.claim.remediation.action): \(count) remediation(s) from #\(first.claim.id), \(kind) \(first.claim.attempt): "
+                    + Self.outcomeText(first.report))
+        }
+        shared.withLock {
+            $0.attempted += attempts.count
+            $0.failed += failed
+        }
+        return true
+    }
+
+    private static func outcomeText(_ report: AttemptReport) -> String {
+        switch report.result {
+        case .dispatched: "dispatched" + (report.status.map { " (status \($0))" } ?? "")
+        case .retry: "will retry: " + (report.error ?? "failed")
+        case .failed: "failed: " + (report.error ?? "failed")
         }
     }
 
@@ -295,7 +341,7 @@ extension Dispatcher {
         let attempt = item.unit.claims.map(\.attempt).max() ?? 1
         let delay = max(retryPolicy.delay(afterAttempt: attempt, random: &rng), outcome.retryAfterSeconds ?? 0)
         let next = item.at.adding(milliseconds: Int64(delay * 1000))
-        let maxRetries = item.unit.request.maxRetries
+        let maxRetries = item.unit.request?.maxRetries ?? item.unit.claims.first.flatMap { try? $0.request.get().maxRetries } ?? 0
         return item.unit.claims.map { claim in
             let result: AttemptReport.Result
             switch outcome.kind {

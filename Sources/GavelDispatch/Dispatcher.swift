@@ -51,6 +51,8 @@ public final class Dispatcher: Sendable {
     public let worker: String
     let wakeSignal = DispatchSemaphore(value: 0)
     let workAvailable = DispatchSemaphore(value: 0)
+    /// Wakes the recorder (outcomes to write).
+    let recordSignal = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
@@ -107,6 +109,11 @@ public final class Dispatcher: Sendable {
 
     /// The last store error the loop met, or why dispatch is held (shown as a banner); nil when healthy.
     public var problem: String? { lastError.withLock { $0 } }
+
+    func setProblem(_ text: String?) { lastError.withLock { $0 = text } }
+
+    /// The settings now.
+    func currentSettings() -> DispatchSettings { settings() }
 
     /// How each action is being sent now (actions this process has sent or claimed), by name.
     public func status() -> [ActionDispatchStatus] {
@@ -181,15 +188,17 @@ public final class Dispatcher: Sendable {
         try recover(store, config: current.config)
         try store.expirePending(config: current.config, at: .now)
         var run = Run(flushBatches: true)
-        defer { stopWorkers() }
+        startRecorder()
+        let counted = shared.withLock { ($0.attempted, $0.failed) }
+        defer {
+            stopWorkers()
+            stopRecorder()
+        }
         do {
             while true {
                 let config = settings().config
                 try turn(store, config: config, run: &run)
-                if !run.claimedAny && !hasWork() {
-                    try record(store, config: config, run: &run)
-                    if !hasWork() && run.pending.isEmpty { break }
-                }
+                if !run.claimedAny && !hasWork() { break }
                 if !run.claimedAny { _ = wakeSignal.wait(timeout: .now() + .milliseconds(20)) }
             }
         } catch let error as StoreError {
@@ -199,10 +208,13 @@ public final class Dispatcher: Sendable {
             releaseEverything(store, run: &run)
             throw StoreError.failed("\(error)")
         }
-        return (run.attempted, run.failed)
+        stopRecorder()
+        let done = shared.withLock { ($0.attempted, $0.failed) }
+        return (done.0 - counted.0, done.1 - counted.1)
     }
 
     private func loop() {
+        startRecorder()
         var store: (any Store)?
         var lastRecovery = Timestamp(milliseconds: 0)
         var run = Run(flushBatches: false)
@@ -214,7 +226,6 @@ public final class Dispatcher: Sendable {
                 let current = settings()
                 if let held = current.heldBecause {
                     lastError.withLock { $0 = held }
-                    try record(store, config: current.config, run: &run)
                     releaseEverything(store, run: &run)
                 } else {
                     let now = Timestamp.now
@@ -222,11 +233,13 @@ public final class Dispatcher: Sendable {
                         try recover(store, config: current.config)
                         try store.expirePending(config: current.config, at: now)
                         lastRecovery = now
+                        run.othersDue = true
                     }
                     try turn(store, config: current.config, run: &run)
                     lastError.withLock { $0 = nil }
                     if run.claimedAny { continue }
                     pause = min(pause, run.nextBatchDeadlineMs ?? pause)
+                    if hasWork() { pause = min(pause, 20) }  // record what finished at least this often
                 }
             } catch {
                 lastError.withLock { $0 = "dispatcher: \(error)" }
@@ -237,19 +250,17 @@ public final class Dispatcher: Sendable {
         }
         if let store {
             releaseEverything(store, run: &run)
-            run.flushBatches = true
-            while hasWork() {
-                _ = wakeSignal.wait(timeout: .now() + .milliseconds(50))
-                try? record(store, config: settings().config, run: &run)
-            }
-            try? record(store, config: settings().config, run: &run)
+            while hasWork() { _ = wakeSignal.wait(timeout: .now() + .milliseconds(50)) }
         }
         stopWorkers()
+        stopRecorder()
     }
 
     /// True while a request is queued or in flight, or an outcome waits to be recorded.
     func hasWork() -> Bool {
-        shared.withLock { s in s.inFlight > 0 || !s.finished.isEmpty || s.queues.values.contains { !$0.isEmpty } }
+        shared.withLock { s in
+            s.inFlight > 0 || !s.finished.isEmpty || !s.decided.isEmpty || s.recording || s.queues.values.contains { !$0.isEmpty }
+        }
     }
 
     /// A claim's lease: the longest deadline of any action plus a minute and the longest a claim

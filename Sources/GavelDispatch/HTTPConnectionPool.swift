@@ -27,6 +27,8 @@ final class HTTPConnectionPool: Sendable {
     }
 
     private let idle = Mutex<[String: [Idle]]>([:])
+    /// Parsed action URLs (a storm sends many requests to a few URLs).
+    private let parsed = Mutex<[String: PlainURL]>([:])
     /// How long an unused connection is kept, in seconds (4: below the 5 s most servers keep one).
     let idleSeconds: Double
     /// Most idle connections kept per host and port.
@@ -42,6 +44,17 @@ final class HTTPConnectionPool: Sendable {
             for connections in pools.values { for c in connections { Glibc.close(c.fd) } }
             pools.removeAll()
         }
+    }
+
+    /// `url` parsed (`HTTPExecutor.plainParts`), remembered for the next request to it.
+    func parts(of url: String) -> PlainURL? {
+        if let known = parsed.withLock({ $0[url] }) { return known }
+        guard let parts = HTTPExecutor.plainParts(url) else { return nil }
+        parsed.withLock { cache in
+            if cache.count >= 1024 { cache.removeAll() }
+            cache[url] = parts
+        }
+        return parts
     }
 
     /// What one exchange produced.
@@ -124,6 +137,8 @@ final class HTTPConnectionPool: Sendable {
             return errno == EPIPE || errno == ECONNRESET ? .stale : .failed("connection lost: \(String(cString: strerror(errno)))", timedOut: false)
         }
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+        // The answer cannot be there yet: wait for it rather than try a read first.
+        guard wait(fd, events: Int16(POLLIN), until: deadline) else { return .failed("timeout", timedOut: true) }
         while true {
             if parser.isComplete || parser.body.isFull { return parser.status == nil ? .failed("no answer", timedOut: false) : .answered }
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
@@ -237,4 +252,15 @@ final class HTTPConnectionPool: Sendable {
         }
         if !kept { Glibc.close(fd) }
     }
+}
+
+/// A plain http URL taken apart for `HTTPConnectionPool`.
+struct PlainURL: Sendable {
+    /// The host name or address (IPv6 without brackets).
+    var host: String
+    var port: Int
+    /// The `Host` header's value.
+    var authority: String
+    /// The request target: path and query.
+    var target: String
 }

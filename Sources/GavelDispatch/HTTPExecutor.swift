@@ -64,15 +64,13 @@ public struct HTTPExecutor: Sendable {
     /// - Returns: the outcome; `status` is the HTTP status when an answer arrived.
     public func execute(_ request: HTTPDispatchRequest, idempotencyKey: String) -> DispatchOutcome {
         let watch = Stopwatch()
-        let urlRequest: URLRequest
-        switch Self.makeURLRequest(request, idempotencyKey: idempotencyKey) {
-        case .success(let built): urlRequest = built
-        case .failure(let refusal):
-            return DispatchOutcome(kind: .permanent, error: refusal.reason, durationMs: watch.elapsedMs)
-        }
-        if ownClientForPlainHTTP, let url = urlRequest.url, url.scheme?.lowercased() == "http", url.user == nil,
-            let parts = Self.plainParts(url)
-        {
+        if ownClientForPlainHTTP, request.url.utf8.starts(with: "http://".utf8) {
+            if let refusal = Self.refusal(of: request, idempotencyKey: idempotencyKey) {
+                return DispatchOutcome(kind: .permanent, error: refusal.reason, durationMs: watch.elapsedMs)
+            }
+            guard let parts = pool.parts(of: request.url) else {
+                return DispatchOutcome(kind: .permanent, error: "invalid URL: not an absolute http(s) URL", durationMs: watch.elapsedMs)
+            }
             let bytes = HTTPRequestBytes.make(
                 method: request.method, target: parts.target, authority: parts.authority, headers: request.headers.map { ($0.name, $0.value) },
                 userAgent: Self.userAgent, idempotencyKey: idempotencyKey, body: request.body)
@@ -83,6 +81,12 @@ public struct HTTPExecutor: Sendable {
             return outcome(
                 status: answer.status, excerpt: answer.body.excerpt, timedOut: answer.timedOut, error: answer.error, retryAfter: retryAfter,
                 timeout: request.timeoutSeconds, ms: watch.elapsedMs)
+        }
+        let urlRequest: URLRequest
+        switch Self.makeURLRequest(request, idempotencyKey: idempotencyKey) {
+        case .success(let built): urlRequest = built
+        case .failure(let refusal):
+            return DispatchOutcome(kind: .permanent, error: refusal.reason, durationMs: watch.elapsedMs)
         }
         let exchange = session.exchange(urlRequest, timeoutSeconds: request.timeoutSeconds)
         let retryAfter = exchange.retryAfter.flatMap { RetryAfter.seconds($0, now: Date().timeIntervalSince1970) }
@@ -106,7 +110,13 @@ public struct HTTPExecutor: Sendable {
         return DispatchOutcome(kind: .retryable, error: error ?? "no response", responseExcerpt: excerpt, durationMs: ms)
     }
 
-    /// Host (IPv6 without brackets), port, `Host` header value and request target of a plain http URL.
+    /// Host (IPv6 without brackets), port, `Host` header value and request target of a plain http URL
+    /// without user information; nil for anything else.
+    static func plainParts(_ text: String) -> PlainURL? {
+        guard let url = actionURL(text), url.scheme?.lowercased() == "http", url.user == nil else { return nil }
+        return plainParts(url).map { PlainURL(host: $0.host, port: $0.port, authority: $0.authority, target: $0.target) }
+    }
+
     static func plainParts(_ url: URL) -> (host: String, port: Int, authority: String, target: String)? {
         guard var host = url.host, !host.isEmpty, let components = URLComponents(url: url, resolvingAgainstBaseURL: false) else { return nil }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

@@ -145,30 +145,58 @@ struct HTTPResponseParser {
         }
     }
 
-    /// The status line and header fields; decides the body's framing (RFC 9112 §6.3).
+    /// The status line and header fields; decides the body's framing (RFC 9112 §6.3). Read as bytes:
+    /// only field names and values become strings.
     private mutating func readHead(_ head: ArraySlice<UInt8>) throws(HTTPWireError) {
-        let text = String(decoding: head, as: UTF8.self)
-        var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
-        guard !lines.isEmpty else { throw HTTPWireError("bad server response: no status line") }
-        let statusLine = lines.removeFirst()
-        let parts = statusLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), parts[1].count == 3, let code = Int(parts[1]), (100...999).contains(code) else {
+        var lines: [ArraySlice<UInt8>] = []
+        var start = head.startIndex
+        var i = head.startIndex
+        while i < head.endIndex {
+            if head[i] == 13, i + 1 < head.endIndex, head[i + 1] == 10 {
+                lines.append(head[start..<i])
+                i += 2
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        lines.append(head[start..<head.endIndex])
+        let statusLine = lines[0]
+        // HTTP/1.x SP 3DIGIT [SP reason]
+        guard statusLine.count >= 12, statusLine.starts(with: Array("HTTP/1.".utf8)), statusLine[statusLine.startIndex + 8] == 32 else {
+            throw HTTPWireError("bad server response: malformed status line")
+        }
+        let minor = statusLine[statusLine.startIndex + 7]
+        var code = 0
+        for k in 9..<12 {
+            let digit = statusLine[statusLine.startIndex + k]
+            guard digit >= 48 && digit <= 57 else { throw HTTPWireError("bad server response: malformed status line") }
+            code = code * 10 + Int(digit - 48)
+        }
+        guard code >= 100, statusLine.count == 12 || statusLine[statusLine.startIndex + 12] == 32 else {
             throw HTTPWireError("bad server response: malformed status line")
         }
         var fields: [(name: String, value: String)] = []
-        for line in lines {
-            guard let colon = line.firstIndex(of: ":") else { throw HTTPWireError("bad server response: malformed header field") }
-            let name = line[..<colon].lowercased()
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: [" ", "\t"])
+        var close = false
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw HTTPWireError("bad server response: malformed header field") }
+            let name = String(decoding: line[line.startIndex..<colon].map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
+            var valueStart = colon + 1
+            var valueEnd = line.endIndex
+            while valueStart < valueEnd, line[valueStart] == 32 || line[valueStart] == 9 { valueStart += 1 }
+            while valueEnd > valueStart, line[valueEnd - 1] == 32 || line[valueEnd - 1] == 9 { valueEnd -= 1 }
+            let value = String(decoding: line[valueStart..<valueEnd], as: UTF8.self)
+            if name == "connection" && value.lowercased().split(separator: ",").contains(where: { $0.trimmingCharacters(in: [" "]) == "close" }) {
+                close = true
+            }
             fields.append((name, value))
         }
-        if (100...199).contains(code) {
+        if code < 200 {
             return  // an interim answer (100 Continue, 103 Early Hints): the final one follows
         }
         status = code
         headers = fields
-        let connection = fields.filter { $0.name == "connection" }.map { $0.value.lowercased() }.joined(separator: ",")
-        let persistent = parts[0] == "HTTP/1.1" && !connection.split(separator: ",").contains { $0.trimmingCharacters(in: [" "]) == "close" }
+        let persistent = minor == UInt8(ascii: "1") && !close
         if headRequest || code == 204 || code == 304 {
             phase = .done
             keepAlive = persistent
@@ -183,9 +211,13 @@ struct HTTPResponseParser {
             keepAlive = persistent
             return
         }
-        let lengths = Set(fields.filter { $0.name == "content-length" }.map(\.value))
-        if let text = lengths.first {
-            guard lengths.count == 1, !text.isEmpty, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), text.count <= 15, let n = Int(text) else {
+        var length: String?
+        for field in fields where field.name == "content-length" {
+            guard length == nil || length == field.value else { throw HTTPWireError("bad server response: invalid Content-Length") }
+            length = field.value
+        }
+        if let text = length {
+            guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), text.count <= 15, let n = Int(text) else {
                 throw HTTPWireError("bad server response: invalid Content-Length")
             }
             phase = n == 0 ? .done : .length(remaining: n)

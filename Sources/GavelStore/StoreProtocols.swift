@@ -131,10 +131,10 @@ public protocol RemediationQueue: AnyObject {
     ///   another dispatcher recovered it): nothing is recorded on that remediation then.
     @discardableResult
     func finish(_ attempts: [FinishedAttempt], config: GavelConfig, at now: Timestamp) throws(StoreError) -> [Bool]
-    /// Records, before it is sent, that these claims go in the batch `key`: on the remediations (so a
-    /// crash recovery re-queues them as that batch) and on their attempts. Claims lost meanwhile are
-    /// left alone.
-    func recordBatch(_ claims: [DispatchClaim], key: String, at now: Timestamp) throws(StoreError)
+    /// Records, before they are sent, which claims go in which batch (its key), in one transaction: on
+    /// the remediations (so a crash recovery re-queues them as that batch) and on their attempts.
+    /// Claims lost meanwhile are left alone.
+    func recordBatches(_ batches: [(key: String, claims: [DispatchClaim])], at now: Timestamp) throws(StoreError)
     /// Gives back claims that were never sent (the action's circuit opened, the dispatcher stops):
     /// `dispatching` → `approved` (a revert stays `reverting`), due at once, the unstarted attempt
     /// removed and the attempt count restored, so no retry is spent. Claims lost meanwhile are left alone.
@@ -230,6 +230,11 @@ extension RemediationQueue {
         -> [DispatchClaim]
     {
         try claimDue(worker: worker, quota: .any(limit), leaseMs: leaseMs, config: config, at: now)
+    }
+
+    /// Records that these claims go in the batch `key` (`recordBatches` with one batch).
+    public func recordBatch(_ claims: [DispatchClaim], key: String, at now: Timestamp) throws(StoreError) {
+        try recordBatches([(key, claims)], at: now)
     }
 
     /// Records how one attempt ended (`finish(_:config:at:)` with one attempt).

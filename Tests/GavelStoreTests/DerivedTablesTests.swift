@@ -135,7 +135,7 @@ import Testing
                 ALTER TABLE remediations DROP COLUMN reverted_by; ALTER TABLE remediations DROP COLUMN reverted_ms;
                 ALTER TABLE remediations DROP COLUMN revert_reason;
                 ALTER TABLE audit DROP COLUMN prev_hash; ALTER TABLE audit DROP COLUMN hash; DROP TABLE approvals; DROP TABLE notes;
-                DROP INDEX remediations_due; ALTER TABLE remediations DROP COLUMN batch_key; ALTER TABLE attempts DROP COLUMN batch_key;
+                DROP INDEX remediations_due; DROP INDEX remediations_batch; ALTER TABLE remediations DROP COLUMN batch_key; ALTER TABLE attempts DROP COLUMN batch_key;
                 PRAGMA user_version = 2;
                 """)
         }

@@ -10,11 +10,11 @@ extension SQLiteStore {
             // A read-only look first, so a dispatcher woken after every ingest commit takes the
             // write lock only when something is due (otherwise each wake-up would contend with the
             // ingest writer for the lock and make it wait in the busy handler).
+            // Each probe walks one index range (an OR of the three would scan the table).
             if db.transactionDepth == 0,
-                try db.query(
-                    "SELECT 1 FROM remediations r WHERE (\(Self.dueDispatch)) OR (\(Self.dueRevert)) OR (\(expired)) LIMIT 1",
-                    [.integer(now.milliseconds)]
-                ).isEmpty
+                try [Self.dueDispatch, Self.dueRevert, expired].allSatisfy({
+                    try db.query("SELECT 1 FROM remediations r WHERE \($0) LIMIT 1", [.integer(now.milliseconds)]).isEmpty
+                })
             {
                 return []
             }
@@ -56,32 +56,46 @@ extension SQLiteStore {
                     [.integer(now.milliseconds), .integer(Int64(limit - rows.count))] + values)
             }
         }
-        let dispatching = try RemediationLifecycle.next(from: .approved, on: .claim, by: .dispatcher)
-        let reverting = try RemediationLifecycle.next(from: .reverting, on: .claim, by: .dispatcher)
-        var claims: [DispatchClaim] = []
-        claims.reserveCapacity(rows.count)
-        for row in rows {
-            var r = try remediation(from: row, depth: .bare)
-            let kind: Attempt.Kind = r.state == .reverting ? .revert : .dispatch
-            let to = kind == .revert ? reverting : dispatching
-            let changed = try db.run(
+        let remediations = try rows.map { try remediation(from: $0, depth: .bare) }
+        // One statement per kind for every row: `approved` → `dispatching`, a revert stays `reverting`
+        // (held), each with its attempt opened; rows another dispatcher took meanwhile drop out.
+        var taken: [Int64: (attemptID: Int64, number: Int)] = [:]
+        for kind in [Attempt.Kind.dispatch, .revert] {
+            let from: RemediationState = kind == .revert ? .reverting : .approved
+            let ids = remediations.filter { $0.state == from }.map(\.id)
+            guard !ids.isEmpty else { continue }
+            let to = try RemediationLifecycle.next(from: from, on: .claim, by: .dispatcher)
+            let changed = try db.query(
                 """
                 UPDATE remediations SET state = ?, attempts = attempts + ?, claimed_by = ?, lease_until_ms = ?, updated_ms = ?
-                WHERE id = ? AND state = ? AND claimed_by IS NULL
+                WHERE id IN (SELECT value FROM json_each(?)) AND state = ? AND claimed_by IS NULL RETURNING id
                 """,
                 [
                     .text(to.rawValue), .integer(kind == .dispatch ? 1 : 0), .text(lease.worker), .integer(lease.leaseUntil?.milliseconds ?? 0),
-                    .integer(now.milliseconds), .integer(r.id), .text(r.state.rawValue),
-                ])
-            guard changed == 1 else { continue }
-            try db.run(
-                "INSERT INTO attempts (remediation, started_ms, kind) VALUES (?, ?, ?)",
-                [.integer(r.id), .integer(now.milliseconds), .text(kind.rawValue)])
-            let attemptID = db.lastInsertRowID
-            let number =
-                try db.query("SELECT count(*) FROM attempts WHERE remediation = ? AND kind = ?", [.integer(r.id), .text(kind.rawValue)]).first?.int(0)
-                ?? 1
-            r.state = to
+                    .integer(now.milliseconds), .ids(ids), .text(from.rawValue),
+                ]
+            ).compactMap { $0.int64(0) }
+            guard !changed.isEmpty else { continue }
+            let opened = try db.query(
+                "INSERT INTO attempts (remediation, started_ms, kind) SELECT value, ?, ? FROM json_each(?) RETURNING id, remediation",
+                [.integer(now.milliseconds), .text(kind.rawValue), .ids(changed)])
+            var numbers: [Int64: Int] = [:]
+            for row in try db.query(
+                "SELECT remediation, count(*) FROM attempts WHERE remediation IN (SELECT value FROM json_each(?)) AND kind = ? GROUP BY remediation",
+                [.ids(changed), .text(kind.rawValue)])
+            {
+                if let id = row.int64(0) { numbers[id] = row.int(1) }
+            }
+            for row in opened {
+                if let attemptID = row.int64(0), let id = row.int64(1) { taken[id] = (attemptID, numbers[id] ?? 1) }
+            }
+        }
+        var claims: [DispatchClaim] = []
+        claims.reserveCapacity(taken.count)
+        for var r in remediations {
+            guard let (attemptID, number) = taken[r.id] else { continue }
+            let kind: Attempt.Kind = r.state == .reverting ? .revert : .dispatch
+            r.state = try RemediationLifecycle.next(from: r.state, on: .claim, by: .dispatcher)
             if kind == .dispatch { r.attempts += 1 }
             r.claim = lease
             let request: Result<RenderedRequest, DispatchRefusal>
@@ -114,81 +128,137 @@ extension SQLiteStore {
     @discardableResult
     public func finish(_ attempts: [FinishedAttempt], config: GavelConfig, at now: Timestamp) throws(StoreError) -> [Bool] {
         try storeCall {
-            try db.writeTransaction { try attempts.map { try finish($0.claim, $0.report, config: config, at: now) } }
+            try db.writeTransaction { try finishAll(attempts, config: config, at: now) }
         }
     }
 
-    /// Records one attempt's outcome in the caller's write transaction (see `finish(_:config:at:)`).
-    private func finish(_ claim: DispatchClaim, _ report: AttemptReport, config: GavelConfig, at now: Timestamp) throws -> Bool {
-        let event: RemediationEvent
-        let outcome: Attempt.Outcome
-        var next: SQLValue = .null
-        switch report.result {
-        case .dispatched:
-            event = .succeed
-            outcome = .success
-        case .retry(let at):
-            event = .retryLater
-            outcome = .retry
-            next = .integer(at.milliseconds)
-        case .failed:
-            event = .fail
-            outcome = .failed
-        }
-        let from: RemediationState = claim.kind == .revert ? .reverting : .dispatching
-        let to = try RemediationLifecycle.next(from: from, on: event, by: .dispatcher)
-        // What the attempt did is recorded even when the claim was lost meanwhile.
-        try db.run(
-            "UPDATE attempts SET duration_ms = ?, status = ?, outcome = ?, error = ?, response = ?, batch_key = ? WHERE id = ?",
-            [
-                .integer(Int64(report.durationMs)), .int(report.status), .text(outcome.rawValue), .text(report.error), .text(report.response),
-                .text(report.batchKey), .integer(claim.attemptID),
-            ])
-        var extra = ""
-        var extraValues: [SQLValue] = []
-        if claim.kind == .dispatch && to == .dispatched {
-            let r = claim.remediation
-            let duration = try inForceDuration(of: r, config: config, at: now)
-            extra = ", dispatched_ms = ?, duration_ms = ?, expires_ms = ?, dispatch_response = ?"
-            extraValues = [
-                .integer(now.milliseconds), duration.map { .integer($0) } ?? .null,
-                duration.map { .integer(now.adding(milliseconds: $0).milliseconds) } ?? .null, .text(report.response),
-            ]
-        } else if claim.kind == .revert && to == .reverted {
-            extra = ", reverted_ms = ?, expires_ms = NULL"
-            extraValues = [.integer(now.milliseconds)]
-        }
-        // A retry keeps the batch, so its members are claimed and sent again together.
-        let batch: SQLValue = event == .retryLater ? .text(report.batchKey) : .null
-        let changed = try db.run(
-            """
-            UPDATE remediations SET state = ?, last_status = ?, last_error = ?, next_attempt_ms = ?, claimed_by = NULL,
-                lease_until_ms = NULL, updated_ms = ?, batch_key = ?\(extra)
-            WHERE id = ? AND state = ? AND claimed_by = ?
-            """,
-            [.text(to.rawValue), .int(report.status), .text(report.error), next, .integer(now.milliseconds), batch] + extraValues + [
-                .integer(claim.id), .text(from.rawValue), .text(claim.claim.worker),
-            ])
-        guard changed == 1 else { return false }
-        let what = (claim.kind == .revert ? "revert attempt" : "attempt") + " \(claim.attempt)" + (report.batchKey.map { " in batch \($0)" } ?? "")
-        let detail = "\(what): " + (report.status.map { "status \($0)" } ?? "no status") + (report.error.map { ", \($0)" } ?? "")
-        let after = event == .retryLater ? "\(to.rawValue) (retry)" : to.rawValue
-        try audit(
-            actor: "dispatcher", action: claim.kind == .revert ? "revert-dispatch" : "dispatch", subject: "remediation \(claim.id)",
-            before: from.rawValue, after: after, detail: detail, at: now)
-        return true
+    /// One remediation update shared by several attempts: its SQL and values, without the ids.
+    private struct Move: Hashable {
+        var sql: String
+        var values: [SQLValue]
+        var from: RemediationState
+        var worker: String
     }
 
-    public func recordBatch(_ claims: [DispatchClaim], key: String, at now: Timestamp) throws(StoreError) {
+    /// Records attempts' outcomes in the caller's write transaction (see `finish(_:config:at:)`): each
+    /// attempt row alone, then the remediations in one statement per distinct change (a batch's
+    /// members, or many successes, share one), then one audit entry each.
+    private func finishAll(_ attempts: [FinishedAttempt], config: GavelConfig, at now: Timestamp) throws -> [Bool] {
+        var moves: [Move: [Int64]] = [:]
+        var attemptMoves: [[SQLValue]: [Int64]] = [:]
+        var events: [RemediationEvent] = []
+        events.reserveCapacity(attempts.count)
+        for attempt in attempts {
+            let (claim, report) = (attempt.claim, attempt.report)
+            let event: RemediationEvent
+            let outcome: Attempt.Outcome
+            var next: SQLValue = .null
+            switch report.result {
+            case .dispatched:
+                event = .succeed
+                outcome = .success
+            case .retry(let at):
+                event = .retryLater
+                outcome = .retry
+                next = .integer(at.milliseconds)
+            case .failed:
+                event = .fail
+                outcome = .failed
+            }
+            events.append(event)
+            let from: RemediationState = claim.kind == .revert ? .reverting : .dispatching
+            let to = try RemediationLifecycle.next(from: from, on: event, by: .dispatcher)
+            // What the attempt did is recorded even when the claim was lost meanwhile (a batch's
+            // members share one statement).
+            attemptMoves[
+                [
+                    .integer(Int64(report.durationMs)), .int(report.status), .text(outcome.rawValue), .text(report.error), .text(report.response),
+                    .text(report.batchKey),
+                ], default: []
+            ].append(claim.attemptID)
+            var extra = ""
+            var extraValues: [SQLValue] = []
+            if claim.kind == .dispatch && to == .dispatched {
+                let duration = try inForceDuration(of: claim.remediation, config: config, at: now)
+                extra = ", dispatched_ms = ?, duration_ms = ?, expires_ms = ?, dispatch_response = ?"
+                extraValues = [
+                    .integer(now.milliseconds), duration.map { .integer($0) } ?? .null,
+                    duration.map { .integer(now.adding(milliseconds: $0).milliseconds) } ?? .null, .text(report.response),
+                ]
+            } else if claim.kind == .revert && to == .reverted {
+                extra = ", reverted_ms = ?, expires_ms = NULL"
+                extraValues = [.integer(now.milliseconds)]
+            }
+            // A retry keeps the batch, so its members are claimed and sent again together.
+            let batch: SQLValue = event == .retryLater ? .text(report.batchKey) : .null
+            let move = Move(
+                sql: """
+                    UPDATE remediations SET state = ?, last_status = ?, last_error = ?, next_attempt_ms = ?, claimed_by = NULL,
+                        lease_until_ms = NULL, updated_ms = ?, batch_key = ?\(extra)
+                    WHERE id IN (SELECT value FROM json_each(?)) AND state = ? AND claimed_by = ? RETURNING id
+                    """,
+                values: [.text(to.rawValue), .int(report.status), .text(report.error), next, .integer(now.milliseconds), batch] + extraValues,
+                from: from, worker: claim.claim.worker)
+            moves[move, default: []].append(claim.id)
+        }
+        for (values, ids) in attemptMoves {
+            try db.run(
+                """
+                UPDATE attempts SET duration_ms = ?, status = ?, outcome = ?, error = ?, response = ?, batch_key = ?
+                WHERE id IN (SELECT value FROM json_each(?))
+                """, values + [.ids(ids)])
+        }
+        var moved: Set<Int64> = []
+        for (move, ids) in moves {
+            for row in try db.query(move.sql, move.values + [.ids(ids), .text(move.from.rawValue), .text(move.worker)]) {
+                if let id = row.int64(0) { moved.insert(id) }
+            }
+        }
+        var entries: [AuditEntry] = []
+        var recorded: [Bool] = []
+        recorded.reserveCapacity(attempts.count)
+        for (attempt, event) in zip(attempts, events) {
+            let (claim, report) = (attempt.claim, attempt.report)
+            guard moved.remove(claim.id) != nil else {
+                recorded.append(false)
+                continue
+            }
+            recorded.append(true)
+            let from: RemediationState = claim.kind == .revert ? .reverting : .dispatching
+            let to = try RemediationLifecycle.next(from: from, on: event, by: .dispatcher)
+            let what =
+                (claim.kind == .revert ? "revert attempt" : "attempt") + " \(claim.attempt)" + (report.batchKey.map { " in batch \($0)" } ?? "")
+            let detail = "\(what): " + (report.status.map { "status \($0)" } ?? "no status") + (report.error.map { ", \($0)" } ?? "")
+            entries.append(
+                AuditEntry(
+                    id: 0, at: now, actor: "dispatcher", action: claim.kind == .revert ? "revert-dispatch" : "dispatch",
+                    subject: "remediation \(claim.id)", before: from.rawValue, after: event == .retryLater ? "\(to.rawValue) (retry)" : to.rawValue,
+                    detail: detail))
+        }
+        try audit(entries)
+        return recorded
+    }
+
+    public func recordBatches(_ batches: [(key: String, claims: [DispatchClaim])], at now: Timestamp) throws(StoreError) {
         try storeCall {
             try db.writeTransaction {
-                for claim in claims {
-                    let from: RemediationState = claim.kind == .revert ? .reverting : .dispatching
-                    let changed = try db.run(
-                        "UPDATE remediations SET batch_key = ? WHERE id = ? AND state = ? AND claimed_by = ?",
-                        [.text(key), .integer(claim.id), .text(from.rawValue), .text(claim.claim.worker)])
-                    if changed == 1 { try db.run("UPDATE attempts SET batch_key = ? WHERE id = ?", [.text(key), .integer(claim.attemptID)]) }
+                for (key, claims) in batches {
+                    try recordBatch(claims, key: key)
                 }
+            }
+        }
+    }
+
+    private func recordBatch(_ claims: [DispatchClaim], key: String) throws {
+        for (from, group) in Self.byHeldState(claims) {
+            let changed = Set(
+                try db.query(
+                    "UPDATE remediations SET batch_key = ? WHERE id IN (SELECT value FROM json_each(?)) AND state = ? AND claimed_by = ? RETURNING id",
+                    [.text(key), .ids(group.map(\.id)), .text(from.state.rawValue), .text(from.worker)]
+                ).compactMap { $0.int64(0) })
+            let attempts = group.filter { changed.contains($0.id) }.map(\.attemptID)
+            if !attempts.isEmpty {
+                try db.run("UPDATE attempts SET batch_key = ? WHERE id IN (SELECT value FROM json_each(?))", [.text(key), .ids(attempts)])
             }
         }
     }
@@ -196,24 +266,38 @@ extension SQLiteStore {
     public func releaseClaims(_ claims: [DispatchClaim], at now: Timestamp) throws(StoreError) {
         try storeCall {
             try db.writeTransaction {
-                for claim in claims {
-                    let from: RemediationState = claim.kind == .revert ? .reverting : .dispatching
-                    let to = try RemediationLifecycle.next(from: from, on: .release, by: .dispatcher)
-                    let changed = try db.run(
-                        """
-                        UPDATE remediations SET state = ?, attempts = attempts - ?, claimed_by = NULL, lease_until_ms = NULL, updated_ms = ?
-                        WHERE id = ? AND state = ? AND claimed_by = ?
-                        """,
-                        [
-                            .text(to.rawValue), .integer(claim.kind == .dispatch ? 1 : 0), .integer(now.milliseconds), .integer(claim.id),
-                            .text(from.rawValue), .text(claim.claim.worker),
-                        ])
-                    if changed == 1 {
-                        try db.run("DELETE FROM attempts WHERE id = ? AND outcome IS NULL", [.integer(claim.attemptID)])
+                for (from, group) in Self.byHeldState(claims) {
+                    let to = try RemediationLifecycle.next(from: from.state, on: .release, by: .dispatcher)
+                    let changed = Set(
+                        try db.query(
+                            """
+                            UPDATE remediations SET state = ?, attempts = attempts - ?, claimed_by = NULL, lease_until_ms = NULL, updated_ms = ?
+                            WHERE id IN (SELECT value FROM json_each(?)) AND state = ? AND claimed_by = ? RETURNING id
+                            """,
+                            [
+                                .text(to.rawValue), .integer(from.state == .dispatching ? 1 : 0), .integer(now.milliseconds), .ids(group.map(\.id)),
+                                .text(from.state.rawValue), .text(from.worker),
+                            ]
+                        ).compactMap { $0.int64(0) })
+                    let attempts = group.filter { changed.contains($0.id) }.map(\.attemptID)
+                    if !attempts.isEmpty {
+                        try db.run("DELETE FROM attempts WHERE id IN (SELECT value FROM json_each(?)) AND outcome IS NULL", [.ids(attempts)])
                     }
                 }
             }
         }
+    }
+
+    /// Claims grouped by the state they hold their remediation in (`dispatching`, or `reverting` for a
+    /// revert) and their holder.
+    private static func byHeldState(_ claims: [DispatchClaim]) -> [(key: HeldBy, value: [DispatchClaim])] {
+        Dictionary(grouping: claims) { HeldBy(state: $0.kind == .revert ? .reverting : .dispatching, worker: $0.claim.worker) }
+            .sorted { ($0.key.state.rawValue, $0.key.worker) < ($1.key.state.rawValue, $1.key.worker) }
+    }
+
+    private struct HeldBy: Hashable {
+        var state: RemediationState
+        var worker: String
     }
 
     /// How long a remediation stays in force from now (nil: permanent): the rule's or action's

@@ -128,6 +128,26 @@ public final class SQLiteStore: Store {
             ])
     }
 
+    /// Appends several entries (ids and hashes assigned here, in order), reading the chain's end once.
+    func audit(_ entries: [AuditEntry]) throws {
+        guard !entries.isEmpty else { return }
+        let last = try db.query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").first
+        var id = last?.int64(0) ?? 0
+        var previous = last?.string(1) ?? AuditChain.genesis
+        for var entry in entries {
+            id += 1
+            entry.id = id
+            let hash = AuditChain.hash(previous: previous, content: entry.chainContent)
+            try db.run(
+                "INSERT INTO audit (id, at_ms, actor, action, subject, before, after, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    .integer(id), .integer(entry.at.milliseconds), .text(entry.actor), .text(entry.action), .text(entry.subject), .text(entry.before),
+                    .text(entry.after), .text(entry.detail), .text(previous), .text(hash),
+                ])
+            previous = hash
+        }
+    }
+
     public func auditEntries(limit: Int, before: Int64?, subject: String?) throws(StoreError) -> [AuditEntry] {
         try storeCall {
             var sql = "SELECT \(Self.auditColumns) FROM audit WHERE id < ?"

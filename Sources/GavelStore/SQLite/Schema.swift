@@ -430,13 +430,15 @@ enum Schema {
 
     /// 8: storms (issue 15): the batch a remediation waits to be sent in again (`batch_key`: set
     /// when its batch is sent, kept by a retry or a crash recovery, cleared when it succeeds or
-    /// fails for good), the batch each attempt went in, and the index dispatch claims walk per
-    /// action (due remediations of one action, batch members first, oldest due first).
+    /// fails for good), the batch each attempt went in, and the indexes dispatch claims walk per
+    /// action: due remediations oldest first, and the few members of batches waiting to go again
+    /// (a partial index, so marking a batch before it is sent touches no large index).
     static let storms = Migration(
         sql: """
             ALTER TABLE remediations ADD COLUMN batch_key TEXT;
             ALTER TABLE attempts ADD COLUMN batch_key TEXT;
-            CREATE INDEX remediations_due ON remediations(state, action, batch_key, next_attempt_ms);
+            CREATE INDEX remediations_due ON remediations(state, action, next_attempt_ms);
+            CREATE INDEX remediations_batch ON remediations(state, action, batch_key) WHERE batch_key IS NOT NULL;
             """)
 
     /// The schema version this build writes.
