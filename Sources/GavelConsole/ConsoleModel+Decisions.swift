@@ -19,15 +19,15 @@ public struct Confirmation: Sendable, Equatable {
 /// What `y` does.
 public enum ConfirmedAction: Sendable, Equatable {
     case effects([ConsoleEffect], flash: String, clearsTags: Bool)
-    /// Go on to the reject-reason prompt for these ids.
-    case askReason(ids: [Int64], title: String, clearsTags: Bool)
+    /// Go on to the reject-reason prompt for these ids (a false-positive rejection's when `falsePositive`).
+    case askReason(ids: [Int64], title: String, clearsTags: Bool, falsePositive: Bool = false)
 }
 
 /// A one-line prompt for a decision: the reject reason, the revert reason, the extension's duration.
 public struct ReasonPrompt: Sendable, Equatable {
     /// What the text is for.
     public enum Purpose: String, Sendable, Equatable {
-        case reject, revert, extend, note
+        case reject, rejectFalsePositive, revert, extend, note
     }
     public var purpose: Purpose = .reject
     public var ids: [Int64]
@@ -44,8 +44,11 @@ extension ConsoleModel {
             if clearsTags { tagged = [:] }
             flash = Flash(text)
             return effects
-        case .askReason(let ids, let title, let clearsTags):
-            mode = .reason(ReasonPrompt(ids: ids, title: title, editor: LineEditor(prompt: "reason: "), clearsTags: clearsTags))
+        case .askReason(let ids, let title, let clearsTags, let falsePositive):
+            mode = .reason(
+                ReasonPrompt(
+                    purpose: falsePositive ? .rejectFalsePositive : .reject, ids: ids, title: title,
+                    editor: LineEditor(prompt: falsePositive ? "false positive, reason: " : "reason: "), clearsTags: clearsTags))
             return []
         }
     }
@@ -53,10 +56,11 @@ extension ConsoleModel {
     /// What a submitted prompt does.
     mutating func submitted(_ prompt: ReasonPrompt, text: String) -> [ConsoleEffect] {
         switch prompt.purpose {
-        case .reject:
+        case .reject, .rejectFalsePositive:
             if prompt.clearsTags { tagged = [:] }
-            flash = Flash("rejecting \(countText(prompt.ids.count))…")
-            return [.reject(prompt.ids, reason: text, by: analyst)]
+            let falsePositive = prompt.purpose == .rejectFalsePositive
+            flash = Flash("rejecting \(countText(prompt.ids.count))\(falsePositive ? " as a false positive" : "")…")
+            return [.reject(prompt.ids, reason: text, by: analyst, falsePositive: falsePositive)]
         case .revert:
             let lines =
                 ["reason: \(text)"] + (detail?.revertRequestText.map { ["The revert sends:"] + $0.split(separator: "\n").map(String.init) } ?? [])
@@ -225,7 +229,9 @@ extension ConsoleModel {
         return [.approve([row.id], by: analyst)]
     }
 
-    mutating func reject() -> [ConsoleEffect] {
+    /// Asks for a rejection's reason (after a summary for tagged rows); `falsePositive` marks it so.
+    mutating func reject(falsePositive: Bool = false) -> [ConsoleEffect] {
+        let noun = falsePositive ? "reject as a false positive" : "reject"
         if !tagged.isEmpty {
             let rows = taggedRows
             let batch = Self.batchSummary(rows, acting: { $0.state == .pending }, skipNoun: "not pending")
@@ -235,19 +241,20 @@ extension ConsoleModel {
             }
             mode = .confirm(
                 Confirmation(
-                    title: "Reject \(countText(batch.ids.count)) of \(rows.count) tagged?", lines: ["\(batch.text).", "A reason is asked next."],
-                    onYes: .askReason(ids: batch.ids, title: "reject \(batch.text)", clearsTags: true)))
+                    title: "\(falsePositive ? "Reject as a false positive" : "Reject") \(countText(batch.ids.count)) of \(rows.count) tagged?",
+                    lines: ["\(batch.text).", "A reason is asked next."],
+                    onYes: .askReason(ids: batch.ids, title: "\(noun) \(batch.text)", clearsTags: true, falsePositive: falsePositive)))
             return []
         }
         guard let row = selectedRemediation else { return [] }
-        guard row.state == .pending || row.state == .revertPending else {
+        guard row.state == .pending || (row.state == .revertPending && !falsePositive) else {
             flash = Flash("#\(row.id) is \(row.state.rawValue), not pending", isError: true)
             return []
         }
         mode = .reason(
             ReasonPrompt(
-                ids: [row.id], title: "reject " + Self.describe(row),
-                editor: LineEditor(prompt: "reason: "), clearsTags: false))
+                purpose: falsePositive ? .rejectFalsePositive : .reject, ids: [row.id], title: "\(noun) " + Self.describe(row),
+                editor: LineEditor(prompt: falsePositive ? "false positive, reason: " : "reason: "), clearsTags: false))
         return []
     }
 

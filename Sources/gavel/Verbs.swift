@@ -54,10 +54,16 @@ enum Verbs {
                 (the two-person rule) stays pending until different analysts approved it; the last approval binds the request.
                 """, run: { try Deciding.decide($0, .approve) }),
         Verb(
-            name: "reject", usage: "gavel reject  ID... --reason TEXT [--by NAME]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
-            summary: "Reject pending remediations with a reason.",
-            options: [Option("reason", "TEXT", "why (required; recorded in the audit log)"), .by], store: .existing,
-            notes: "Decisions on several IDs apply all or none.", run: { try Deciding.decide($0, nil) }),
+            name: "reject", usage: "gavel reject  ID... --reason TEXT [--false-positive] [--by NAME]",
+            positionals: Positionals(synopsis: "ID...", min: 1, max: nil), summary: "Reject pending remediations with a reason.",
+            options: [
+                Option("reason", "TEXT", "why (required; recorded in the audit log)"),
+                Option("false-positive", nil, "the signals behind it are a false positive (with the word back to Datadog: archived as such)"), .by,
+            ], store: .existing,
+            notes: """
+                Decisions on several IDs apply all or none. With a datadog section in the configuration, each Datadog signal of
+                a rejection marked --false-positive is archived in Datadog with reason false_positive (docs/datadog.md).
+                """, run: { try Deciding.decide($0, nil) }),
         Verb(
             name: "retry", usage: "gavel retry   ID... [--by NAME]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
             summary: "Send failed remediations again (the request bound at approval).", options: [.by], store: .existing,

@@ -1,0 +1,45 @@
+import GavelCore
+
+/// One POST as the receiver hands it to the store: the body exactly as received and the
+/// signals read from it (`SenderIntake.signals`), stored together in one transaction
+/// (`SignalIntake.intake(post:)`).
+///
+/// A post that carries one signal is that signal's delivery, as `IncomingSignal` always was: its
+/// `rawBody` is the post's body, and a redelivery is recognised by the body's SHA-256. A post
+/// that carries several (an Alertmanager group, a CrowdSec batch) is kept once, byte for byte,
+/// and each of its signals is a delivery whose own bytes are its alert as compact JSON
+/// (`Signal.attributes`): a group re-sent with one more alert is a retry of the others.
+public struct IncomingPost: Sendable {
+    /// The request body exactly as received.
+    public let rawBody: [UInt8]
+    /// Lowercase hex SHA-256 of `rawBody`.
+    public let bodySHA256: String
+    /// The request's media type.
+    public let contentType: String?
+    /// The peer address (`127.0.0.1:53211`).
+    public let peer: String?
+    /// When the request was received.
+    public let receivedAt: Timestamp
+    /// One delivery per signal, in the body's order (see the type's summary for their bytes).
+    public let signals: [IncomingSignal]
+
+    /// - Parameter signals: what `SenderIntake.signals` read from `rawBody` (at least one).
+    public init(signals: [Signal], rawBody: [UInt8], contentType: String?, peer: String?, receivedAt: Timestamp = .now) {
+        self.rawBody = rawBody
+        self.bodySHA256 = SHA256.hex(SHA256.hash(rawBody))
+        self.contentType = contentType
+        self.peer = peer
+        self.receivedAt = receivedAt
+        if signals.count == 1 {
+            self.signals = [IncomingSignal(signal: signals[0], rawBody: rawBody, contentType: contentType, peer: peer, receivedAt: receivedAt)]
+        } else {
+            self.signals = signals.map { signal in
+                let own = Array((signal.attributes?.compactText ?? signal.signalID).utf8)
+                return IncomingSignal(signal: signal, rawBody: own, contentType: contentType, peer: peer, receivedAt: receivedAt)
+            }
+        }
+    }
+
+    /// True when the post carried more than one signal (it is then kept once, apart from them).
+    public var isBatch: Bool { signals.count > 1 }
+}
