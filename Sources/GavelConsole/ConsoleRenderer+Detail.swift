@@ -140,6 +140,13 @@ extension ConsoleRenderer {
                         + (row.state == .pending && row.approvals.count < detail.requiredApprovals ? " — needs a different analyst" : ""),
                     .prompt))
         }
+        // Notes come before the request and signals: what other analysts said is read first.
+        if let detail, !detail.notes.isEmpty {
+            out.append(DetailLine("notes:", .heading))
+            for n in detail.notes {
+                out += block("\(TimeText.stamp(n.at)) \(n.author): \(n.text)", indent: "  ")
+            }
+        }
         if let a = row.suppressedBy { out.append(DetailLine("suppressed: target on the allowlist (\(a))", .dim)) }
         if let e = row.lastError { out.append(DetailLine("last error: \(e)", .error)) }
         if row.state == .approved, let next = row.nextAttemptAt, next > Timestamp(now) {
@@ -192,12 +199,6 @@ extension ConsoleRenderer {
             if let link = sig.link { facts.append("link: \(link)") }
             out += facts.map { DetailLine("    " + $0) }
             out += s.attributeLines.map { DetailLine("    " + $0, .dim) }
-        }
-        if !detail.notes.isEmpty {
-            out.append(DetailLine("notes:", .heading))
-            for n in detail.notes {
-                out += block("\(TimeText.stamp(n.at)) \(n.author): \(n.text)", indent: "  ")
-            }
         }
         if !detail.targetHistory.isEmpty {
             out.append(DetailLine("target history:", .heading))
