@@ -96,15 +96,22 @@ extension ConsoleRenderer {
             }
             var used = 0
             var end = rest.startIndex
-            var lastBreak: Substring.Index? = nil
+            var lastSpace: Substring.Index? = nil
+            var lastToken: Substring.Index? = nil
             while end < rest.endIndex {
                 let w = DisplayText.columns(String(rest[end]), width: width)
                 if used + w > room && end > rest.startIndex { break }
-                if (rest[end] == " " || tokenBreaks.contains(end)) && used >= room / 3 { lastBreak = end }
+                if used >= room / 3 {
+                    if rest[end] == " " { lastSpace = end }
+                    if tokenBreaks.contains(end) { lastToken = end }
+                }
                 used += w
                 end = rest.index(after: end)
             }
-            if end < rest.endIndex, rest[end] != " ", !tokenBreaks.contains(end), let at = lastBreak { end = at }
+            // Between two JSON tokens first, then at a space (inside a long string), then anywhere.
+            if end < rest.endIndex, !tokenBreaks.contains(end), rest[end] != " " || !tokenBreaks.isEmpty, let at = lastToken ?? lastSpace {
+                end = at
+            }
             var row = rest[..<end]
             while row.last == " " { row = row.dropLast() }
             rows.append(DetailLine(lead + row, line.style))
