@@ -14,7 +14,7 @@ run: build
 test:
 	@scripts/ensure-deps.sh test
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-xctest
 
 build:
 	@scripts/ensure-deps.sh build

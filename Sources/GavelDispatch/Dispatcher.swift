@@ -210,7 +210,7 @@ public final class Dispatcher: Sendable {
             let ms = Int((DispatchTime.now().uptimeNanoseconds &- started) / 1_000_000)
             let what = "remediation \(r.id) \(r.action) \(r.target) \(claim.kind == .revert ? "revert attempt" : "attempt") \(claim.attempt): "
             switch result {
-            case .dispatched: log(what + "dispatched" + (status.map { " (status \($0))" } ?? ""))
+            case .dispatched: log(what + "dispatched" + (status.map { " (" + Attempt.resultText(status: $0, error: nil) + ")" } ?? ""))
             case .retry: log(what + "will retry: " + (error ?? "failed"))
             case .failed: log(what + "failed: " + (error ?? "failed"))
             }

@@ -95,8 +95,8 @@ extension Attempt {
     var line: String {
         "\(kind == .dispatch ? "attempt" : "\(kind.rawValue) attempt") \(number)" + (subject.map { " (\($0))" } ?? "")
             + " at \(startedAt.rfc3339): \(outcome?.rawValue ?? "in progress")"
-            + (status.map { " status \($0)" } ?? "")
-            + (durationMs.map { " \($0) ms" } ?? "") + (error.map { " — \($0)" } ?? "")
+            + (outcome == nil && status == nil && error == nil ? "" : ", " + Attempt.resultText(status: status, error: error))
+            + (durationMs.map { " (\($0) ms)" } ?? "")
     }
 }
 

@@ -70,7 +70,7 @@ import Testing
         // G scrolls to the last wrapped row: the attempt's error, carried onto its own row.
         s.press(Key.parseScript("G")!)
         let rows = s.frame().text.components(separatedBy: "\n")
-        #expect(rows[26].hasSuffix("│   #1 2026-05-28 20:26:40Z status 503 120 ms — service"))
+        #expect(rows[26].hasSuffix("│   #1 2026-05-28 20:26:40Z (120 ms) HTTP 503 — service"))
         #expect(rows[27].hasSuffix("│     unavailable"))
     }
 
