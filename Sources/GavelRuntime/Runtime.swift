@@ -69,7 +69,7 @@ public final class Runtime: Sendable {
         let engine = self.engine
         options.extraMetrics = { QueueMetrics.lines(engine: engine) }
         let configuration = self.configuration
-        options.senders = { configuration.config.senders }
+        options.senders = { configuration.senders }
         return options
     }
 

@@ -28,10 +28,18 @@ enum Verbs {
             name: "dispatch", usage: "gavel dispatch   [--once]", positionals: .none,
             summary: "Run the dispatcher alone (--once: send what is approved, then exit).",
             options: [Option("once", nil, "send what is approved and due, then exit")], store: .existing,
-            notes: "Exit status with --once: 1 when a remediation attempted in this run ended failed.", run: Running.dispatch),
+            notes: """
+                Exit status with --once: 1 when a remediation attempted in this run ended failed. With a datadog section, --once then
+                sends the Datadog triage updates that are due (their failures do not change the exit status).
+                """, run: Running.dispatch),
         Verb(
-            name: "signals", usage: "gavel signals    [--json] [--limit N]", positionals: .none, summary: "List received signals, newest first.",
-            options: [.json, .limit], store: .existing, run: Reading.signals),
+            name: "signals", usage: "gavel signals    [--json] [--limit N]", positionals: .none,
+            summary: "List received signals, newest first, with their sender (source), targets and context.",
+            options: [.json, .limit], store: .existing,
+            notes: """
+                Context (the monitored host, an attacked instance and its security groups) is shown after the targets and is never
+                remediated; a resolved alert is marked resolved. --json adds source, status, context_*, ip_ranges, suggested_duration_s.
+                """, run: Reading.signals),
         Verb(
             name: "list", usage: "gavel list       [--state STATE] [--rule RULE] [--json] [--limit N]", positionals: .none,
             summary: "List remediations, newest first.",
