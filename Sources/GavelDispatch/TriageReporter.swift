@@ -14,8 +14,9 @@ import Synchronization
 /// (`RetryPolicy`, base 1 s, cap 5 min) up to the configured `max_retries`; anything else (a
 /// 4xx such as 403, a key missing from the environment) fails the update for good, visibly.
 ///
-/// With no `datadog` section in the configuration in force, or while dispatch is held, nothing
-/// is claimed: queued updates wait.
+/// With no `datadog` section in the configuration in force, while dispatch is held, or in a
+/// process whose environment lacks either key (an analyst's console next to `gavel serve`),
+/// nothing is claimed: queued updates wait for a process that can send them.
 ///
 /// Thread-safety: `Sendable`; the store session stays on the reporter's thread.
 public final class TriageReporter: Sendable {
@@ -83,7 +84,7 @@ public final class TriageReporter: Sendable {
     public func runOnce() throws(StoreError) -> Int {
         let store = try engine.open(.existing)
         let current = settings()
-        guard current.heldBecause == nil, let triage = current.config.datadogTriage else { return 0 }
+        guard current.heldBecause == nil, let triage = current.config.datadogTriage, hasKeys(triage) else { return 0 }
         var count = 0
         while let claim = try store.claimTriageUpdates(worker: worker, limit: 1, leaseMs: leaseMs(triage), at: .now).first {
             send(claim, triage: triage, store: store)
@@ -98,7 +99,7 @@ public final class TriageReporter: Sendable {
             do {
                 if store == nil { store = try engine.open(.existing) }
                 let current = settings()
-                if let store, current.heldBecause == nil, let triage = current.config.datadogTriage,
+                if let store, current.heldBecause == nil, let triage = current.config.datadogTriage, hasKeys(triage),
                     let claim = try store.claimTriageUpdates(worker: worker, limit: 1, leaseMs: leaseMs(triage), at: .now).first
                 {
                     send(claim, triage: triage, store: store)
@@ -110,6 +111,12 @@ public final class TriageReporter: Sendable {
             }
             _ = wakeSignal.wait(timeout: .now() + .milliseconds(idleMs))
         }
+    }
+
+    /// True when this process's environment holds both keys (non-empty): only then does it claim.
+    func hasKeys(_ triage: DatadogTriageConfig) -> Bool {
+        let env = environment()
+        return [triage.apiKeyEnv, triage.applicationKeyEnv].allSatisfy { !(env[$0] ?? "").isEmpty }
     }
 
     /// A claim's lease: the request's deadline plus a minute.

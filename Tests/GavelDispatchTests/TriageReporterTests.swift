@@ -126,12 +126,16 @@ import Testing
         #expect(standIn.requests.count == 4)
     }
 
-    @Test func aMissingKeyFailsTheUpdateNamingTheVariableAndSendsNothing() throws {
+    @Test func aProcessWithoutTheKeysLeavesUpdatesToOneThatHasThemAndABadKeyFailsNamingIt() throws {
         let standIn = try LoopbackSink()
         defer { standIn.stop() }
         let bench = try DispatchBench(configJSON: Self.config(apiURL: standIn.url("")))
         let id = try dispatchedBan(bench, signalID: "AQAAAYxk1-nokey-0001", ip: "198.51.100.10")
-        #expect(try reporter(bench, keys: ["DD_API_KEY": "api-key-0123"]).runOnce() == 1)
+        #expect(try reporter(bench, keys: ["DD_API_KEY": "api-key-0123"]).runOnce() == 0)
+        #expect(try bench.database().store.triageUpdates(ofRemediation: id).map(\.state) == [.queued])
+        #expect(standIn.requests.isEmpty)
+        // A key holding a control character is refused before anything is sent, naming it.
+        #expect(try reporter(bench, keys: ["DD_API_KEY": "api-key-0123", "DD_APP_KEY": "bad\r\nX-Injected: 1"]).runOnce() == 1)
         let update = try #require(try bench.database().store.triageUpdates(ofRemediation: id).first)
         #expect(update.state == .failed && update.lastError?.contains("DD_APP_KEY") == true)
         #expect(standIn.requests.isEmpty)
