@@ -1,6 +1,7 @@
 import Foundation
 import GavelCore
 import GavelStore
+import GavelStorePostgres
 import GavelStoreSQLite
 import GavelTestSupport
 import Synchronization
@@ -9,12 +10,14 @@ import Synchronization
 /// its branch in `StoreHarness.init` (the one factory); every contract test then runs on it.
 enum EngineKind: String, CaseIterable, CustomStringConvertible, Sendable {
     case sqlite
+    /// A database of its own on the test run's throwaway cluster (`PostgresCluster.shared`).
+    case postgres
 
     var description: String { rawValue }
 
-    /// The engines that can run here (an engine that needs a server is left out, with a note, when
-    /// its server cannot be started).
-    static var available: [EngineKind] { allCases }
+    /// The engines that can run here: PostgreSQL is left out, with a note on stderr, only when
+    /// the server binaries are missing (`.ci/run` installs them, so CI always runs it).
+    static var available: [EngineKind] { PostgresCluster.unavailableReason == nil ? allCases : [.sqlite] }
 }
 
 /// A fresh, empty store of one engine for one test, its ingest path, and a configuration; all
@@ -40,6 +43,9 @@ final class StoreHarness {
         }
         switch kind {
         case .sqlite: engine = SQLiteEngine(path: base)
+        case .postgres:
+            let uri = try PostgresCluster.shared.get().createDatabase()
+            engine = PostgresEngine(uri: uri, displayName: uri)
         }
         _ = try engine.open(.create)
     }
