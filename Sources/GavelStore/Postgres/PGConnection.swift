@@ -48,8 +48,8 @@ final class PGConnection {
         // libpq prints server notices to stderr by default, which would write over the console's screen.
         _ = PQsetNoticeProcessor(conn, { _, _ in }, nil)
         guard PQstatus(conn) == CONNECTION_OK else {
+            // Every stored property is set, so `deinit` runs and calls PQfinish (once).
             let message = Self.scrub(Self.message(conn), secrets)
-            PQfinish(conn)
             throw PGError(sqlState: "08001", message: message, context: "connecting to \(displayName)")
         }
         for sql in setup { try execute(sql) }

@@ -99,13 +99,17 @@ struct PGError: Error, CustomStringConvertible, Sendable {
 func pgCall<T>(_ body: () throws -> T) throws(StoreError) -> T {
     do {
         return try body()
-    } catch let error as StoreError {
-        throw error
-    } catch let error as PGError {
-        throw error.storeError
-    } catch let error as TransitionRefusal {
-        throw StoreError.refused(error.description)
     } catch {
-        throw StoreError.failed("\(error)")
+        throw pgStoreError(error)
+    }
+}
+
+/// The `StoreError` an error of the PostgreSQL engine means to callers.
+func pgStoreError(_ error: any Error) -> StoreError {
+    switch error {
+    case let error as StoreError: error
+    case let error as PGError: error.storeError
+    case let error as TransitionRefusal: .refused(error.description)
+    default: .failed("\(error)")
     }
 }

@@ -133,37 +133,47 @@ final class PostgresIntake: SignalIntake {
         idle.withLock { $0.removeAll() }
     }
 
-    /// Runs `body` on a pooled connection, again after a lost race.
+    /// Runs `body` on a pooled connection: again after a lost race (up to 5 times), and once on
+    /// a new connection when a pooled one turns out to be broken (the server restarted or failed
+    /// over while it was idle; a delivery that did commit before the break is then a duplicate
+    /// delivery, counted as such).
     private func withStore<T>(_ body: (PostgresStore) throws -> T) throws(StoreError) -> T {
         guard !closed.load(ordering: .acquiring) else { throw StoreError.unavailable("the ingest path is closed (gavel is shutting down)") }
-        let borrowed: PGConnection
-        if let pooled = idle.withLock({ $0.popLast() }) {
-            borrowed = pooled.connection
-        } else {
-            do {
-                borrowed = try engine.connect(lockTimeoutMs: 5000)
-            } catch {
-                throw StoreError.unavailable("cannot connect to \(engine.displayName): \(error.message)")
-            }
-        }
-        let store = PostgresStore(db: borrowed, readOnly: false)
-        defer {
-            if !borrowed.isBroken && !closed.load(ordering: .acquiring) {
-                let handed = PooledConnection(connection: borrowed)
-                idle.withLock { if $0.count < Self.keptIdle { $0.append(handed) } }
-            }
-        }
-        return try pgCall {
-            var attempt = 1
-            while true {
+        var pooled = idle.withLock({ $0.popLast() })?.connection
+        var races = 1
+        while true {
+            let connection: PGConnection
+            if let reused = pooled {
+                connection = reused
+            } else {
                 do {
-                    return try body(store)
-                } catch let error as PGError where error.isRetryableRace && attempt < 5 {
-                    attempt += 1
-                    usleep(UInt32.random(in: 1000...5000))
+                    connection = try engine.connect(lockTimeoutMs: 5000)
+                } catch {
+                    throw StoreError.unavailable("cannot connect to \(engine.displayName): \(error.message)")
                 }
             }
+            do {
+                let result = try body(PostgresStore(db: connection, readOnly: false))
+                giveBack(connection)
+                return result
+            } catch let error as PGError where error.isConnectionFailure && pooled != nil {
+                pooled = nil  // dropped; try once on a new connection
+            } catch let error as PGError where error.isRetryableRace && races < 5 {
+                races += 1
+                pooled = connection
+                usleep(UInt32.random(in: 1000...5000))
+            } catch {
+                giveBack(connection)
+                throw pgStoreError(error)
+            }
         }
+    }
+
+    /// Returns a healthy connection to the pool (a broken one is dropped and closed).
+    private func giveBack(_ connection: PGConnection) {
+        guard !connection.isBroken && !closed.load(ordering: .acquiring) else { return }
+        let handed = PooledConnection(connection: connection)
+        idle.withLock { if $0.count < Self.keptIdle { $0.append(handed) } }
     }
 }
 
