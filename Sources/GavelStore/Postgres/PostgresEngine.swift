@@ -94,7 +94,7 @@ struct PooledConnection: @unchecked Sendable {
 }
 
 /// The receiver's path into a PostgreSQL store: each delivery is its own transaction on a
-/// connection borrowed from a small pool, so receiver threads commit in parallel (PostgreSQL
+/// connection borrowed from a small pool (at most `maxOpen`), so receiver threads commit in parallel (PostgreSQL
 /// flushes concurrent commits together). `SignalIntake.intake` returns after `COMMIT` returned
 /// (`synchronous_commit = on`). A transaction that loses a race (a deadlock, or a unique index
 /// another receiver's commit won) is run again, up to 5 times; a broken connection is dropped
@@ -105,8 +105,14 @@ final class PostgresIntake: SignalIntake {
     private let closed = Atomic<Bool>(false)
     private let config: @Sendable () -> GavelConfig
     private let onCommit: @Sendable () -> Void
-    /// Connections kept open between deliveries (more are opened under load and closed after).
-    static let keptIdle = 16
+    /// When this process last announced a proposal (ms since the epoch).
+    private let lastAnnounced = Atomic<Int64>(0)
+    /// At most this many connections (and so transactions) at once per process; a delivery beyond
+    /// waits for one to be free (up to 5 s, then 503). Two receivers use at most 32 of
+    /// PostgreSQL's default 100 connections.
+    static let maxOpen = 16
+    /// Free slots of `maxOpen`.
+    private let slots = DispatchSemaphore(value: PostgresIntake.maxOpen)
 
     init(engine: PostgresEngine, first: PGConnection, config: @escaping @Sendable () -> GavelConfig, onCommit: @escaping @Sendable () -> Void) {
         self.engine = engine
@@ -118,10 +124,19 @@ final class PostgresIntake: SignalIntake {
     func intake(_ incoming: IncomingSignal) throws(StoreError) -> IntakeOutcome {
         let config = self.config()
         let outcome = try withStore { store in
-            try store.db.transaction { try store.intake(incoming, config: config) }
+            try store.db.transaction { try store.intake(incoming, config: config, mayAnnounce: mayAnnounce) }
         }
         onCommit()
         return outcome
+    }
+
+    /// At most one announcement of proposals per 250 ms from this process (consoles refresh every
+    /// second anyway; automatic approvals are always announced).
+    private func mayAnnounce() -> Bool {
+        let now = Timestamp.now.milliseconds
+        let last = lastAnnounced.load(ordering: .relaxed)
+        guard now - last >= 250 else { return false }
+        return lastAnnounced.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
     }
 
     func recordIntakeError(_ entry: IntakeErrorEntry) throws(StoreError) {
@@ -139,6 +154,10 @@ final class PostgresIntake: SignalIntake {
     /// delivery, counted as such).
     private func withStore<T>(_ body: (PostgresStore) throws -> T) throws(StoreError) -> T {
         guard !closed.load(ordering: .acquiring) else { throw StoreError.unavailable("the ingest path is closed (gavel is shutting down)") }
+        guard slots.wait(timeout: .now() + .seconds(5)) == .success else {
+            throw StoreError.unavailable("all \(Self.maxOpen) connections to \(engine.displayName) stayed busy for 5 s")
+        }
+        defer { slots.signal() }
         var pooled = idle.withLock({ $0.popLast() })?.connection
         var races = 1
         while true {
@@ -173,7 +192,7 @@ final class PostgresIntake: SignalIntake {
     private func giveBack(_ connection: PGConnection) {
         guard !connection.isBroken && !closed.load(ordering: .acquiring) else { return }
         let handed = PooledConnection(connection: connection)
-        idle.withLock { if $0.count < Self.keptIdle { $0.append(handed) } }
+        idle.withLock { if $0.count < Self.maxOpen { $0.append(handed) } }
     }
 }
 

@@ -14,7 +14,9 @@ extension PostgresStore {
     ///   receivers never open two remediations of one target (the `remediations_open` unique
     ///   index stands behind this);
     /// - a rule in auto counts its budget under one advisory lock, so budgets hold exactly.
-    func intake(_ incoming: IncomingSignal, config: GavelConfig) throws -> IntakeOutcome {
+    /// - Parameter mayAnnounce: asked before announcing a proposal (not an automatic approval)
+    ///   to other processes; the ingest path allows one per 250 ms per process.
+    func intake(_ incoming: IncomingSignal, config: GavelConfig, mayAnnounce: () -> Bool = { true }) throws -> IntakeOutcome {
         let signal = incoming.signal
         let now = incoming.receivedAt
         let key = try resolveRuleKey(ruleID: signal.ruleID, name: signal.ruleName) ?? signal.ruleKey
@@ -62,7 +64,14 @@ extension PostgresStore {
         }
         let plan = IntakePlan.make(situation, config: config)
         let outcome = try apply(plan, record: record, signal: signal, rule: rule, config: config, at: now)
-        if !outcome.remediations.isEmpty { try announce(outcome.autoApproved.isEmpty ? "intake" : "approved") }
+        // An automatic approval is announced at once (dispatchers wake); other proposals at most as
+        // often as `mayAnnounce` allows: PostgreSQL serialises the commits of notifying
+        // transactions, so one NOTIFY per delivery would cost a storm its group commit.
+        if !outcome.autoApproved.isEmpty {
+            try announce("approved")
+        } else if !outcome.remediations.isEmpty && mayAnnounce() {
+            try announce("intake")
+        }
         return outcome
     }
 
