@@ -18,4 +18,11 @@ import Testing
         #expect(StoreLocation.redacted("postgres://db/gavel") == "postgres://db/gavel")
         #expect(!StoreLocation("postgres://a:b@h/d").displayName.contains(":b@"))
     }
+
+    @Test func aURIOpensThePostgreSQLEngineNamedWithoutItsPassword() throws {
+        let engine = try StoreLocation("postgres://alice:s3cret@db.example/gavel").engine()
+        #expect(engine.displayName == "postgres://alice:****@db.example/gavel")
+        #expect(String(describing: type(of: engine)) == "PostgresEngine")
+        #expect(StoreLocation("postgres://db/gavel").dataDirectory == "")
+    }
 }
