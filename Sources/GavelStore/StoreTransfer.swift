@@ -6,10 +6,14 @@ import GavelCore
 /// The tables and columns are the store's schema as both engines keep it (SQLite schema v4,
 /// PostgreSQL schema 1): ids are copied as they are, so a remediation or signal keeps its id.
 public struct TransferTable: Sendable, Equatable {
+    /// The table's name in both engines.
     public let name: String
+    /// Its columns, in the order every exchanged row holds its values.
     public let columns: [String]
+    /// The columns of its primary key (rows are read in this order, a batch at a time).
     public let key: [String]
 
+    /// - Parameter key: the primary key's columns (default `id`).
     public init(_ name: String, _ columns: [String], key: [String] = ["id"]) {
         self.name = name
         self.columns = columns
@@ -19,9 +23,13 @@ public struct TransferTable: Sendable, Equatable {
 
 /// One value of an exchanged row.
 public enum TransferValue: Sendable, Equatable {
+    /// SQL NULL.
     case null
+    /// An integer (ids, `*_ms` times, counts).
     case integer(Int64)
+    /// A floating-point number (no gavel column holds one; kept for completeness).
     case real(Double)
+    /// Text, as stored (UTF-8).
     case text(String)
     /// A raw body (`raw_body`, `body`).
     case bytes([UInt8])
@@ -68,7 +76,11 @@ extension StoreEngine {
 /// An engine that takes part in `gavel migrate` (each engine implements the sides it supports;
 /// the other throws `StoreError.refused`).
 public protocol StoreTransferring: StoreEngine {
+    /// A reader of every row of this store.
+    /// - Throws: `StoreError.location` for a missing store, `refused` when this engine is not a source.
     func makeExporter() throws(StoreError) -> any StoreExporting
+    /// A writer into this store, which must be empty.
+    /// - Throws: `StoreError.location` for an unreachable store, `refused` when this engine is not a target.
     func makeImporter() throws(StoreError) -> any StoreImporting
 }
 

@@ -59,6 +59,15 @@ struct PostgresEngineTests {
         #expect(PGConnection.scrub("bad password hunter2! and hunter3", PGConnection.passwords(in: uri)) == "bad password **** and ****")
     }
 
+    @Test func entitiesWithQuotesBackslashesAndBracesAreStoredAsSent() throws {
+        let h = try StoreHarness(.postgres)
+        defer { h.close() }
+        try h.post(signalJSON("q1", ips: ["203.0.113.5"], users: [#"o'ne\"il\\x,{y} NULL"#]))
+        let stored = try h.store().signals(limit: 0, before: nil)
+        #expect(stored.first?.signal.users == [#"o'ne"il\x,{y} NULL"#])
+        #expect(stored.first?.signal.ips.map(\.description) == ["203.0.113.5"])
+    }
+
     @Test func theChangeFeedReportsADecisionMadeInAnotherSession() throws {
         let (engine, _, _) = try engine()
         let store = try engine.open(.create)

@@ -67,6 +67,10 @@ public struct PostgresEngine: StoreEngine {
         return PostgresStore(db: db, readOnly: access == .readOnly)
     }
 
+    /// The receiver's ingest path: a pool of at most `PostgresIntake.maxOpen` connections, one
+    /// transaction per delivery. `onCommit` is called after a commit that approved something
+    /// automatically (the dispatcher then sends it at once).
+    /// - Throws: `StoreError.location` when the server cannot be reached or the database is not gavel's.
     public func intake(config: @escaping @Sendable () -> GavelConfig, onCommit: @escaping @Sendable () -> Void) throws(StoreError)
         -> any SignalIntake
     {
@@ -126,7 +130,9 @@ final class PostgresIntake: SignalIntake {
         let outcome = try withStore { store in
             try store.db.transaction { try store.intake(incoming, config: config, mayAnnounce: mayAnnounce) }
         }
-        onCommit()
+        // Only an automatic approval gives the dispatcher something to do: a wake-up per delivery
+        // would cost it a look at the queue per signal (SQLite wakes it once per group commit).
+        if !outcome.autoApproved.isEmpty { onCommit() }
         return outcome
     }
 

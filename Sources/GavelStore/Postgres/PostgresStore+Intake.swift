@@ -84,13 +84,7 @@ extension PostgresStore {
         for step in plan.steps {
             switch step.disposition {
             case .attach(let existing):
-                if try link(remediation: existing.id, signal: record.rowID) {
-                    try db.run(
-                        """
-                        UPDATE remediations SET signals = signals + 1, last_seen_ms = $1, updated_ms = $1,
-                            severity_rank = greatest(severity_rank, $2) WHERE id = $3
-                        """, [.integer(now.milliseconds), .integer(severityRank), .integer(existing.id)])
-                }
+                try link(remediation: existing.id, signal: record.rowID, attach: (now, severityRank))
                 ids.append(existing.id)
             case .create(let state, let reason):
                 guard RemediationLifecycle.canStartIn(state, by: .intake) else {

@@ -45,19 +45,19 @@ extension PostgresStore {
     /// only read: writing it would make every receiver's delivery of the rule queue behind the
     /// row lock until the previous one commits. So `last_seen` is kept to the second here.
     func touchRule(key: String, ruleID: String?, name: String?, startingMode: RuleMode, at now: Timestamp) throws -> Rule {
-        if let row = try db.query("SELECT \(Self.ruleColumns) FROM rules WHERE rule_key = $1", [.text(key)]).first {
+        // The row and whether its aliases are known, in one round trip.
+        if let row = try db.query(
+            """
+            SELECT \(Self.ruleColumns),
+                (SELECT count(*) FROM rule_aliases WHERE (kind = 'id' AND value = $2) OR (kind = 'name' AND value = $3))
+            FROM rules WHERE rule_key = $1
+            """, [.text(key), .text(ruleID), .text(name)]
+        ).first {
             let rule = Self.rule(from: row)
             let current =
                 (ruleID == nil || rule.ruleID != nil) && (name == nil || rule.name == name)
                 && (rule.lastSeenAt.map { now.milliseconds - $0.milliseconds < 1000 } ?? false)
-            if current {
-                let known =
-                    try db.query(
-                        "SELECT count(*) FROM rule_aliases WHERE (kind = 'id' AND value = $1) OR (kind = 'name' AND value = $2)",
-                        [.text(ruleID), .text(name)]
-                    ).first?.int(0) ?? 0
-                if known == (ruleID == nil ? 0 : 1) + (name == nil ? 0 : 1) { return rule }
-            }
+            if current && row.int(7) == (ruleID == nil ? 0 : 1) + (name == nil ? 0 : 1) { return rule }
         }
         let rows = try db.query(
             """

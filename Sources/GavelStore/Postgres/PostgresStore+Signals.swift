@@ -10,47 +10,66 @@ extension PostgresStore {
         let s = incoming.signal
         let sha = incoming.bodySHA256
         let received = incoming.receivedAt.milliseconds
+        // The signal (made or counted) and this delivery's row in one round trip.
         let stored = try db.query(
             """
-            INSERT INTO signals (signal_id, rule_key, rule_name, rule_id, rule_type, severity, title, message, link,
-                event_id, date_ms, tags, queries, group_by, event_name, event_outcome, actor, attributes, flags,
-                content_type, raw_body, body_sha256, received_ms, updated_ms)
-            VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$23)
-            ON CONFLICT (signal_id) DO UPDATE SET deliveries = signals.deliveries + 1, updated_ms = excluded.updated_ms
-            RETURNING id, (xmax = 0), body_sha256
+            WITH s AS (
+                INSERT INTO signals (signal_id, rule_key, rule_name, rule_id, rule_type, severity, title, message, link,
+                    event_id, date_ms, tags, queries, group_by, event_name, event_outcome, actor, attributes, flags,
+                    content_type, raw_body, body_sha256, received_ms, updated_ms)
+                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$23)
+                ON CONFLICT (signal_id) DO UPDATE SET deliveries = signals.deliveries + 1, updated_ms = excluded.updated_ms
+                RETURNING id, (xmax = 0) AS inserted, body_sha256),
+            d AS (
+                INSERT INTO deliveries (signal, received_ms, peer, content_type, body_sha256, duplicate)
+                SELECT s.id, $23, $24, $20, $22, CASE WHEN s.inserted THEN 0 ELSE 1 END FROM s RETURNING id)
+            SELECT s.id, s.inserted, s.body_sha256, d.id FROM s, d
             """,
             [
                 .text(s.signalID), .text(ruleKey), .text(s.ruleName), .text(s.ruleID), .text(s.ruleType), .text(s.severity?.rawValue),
                 .text(s.title), .text(s.message), .text(s.link), .text(s.eventID), .text(s.date), .text(pgJSONArray(s.tags)),
                 .text(pgJSONArray(s.matchedQueries)), .text(pgJSONArray(s.groupByFields)), .text(s.eventName), .text(s.eventOutcome),
                 .text(s.actor), .text(incoming.attributesJSON), .text(pgJSONArray(s.flags.map(\.rawValue))), .text(incoming.contentType),
-                .bytes(incoming.rawBody), .text(sha), .integer(received),
+                .bytes(incoming.rawBody), .text(sha), .integer(received), .text(incoming.peer),
             ]
         ).first
-        guard let stored, let rowID = stored.int64(0) else { throw StoreError.failed("signal \(s.signalID) was not stored") }
+        guard let stored, let rowID = stored.int64(0), let deliveryID = stored.int64(3) else {
+            throw StoreError.failed("signal \(s.signalID) was not stored")
+        }
         let duplicate = !stored.bool(1)
         var updated = false
-        if duplicate {
-            let seenBefore = try !db.query(
-                "SELECT 1 FROM deliveries WHERE signal = $1 AND body_sha256 = $2 LIMIT 1", [.integer(rowID), .text(sha)]
+        if duplicate && stored.string(2) != sha {
+            // A body never delivered before for this signal is an update (Datadog's "notify on
+            // update"); its delivery keeps the body.
+            updated = try db.query(
+                "SELECT 1 FROM deliveries WHERE signal = $1 AND body_sha256 = $2 AND id <> $3 LIMIT 1",
+                [.integer(rowID), .text(sha), .integer(deliveryID)]
             ).isEmpty
-            updated = !(stored.string(2) == sha || seenBefore)
+            if updated { try db.run("UPDATE deliveries SET body = $1 WHERE id = $2", [.bytes(incoming.rawBody), .integer(deliveryID)]) }
         }
-        let deliveryID =
-            try db.query(
-                """
-                INSERT INTO deliveries (signal, received_ms, peer, content_type, body_sha256, body, duplicate)
-                VALUES ($1,$2,$3,$4,$5,$6,$7) RETURNING id
-                """,
-                [
-                    .integer(rowID), .integer(received), .text(incoming.peer), .text(incoming.contentType), .text(sha),
-                    updated ? .bytes(incoming.rawBody) : .null, .int(duplicate ? 1 : 0),
-                ]
-            ).first?.int64(0) ?? 0
         var newEntities: [EntityValue] = []
-        if !duplicate || updated {
-            // A new signal has no entities yet; only an update appends after the stored ones.
-            let base = duplicate ? try db.query("SELECT count(*) FROM entities WHERE signal = $1", [.integer(rowID)]).first?.int(0) ?? 0 : 0
+        if !duplicate {
+            // A new signal: every entity in one statement (positions in extraction order).
+            let values = s.entityValues
+            if !values.isEmpty {
+                let added = try db.query(
+                    """
+                    INSERT INTO entities (signal, kind, value, position, delivery, folded)
+                    SELECT $1, e.kind, e.value, (e.n - 1)::integer, $2, e.folded
+                    FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS e(kind, value, folded, n) ORDER BY e.n
+                    ON CONFLICT (signal, kind, value) DO NOTHING RETURNING kind, value
+                    """,
+                    [
+                        .integer(rowID), .integer(deliveryID), .text(pgArray(values.map(\.kind))), .text(pgArray(values.map(\.value))),
+                        .text(pgArray(values.map { $0.kind == "ip" || $0.kind == "user" ? TextFilter.folded($0.value) : nil })),
+                    ])
+                var inserted = Set(added.map { EntityValue($0.string(0) ?? "", $0.string(1) ?? "") })
+                for e in values where inserted.remove(e) != nil { newEntities.append(e) }
+            }
+        } else if updated {
+            // An update appends after the stored entities, and its new IPs and users join the
+            // remediations the signal is gathered into.
+            let base = try db.query("SELECT count(*) FROM entities WHERE signal = $1", [.integer(rowID)]).first?.int(0) ?? 0
             for (i, e) in s.entityValues.enumerated() {
                 let searchable = e.kind == "ip" || e.kind == "user"
                 let folded: PGValue = searchable ? .text(TextFilter.folded(e.value)) : .null
@@ -61,13 +80,9 @@ extension PostgresStore {
                     """, [.integer(rowID), .text(e.kind), .text(e.value), .int(base + i), .integer(deliveryID), folded])
                 guard added > 0 else { continue }
                 newEntities.append(e)
-                if duplicate && searchable {
-                    try spreadEntity(signal: rowID, kind: e.kind, value: e.value, position: base + i, folded: folded)
-                }
+                if searchable { try spreadEntity(signal: rowID, kind: e.kind, value: e.value, position: base + i, folded: folded) }
             }
-            if duplicate {
-                try db.run("UPDATE deliveries SET new_entities = $1 WHERE id = $2", [.int(newEntities.count), .integer(deliveryID)])
-            }
+            try db.run("UPDATE deliveries SET new_entities = $1 WHERE id = $2", [.int(newEntities.count), .integer(deliveryID)])
         }
         return SignalRecord(rowID: rowID, signalID: s.signalID, duplicate: duplicate, updated: updated, newEntities: newEntities)
     }
@@ -91,18 +106,33 @@ extension PostgresStore {
     }
 
     /// Gathers a signal into a remediation with its IPs and users (the SQLite engine's
-    /// `remediation_entities_link` trigger). Returns false when it was gathered already.
+    /// `remediation_entities_link` trigger), and with `attach` also counts it on the remediation
+    /// (one more signal, seen now, the highest severity) — one round trip. Returns false when it
+    /// was gathered already (nothing is changed then).
     @discardableResult
-    func link(remediation: Int64, signal: Int64) throws -> Bool {
-        let added = try db.run(
-            "INSERT INTO remediation_signals (remediation, signal) VALUES ($1, $2) ON CONFLICT DO NOTHING", [.integer(remediation), .integer(signal)])
-        guard added > 0 else { return false }
-        try db.run(
-            """
-            INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
-            SELECT $1, kind, value, signal, position, folded FROM entities WHERE signal = $2 AND kind IN ('ip','user')
-            """ + "\n" + Self.keepFirstEntity, [.integer(remediation), .integer(signal)])
-        return true
+    func link(remediation: Int64, signal: Int64, attach: (now: Timestamp, severityRank: Int64)? = nil) throws -> Bool {
+        let added =
+            try db.query(
+                """
+                WITH added AS (
+                    INSERT INTO remediation_signals (remediation, signal) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING remediation, signal),
+                entities_added AS (
+                    INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
+                    SELECT a.remediation, e.kind, e.value, e.signal, e.position, e.folded FROM added a
+                    JOIN entities e ON e.signal = a.signal AND e.kind IN ('ip','user')
+                """ + "\n" + Self.keepFirstEntity + """
+                    ),
+                    attached AS (
+                        UPDATE remediations SET signals = signals + 1, last_seen_ms = $4, updated_ms = $4, severity_rank = greatest(severity_rank, $5)
+                        WHERE id = $1 AND $3 AND EXISTS (SELECT 1 FROM added))
+                    SELECT count(*) FROM added
+                    """,
+                [
+                    .integer(remediation), .integer(signal), .text(attach == nil ? "false" : "true"), .integer(attach?.now.milliseconds ?? 0),
+                    .integer(attach?.severityRank ?? -1),
+                ]
+            ).first?.int(0) ?? 0
+        return added > 0
     }
 
     /// Keeps a body the receiver refused, for the analyst's Intake errors view.
@@ -223,4 +253,13 @@ extension PostgresStore {
             }
         }
     }
+}
+
+/// A PostgreSQL array literal of text (`{"a","b\\"c",NULL}`) for a `$n::text[]` parameter.
+func pgArray(_ items: [String?]) -> String {
+    "{"
+        + items.map { item in
+            guard let item else { return "NULL" }
+            return "\"" + item.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }.joined(separator: ",") + "}"
 }
