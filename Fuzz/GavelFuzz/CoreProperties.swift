@@ -3,12 +3,24 @@ import GavelCore
 /// Properties of GavelCore's parsers and the display sanitizer on arbitrary bytes.
 enum CoreProperties {
     /// Any JSON that parses prints compactly to text that parses back to the same value, and
-    /// that text holds no raw control character (RFC 8259 §7). A lone number keeps its digits.
+    /// that text holds no raw C0 or C1 control, bidi control, zero-width character or line
+    /// separator (RFC 8259 §7 lets them be escaped). A lone number keeps its digits. The
+    /// element limit is exact: a text with N array elements and object members (repeated keys
+    /// counted each time) parses with a limit of N, to the same value, and is refused with N - 1.
     static func jsonRoundTrip(_ input: [UInt8]) {
         guard let value = try? JSONValue.parse(input) else { return }
         let text = value.compactText
         check(!text.unicodeScalars.contains { $0.value < 0x20 }, "compact JSON holds a raw control character")
+        for scalar in text.unicodeScalars where isEscapedInJSON(scalar) {
+            check(false, "compact JSON holds a raw U+\(String(scalar.value, radix: 16, uppercase: true))")
+        }
         check((try? JSONValue.parse(text)) == value, "compact JSON does not parse back to the same value")
+        // The limit counts members as they are read, a repeated key's included, so count them
+        // in the parse that keeps every member.
+        let n = elementCount((try? JSONValue.parse(input, keepingRepeatedKeys: true)) ?? value)
+        check(n <= JSONValue.defaultMaxElements, "\(n) elements parsed under the default limit")
+        check((try? JSONValue.parse(input, maxElements: n)) == value, "\(n) elements refused with a limit of \(n)")
+        if n > 0 { check((try? JSONValue.parse(input, maxElements: n - 1)) == nil, "\(n) elements accepted with a limit of \(n - 1)") }
         if case .number(let digits) = value {
             let trimmed = String(decoding: input, as: UTF8.self).trimmingJSONWhitespace
             check(digits == trimmed, "number \(trimmed) kept as \(digits)")
@@ -81,6 +93,24 @@ enum CoreProperties {
             check(range.prefixLength >= 0 && range.prefixLength <= maxBits, "prefix /\(range.prefixLength)")
             check(CIDR(parsing: range.description) == range, "\(text.debugDescription) → \(range) parses to another range")
             check(range.contains(range.network), "\(range) does not contain its network")
+        }
+    }
+
+    /// Array elements plus object members, nested ones included (the top-level value is not one).
+    static func elementCount(_ value: JSONValue) -> Int {
+        switch value {
+        case .array(let items): items.count + items.reduce(0) { $0 + elementCount($1) }
+        case .object(let members): members.count + members.reduce(0) { $0 + elementCount($1.value) }
+        default: 0
+        }
+    }
+
+    /// Scalars `compactText` must write as `\uXXXX`: C1 controls, bidi controls, zero-width
+    /// characters, U+2028/U+2029 (DEL and C0 are checked separately).
+    static func isEscapedInJSON(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x7F, 0x80...0x9F, 0x061C, 0x200B...0x200F, 0x2028...0x202E, 0x2060, 0x2066...0x2069, 0xFEFF: true
+        default: false
         }
     }
 

@@ -21,6 +21,7 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
     ///
     ///     gavel-fuzz --corpus DIR          every target over DIR/<target>/* (Fuzz/corpus)
     ///     gavel-fuzz TARGET FILE|DIR...    one target over the given inputs
+    ///     gavel-fuzz --bench-json [SECONDS] JSON parse time against element count (`JSONBench`)
     ///
     /// Exit status 0 when every input satisfied its properties, 2 for a usage error; a violated
     /// property aborts (non-zero) after naming the input on stderr.
@@ -29,6 +30,10 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
         static func main() {
             let args = Array(CommandLine.arguments.dropFirst())
             var runs: [(FuzzTarget, String)] = []
+            if args.first == "--bench-json" && args.count <= 2 {
+                JSONBench.run(budgetSeconds: args.count == 2 ? Double(args[1]) ?? 30 : 30)
+                return
+            }
             if args.count == 2 && args[0] == "--corpus" {
                 for target in FuzzTarget.allCases {
                     runs += files(under: args[1] + "/" + target.rawValue).map { (target, $0) }
@@ -37,7 +42,9 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
                 for path in args.dropFirst() { runs += files(under: path).map { (target, $0) } }
             } else {
                 FileHandle.standardError.write(
-                    Data("usage: gavel-fuzz --corpus DIR | gavel-fuzz TARGET FILE|DIR...\n  targets: \(FuzzTarget.names)\n".utf8))
+                    Data(
+                        "usage: gavel-fuzz --corpus DIR | gavel-fuzz TARGET FILE|DIR... | gavel-fuzz --bench-json [SECONDS]\n  targets: \(FuzzTarget.names)\n"
+                            .utf8))
                 exit(2)
             }
             for (target, path) in runs {

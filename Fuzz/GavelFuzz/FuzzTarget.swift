@@ -17,6 +17,8 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     case sanitize
     /// Template parsing and action rendering (URL, headers, JSON body, argv, outbox line).
     case template
+    /// The sender normalisers (`SenderIntake`) on every route, Go durations and field paths.
+    case senders
 
     /// `http|chunked|…` for messages.
     static var names: String { allCases.map(\.rawValue).joined(separator: "|") }
@@ -41,6 +43,7 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         case .ip: CoreProperties.ip(bytes)
         case .sanitize: CoreProperties.sanitize(bytes)
         case .template: TemplateProperties.render(bytes)
+        case .senders: SenderProperties.intake(bytes)
         }
     }
 }

@@ -10,9 +10,11 @@ enum HTTPProperties {
             maxFieldLine: 64, maxChunkExtensionBytes: 16, maxTrailerBytes: 40),
     ]
     /// The only statuses a head may be refused with: bad input is never a 5xx, except
-    /// 501 (transfer coding not implemented) and 505 (HTTP version).
+    /// 501 (transfer coding or method not implemented) and 505 (HTTP version).
     static let headStatuses: Set<Int> = [400, 413, 414, 431, 501, 505]
     static let bodyStatuses: Set<Int> = [400, 413, 431]
+    /// RFC 9110 §9.3 methods and PATCH: any other method is refused with 501.
+    static let recognizedMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
 
     typealias HeadResult = Result<(head: HTTPRequestHead, consumed: Int)?, HTTPError>
 
@@ -54,6 +56,16 @@ enum HTTPProperties {
 
     static func checkHead(_ head: HTTPRequestHead, _ limits: HTTPLimits) {
         check(!head.method.isEmpty && head.method.utf8.allSatisfy(isTchar), "method is not a token")
+        check(recognizedMethods.contains(head.method), "unrecognised method \(head.method) not refused with 501")
+        check(head.path.hasPrefix("/"), "path \(head.path) does not start with /")
+        if !head.target.hasPrefix("/") {
+            // Absolute-form (RFC 9112 §3.2.2): an http(s) URI whose authority stands in for Host.
+            let lowered = head.target.lowercased()
+            check(lowered.hasPrefix("http://") || lowered.hasPrefix("https://"), "target \(head.target) is neither origin- nor absolute-form")
+            let authority = head.target.drop { $0 != "/" }.dropFirst(2).prefix { $0 != "/" && $0 != "?" }
+            check(!authority.isEmpty && !authority.contains("@"), "absolute-form authority \(authority)")
+            if let host = head.field("Host") { check(host == authority, "Host \(host) is not the target's authority \(authority)") }
+        }
         check(head.versionMinor == 0 || head.versionMinor == 1, "version 1.\(head.versionMinor)")
         check(head.fields.count <= limits.maxHeaderFields, "\(head.fields.count) fields")
         check(head.target.utf8.count <= limits.maxRequestLine, "target longer than the request line limit")

@@ -104,11 +104,13 @@ enum TemplateProperties {
 
     /// A template parses back to its own text: literals and `{{name}}` pieces concatenate to it.
     static func parseTemplate(_ text: String, _ context: TemplateContext) {
-        guard let template = try? Template(text, field: "fuzz") else { return }
+        guard let template = try? Template(text, field: "fuzz", allowing: [.response, .environment]) else { return }
         let printed = template.segments.map { segment -> String in
             switch segment {
             case .literal(let s): return s
             case .placeholder(let p): return "{{\(p.rawValue)}}"
+            case .response(let path): return "{{response.json.\(path.joined(separator: "."))}}"
+            case .environment(let name): return "{{env.\(name)}}"
             }
         }.joined()
         check(printed == text, "template pieces print as \(printed.debugDescription), not \(text.debugDescription)")
@@ -117,6 +119,8 @@ enum TemplateProperties {
             switch segment {
             case .literal(let s): return s
             case .placeholder(let p): return context[p]
+            case .response(let path): return Template.value(at: path, in: context.response) ?? ""
+            case .environment(let name): return Template.environmentMarker(name)
             }
         }.joined()
         check(rendered == expected, "rendering differs from the substitution")

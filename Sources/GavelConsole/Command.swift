@@ -13,6 +13,8 @@ public enum ConsoleView: Int, Sendable, CaseIterable, Hashable {
     case audit = 4
     /// Rejected webhook deliveries, newest first.
     case intakeErrors = 5
+    /// Remediations in force, soonest expiry first, with the time left.
+    case inForce = 6
 
     /// The view's title in the tab line and help.
     public var title: String {
@@ -22,11 +24,12 @@ public enum ConsoleView: Int, Sendable, CaseIterable, Hashable {
         case .rules: "Rules"
         case .audit: "Audit"
         case .intakeErrors: "Intake errors"
+        case .inForce: "In force"
         }
     }
 
-    /// True for the two remediation lists (Pending, History).
-    public var isRemediationList: Bool { self == .pending || self == .history }
+    /// True for the remediation lists (Pending, History, In force).
+    public var isRemediationList: Bool { self == .pending || self == .history || self == .inForce }
 }
 
 /// Everything a key can ask the console to do (tig's "requests"). Keys map to commands through
@@ -53,6 +56,14 @@ public enum Command: Hashable, Sendable, CustomStringConvertible {
     case dryRun
     /// Re-approve a failed remediation for another dispatch.
     case retry
+    /// Take back an approval not yet sent (back to pending).
+    case withdraw
+    /// Revert a remediation in force now (asks for a reason, then confirms showing the revert request).
+    case revert
+    /// Move a remediation's expiry (asks for a duration).
+    case extend
+    /// Leave a note on the selected remediation (asks for the text).
+    case note
     /// Rules view: set the selected rule's mode.
     case setMode(RuleMode)
     /// Rules view: enable or disable one action (e.g. `ban-ip`) of the selected rule.
@@ -68,7 +79,7 @@ public enum Command: Hashable, Sendable, CustomStringConvertible {
             .moveDown, .moveUp, .pageDown, .pageUp, .top, .bottom, .focusDetail, .back, .nextView,
             .previousView,
         ] + ConsoleView.allCases.map { Command.view($0) } + [
-            .filter, .nextMatch, .prevMatch, .approve, .reject, .toggleTag, .toggleAuto, .dryRun, .retry,
+            .filter, .nextMatch, .prevMatch, .approve, .reject, .toggleTag, .toggleAuto, .dryRun, .retry, .withdraw, .revert, .extend, .note,
             .setMode(.manual), .toggleAction(ActionName.banIP), .toggleAction(ActionName.disableUser),
             .toggleAction(ActionName.deleteSecurityGroup), .cycleStateFilter, .help, .quit,
         ]
@@ -76,7 +87,7 @@ public enum Command: Hashable, Sendable, CustomStringConvertible {
     /// True for commands that record a decision or change a rule: refused in `--read-only` mode.
     public var changesState: Bool {
         switch self {
-        case .approve, .reject, .toggleAuto, .dryRun, .retry, .setMode, .toggleAction: true
+        case .approve, .reject, .toggleAuto, .dryRun, .retry, .setMode, .toggleAction, .withdraw, .revert, .extend, .note: true
         default: false
         }
     }
@@ -105,6 +116,10 @@ public enum Command: Hashable, Sendable, CustomStringConvertible {
         case .toggleAuto: "toggleAuto"
         case .dryRun: "dryRun"
         case .retry: "retry"
+        case .withdraw: "withdraw"
+        case .revert: "revert"
+        case .extend: "extend"
+        case .note: "note"
         case .cycleStateFilter: "cycleStateFilter"
         case .help: "help"
         case .quit: "quit"

@@ -10,8 +10,16 @@ public enum ConsoleEffect: Sendable, Equatable {
     case approve([Int64], by: String)
     /// Reject these remediations with a non-empty reason, attributed to `by`.
     case reject([Int64], reason: String, by: String)
-    /// Move these `failed` remediations back to `approved`, attributed to `by`.
+    /// Move these `failed` remediations back to `approved` (or failed reverts back to `reverting`), attributed to `by`.
     case retry([Int64], by: String)
+    /// Take back these approvals not yet sent (`approved` → `pending`).
+    case withdraw([Int64], by: String)
+    /// Revert these remediations in force now, with a reason.
+    case revert([Int64], reason: String, by: String)
+    /// Move these remediations' expiry later by `ms` (nil: make them permanent).
+    case extend([Int64], ms: Int64?, by: String)
+    /// Leave a note on a remediation.
+    case note(Int64, text: String, by: String)
     /// Set a detection rule's mode; `rule` is ``RuleRow/key`` (or ``Remediation/ruleKey``).
     case setRuleMode(rule: String, RuleMode)
     /// Enable or disable one action of a rule (persisted).

@@ -23,8 +23,13 @@ public enum ConfirmedAction: Sendable, Equatable {
     case askReason(ids: [Int64], title: String, clearsTags: Bool)
 }
 
-/// The reject-reason prompt.
+/// A one-line prompt for a decision: the reject reason, the revert reason, the extension's duration.
 public struct ReasonPrompt: Sendable, Equatable {
+    /// What the text is for.
+    public enum Purpose: String, Sendable, Equatable {
+        case reject, revert, extend, note
+    }
+    public var purpose: Purpose = .reject
     public var ids: [Int64]
     /// What is being rejected, shown on the status line.
     public var title: String
@@ -43,6 +48,93 @@ extension ConsoleModel {
             mode = .reason(ReasonPrompt(ids: ids, title: title, editor: LineEditor(prompt: "reason: "), clearsTags: clearsTags))
             return []
         }
+    }
+
+    /// What a submitted prompt does.
+    mutating func submitted(_ prompt: ReasonPrompt, text: String) -> [ConsoleEffect] {
+        switch prompt.purpose {
+        case .reject:
+            if prompt.clearsTags { tagged = [:] }
+            flash = Flash("rejecting \(countText(prompt.ids.count))…")
+            return [.reject(prompt.ids, reason: text, by: analyst)]
+        case .revert:
+            let lines =
+                ["reason: \(text)"] + (detail?.revertRequestText.map { ["The revert sends:"] + $0.split(separator: "\n").map(String.init) } ?? [])
+            mode = .confirm(
+                Confirmation(
+                    title: "Revert #\(prompt.ids.first ?? 0) now?", lines: lines,
+                    onYes: .effects(
+                        [.revert(prompt.ids, reason: text, by: analyst)], flash: "reverting #\(prompt.ids.first ?? 0)…", clearsTags: false)))
+            return []
+        case .extend:
+            let ms: Int64?
+            do {
+                ms = try DurationText.milliseconds(text)
+            } catch {
+                flash = Flash(error.message, isError: true)
+                return []
+            }
+            flash = Flash("extending #\(prompt.ids.first ?? 0) by \(DurationText.text(ms))…")
+            return [.extend(prompt.ids, ms: ms, by: analyst)]
+        case .note:
+            guard let id = prompt.ids.first else { return [] }
+            flash = Flash("adding a note to #\(id)…")
+            return [.note(id, text: text, by: analyst)]
+        }
+    }
+
+    mutating func note() -> [ConsoleEffect] {
+        guard let row = selectedRemediation else { return [] }
+        mode = .reason(
+            ReasonPrompt(
+                purpose: .note, ids: [row.id], title: "note on " + Self.describe(row), editor: LineEditor(prompt: "note: ", maxLength: 500),
+                clearsTags: false))
+        return []
+    }
+
+    mutating func withdraw() -> [ConsoleEffect] {
+        guard let row = selectedRemediation else { return [] }
+        guard row.state == .approved else {
+            flash = Flash("only approvals not yet sent can be withdrawn (#\(row.id) is \(row.state.rawValue))", isError: true)
+            return []
+        }
+        flash = Flash("withdrawing #\(row.id)…")
+        return [.withdraw([row.id], by: analyst)]
+    }
+
+    mutating func revert() -> [ConsoleEffect] {
+        guard let row = selectedRemediation else { return [] }
+        guard row.state == .dispatched || row.state == .revertFailed || row.state == .revertPending else {
+            flash = Flash("only remediations in force can be reverted (#\(row.id) is \(row.state.rawValue))", isError: true)
+            return []
+        }
+        if let why = detail?.row.id == row.id ? detail?.revertRefusal : nil {
+            flash = Flash("#\(row.id) cannot be reverted: \(why)", isError: true)
+            return []
+        }
+        mode = .reason(
+            ReasonPrompt(
+                purpose: .revert, ids: [row.id], title: "revert " + Self.describe(row), editor: LineEditor(prompt: "why revert: "), clearsTags: false)
+        )
+        return []
+    }
+
+    mutating func extend() -> [ConsoleEffect] {
+        guard let row = selectedRemediation else { return [] }
+        guard row.state == .dispatched else {
+            flash = Flash("only remediations in force can be extended (#\(row.id) is \(row.state.rawValue))", isError: true)
+            return []
+        }
+        guard row.expiresAt != nil else {
+            flash = Flash("#\(row.id) is permanent: there is no expiry to move", isError: true)
+            return []
+        }
+        mode = .reason(
+            ReasonPrompt(
+                purpose: .extend, ids: [row.id], title: "extend " + Self.describe(row),
+                editor: LineEditor(prompt: "extend by (30m, 4h, 7d, permanent): "),
+                clearsTags: false))
+        return []
     }
 
     /// The tagged rows in list order (severity, then age, then id) for summaries.
@@ -110,6 +202,10 @@ extension ConsoleModel {
             return []
         }
         guard let row = selectedRemediation else { return [] }
+        if row.state == .revertPending {
+            flash = Flash("approving the revert of #\(row.id)…")
+            return [.approve([row.id], by: analyst)]
+        }
         guard row.state == .pending else {
             flash = Flash("#\(row.id) is \(row.state.rawValue), not pending", isError: true)
             return []
@@ -144,7 +240,7 @@ extension ConsoleModel {
             return []
         }
         guard let row = selectedRemediation else { return [] }
-        guard row.state == .pending else {
+        guard row.state == .pending || row.state == .revertPending else {
             flash = Flash("#\(row.id) is \(row.state.rawValue), not pending", isError: true)
             return []
         }
@@ -170,7 +266,7 @@ extension ConsoleModel {
             return []
         }
         guard let row = selectedRemediation else { return [] }
-        guard row.state == .failed else {
+        guard row.state == .failed || row.state == .revertFailed else {
             flash = Flash("only failed remediations can be retried (#\(row.id) is \(row.state.rawValue))", isError: true)
             return []
         }

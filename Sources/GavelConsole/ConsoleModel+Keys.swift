@@ -46,19 +46,18 @@ extension ConsoleModel {
                 return []
             case .cancelled:
                 mode = .normal
-                flash = Flash("reject cancelled")
+                flash = Flash("\(prompt.purpose.rawValue) cancelled")
                 return []
             case .submitted(let text):
                 let reason = text.trimmingASCIIWhitespace()
                 guard !reason.isEmpty else {
-                    flash = Flash("a reason is required (Esc cancels)", isError: true)
+                    flash = Flash(
+                        prompt.purpose == .extend ? "a duration is required (Esc cancels)" : "a reason is required (Esc cancels)", isError: true)
                     mode = .reason(prompt)
                     return []
                 }
                 mode = .normal
-                if prompt.clearsTags { tagged = [:] }
-                flash = Flash("rejecting \(countText(prompt.ids.count))…")
-                return [.reject(prompt.ids, reason: reason, by: analyst)]
+                return submitted(prompt, text: reason)
             }
         case .confirm(let confirmation):
             switch key {
@@ -96,8 +95,10 @@ extension ConsoleModel {
                 tagged = [:]
                 flash = Flash("tags cleared")
             }
-        case .nextView: switchView(to: ConsoleView(rawValue: view.rawValue % 5 + 1)!)
-        case .previousView: switchView(to: ConsoleView(rawValue: (view.rawValue + 3) % 5 + 1)!)
+        case .nextView: switchView(to: ConsoleView(rawValue: view.rawValue % ConsoleView.allCases.count + 1)!)
+        case .previousView:
+            let n = ConsoleView.allCases.count
+            switchView(to: ConsoleView(rawValue: (view.rawValue + n - 2) % n + 1)!)
         case .view(let v): switchView(to: v)
         case .filter: mode = .filter(LineEditor(prompt: "/", text: filter ?? "", maxLength: 100))
         case .nextMatch: findMatch(forward: true)
@@ -113,6 +114,10 @@ extension ConsoleModel {
         case .approve: return approve()
         case .reject: return reject()
         case .retry: return retry()
+        case .withdraw: return withdraw()
+        case .revert: return revert()
+        case .extend: return extend()
+        case .note: return note()
         case .toggleAuto: return toggleAuto()
         case .dryRun: return toggleDryRun()
         case .setMode(let m): return setMode(m)
@@ -131,7 +136,7 @@ extension ConsoleModel {
             return
         }
         switch view {
-        case .pending, .history:
+        case .pending, .history, .inForce:
             guard var list = remediationList(view) else { return }
             list.selection.move(by: delta, ids: list.rows.map(\.id), height: h)
             list.anchor = list.selectedRow.map(ConsoleCursor.init) ?? list.anchor
@@ -202,7 +207,7 @@ extension ConsoleModel {
         }
         let matches: [Bool]
         switch view {
-        case .pending, .history:
+        case .pending, .history, .inForce:
             matches = (remediationList(view)?.rows ?? []).map { TextFilter.matches(TextFilter.fields(of: $0), pattern: pattern) }
         default:
             matches = currentIDs.map { _ in true }  // these views are filtered in memory
@@ -224,7 +229,7 @@ extension ConsoleModel {
 
     var currentIndex: Int? {
         switch view {
-        case .pending, .history: remediationList(view).flatMap { $0.selection.index(in: $0.rows.map(\.id)) }
+        case .pending, .history, .inForce: remediationList(view).flatMap { $0.selection.index(in: $0.rows.map(\.id)) }
         case .rules: ruleSelection.index(in: visibleRules.map(\.key))
         case .audit: audit.selection.index(in: visibleAudit.map(\.id))
         case .intakeErrors: intakeErrors.selection.index(in: visibleIntakeErrors.map(\.id))

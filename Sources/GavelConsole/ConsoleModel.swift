@@ -59,6 +59,8 @@ public struct ConsoleModel: Sendable {
     public var pending = RemediationList()
     /// The History view's window and selection.
     public var history = RemediationList()
+    /// The In force view's window and selection.
+    public var inForce = RemediationList()
     /// The Audit view's rows.
     public var audit: PagedList<AuditEntry>
     /// The Intake errors view's rows.
@@ -112,6 +114,7 @@ public struct ConsoleModel: Sendable {
         switch v {
         case .pending: pending
         case .history: history
+        case .inForce: inForce
         default: nil
         }
     }
@@ -145,6 +148,7 @@ public struct ConsoleModel: Sendable {
         switch view {
         case .pending: pending.rows.map(\.id)
         case .history: history.rows.map(\.id)
+        case .inForce: inForce.rows.map(\.id)
         case .rules: visibleRules.map(\.key)
         case .audit: visibleAudit.map(\.id)
         case .intakeErrors: visibleIntakeErrors.map(\.id)
@@ -167,7 +171,7 @@ public struct ConsoleModel: Sendable {
         var loads: [Load] = []
         if rulesStale { loads.append(.rulesAndSummary) }
         switch view {
-        case .pending, .history:
+        case .pending, .history, .inForce:
             if let request = windowRequest(for: view) { loads.append(.remediations(view, request)) }
             if let row = selectedRemediation, detailStale || detailLoadedID != row.id { loads.append(.detail(row.id)) }
         case .audit:
@@ -182,8 +186,19 @@ public struct ConsoleModel: Sendable {
     /// The queries that load `view`'s window, or nil when it is current.
     public func windowRequest(for v: ConsoleView) -> WindowRequest? {
         guard let list = remediationList(v), let anchor = list.load else { return nil }
-        let states: [RemediationState] = v == .pending ? [.pending] : list.stateFilter.map { [$0] } ?? []
-        let order: ConsolePageQuery.Order = v == .pending ? .severityThenOldest : .newestFirst
+        let states: [RemediationState]
+        let order: ConsolePageQuery.Order
+        switch v {
+        case .pending:
+            states = [.pending]
+            order = .severityThenOldest
+        case .inForce:
+            states = RemediationState.allCases.filter(\.isInForce)
+            order = .soonestExpiry
+        default:
+            states = list.stateFilter.map { [$0] } ?? []
+            order = .newestFirst
+        }
         let h = layout.listHeight
         func q(_ cursor: ConsoleCursor?, _ inclusive: Bool, _ dir: ConsolePageQuery.Direction, _ limit: Int) -> ConsolePageQuery {
             ConsolePageQuery(
@@ -248,6 +263,7 @@ public struct ConsoleModel: Sendable {
         detailStale = true
         if pending.load == nil { pending.load = .around }
         if history.load == nil { history.load = .around }
+        if inForce.load == nil { inForce.load = .around }
         if audit.load == nil { audit.load = .refresh(limit: max(Self.pageSize, audit.rows.count)) }
         if intakeErrors.load == nil { intakeErrors.load = .refresh(limit: max(Self.pageSize, intakeErrors.rows.count)) }
     }
@@ -293,6 +309,7 @@ public struct ConsoleModel: Sendable {
         switch v {
         case .pending: pending = list
         case .history: history = list
+        case .inForce: inForce = list
         default: break
         }
     }

@@ -17,7 +17,7 @@ extension ConsoleRenderer {
     /// Multi-line values (messages, the request, bodies) are sanitized keeping LF, then split.
     public static func detailLines(for m: ConsoleModel) -> [DetailLine] {
         switch m.view {
-        case .pending, .history:
+        case .pending, .history, .inForce:
             guard let row = m.selectedRemediation else { return [DetailLine("no remediation selected", .dim)] }
             let detail = m.detail?.row.id == row.id ? m.detail : nil
             return remediationLines(detail?.row ?? row, detail: detail, now: m.now, confirm: m.needsConfirmation(row))
@@ -132,8 +132,33 @@ extension ConsoleRenderer {
         if !row.ips.isEmpty { out.append(DetailLine("ips: " + row.ips.joined(separator: ", "))) }
         if !row.users.isEmpty { out.append(DetailLine("users: " + row.users.joined(separator: ", "))) }
         if let by = row.decidedBy { out.append(DetailLine("decided by: \(by)" + (row.reason.map { " — reason: \($0)" } ?? ""))) }
+        if let detail, detail.requiredApprovals > 1 || !row.approvals.isEmpty, row.state == .pending || row.approvals.count > 1 {
+            let who = row.approvals.map { "\($0.analyst), \(TimeText.clock($0.at.date))" }.joined(separator: "; ")
+            out.append(
+                DetailLine(
+                    "\(row.approvals.count) of \(detail.requiredApprovals) approvals" + (who.isEmpty ? "" : " (\(who))")
+                        + (row.state == .pending && row.approvals.count < detail.requiredApprovals ? " — needs a different analyst" : ""),
+                    .prompt))
+        }
         if let a = row.suppressedBy { out.append(DetailLine("suppressed: target on the allowlist (\(a))", .dim)) }
         if let e = row.lastError { out.append(DetailLine("last error: \(e)", .error)) }
+        if row.state == .approved, let next = row.nextAttemptAt, next > Timestamp(now) {
+            out.append(DetailLine("sends in \(DurationText.timeLeft(next.milliseconds(since: Timestamp(now)))) (w withdraws it)", .prompt))
+        }
+        if let since = row.inForceSince, row.state.isInForce {
+            let until: String
+            if let expires = row.expiresAt {
+                until = "expires \(TimeText.stamp(expires)) (\(DurationText.timeLeft(expires.milliseconds(since: Timestamp(now)))) left)"
+            } else {
+                until = "permanent"
+            }
+            out.append(DetailLine("in force since \(TimeText.stamp(since)) · \(until)", .heading))
+        }
+        if let by = row.revertedBy, row.state == .reverting || row.state == .reverted || row.state == .revertFailed {
+            out.append(DetailLine("revert by \(by)" + (row.revertReason.map { " — \($0)" } ?? "")))
+        } else if row.state == .revertPending, let why = row.revertReason {
+            out.append(DetailLine("revert proposed: \(why) (a approves, r keeps it in force)", .prompt))
+        }
         if confirm { out.append(DetailLine("this action asks for confirmation", .prompt)) }
         guard let detail else {
             out.append(DetailLine("loading detail…", .dim))
@@ -142,6 +167,14 @@ extension ConsoleRenderer {
         if let request = detail.requestText {
             out.append(DetailLine("request (secrets masked):", .heading))
             out += block(request, indent: "  ")
+        }
+        if row.state.isInForce || row.state == .reverted {
+            if let revert = detail.revertRequestText {
+                out.append(DetailLine("revert request (secrets masked):", .heading))
+                out += block(revert, indent: "  ")
+            } else if let why = detail.revertRefusal {
+                out.append(DetailLine(why, .dim))
+            }
         }
         out.append(DetailLine("signals (\(detail.signals.count)):", .heading))
         for s in detail.signals {
@@ -160,6 +193,12 @@ extension ConsoleRenderer {
             out += facts.map { DetailLine("    " + $0) }
             out += s.attributeLines.map { DetailLine("    " + $0, .dim) }
         }
+        if !detail.notes.isEmpty {
+            out.append(DetailLine("notes:", .heading))
+            for n in detail.notes {
+                out += block("\(TimeText.stamp(n.at)) \(n.author): \(n.text)", indent: "  ")
+            }
+        }
         if !detail.targetHistory.isEmpty {
             out.append(DetailLine("target history:", .heading))
             out += detail.targetHistory.map { DetailLine("  " + $0) }
@@ -167,7 +206,7 @@ extension ConsoleRenderer {
         if !detail.attempts.isEmpty {
             out.append(DetailLine("attempts:", .heading))
             for a in detail.attempts {
-                var t = "  #\(a.number) \(TimeText.stamp(a.startedAt))"
+                var t = "  \(a.kind == .revert ? "revert " : "")#\(a.number) \(TimeText.stamp(a.startedAt))"
                 if let s = a.status { t += " status \(s)" }
                 if let ms = a.durationMs { t += " \(ms) ms" }
                 if let e = a.error { t += " — \(e)" }

@@ -41,11 +41,39 @@ extension ConsoleRenderer {
             cells = list.rows.map { r in
                 let tag: (String, CellStyle) = m.tagged[r.id] != nil ? ("*", .tagged) : (" ", .normal)
                 let hidden = DisplayText.hasHiddenCharacters(r.target + r.ruleDisplayName)
-                let middle: (String, CellStyle) = pending ? severityText(r.severity) : (r.state.rawValue, stateStyle(r.state))
+                var middle: (String, CellStyle) = pending ? severityText(r.severity) : (r.state.rawValue, stateStyle(r.state))
+                if !pending, r.state == .approved, let next = r.nextAttemptAt, next > Timestamp(m.now) {
+                    middle = ("in \(DurationText.timeLeft(next.milliseconds(since: Timestamp(m.now))))", .prompt)
+                }
                 let last: (String, CellStyle) = pending ? (String(r.signalCount), .normal) : (r.decidedBy ?? "", .dim)
                 return [
                     tag, middle, ("#\(r.id)", .dim), (r.action, .normal), (r.target, hidden ? .suspicious : .normal),
                     (r.ruleDisplayName, hidden ? .suspicious : .normal), last, (TimeText.age(r.createdAt, now: m.now), .dim),
+                ]
+            }
+        case .inForce:
+            let list = m.inForce
+            columns = [
+                .fixed("", 1), .content("STATE", min: 7, max: 14), .content("ID", min: 3, max: 8, right: true),
+                .content("ACTION", min: 13, max: 24, priority: 3), .content("TARGET", min: 15, max: 45, priority: 1),
+                .rest("RULE", min: 12, priority: 2), .content("TIME LEFT", short: "LEFT", min: 9, max: 12, right: true),
+                .content("SINCE", min: 5, max: 5, right: true),
+            ]
+            top = list.selection.scrollTop
+            selectedIndex = list.selection.index(in: list.rows.map(\.id))
+            cells = list.rows.map { r in
+                let hidden = DisplayText.hasHiddenCharacters(r.target + r.ruleDisplayName)
+                let left: (String, CellStyle)
+                if let expires = r.expiresAt {
+                    let ms = expires.milliseconds(since: Timestamp(m.now))
+                    left = (DurationText.timeLeft(ms), ms < 60_000 ? .error : .normal)
+                } else {
+                    left = ("permanent", .dim)
+                }
+                return [
+                    (m.tagged[r.id] != nil ? "*" : " ", .tagged), (r.state.rawValue, stateStyle(r.state)), ("#\(r.id)", .dim), (r.action, .normal),
+                    (r.target, hidden ? .suspicious : .normal), (r.ruleDisplayName, hidden ? .suspicious : .normal), left,
+                    (r.inForceSince.map { TimeText.age($0, now: m.now) } ?? "-", .dim),
                 ]
             }
         case .rules:

@@ -64,9 +64,10 @@ public enum ConsoleRenderer {
         var b = RowBuilder(cols: layout.cols, width: width)
         let clock = TimeText.clock(m.now)
         func cols(_ text: String) -> Int { DisplayText.columns(DisplayText.sanitize(text), width: width) }
-        func lead(scheme: Bool) -> String {
-            var lead = "gavel  "
-            if var listen = m.summary?.listenAddress {
+        /// The analyst always shows; the listen address loses its scheme, then goes, when narrow.
+        func lead(scheme: Bool, address: Bool = true) -> String {
+            var lead = "gavel  \(m.analyst)  "
+            if address, var listen = m.summary?.listenAddress {
                 if !scheme, let r = listen.range(of: "://") { listen = String(listen[r.upperBound...]) }
                 lead += listen + "  "
             }
@@ -77,7 +78,9 @@ public enum ConsoleRenderer {
         var choice = (lead: lead(scheme: true), counts: "")
         if let s = m.summary {
             let forms = countForms(s)
-            let tries = forms.dropLast().map { (lead(scheme: true), $0) } + forms.suffix(2).map { (lead(scheme: false), $0) }
+            let tries =
+                forms.dropLast().map { (lead(scheme: true), $0) } + forms.suffix(2).map { (lead(scheme: false), $0) }
+                + forms.suffix(1).map { (lead(scheme: false, address: false), $0) }
             choice = tries.first { cols($0.0) + cols($0.1) <= budget } ?? tries.last!
         }
         var room: Int { max(0, b.remaining - clock.count - 2) }
@@ -96,22 +99,27 @@ public enum ConsoleRenderer {
     /// the longest form to the shortest: `pending 9 · dispatched 1  auto: 0 rules`,
     /// `pend 9 · sent 1 · auto 0`, `pend 9 sent 1 auto 0`, `P9 D1 auto 0`.
     static func countForms(_ s: ConsoleSummary) -> [String] {
-        let states = RemediationState.allCases.filter { (s.counts[$0] ?? 0) > 0 || $0 == .pending }
+        let states = RemediationState.allCases.filter { !$0.isInForce && ((s.counts[$0] ?? 0) > 0 || $0 == .pending) }
         func n(_ state: RemediationState) -> Int { s.counts[state] ?? 0 }
+        let inForce = RemediationState.allCases.filter(\.isInForce).reduce(0) { $0 + n($1) }
+        let inForceWords = inForce > 0 ? ["in force \(inForce)"] : []
         let full =
-            states.map { "\($0.rawValue) \(n($0))" }.joined(separator: " · ")
+            (states.map { "\($0.rawValue) \(n($0))" } + inForceWords).joined(separator: " · ")
             + "  " + (s.rulesInAuto == 1 ? "auto: 1 rule" : "auto: \(s.rulesInAuto) rules")
-        let short = states.map { "\(shortName($0)) \(n($0))" } + ["auto \(s.rulesInAuto)"]
-        let letters = states.map { "\(stateLetter($0))\(n($0))" } + ["auto \(s.rulesInAuto)"]
+        let short = states.map { "\(shortName($0)) \(n($0))" } + inForceWords + ["auto \(s.rulesInAuto)"]
+        let letters = states.map { "\(stateLetter($0))\(n($0))" } + (inForce > 0 ? ["I\(inForce)"] : []) + ["auto \(s.rulesInAuto)"]
         return [full, short.joined(separator: " · "), short.joined(separator: " "), letters.joined(separator: " ")]
     }
 
     /// A state's letter in the narrowest header: the initial, except `G` for dispatching (the
-    /// request is going out) and `M` for simulated (a dry-run's mock dispatch).
+    /// request is going out), `M` for simulated (a dry-run's mock dispatch), `V` for reverted;
+    /// everything in force counts under `I`.
     static func stateLetter(_ state: RemediationState) -> String {
         switch state {
         case .dispatching: "G"
         case .simulated: "M"
+        case .reverted: "V"
+        case .expired: "X"
         default: String(state.rawValue.prefix(1)).uppercased()
         }
     }
@@ -127,6 +135,11 @@ public enum ConsoleRenderer {
         case .rejected: "rej"
         case .suppressed: "supp"
         case .simulated: "sim"
+        case .revertPending: "rev?"
+        case .reverting: "reverting"
+        case .reverted: "reverted"
+        case .revertFailed: "rev-fail"
+        case .expired: "exp"
         }
     }
 

@@ -37,15 +37,27 @@ public struct RemediationDetail: Sendable, Equatable {
     public var requestText: String?
     /// Dispatch attempts, oldest first.
     public var attempts: [Attempt]
+    /// For a remediation in force: the exact request its revert sends (bound, or rendered now),
+    /// secrets masked; nil when it cannot be reverted (see `revertRefusal`).
+    public var revertRequestText: String?
+    /// Why it cannot be reverted (`no revert configured`, irreversible), nil when it can.
+    public var revertRefusal: String?
+    /// Analysts' notes, oldest first.
+    public var notes: [Note] = []
+    /// How many different analysts must approve it (the two-person rule), under the configuration in force.
+    public var requiredApprovals = 1
 
     public init(
-        row: Remediation, signals: [SignalCard] = [], targetHistory: [String] = [], requestText: String? = nil, attempts: [Attempt] = []
+        row: Remediation, signals: [SignalCard] = [], targetHistory: [String] = [], requestText: String? = nil, attempts: [Attempt] = [],
+        revertRequestText: String? = nil, revertRefusal: String? = nil
     ) {
         self.row = row
         self.signals = signals
         self.targetHistory = targetHistory
         self.requestText = requestText
         self.attempts = attempts
+        self.revertRequestText = revertRequestText
+        self.revertRefusal = revertRefusal
     }
 }
 

@@ -99,6 +99,7 @@ public struct Keymap: Sendable {
             KeyBinding("3", [.c("3")], .view(.rules), help: "Rules view"),
             KeyBinding("4", [.c("4")], .view(.audit), help: "Audit view"),
             KeyBinding("5", [.c("5")], .view(.intakeErrors), help: "Intake errors view"),
+            KeyBinding("6", [.c("6")], .view(.inForce), help: "In force view (what is in force, soonest expiry first)"),
             KeyBinding("/", [.c("/")], .filter, help: "filter by rule, IP, user or target", hint: "filter"),
             KeyBinding("n", [.c("n")], .nextMatch, help: "next match of the filter"),
             KeyBinding("N", [.c("N")], .prevMatch, help: "previous match of the filter"),
@@ -115,6 +116,17 @@ public struct Keymap: Sendable {
         ]
         let retry = KeyBinding("R", [.c("R")], .retry, help: "retry a failed remediation", hint: "retry")
         let state = KeyBinding("f", [.c("f")], .cycleStateFilter, help: "cycle the state filter", hint: "state")
+        let withdraw = KeyBinding("w", [.c("w")], .withdraw, help: "take back an approval not yet sent (back to pending)", hint: "withdraw")
+        let note = KeyBinding("c", [.c("c")], .note, help: "leave a note on the remediation (shown in the detail pane and gavel show)", hint: "note")
+        let inForce: [KeyBinding] = [
+            KeyBinding(
+                "x", [.c("x")], .revert, help: "revert now: asks why, then shows the exact revert request", hint: "revert", dangerous: true),
+            KeyBinding("e", [.c("e")], .extend, help: "extend: move the expiry by a duration (30m, 4h, 7d) or make it permanent", hint: "extend"),
+            KeyBinding("a", [.c("a")], .approve, help: "approve a proposed revert (revert-pending)"),
+            KeyBinding("r", [.c("r")], .reject, help: "reject a proposed revert: keep it in force, with a reason"),
+            KeyBinding("R", [.c("R")], .retry, help: "retry a failed revert"),
+            KeyBinding("c", [.c("c")], .note, help: "leave a note on the remediation"),
+        ]
         let rules: [KeyBinding] = [
             KeyBinding("A", [.c("A")], .toggleAuto, help: "switch the rule to auto / back to manual", hint: "auto", dangerous: true),
             KeyBinding("d", [.c("d")], .dryRun, help: "switch the rule to dry-run / back to manual", hint: "dry-run"),
@@ -129,11 +141,12 @@ public struct Keymap: Sendable {
         return Keymap(
             global: global,
             perView: [
-                .pending: decide,
-                .history: decide + [retry, state],
+                .pending: decide + [note],
+                .history: decide + [retry, withdraw, note, state],
                 .rules: rules,
                 .audit: [],
                 .intakeErrors: [],
+                .inForce: inForce,
             ])
     }()
 }

@@ -40,9 +40,26 @@ public final class StoreDataSource: ConsoleDataSource {
     public func detail(remediationID id: Int64) throws -> RemediationDetail? {
         guard let row = try store.remediation(id: id) else { return nil }
         let signals = try store.signals(ofRemediation: id, limit: 10).map { SignalCard(stored: $0, attributeLines: outline(of: $0)) }
-        return RemediationDetail(
+        let revert = try revertText(row)
+        var detail = RemediationDetail(
             row: row, signals: signals, targetHistory: try history(of: row), requestText: try requestText(row),
-            attempts: try store.attempts(ofRemediation: id))
+            attempts: try store.attempts(ofRemediation: id), revertRequestText: revert.text, revertRefusal: revert.refusal)
+        detail.notes = try store.notes(ofRemediation: id)
+        detail.requiredApprovals = config().requiredApprovals(action: row.action, ruleID: row.ruleKey, ruleName: row.ruleName)
+        return detail
+    }
+
+    /// What reverting a remediation in force sends (bound when its revert was decided, else
+    /// rendered now as a revert by this analyst would bind it), or why it cannot be reverted.
+    private func revertText(_ row: Remediation) throws -> (text: String?, refusal: String?) {
+        if let bound = row.revertRequest { return (bound.masked().displayText, nil) }
+        guard row.state.isInForce, let action = config().actions[row.action] else { return (nil, nil) }
+        do {
+            let request = try row.revertRequest(action: action, signal: try store.latestSignal(ofRemediation: row.id), decidedBy: analyst)
+            return (request.masked().displayText, nil)
+        } catch let refusal as DispatchRefusal {
+            return (nil, refusal.message)
+        }
     }
 
     private func outline(of s: StoredSignal) -> [String] {
@@ -120,9 +137,14 @@ public final class StoreDataSource: ConsoleDataSource {
     public func perform(_ effect: ConsoleEffect, wake: () -> Void = {}, log: (String) -> Void = { _ in }) -> DecisionOutcome? {
         func decide(_ ids: [Int64], _ decision: Decision, by: String, done: String) -> DecisionOutcome {
             do {
-                try store.decide(ids, decision, by: by, config: config(), at: .now)
+                let after = try store.decide(ids, decision, by: by, config: config(), at: .now)
                 log("\(by) \(done) \(ids.map { "#\($0)" }.joined(separator: " "))")
                 wake()
+                // A first approval of several leaves the remediation pending: say how many are still needed.
+                if decision == .approve, ids.count == 1, let r = after.first, r.state == .pending {
+                    let needed = config().requiredApprovals(action: r.action, ruleID: r.ruleKey, ruleName: r.ruleName)
+                    return DecisionOutcome(message: "#\(r.id): \(r.approvals.count) of \(needed) approvals — another analyst must approve it")
+                }
                 return DecisionOutcome(message: "\(done) " + ids.map { "#\($0)" }.joined(separator: ", "))
             } catch {
                 log("\(by) could not \(decision.verb) \(ids.map { "#\($0)" }.joined(separator: " ")): \(error)")
@@ -134,6 +156,31 @@ public final class StoreDataSource: ConsoleDataSource {
         case .approve(let ids, let by): return decide(ids, .approve, by: by, done: "approved")
         case .reject(let ids, let reason, let by): return decide(ids, .reject(reason), by: by, done: "rejected")
         case .retry(let ids, let by): return decide(ids, .retry, by: by, done: "queued for retry")
+        case .withdraw(let ids, let by): return decide(ids, .withdraw, by: by, done: "withdrawn")
+        case .note(let id, let text, let by):
+            do {
+                try store.addNote(to: id, text: text, by: by, at: .now)
+                return DecisionOutcome(message: "note added to #\(id)")
+            } catch {
+                return DecisionOutcome(message: "\(error)", isError: true)
+            }
+        case .revert(let ids, let reason, let by):
+            do {
+                try store.revert(ids, reason: reason, by: by, config: config(), at: .now)
+                log("\(by) reverted \(ids.map { "#\($0)" }.joined(separator: " ")): \(reason)")
+                wake()
+                return DecisionOutcome(message: "reverting " + ids.map { "#\($0)" }.joined(separator: ", "))
+            } catch {
+                return DecisionOutcome(message: "\(error)", isError: true)
+            }
+        case .extend(let ids, let ms, let by):
+            do {
+                try store.extend(ids, by: ms, actor: by, at: .now)
+                log("\(by) extended \(ids.map { "#\($0)" }.joined(separator: " ")) by \(DurationText.text(ms))")
+                return DecisionOutcome(message: "extended " + ids.map { "#\($0)" }.joined(separator: ", ") + " by \(DurationText.text(ms))")
+            } catch {
+                return DecisionOutcome(message: "\(error)", isError: true)
+            }
         case .setRuleMode(let rule, let mode):
             do {
                 try store.setMode(rule: rule, to: mode, by: analyst, at: .now)

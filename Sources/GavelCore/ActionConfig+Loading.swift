@@ -12,6 +12,8 @@ struct ActionLoader {
     let baseDirectory: String
     /// `allow_internal_action_urls`.
     let allowInternalURLs: Bool
+    /// The extra template forms allowed (`{{response.json.…}}` in a revert).
+    var extraForms: Template.Allowed = []
 
     /// Header names the HTTP client sets itself (RFC 9110 §7.2, §8.6, RFC 9112 §6–7, §9.6).
     static let reservedHeaders: Set<String> = [
@@ -64,9 +66,87 @@ struct ActionLoader {
         } else if builtIn == nil {
             throw ConfigError(field: path, message: "one of http, command, outbox is required")
         }
+        try lifecycle(node, into: &action)
         try node.finish()
         action.name = name
         return action
+    }
+
+    /// The life after dispatch (issue 12): `revert` (an `http`, `command` or `outbox` object, the
+    /// same shapes as the action's own, whose templates may also use `{{response.json.PATH}}`),
+    /// `duration`, `irreversible`, `escalation` {`factor`, `max`, `window`}, `grace`, `extend_on_repeat`.
+    private func lifecycle(_ node: ConfigObject, into action: inout ActionConfig) throws(ConfigError) {
+        action.irreversible = try node.bool("irreversible") ?? action.irreversible
+        if let revert = try node.object("revert") {
+            var loader = self
+            loader.extraForms = [.response]
+            let http = try revert.object("http")
+            let command = try revert.object("command")
+            let outbox = try revert.object("outbox")
+            guard [http, command, outbox].compactMap({ $0 }).count == 1 else {
+                throw ConfigError(field: node.field("revert"), message: "give exactly one of http, command, outbox")
+            }
+            if let http {
+                action.revert = .http(try loader.httpTemplate(http, target: action.target))
+            } else if let command {
+                action.revert = .command(try loader.commandTemplate(command))
+            } else if let outbox {
+                action.revert = .outbox(try loader.outboxTemplate(outbox, target: action.target))
+            }
+            try revert.finish()
+        }
+        if action.irreversible && action.revert != nil {
+            throw ConfigError(
+                field: node.field("revert"), message: "an irreversible action cannot have a revert (remove \"irreversible\" or the revert)")
+        }
+        if let text = try node.string("duration") {
+            action.durationMs = try ActionLoader.duration(text, field: node.field("duration"))
+        }
+        if action.durationMs != nil && action.revert == nil {
+            throw ConfigError(
+                field: node.field("duration"),
+                message: "needs a revert: gavel cannot undo this action by itself (add \"revert\", or remove the duration)")
+        }
+        if let escalation = try node.object("escalation") {
+            let factor = try escalation.number("factor", in: 1...100) ?? 2
+            guard let maxText = try escalation.string("max") else {
+                throw ConfigError(field: escalation.field("max"), message: "required, e.g. \"30d\"")
+            }
+            guard let windowText = try escalation.string("window") else {
+                throw ConfigError(field: escalation.field("window"), message: "required, e.g. \"30d\"")
+            }
+            guard let maxMs = try ActionLoader.duration(maxText, field: escalation.field("max")),
+                let windowMs = try ActionLoader.duration(windowText, field: escalation.field("window"))
+            else {
+                throw ConfigError(field: escalation.field("max"), message: "max and window must be finite durations, not permanent")
+            }
+            try escalation.finish()
+            action.escalation = Escalation(factor: factor, maxMs: maxMs, windowMs: windowMs)
+        }
+        if let text = try node.string("grace") {
+            guard let grace = try ActionLoader.duration(text, field: node.field("grace")), grace <= 3_600_000 else {
+                throw ConfigError(field: node.field("grace"), message: "expected a delay of at most 1h, e.g. \"10s\"")
+            }
+            action.graceMs = grace
+        }
+        action.extendOnRepeat = try node.bool("extend_on_repeat") ?? action.extendOnRepeat
+        let irreversibleChanged = try node.bool("irreversible") != nil
+        action.approvals = try node.int("approvals", in: 1...5) ?? (irreversibleChanged ? (action.irreversible ? 2 : 1) : action.approvals)
+        if let text = try node.string("pending_ttl") {
+            guard let ttl = try ActionLoader.duration(text, field: node.field("pending_ttl")) else {
+                throw ConfigError(field: node.field("pending_ttl"), message: "expected a duration such as \"24h\" (permanent is the default)")
+            }
+            action.pendingTTLMs = ttl
+        }
+    }
+
+    /// A duration field (`DurationText`): milliseconds, nil for `permanent`.
+    static func duration(_ text: String, field: String) throws(ConfigError) -> Int64? {
+        do {
+            return try DurationText.milliseconds(text)
+        } catch {
+            throw ConfigError(field: field, message: error.message)
+        }
     }
 
     static func isActionName(_ name: String) -> Bool {
@@ -86,7 +166,7 @@ struct ActionLoader {
         guard let urlText = try node.string("url") else {
             throw ConfigError(field: node.field("url"), message: "required")
         }
-        let url = try Template(urlText, field: node.field("url"))
+        let url = try Template(urlText, field: node.field("url"), allowing: extraForms)
         try ActionURLPolicy(allowInternal: allowInternalURLs).check(url, field: node.field("url"))
         let body = try bodyTemplate(node, target: target)
         let headers = try headerTemplates(node, hasBody: body != nil)
@@ -106,7 +186,7 @@ struct ActionLoader {
         for (i, text) in texts.enumerated() {
             let field = "\(node.field("argv"))[\(i)]"
             if text.utf8.contains(0) { throw ConfigError(field: field, message: "contains NUL") }
-            argv.append(try Template(text, field: field))
+            argv.append(try Template(text, field: field, allowing: extraForms))
         }
         guard !argv[0].hasPlaceholders, texts[0].hasPrefix("/") else {
             throw ConfigError(
@@ -137,7 +217,7 @@ struct ActionLoader {
     private func bodyTemplate(_ node: ConfigObject, target: TargetKind) throws(ConfigError) -> JSONTemplate? {
         guard let raw = node.raw("body") else { return ActionConfig.defaultBody(target: target) }
         if raw == .null { return nil }
-        return try JSONTemplate(raw, field: node.field("body"))
+        return try JSONTemplate(raw, field: node.field("body"), allowing: extraForms)
     }
 
     /// `headers`: an object of name → value template (in the file's order), then the defaults not configured.
@@ -154,7 +234,7 @@ struct ActionLoader {
                 if text.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }) {
                     throw ConfigError(field: field, message: "contains CR, LF, NUL or another control character")
                 }
-                headers.append(HeaderTemplate(name: name, value: try Template(text, field: field)))
+                headers.append(HeaderTemplate(name: name, value: try Template(text, field: field, allowing: extraForms.union(.environment))))
             }
             try object.finish()
         }

@@ -22,6 +22,34 @@ extension ActionConfig {
     /// `{"action","remediation_id","idempotency_key","target","method":"POST","url":"outbox:ACTION","headers":{…},"body":…}`.
     /// - Throws: `DispatchRefusal` naming the target or the field that cannot be sent safely.
     public func render(_ context: TemplateContext) throws(DispatchRefusal) -> RenderedRequest {
+        try render(kind, context, revert: false)
+    }
+
+    /// Renders this action's revert for one remediation in force: the same escaping rules as
+    /// `render`, with `context.response` holding the dispatch's response for
+    /// `{{response.json.PATH}}` values.
+    /// - Throws: `DispatchRefusal` when the action has no revert, is irreversible, a response value
+    ///   the template needs is missing, or a value cannot be sent safely.
+    public func renderRevert(_ context: TemplateContext) throws(DispatchRefusal) -> RenderedRequest {
+        if irreversible { throw DispatchRefusal("\(name) is irreversible: it cannot be reverted") }
+        guard let revert else { throw DispatchRefusal("no revert configured for \(name): gavel cannot undo it by itself") }
+        for path in ActionConfig.responsePaths(of: revert) where Template.value(at: path, in: context.response) == nil {
+            throw DispatchRefusal(
+                "the revert of \(name) needs response.json.\(path.joined(separator: ".")), which the dispatch's response did not have")
+        }
+        return try render(revert, context, revert: true)
+    }
+
+    /// Every `{{response.json.PATH}}` a kind's templates use.
+    static func responsePaths(of kind: ActionKind) -> [[String]] {
+        switch kind {
+        case .http(let h): h.url.responsePaths + h.headers.flatMap(\.value.responsePaths) + (h.body?.responsePaths ?? [])
+        case .command(let c): c.argv.flatMap(\.responsePaths)
+        case .outbox(let o): o.headers.flatMap(\.value.responsePaths) + (o.body?.responsePaths ?? [])
+        }
+    }
+
+    private func render(_ kind: ActionKind, _ context: TemplateContext, revert: Bool) throws(DispatchRefusal) -> RenderedRequest {
         if case .failure(let refusal) = TargetValidator.validate(context.target, kind: target, pattern: targetPattern) {
             throw refusal
         }
@@ -40,14 +68,14 @@ extension ActionConfig {
                     argv: try ActionConfig.renderArgv(command.argv, context),
                     timeoutSeconds: command.timeoutSeconds, maxRetries: command.retries))
         case .outbox(let outbox):
-            let headers = try ActionConfig.renderHeaders(outbox.headers, context)
+            let headers = try ActionConfig.renderHeaders(outbox.headers, context, environment: { "{{env.\($0)}}" })
             let line = JSONValue.object([
                 JSONMember("action", .string(name)),
                 JSONMember("remediation_id", .string(context.remediationID)),
                 JSONMember("idempotency_key", .string(context.idempotencyKey)),
                 JSONMember("target", .string(context.target)),
                 JSONMember("method", .string("POST")),
-                JSONMember("url", .string("outbox:\(name)")),
+                JSONMember("url", .string(revert ? "outbox:\(name)/revert" : "outbox:\(name)")),
                 JSONMember("headers", .object(headers.map { JSONMember($0.name, .string($0.value)) })),
                 JSONMember("body", outbox.body?.rendered(context) ?? .null),
             ])
@@ -55,11 +83,23 @@ extension ActionConfig {
         }
     }
 
-    static func renderHeaders(_ headers: [HeaderTemplate], _ context: TemplateContext) throws(DispatchRefusal) -> [HTTPHeaderField] {
+    /// Renders header values. A substituted value holding CR, LF, NUL or another control
+    /// character is refused (RFC 9110 §5.5); literals were checked when the config loaded. An
+    /// `{{env.NAME}}` reference renders as `environment(NAME)`: an unsendable marker resolved when
+    /// the request is sent (HTTP), or the reference's text (an outbox line, kept at rest).
+    static func renderHeaders(
+        _ headers: [HeaderTemplate], _ context: TemplateContext, environment: (String) -> String = Template.environmentMarker
+    ) throws(DispatchRefusal) -> [HTTPHeaderField] {
         var fields: [HTTPHeaderField] = []
         for header in headers {
-            let value = header.value.render(context)
-            if value.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }) {
+            var hostile = false
+            let value = header.value.render(
+                context,
+                escape: { v in
+                    if v.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }) { hostile = true }
+                    return v
+                }, environment: environment)
+            if hostile {
                 throw DispatchRefusal("header \(header.name): rendered value contains CR, LF, NUL or another control character")
             }
             fields.append(HTTPHeaderField(header.name, value))

@@ -19,14 +19,49 @@ public struct ActionConfig: Sendable, Equatable {
     /// A regular expression the whole target must match, replacing the default check for
     /// the target kind (adding to it for `ip`); see `TargetValidator`.
     public var targetPattern: String?
+    /// How a dispatched remediation is undone (same shapes as `kind`; its templates may use
+    /// `{{response.json.PATH}}` from the dispatch's response); nil: gavel cannot undo it by itself.
+    public var revert: ActionKind?
+    /// How long a dispatched remediation stays in force before its revert is sent, in
+    /// milliseconds; nil: permanent (the default). Needs `revert`.
+    public var durationMs: Int64?
+    /// True when the action cannot be undone at all (built in for `delete-security-group`): a
+    /// revert of it is refused with a clear message. An action without a revert is not
+    /// irreversible, merely not undone by gavel.
+    public var irreversible: Bool
+    /// How the duration grows for a target remediated before; nil: no escalation.
+    public var escalation: Escalation?
+    /// A delay between the approval and the dispatch, in milliseconds, during which the approval
+    /// can be withdrawn (`gavel withdraw`); nil: none.
+    public var graceMs: Int64?
+    /// Whether a new signal for a target in force extends its expiry (restarts its duration).
+    /// Default true.
+    public var extendOnRepeat: Bool
+    /// How many different analysts must approve it (the two-person rule). Default 1; 2 for an
+    /// irreversible action. Auto mode never counts as one.
+    public var approvals: Int
+    /// How long a proposal may stay pending before it `expired`s, in milliseconds; nil: forever.
+    public var pendingTTLMs: Int64?
 
-    public init(name: String, target: TargetKind, idempotent: Bool = true, confirm: Bool = false, kind: ActionKind, targetPattern: String? = nil) {
+    public init(
+        name: String, target: TargetKind, idempotent: Bool = true, confirm: Bool = false, kind: ActionKind, targetPattern: String? = nil,
+        revert: ActionKind? = nil, durationMs: Int64? = nil, irreversible: Bool = false, escalation: Escalation? = nil, graceMs: Int64? = nil,
+        extendOnRepeat: Bool = true, approvals: Int? = nil, pendingTTLMs: Int64? = nil
+    ) {
         self.name = name
         self.target = target
         self.idempotent = idempotent
         self.confirm = confirm
         self.kind = kind
         self.targetPattern = targetPattern
+        self.revert = revert
+        self.durationMs = durationMs
+        self.irreversible = irreversible
+        self.escalation = escalation
+        self.graceMs = graceMs
+        self.extendOnRepeat = extendOnRepeat
+        self.approvals = approvals ?? (irreversible ? 2 : 1)
+        self.pendingTTLMs = pendingTTLMs
     }
 
     /// The names of the built-in actions and what they act on.
@@ -49,7 +84,8 @@ public struct ActionConfig: Sendable, Equatable {
     static func builtIn(name: String, target: TargetKind, outboxPath: String) -> ActionConfig {
         let destructive = target == .securityGroup
         let outbox = OutboxTemplate(path: outboxPath, headers: HeaderTemplate.defaults(hasBody: true), body: defaultBody(target: target))
-        return ActionConfig(name: name, target: target, idempotent: !destructive, confirm: destructive, kind: .outbox(outbox))
+        return ActionConfig(
+            name: name, target: target, idempotent: !destructive, confirm: destructive, kind: .outbox(outbox), irreversible: destructive)
     }
 
     /// The body sent when an action configures none:

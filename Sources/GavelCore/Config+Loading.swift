@@ -100,6 +100,9 @@ extension GavelConfig {
             }
             try actions.finish()
         }
+        if let senders = try root.object("senders") {
+            config.senders = try parseSenders(senders)
+        }
         if let rules = try root.object("rules") {
             for key in rules.keys {
                 guard let rule = try rules.object(key) else { continue }
@@ -248,6 +251,39 @@ extension GavelConfig {
                 throw ConfigError(field: node.field("mode"), message: "expected manual, auto or dry-run")
             }
             rule.mode = parsed
+        }
+        if let durations = try node.object("durations") {
+            for name in durations.keys {
+                let field = durations.field(name)
+                guard let action = actions[name] else {
+                    throw ConfigError(
+                        field: field, message: "unknown action \(name.quotedForMessage) (known: \(actions.keys.sorted().joined(separator: ", ")))")
+                }
+                guard let text = try durations.string(name) else { throw ConfigError(field: field, message: "expected a duration, got null") }
+                let ms = try ActionLoader.duration(text, field: field)
+                if ms != nil && action.revert == nil {
+                    throw ConfigError(field: field, message: "action \(name) has no revert: gavel cannot undo it by itself")
+                }
+                rule.durations[name] = .some(ms)
+            }
+            try durations.finish()
+        }
+        if let approvals = try node.object("approvals") {
+            for name in approvals.keys {
+                guard actions[name] != nil else {
+                    throw ConfigError(
+                        field: approvals.field(name),
+                        message: "unknown action \(name.quotedForMessage) (known: \(actions.keys.sorted().joined(separator: ", ")))")
+                }
+                rule.approvals[name] = try approvals.int(name, in: 1...5)
+            }
+            try approvals.finish()
+        }
+        if let text = try node.string("pending_ttl") {
+            guard let ttl = try ActionLoader.duration(text, field: node.field("pending_ttl")) else {
+                throw ConfigError(field: node.field("pending_ttl"), message: "expected a duration such as \"24h\" (permanent is the default)")
+            }
+            rule.pendingTTLMs = ttl
         }
         try node.finish()
         return rule

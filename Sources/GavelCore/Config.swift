@@ -31,6 +31,9 @@ public struct GavelConfig: Sendable, Equatable {
     /// The version of the configuration in force in the store this was read from (recorded with
     /// every request bound under it); nil for a file not (yet) applied, or the built-in defaults.
     public var version: Int?
+    /// Per-sender settings (`senders`): Alertmanager and Grafana label names, generic senders.
+    /// Default `SenderSettings()`.
+    public var senders = SenderSettings()
 
     /// The configuration used when there is no config file.
     /// - Parameter databasePath: the SQLite database's path; the outbox goes beside it.
@@ -70,10 +73,43 @@ public struct RuleConfig: Sendable, Equatable {
     public var actions: [String]?
     /// The mode the rule starts in (the console can change it; the database then wins). Default `manual`.
     public var mode: RuleMode
+    /// Durations overriding the actions' own for this rule (`durations`: action name → duration;
+    /// nil value: permanent), in milliseconds.
+    public var durations: [String: Int64?]
+    /// Approvals required, overriding the actions' own for this rule (`approvals`: action name → 1…5).
+    public var approvals: [String: Int]
+    /// How long this rule's proposals may stay pending, overriding the actions' (`pending_ttl`), in ms.
+    public var pendingTTLMs: Int64?
 
-    public init(actions: [String]? = nil, mode: RuleMode = .manual) {
+    public init(
+        actions: [String]? = nil, mode: RuleMode = .manual, durations: [String: Int64?] = [:], approvals: [String: Int] = [:],
+        pendingTTLMs: Int64? = nil
+    ) {
         self.actions = actions
         self.mode = mode
+        self.durations = durations
+        self.approvals = approvals
+        self.pendingTTLMs = pendingTTLMs
+    }
+}
+
+extension GavelConfig {
+    /// How many different analysts must approve a remediation of `action` for this rule (the
+    /// two-person rule): the rule's `approvals` entry, else the action's. At least 1.
+    public func requiredApprovals(action: String, ruleID: String?, ruleName: String?) -> Int {
+        ruleConfig(ruleID: ruleID, ruleName: ruleName)?.approvals[action] ?? actions[action]?.approvals ?? 1
+    }
+
+    /// How long a proposal of `action` for this rule may stay pending (ms), nil: forever.
+    public func pendingTTL(action: String, ruleID: String?, ruleName: String?) -> Int64? {
+        ruleConfig(ruleID: ruleID, ruleName: ruleName)?.pendingTTLMs ?? actions[action]?.pendingTTLMs
+    }
+
+    /// How long a remediation of `action` for a rule with this id and name stays in force, in
+    /// milliseconds (nil: permanent): the rule's `durations` entry, else the action's `duration`.
+    public func duration(action: String, ruleID: String?, ruleName: String?) -> Int64? {
+        if let rule = ruleConfig(ruleID: ruleID, ruleName: ruleName), let override = rule.durations[action] { return override }
+        return actions[action]?.durationMs
     }
 }
 

@@ -87,6 +87,16 @@ final class ConfigObject {
         return d
     }
 
+    /// A number within `range` (a factor, a rate).
+    func number(_ key: String, in range: ClosedRange<Double>) throws(ConfigError) -> Double? {
+        guard let v = value(key) else { return nil }
+        guard case .number(let text) = v, let d = Double(text) else { throw typeError(key, "a number", v) }
+        guard d.isFinite, range.contains(d) else {
+            throw ConfigError(field: field(key), message: "\(text) is out of range \(range.lowerBound)…\(range.upperBound)")
+        }
+        return d
+    }
+
     func strings(_ key: String) throws(ConfigError) -> [String]? {
         guard let v = value(key) else { return nil }
         guard case .array(let items) = v else { throw typeError(key, "an array of strings", v) }

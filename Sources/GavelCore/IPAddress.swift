@@ -68,6 +68,29 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible, Comparable
     }
 }
 
+extension IPAddress {
+    /// The IPv4 address this IPv6 address carries by a translation or tunnelling embedding
+    /// whose IPv4 part is routed to, and which embedding it is:
+    ///
+    /// - `64:ff9b::/96`, the NAT64 well-known prefix (RFC 6052 §2.1): the last 32 bits, so
+    ///   `64:ff9b::a00:1` carries `10.0.0.1`;
+    /// - `2002::/16`, 6to4 (RFC 3056 §2): bits 16–47, so `2002:a00:1::1` carries `10.0.0.1`.
+    ///
+    /// nil for an IPv4 address and for every other IPv6 address. (An IPv4-mapped address,
+    /// `::ffff:a.b.c.d`, is already an IPv4 `IPAddress`; IPv4-compatible `::a.b.c.d` and the
+    /// local-use NAT64 prefix `64:ff9b:1::/48` are whole internal ranges in `Allowlist`.)
+    public var embeddedIPv4: (address: IPAddress, embedding: String)? {
+        guard bytes.count == 16 else { return nil }
+        if bytes[0..<12] == [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0] {
+            return IPAddress(bytes: Array(bytes[12..<16])).map { ($0, "64:ff9b::/96 (NAT64, RFC 6052)") }
+        }
+        if bytes[0] == 0x20 && bytes[1] == 0x02 {
+            return IPAddress(bytes: Array(bytes[2..<6])).map { ($0, "2002::/16 (6to4, RFC 3056)") }
+        }
+        return nil
+    }
+}
+
 /// An address range in CIDR notation (RFC 4632 for IPv4, RFC 4291 §2.3 for IPv6),
 /// such as `10.0.0.0/8` or `fc00::/7`. A bare address is a /32 or /128.
 public struct CIDR: Sendable, Hashable, CustomStringConvertible {

@@ -44,8 +44,10 @@ public struct IntakeSituation: Sendable, Equatable {
     /// nil for a new signal.
     public var newEntityValues: Set<String>?
     /// For each proposal: the remediation it attaches to, when one exists — for a `pending`
-    /// proposal the open one (pending, approved, dispatching) of the same (action, target); for
-    /// a `suppressed` or `simulated` one the newest one in that state of the same rule.
+    /// proposal the one of the same (action, target) that still gathers signals
+    /// (`RemediationState.gathersSignals`: open, or in force and not being reverted, so a target
+    /// already banned is never banned twice); for a `suppressed` or `simulated` one the newest one
+    /// in that state of the same rule.
     public var existing: [ActionTarget: ExistingRemediation]
     /// Automatic approvals already made in the window.
     public var autoUsage: AutoUsage
@@ -106,13 +108,19 @@ public struct IntakePlan: Sendable, Equatable {
         public var disposition: Disposition
         /// For a new pending remediation of a rule in auto; nil otherwise.
         public var auto: AutoDecision?
+        /// For a signal attaching to a remediation in force whose action says so
+        /// (`extend_on_repeat`): restart its duration from now (a repeat offender stays banned).
+        public var extend: Bool
 
-        public init(action: String, targetKind: TargetKind, target: String, disposition: Disposition, auto: AutoDecision? = nil) {
+        public init(
+            action: String, targetKind: TargetKind, target: String, disposition: Disposition, auto: AutoDecision? = nil, extend: Bool = false
+        ) {
             self.action = action
             self.targetKind = targetKind
             self.target = target
             self.disposition = disposition
             self.auto = auto
+            self.extend = extend
         }
     }
 
@@ -173,14 +181,19 @@ public struct IntakePlan: Sendable, Equatable {
         for p in proposals {
             let state = startState(of: p, rule: rule)
             let disposition: Disposition
+            var extend = false
             if let existing = situation.existing[ActionTarget(p.action, p.target)] {
                 disposition = .attach(existing)
+                extend = existing.state == .dispatched && (config.actions[p.action]?.extendOnRepeat ?? false)
             } else {
                 disposition = .create(state, reason: p.suppressedBy)
             }
-            var step = Step(action: p.action, targetKind: p.targetKind, target: p.target, disposition: disposition)
+            var step = Step(action: p.action, targetKind: p.targetKind, target: p.target, disposition: disposition, extend: extend)
             if case .create(.pending, _) = disposition, rule.mode == .auto {
-                if situation.automaticDispatchDisabled {
+                let needed = config.requiredApprovals(action: p.action, ruleID: situation.signal.ruleID, ruleName: situation.signal.ruleName)
+                if needed > 1 {
+                    step.auto = .skip("needs \(needed) approvals by different analysts: auto mode never counts as one, it waits for people")
+                } else if situation.automaticDispatchDisabled {
                     step.auto = .skip("automatic dispatch is switched off (gavel auto --all off)")
                 } else if !fresh {
                     step.auto = .skip("signal DATE is missing a plausible time within the last hour: left for an analyst")

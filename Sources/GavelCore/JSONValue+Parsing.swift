@@ -15,16 +15,24 @@ public struct JSONError: Error, Equatable, CustomStringConvertible {
 }
 
 extension JSONValue {
-    /// Parses one JSON text strictly, as RFC 8259 defines it.
+    /// The most array elements and object members, counted together over every container of
+    /// one JSON text, that `parse` accepts by default: 100,000. A Datadog security signal holds a
+    /// few hundred at most; 1 MiB of `[0,0,…]` holds about 524,000, each costing a heap value.
+    public static let defaultMaxElements = 100_000
+
+    /// Parses one JSON text strictly, as RFC 8259 defines it, in time and memory linear in the
+    /// text's length.
     ///
     /// Refused, each with a `JSONError` naming the byte offset: bytes that are not well-formed
     /// UTF-8 (§8.1; Unicode Table 3-7, so overlong forms and encoded surrogates too), a byte
     /// order mark, anything but whitespace (space, tab, LF, CR) after the value, comments,
     /// trailing commas, single quotes, numbers with leading zeros or a bare `.`/`+`, `NaN` and
     /// `Infinity`, unescaped control characters in strings, unknown escapes, a `\u` escape that
-    /// is a lone surrogate (§7 / §8.2), and nesting of arrays and objects deeper than `maxDepth`.
-    /// The parser keeps its own stack, so a depth bomb (`[[[[…`) fails with an error, never by
-    /// exhausting the thread's stack.
+    /// is a lone surrogate (§7 / §8.2), nesting of arrays and objects deeper than `maxDepth`,
+    /// and more than `maxElements` array elements and object members in all (RFC 8259 §9 lets
+    /// a parser limit both). The parser keeps its own stack, so a depth bomb (`[[[[…`) fails
+    /// with an error, never by exhausting the thread's stack; the element limit is checked as
+    /// each element starts, so a refused text costs no more than `maxElements` values.
     ///
     /// Numbers keep their text exactly; an object with a repeated key keeps the last value at the
     /// key's first position (see ``JSONValue/object(_:)``), unless `keepingRepeatedKeys` is set.
@@ -33,14 +41,22 @@ extension JSONValue {
     ///   - bytes: The JSON text as UTF-8 bytes.
     ///   - maxDepth: The most arrays/objects that may be open at once (default 64; 0 allows only
     ///     a scalar at the top).
+    ///   - maxElements: The most array elements plus object members in the whole text, nested
+    ///     ones and every occurrence of a repeated key included; the top-level value itself is
+    ///     not counted (default
+    ///     ``defaultMaxElements``, 100,000; 0 allows only scalars and empty containers).
     ///   - keepingRepeatedKeys: When true, every member is kept in document order, a repeated
     ///     key included, so that the caller can refuse it with its own context (the config
     ///     loader names the field). Default false.
     /// - Returns: The value.
-    /// - Throws: `JSONError` with the offset of the first problem.
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = 64, keepingRepeatedKeys: Bool = false) throws(JSONError) -> JSONValue {
+    /// - Throws: `JSONError` with the offset of the first problem; over the element limit, the
+    ///   offset of the first element beyond it and a message naming the limit.
+    public static func parse(
+        _ bytes: [UInt8], maxDepth: Int = 64, maxElements: Int = defaultMaxElements, keepingRepeatedKeys: Bool = false
+    ) throws(JSONError) -> JSONValue {
         let result: Result<JSONValue, JSONError> = bytes.withUnsafeBufferPointer { p in
-            var parser = JSONParser(bytes: p, maxDepth: max(0, maxDepth), keepsRepeatedKeys: keepingRepeatedKeys)
+            var parser = JSONParser(
+                bytes: p, maxDepth: max(0, maxDepth), maxElements: max(0, maxElements), keepsRepeatedKeys: keepingRepeatedKeys)
             do throws(JSONError) {
                 return .success(try parser.parseDocument())
             } catch {
@@ -51,31 +67,42 @@ extension JSONValue {
     }
 
     /// Parses one JSON text given as a Swift string (which is always valid Unicode); see
-    /// the `[UInt8]` overload for the rules and the error offsets (UTF-8 bytes).
-    public static func parse(_ text: String, maxDepth: Int = 64) throws(JSONError) -> JSONValue {
-        try parse(Array(text.utf8), maxDepth: maxDepth)
+    /// the `[UInt8]` overload for the rules, the limits and the error offsets (UTF-8 bytes).
+    public static func parse(_ text: String, maxDepth: Int = 64, maxElements: Int = defaultMaxElements) throws(JSONError) -> JSONValue {
+        try parse(Array(text.utf8), maxDepth: maxDepth, maxElements: maxElements)
     }
 }
 
-/// The strict RFC 8259 parser behind `JSONValue.parse`. Iterative: containers being filled
-/// live on `stack`, so nesting depth costs heap, not call frames.
+/// The strict RFC 8259 parser behind `JSONValue.parse`. Iterative: the containers being filled
+/// are `frames`, and their entries so far sit at the end of two shared buffers (`items` for
+/// arrays, `members` for objects), so nesting depth costs heap, not call frames, and every
+/// value is appended in place and copied once more, into its container, when the container
+/// closes: linear in the input however wide or deep it is.
 private struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
+    let maxElements: Int
     /// Append a repeated key's member instead of replacing the first one's value.
     let keepsRepeatedKeys: Bool
     var i = 0
+    /// Array elements and object members started so far (checked against `maxElements`).
+    var elements = 0
 
-    /// An open container: the items (or members) read so far.
-    private enum Frame {
-        case array([JSONValue])
-        /// Members so far, the index of each key's first position, and the key awaiting its value.
-        case object([JSONMember], [String: Int], pendingKey: String)
+    /// An open container.
+    private struct Frame {
+        let isObject: Bool
+        /// Where this container's entries start in `items` (an array) or `members` (an object).
+        let start: Int
+        /// The key read for the member whose value comes next (objects only).
+        var pendingKey = ""
+        /// Each key's position in `members` (objects not keeping repeated keys).
+        var firstIndex: [String: Int] = [:]
     }
 
-    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, keepsRepeatedKeys: Bool) {
+    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, maxElements: Int, keepsRepeatedKeys: Bool) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.maxElements = maxElements
         self.keepsRepeatedKeys = keepsRepeatedKeys
     }
 
@@ -106,17 +133,28 @@ private struct JSONParser {
         return value
     }
 
+    /// Counts one more array element or object member; throws past `maxElements`.
+    private mutating func countElement() throws(JSONError) {
+        elements += 1
+        if elements > maxElements {
+            throw fail("more than \(maxElements) array elements and object members in one JSON text (the limit)")
+        }
+    }
+
     /// Reads one complete value, containers included, without recursion.
     private mutating func parseValue() throws(JSONError) -> JSONValue {
-        var stack: [Frame] = []
+        var frames: [Frame] = []
+        var items: [JSONValue] = []
+        var members: [JSONMember] = []
         while true {
             // Read the start of a value: a scalar, an empty container, or open a container.
             skipWhitespace()
             var value: JSONValue
             guard let b = current else { throw fail("unexpected end of JSON text, expected a value") }
+            if !frames.isEmpty && b != UInt8(ascii: "]") && b != UInt8(ascii: "}") { try countElement() }
             switch b {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
-                if stack.count >= maxDepth {
+                if frames.count >= maxDepth {
                     throw fail("nesting deeper than the limit of \(maxDepth) arrays/objects")
                 }
                 i += 1
@@ -126,7 +164,7 @@ private struct JSONParser {
                         i += 1
                         value = .array([])
                     } else {
-                        stack.append(.array([]))
+                        frames.append(Frame(isObject: false, start: items.count))
                         continue
                     }
                 } else {
@@ -135,7 +173,7 @@ private struct JSONParser {
                         value = .object([])
                     } else {
                         let key = try parseKeyAndColon()
-                        stack.append(.object([], [:], pendingKey: key))
+                        frames.append(Frame(isObject: true, start: members.count, pendingKey: key))
                         continue
                     }
                 }
@@ -153,7 +191,7 @@ private struct JSONParser {
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 value = .number(try parseNumber())
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                throw fail(stack.isEmpty ? "unexpected closing bracket" : "expected a value (trailing comma?)")
+                throw fail(frames.isEmpty ? "unexpected closing bracket" : "expected a value (trailing comma?)")
             case UInt8(ascii: "/"):
                 throw fail("comments are not allowed in JSON")
             default:
@@ -162,42 +200,48 @@ private struct JSONParser {
 
             // Hand the value to the innermost open container; close containers as they end.
             while true {
-                guard let top = stack.popLast() else { return value }
+                guard let top = frames.indices.last else { return value }
                 skipWhitespace()
-                switch top {
-                case .array(var items):
+                let start = frames[top].start
+                if !frames[top].isObject {
                     items.append(value)
                     if current == UInt8(ascii: ",") {
                         i += 1
-                        stack.append(.array(items))
+                        break
                     } else if current == UInt8(ascii: "]") {
                         i += 1
-                        value = .array(items)
+                        value = .array(Array(items[start...]))
+                        items.removeSubrange(start...)
+                        frames.removeLast()
                         continue
                     } else {
                         throw fail(current == nil ? "unterminated array" : "expected ',' or ']' in an array")
                     }
-                case .object(var members, var firstIndex, let key):
-                    if !keepsRepeatedKeys, let at = firstIndex[key] {
+                } else {
+                    let key = frames[top].pendingKey
+                    if keepsRepeatedKeys {
+                        members.append(JSONMember(key, value))
+                    } else if let at = frames[top].firstIndex[key] {
                         members[at].value = value
                     } else {
-                        if firstIndex[key] == nil { firstIndex[key] = members.count }
+                        frames[top].firstIndex[key] = members.count
                         members.append(JSONMember(key, value))
                     }
                     if current == UInt8(ascii: ",") {
                         i += 1
                         skipWhitespace()
-                        let next = try parseKeyAndColon()
-                        stack.append(.object(members, firstIndex, pendingKey: next))
+                        frames[top].pendingKey = try parseKeyAndColon()
+                        break
                     } else if current == UInt8(ascii: "}") {
                         i += 1
-                        value = .object(members)
+                        value = .object(Array(members[start...]))
+                        members.removeSubrange(start...)
+                        frames.removeLast()
                         continue
                     } else {
                         throw fail(current == nil ? "unterminated object" : "expected ',' or '}' in an object")
                     }
                 }
-                break
             }
         }
     }

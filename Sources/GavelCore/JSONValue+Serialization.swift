@@ -2,10 +2,13 @@ extension JSONValue {
     /// The value as compact RFC 8259 JSON text: no whitespace, object members in stored order.
     ///
     /// Strings escape `"` and `\` and every control character below U+0020 (`\b`, `\f`, `\n`,
-    /// `\r`, `\t`, else `\u00XX`), and also DEL (`\u007f`) and U+2028/U+2029 (`\u2028`,
-    /// `\u2029`), which RFC 8259 allows raw but which are unsafe inside JavaScript source
-    /// (before ES2019) and invisible in a terminal; everything else, non-ASCII included, is
-    /// written as UTF-8.
+    /// `\r`, `\t`, else `\u00XX`). They also escape, as `\uXXXX` with lowercase hex, scalars
+    /// that RFC 8259 allows raw but that act on or hide from a terminal showing the output:
+    /// DEL (`\u007f`), the C1 controls U+0080–U+009F (U+009B is CSI), the bidirectional
+    /// controls (U+061C, U+200E/U+200F, U+202A–U+202E, U+2066–U+2069), the zero-width U+200B–U+200D,
+    /// U+2060 and U+FEFF, and U+2028/U+2029 (also unsafe inside JavaScript source before ES2019).
+    /// Escaping is semantically neutral (RFC 8259 §7: any character may be escaped); everything
+    /// else, non-ASCII included, is written as UTF-8.
     /// Numbers are written as their stored text; a `.number` whose text is not RFC 8259 §6
     /// number grammar (only possible for a value built in code) is written as `null`, so the
     /// output is always valid JSON and `parse(compactText) == self` for parsed values.
@@ -41,33 +44,60 @@ extension JSONValue {
     }
 
     private static func writeString(_ s: String, into out: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
         out.append(UInt8(ascii: "\""))
-        let bytes = Array(s.utf8)
-        var i = 0
-        while i < bytes.count {
-            let b = bytes[i]
-            i += 1
-            switch b {
-            case 0x22: out.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-            case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-            case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0x00..<0x20, 0x7F:
-                out.append(contentsOf: Array("\\u00".utf8))
-                out.append(hex[Int(b >> 4)])
-                out.append(hex[Int(b & 0x0F)])
-            case 0xE2 where i + 1 < bytes.count && bytes[i] == 0x80 && (bytes[i + 1] == 0xA8 || bytes[i + 1] == 0xA9):
-                // U+2028 LINE SEPARATOR is E2 80 A8, U+2029 PARAGRAPH SEPARATOR is E2 80 A9.
-                out.append(contentsOf: Array((bytes[i + 1] == 0xA8 ? "\\u2028" : "\\u2029").utf8))
-                i += 2
-            default: out.append(b)
+        var s = s
+        s.withUTF8 { bytes in
+            var i = 0
+            while i < bytes.count {
+                let b = bytes[i]
+                switch b {
+                case 0x22: out.append(contentsOf: [0x5C, 0x22])
+                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+                case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+                case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+                case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+                case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+                case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+                case 0x00..<0x20, 0x7F: writeEscape(UInt32(b), into: &out)
+                case 0x20..<0x80: out.append(b)
+                default:
+                    // A String is valid UTF-8, so the sequence length follows from the lead byte.
+                    let n = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+                    var scalar = UInt32(b) & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07)
+                    for k in 1..<n { scalar = scalar << 6 | UInt32(bytes[i + k] & 0x3F) }
+                    if escapesInvisible(scalar) {
+                        writeEscape(scalar, into: &out)
+                    } else {
+                        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[i..<(i + n)]))
+                    }
+                    i += n
+                    continue
+                }
+                i += 1
             }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// Non-ASCII scalars written as `\uXXXX` rather than raw: the C1 controls U+0080–U+009F
+    /// (U+009B is a one-byte CSI for many terminals), the bidirectional controls U+061C,
+    /// U+200E, U+200F, U+202A–U+202E and U+2066–U+2069 (they reorder what a terminal shows),
+    /// the zero-width U+200B–U+200D, U+2060 and U+FEFF, and U+2028/U+2029. RFC 8259 §7 lets
+    /// any character be escaped, so the JSON means the same; only its bytes are safe to print.
+    private static func escapesInvisible(_ scalar: UInt32) -> Bool {
+        switch scalar {
+        case 0x80...0x9F, 0x061C, 0x200B...0x200F, 0x2028...0x202E, 0x2060, 0x2066...0x2069, 0xFEFF: true
+        default: false
+        }
+    }
+
+    /// `\u` and four lowercase hex digits of a BMP scalar.
+    private static func writeEscape(_ scalar: UInt32, into out: inout [UInt8]) {
+        let hex: StaticString = "0123456789abcdef"
+        out.append(contentsOf: [0x5C, UInt8(ascii: "u")])
+        for shift in [12, 8, 4, 0] as [UInt32] {
+            out.append(hex.utf8Start[Int((scalar >> shift) & 0x0F)])
+        }
     }
 
     /// True when `text` is an RFC 8259 §6 number: `-? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE][+-]?[0-9]+)?`.

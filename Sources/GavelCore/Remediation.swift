@@ -14,10 +14,27 @@ public enum TargetKind: String, Sendable, CaseIterable, Codable {
 /// it from one state to another, and who may cause that, is `RemediationLifecycle.table`.
 public enum RemediationState: String, Sendable, CaseIterable, Codable {
     case pending, approved, dispatching, dispatched, failed, rejected, suppressed, simulated
+    /// In force, and a revert was proposed (the target became allowlisted): waiting for an analyst.
+    case revertPending = "revert-pending"
+    /// In force, its revert queued or being sent.
+    case reverting
+    /// Its revert was sent and accepted: no longer in force.
+    case reverted
+    /// Its revert failed: possibly still in force, for the analyst to retry.
+    case revertFailed = "revert-failed"
+    /// It waited past its `pending_ttl` without a decision: never dispatched.
+    case expired
 
-    /// States in which a remediation still gathers new signals for its (action, target): a new
-    /// proposal of the same (action, target) attaches to it instead of making a second one.
+    /// Not yet sent: a new proposal of the same (action, target) attaches to it instead of making
+    /// a second one (at most one per (action, target), across every process).
     public var isOpen: Bool { self == .pending || self == .approved || self == .dispatching }
+
+    /// Sent and not (yet) undone: what `gavel active` lists and the In force view shows.
+    public var isInForce: Bool { self == .dispatched || self == .revertPending || self == .reverting || self == .revertFailed }
+
+    /// A new signal for its (action, target) attaches to it rather than proposing again: open, or
+    /// in force and not being reverted (a target already banned is never banned twice).
+    public var gathersSignals: Bool { isOpen || (isInForce && self != .reverting) }
 }
 
 /// How a detection rule's remediations are decided.
@@ -95,6 +112,22 @@ public struct Remediation: Sendable, Equatable, Identifiable {
     public var legacyRequestText: String?
     /// The configuration version its request was bound (rendered) under; nil before approval.
     public var configVersion: Int?
+    /// When it was dispatched successfully (came into force); nil before.
+    public var inForceSince: Timestamp?
+    /// When its revert is due; nil: permanent, or not in force.
+    public var expiresAt: Timestamp?
+    /// How long it stays in force, in milliseconds (nil: permanent), as decided when it came into force.
+    public var durationMs: Int64?
+    /// The start of the successful dispatch's response body (for a revert's `{{response.json.…}}`).
+    public var dispatchResponse: String?
+    /// The revert request, bound when the revert was decided (by an analyst, the allowlist or the clock).
+    public var revertRequest: RenderedRequest?
+    /// The approvals recorded so far, oldest first (several when the action needs more than one).
+    public var approvals: [Approval] = []
+    /// Who decided the revert (an analyst, `auto:RULE`, `expiry`, `allowlist`), when, and why.
+    public var revertedBy: String?
+    public var revertedAt: Timestamp?
+    public var revertReason: String?
 
     public init(
         id: Int64, action: String, targetKind: TargetKind, target: String, ruleKey: String, ruleName: String? = nil,
@@ -102,7 +135,8 @@ public struct Remediation: Sendable, Equatable, Identifiable {
         signalIDs: [String] = [], ips: [String] = [], users: [String] = [], decidedBy: String? = nil, decidedAt: Timestamp? = nil,
         reason: String? = nil, attempts: Int = 0, lastStatus: Int? = nil, lastError: String? = nil, createdAt: Timestamp,
         updatedAt: Timestamp? = nil, lastSeenAt: Timestamp? = nil, nextAttemptAt: Timestamp? = nil, claim: Claim? = nil,
-        boundRequest: RenderedRequest? = nil, legacyRequestText: String? = nil, configVersion: Int? = nil
+        boundRequest: RenderedRequest? = nil, legacyRequestText: String? = nil, configVersion: Int? = nil, inForceSince: Timestamp? = nil,
+        expiresAt: Timestamp? = nil, durationMs: Int64? = nil
     ) {
         self.id = id
         self.action = action
@@ -131,7 +165,14 @@ public struct Remediation: Sendable, Equatable, Identifiable {
         self.boundRequest = boundRequest
         self.legacyRequestText = legacyRequestText
         self.configVersion = configVersion
+        self.inForceSince = inForceSince
+        self.expiresAt = expiresAt
+        self.durationMs = durationMs
     }
+
+    /// The idempotency key of its revert: its own, derived from the remediation's, the same for
+    /// every attempt of the revert.
+    public var revertIdempotencyKey: String { idempotencyKey + "-revert" }
 
     /// The rule as people read it: its name, else its key.
     public var ruleDisplayName: String { ruleName ?? ruleKey }
@@ -160,10 +201,57 @@ public struct Remediation: Sendable, Equatable, Identifiable {
             severity: signal?.severity?.rawValue, remediationID: String(id), idempotencyKey: idempotencyKey, decidedBy: decidedBy)
     }
 
+    /// The values its revert template renders with: the one context plus the dispatch's response
+    /// (`{{response.json.PATH}}`) and the revert's own idempotency key.
+    public func revertContext(action config: ActionConfig, signal: SignalReference?, decidedBy: String) -> TemplateContext {
+        var context = templateContext(action: config, signal: signal, decidedBy: decidedBy)
+        context.idempotencyKey = revertIdempotencyKey
+        context.response = dispatchResponse.flatMap { try? JSONValue.parse($0) }
+        return context
+    }
+
+    /// Renders the exact request its revert sends (unmasked).
+    /// - Throws: `DispatchRefusal` when it cannot be reverted (irreversible, no revert configured,
+    ///   a response value missing) or a value cannot be sent safely.
+    public func revertRequest(action config: ActionConfig, signal: SignalReference?, decidedBy: String) throws(DispatchRefusal)
+        -> RenderedRequest
+    {
+        try config.renderRevert(revertContext(action: config, signal: signal, decidedBy: decidedBy))
+    }
+
     /// Renders the exact request approving it by `decidedBy` sends (unmasked).
     /// - Throws: `DispatchRefusal` when the target or a rendered value cannot be sent safely.
     public func request(action config: ActionConfig, signal: SignalReference?, decidedBy: String) throws(DispatchRefusal) -> RenderedRequest {
         try config.render(templateContext(action: config, signal: signal, decidedBy: decidedBy))
+    }
+}
+
+/// One analyst's approval of a remediation (the two-person rule records each).
+public struct Approval: Sendable, Equatable {
+    public var analyst: String
+    public var at: Timestamp
+
+    public init(analyst: String, at: Timestamp) {
+        self.analyst = analyst
+        self.at = at
+    }
+}
+
+/// A note an analyst left on a remediation.
+public struct Note: Sendable, Equatable, Identifiable {
+    public var id: Int64
+    public var remediationID: Int64
+    public var author: String
+    public var at: Timestamp
+    /// As written (attacker-free but still sanitized for display like every string).
+    public var text: String
+
+    public init(id: Int64, remediationID: Int64, author: String, at: Timestamp, text: String) {
+        self.id = id
+        self.remediationID = remediationID
+        self.author = author
+        self.at = at
+        self.text = text
     }
 }
 
@@ -196,8 +284,16 @@ public struct SignalReference: Sendable, Equatable {
     }
 }
 
-/// One dispatch attempt of a remediation.
+/// One dispatch attempt of a remediation, or of its revert.
 public struct Attempt: Sendable, Equatable, Identifiable {
+    /// What an attempt sent.
+    public enum Kind: String, Sendable, CaseIterable {
+        /// The remediation itself.
+        case dispatch
+        /// Its revert.
+        case revert
+    }
+
     /// How an attempt ended.
     public enum Outcome: String, Sendable, CaseIterable {
         /// Accepted by the endpoint.
@@ -218,7 +314,9 @@ public struct Attempt: Sendable, Equatable, Identifiable {
     public var id: Int64
     /// The remediation it belongs to.
     public var remediationID: Int64
-    /// 1 for the first attempt of the remediation.
+    /// Whether it dispatched the remediation or its revert.
+    public var kind: Kind
+    /// 1 for the first attempt of its kind.
     public var number: Int
     /// When it started.
     public var startedAt: Timestamp
@@ -234,11 +332,12 @@ public struct Attempt: Sendable, Equatable, Identifiable {
     public var response: String?
 
     public init(
-        id: Int64, remediationID: Int64, number: Int, startedAt: Timestamp, durationMs: Int? = nil, status: Int? = nil,
+        id: Int64, remediationID: Int64, kind: Kind = .dispatch, number: Int, startedAt: Timestamp, durationMs: Int? = nil, status: Int? = nil,
         outcome: Outcome? = nil, error: String? = nil, response: String? = nil
     ) {
         self.id = id
         self.remediationID = remediationID
+        self.kind = kind
         self.number = number
         self.startedAt = startedAt
         self.durationMs = durationMs
@@ -267,11 +366,16 @@ public struct AuditEntry: Sendable, Equatable, Identifiable {
     public var after: String?
     /// Details: a reason, an attempt's outcome.
     public var detail: String?
+    /// The previous entry's hash, and this entry's (`AuditChain`); nil for an entry not yet chained.
+    public var previousHash: String?
+    public var hash: String?
 
     public init(
         id: Int64, at: Timestamp, actor: String, action: String, subject: String, before: String? = nil, after: String? = nil,
-        detail: String? = nil
+        detail: String? = nil, previousHash: String? = nil, hash: String? = nil
     ) {
+        self.previousHash = previousHash
+        self.hash = hash
         self.id = id
         self.at = at
         self.actor = actor

@@ -16,8 +16,10 @@ public enum TransitionCause: String, Sendable, CaseIterable, Hashable {
     case dispatcher
     /// A dispatcher recovering a claim whose holder died or whose lease ran out.
     case recovery
-    /// The allowlist: a target found allowlisted when it was about to be sent.
+    /// The allowlist: a target found allowlisted when it was about to be sent, or while in force.
     case allowlist
+    /// Time: a remediation in force reaching its expiry.
+    case clock
 }
 
 /// What happens to a remediation. Each event moves it from some states to one state
@@ -46,8 +48,20 @@ public enum RemediationEvent: String, Sendable, CaseIterable, Hashable {
     case requeue
     /// A claim whose holder died on a non-idempotent action: `failed`, "interrupted; outcome unknown".
     case abandon
-    /// An analyst sends a failed remediation again.
+    /// An analyst sends a failed remediation (or a failed revert) again.
     case retry
+    /// A remediation in force reached its expiry: its revert goes now.
+    case lapse
+    /// An analyst undoes a remediation in force now.
+    case revert
+    /// The target of a remediation in force became allowlisted: a revert is proposed.
+    case proposeRevert = "propose-revert"
+    /// The expiry of a remediation in force moves (by hand, or a repeat offender's new signal).
+    case extend
+    /// One approval of several required (the two-person rule): recorded, the remediation stays pending.
+    case endorse
+    /// A pending remediation waited past its `pending_ttl`: never dispatched.
+    case expire
 }
 
 /// One row of the state machine table: `event` moves a remediation in `from` to `to`, and
@@ -111,6 +125,23 @@ public enum RemediationLifecycle {
         RemediationTransition(.dispatching, .requeue, .approved, by: [.recovery]),
         RemediationTransition(.dispatching, .abandon, .failed, by: [.recovery]),
         RemediationTransition(.failed, .retry, .approved, by: [.analyst]),
+        // Life after dispatch (issue 12): in force until it expires, reverted at expiry or by hand.
+        RemediationTransition(.dispatched, .extend, .dispatched, by: [.analyst, .intake]),
+        RemediationTransition(.dispatched, .lapse, .reverting, by: [.clock]),
+        RemediationTransition(.dispatched, .revert, .reverting, by: [.analyst]),
+        RemediationTransition(.dispatched, .proposeRevert, .revertPending, by: [.allowlist]),
+        RemediationTransition(.revertPending, .approve, .reverting, by: [.analyst, .auto]),
+        RemediationTransition(.revertPending, .reject, .dispatched, by: [.analyst]),
+        RemediationTransition(.reverting, .claim, .reverting, by: [.dispatcher]),
+        RemediationTransition(.reverting, .succeed, .reverted, by: [.dispatcher]),
+        RemediationTransition(.reverting, .retryLater, .reverting, by: [.dispatcher]),
+        RemediationTransition(.reverting, .fail, .revertFailed, by: [.dispatcher]),
+        RemediationTransition(.reverting, .requeue, .reverting, by: [.recovery]),
+        RemediationTransition(.reverting, .abandon, .revertFailed, by: [.recovery]),
+        RemediationTransition(.revertFailed, .retry, .reverting, by: [.analyst]),
+        // Accountability (issue 14): approvals by several analysts, and a pending remediation's TTL.
+        RemediationTransition(.pending, .endorse, .pending, by: [.analyst]),
+        RemediationTransition(.pending, .expire, .expired, by: [.clock]),
     ]
 
     private static let index: [Key: RemediationTransition] = {

@@ -32,7 +32,8 @@ public struct ProposedRemediation: Sendable, Equatable {
 /// Each (action, target) appears once, in action order then entity order. Targets that fail
 /// `TargetValidator` are proposed suppressed with `"invalid target: …"`, and allowlisted ones
 /// suppressed with the allowlist's reason, so the audit trail shows what was not done and why.
-/// Non-IP values of `network.client.ip` (`Signal.invalidIPs`) are never targets.
+/// Non-IP values of `network.client.ip` (`Signal.invalidIPs`) are never targets, nor is any
+/// `Signal.context…` entity; a resolved signal (`Signal.isResolved`) proposes nothing.
 public enum RemediationPlanner {
     /// The actions proposed when a rule has no configured action list.
     public static func defaultActions(for signal: Signal) -> [String] {
@@ -46,6 +47,8 @@ public enum RemediationPlanner {
     /// - Returns: proposals in order, de-duplicated by (action, target); actions missing from
     ///   `config.actions` are skipped.
     public static func propose(for signal: Signal, config: GavelConfig, enabledActions: Set<String>?) -> [ProposedRemediation] {
+        // A resolved alert (Alertmanager, Grafana, a generic sender's status) is recorded, never acted on.
+        if signal.isResolved { return [] }
         let names = config.ruleConfig(for: signal)?.actions ?? defaultActions(for: signal)
         var proposals: [ProposedRemediation] = []
         var seen: Set<[String]> = []

@@ -9,7 +9,7 @@ extension RenderedRequest {
         switch self {
         case .http(let r):
             var lines = ["\(r.method) \(r.url)"]
-            lines += r.headers.map { "\($0.name): \($0.value)" }
+            lines += r.headers.map { "\($0.name): \(RenderedRequest.showingEnvironmentReferences($0.value))" }
             if !r.body.isEmpty {
                 lines.append("")
                 lines.append(String(decoding: r.body, as: UTF8.self))

@@ -35,6 +35,40 @@ public enum Severity: String, Sendable, CaseIterable, Comparable, Codable {
         }
     }
 
+    /// Parses a severity as alerting tools write it: anything `init(parsing:)` accepts, plus the
+    /// words Prometheus alerting rules, Grafana and Elastic use (case-insensitive, surrounding
+    /// blanks ignored): `crit`, `fatal`, `emergency`, `page` → critical; `error`, `err`, `major`
+    /// → high; `warning`, `warn`, `moderate` → medium; `minor` → low; `informational`, `none`,
+    /// `debug` → info. Nil for anything else.
+    public init?(label text: String) {
+        if let s = Severity(parsing: text) {
+            self = s
+            return
+        }
+        switch text.trimmingASCIIWhitespace().lowercased() {
+        case "crit", "fatal", "emergency", "page": self = .critical
+        case "error", "err", "major": self = .high
+        case "warning", "warn", "moderate": self = .medium
+        case "minor": self = .low
+        case "informational", "none", "debug": self = .info
+        default: return nil
+        }
+    }
+
+    /// Maps a GuardDuty finding's numeric `severity` to GuardDuty's bands ("Severity levels of
+    /// GuardDuty findings", Amazon GuardDuty User Guide): 9.0–10.0 critical, 7.0–8.9 high,
+    /// 4.0–6.9 medium, 1.0–3.9 low (older findings start at 0.1, also low). Values between two
+    /// bands (8.95) take the lower band. Nil for 0 (reserved), negatives, above 10, or non-numbers.
+    public init?(guardDutyScore text: String) {
+        guard let value = Double(text.trimmingASCIIWhitespace()), value.isFinite, value > 0, value <= 10 else { return nil }
+        switch value {
+        case 9...: self = .critical
+        case 7...: self = .high
+        case 4...: self = .medium
+        default: self = .low
+        }
+    }
+
     /// The severity with the given rank (0–4), or nil.
     public init?(rank: Int) {
         guard let s = Severity.allCases.first(where: { $0.rank == rank }) else { return nil }

@@ -1,15 +1,27 @@
-/// Entity extraction from a signal's attributes (Datadog standard attributes and CloudTrail fields).
+/// Entity extraction from a signal's attributes and group-by values (Datadog standard
+/// attributes, CloudTrail fields, App and API Protection's actor).
 ///
-/// Paths: `network.client.ip` (IPs), `usr.id` / `usr.email` / `usr.name` (users),
-/// `evt.name` / `evt.outcome`, `requestParameters.groupId` / `responseElements.groupId`
-/// (security groups), `userIdentity.arn` (actor). Each path is found nested
-/// (`{"network":{"client":{"ip":…}}}`), flattened (`{"network.client.ip":…}`) or mixed
-/// (`{"network":{"client.ip":…}}`); values from every spelling present are merged.
+/// Paths: `network.client.ip` and `actor.ip` (IPs; `actor.ip` is the attacker of an App and
+/// API Protection signal); user ids `usr.id` / `user.id`, else e-mails `usr.email` /
+/// `user.email`, else names `usr.name` / `user.name` (Datadog's documentation uses both
+/// spellings); `evt.name` / `evt.outcome`; `requestParameters.groupId` /
+/// `responseElements.groupId` (CloudTrail security groups); `userIdentity.arn` (CloudTrail
+/// actor). Each path is found nested (`{"network":{"client":{"ip":…}}}`), flattened
+/// (`{"network.client.ip":…}`), mixed (`{"network":{"client.ip":…}}`) or with Datadog's facet
+/// prefix `@` on its first key (`{"@network.client.ip":…}`); values from every spelling present
+/// are merged.
+///
+/// The same paths are read from `SECURITY_RULE_GROUP_BY_FIELDS` when it is an object (or a
+/// string holding one), whose keys carry the `@` prefix (`{"@usr.name":"…","@network.client.ip":"…"}`):
+/// the values a rule grouped by name the entity exactly.
 extension SignalPayloadReader {
-    mutating func extractEntities(from attributes: JSONValue, into s: inout Signal) {
+    /// The paths whose values are client IPs.
+    static let ipPaths = ["network.client.ip", "actor.ip"]
+
+    mutating func extractEntities(from sources: [JSONValue], into s: inout Signal) {
         var ips = UniqueList<IPAddress>()
         var invalid = UniqueList<String>()
-        for value in Self.values(at: "network.client.ip", in: attributes) {
+        for value in Self.ipPaths.flatMap({ path in sources.flatMap { Self.values(at: path, in: $0) } }) {
             switch value {
             case .null: continue
             case .string(let text):
@@ -27,29 +39,28 @@ extension SignalPayloadReader {
         s.ips = ips.values
         s.invalidIPs = invalid.values
 
-        let ids = texts(at: "usr.id", in: attributes)
-        s.userEmails = texts(at: "usr.email", in: attributes)
-        s.userNames = texts(at: "usr.name", in: attributes)
+        let ids = texts(at: ["usr.id", "user.id"], in: sources)
+        s.userEmails = texts(at: ["usr.email", "user.email"], in: sources)
+        s.userNames = texts(at: ["usr.name", "user.name"], in: sources)
         s.users = !ids.isEmpty ? ids : !s.userEmails.isEmpty ? s.userEmails : s.userNames
 
-        s.eventName = texts(at: "evt.name", in: attributes).first
-        s.eventOutcome = texts(at: "evt.outcome", in: attributes).first
-        s.actor = texts(at: "userIdentity.arn", in: attributes).first
+        s.eventName = texts(at: ["evt.name"], in: sources).first
+        s.eventOutcome = texts(at: ["evt.outcome"], in: sources).first
+        s.actor = texts(at: ["userIdentity.arn"], in: sources).first
+        s.securityGroups = texts(at: ["requestParameters.groupId", "responseElements.groupId"], in: sources)
 
-        var groups = UniqueList<String>()
-        for path in ["requestParameters.groupId", "responseElements.groupId"] {
-            for g in texts(at: path, in: attributes) { groups.append(g) }
-        }
-        s.securityGroups = groups.values
-
-        if ips.truncated || invalid.truncated || groups.truncated { flag(.entitiesTruncated) }
+        if ips.truncated || invalid.truncated { flag(.entitiesTruncated) }
     }
 
-    /// The distinct non-empty scalar texts at `path` (arrays flattened one level), capped.
-    private mutating func texts(at path: String, in attributes: JSONValue) -> [String] {
+    /// The distinct non-empty scalar texts at any of `paths` in any of `sources`, capped.
+    private mutating func texts(at paths: [String], in sources: [JSONValue]) -> [String] {
         var out = UniqueList<String>()
-        for value in Self.values(at: path, in: attributes) {
-            if let text = value.scalarText, !text.isEmpty { out.append(text) }
+        for path in paths {
+            for source in sources {
+                for value in Self.values(at: path, in: source) {
+                    if let text = value.scalarText, !text.isEmpty { out.append(text) }
+                }
+            }
         }
         if out.truncated { flag(.entitiesTruncated) }
         return out.values
@@ -59,7 +70,10 @@ extension SignalPayloadReader {
     /// one level (so `"ip": ["a", "b"]` and `"ip": "a"` read alike).
     static func values(at path: String, in object: JSONValue) -> [JSONValue] {
         var found: [JSONValue] = []
-        collect(path.split(separator: ".").map(String.init)[...], in: object, into: &found)
+        var components = path.split(separator: ".").map(String.init)
+        collect(components[...], in: object, into: &found)
+        components[0] = "@" + components[0]
+        collect(components[...], in: object, into: &found)
         return found.flatMap { value -> [JSONValue] in
             if case .array(let items) = value { return items }
             return [value]

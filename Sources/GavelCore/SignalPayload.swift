@@ -17,6 +17,16 @@ public enum PayloadError: Error, Equatable, CustomStringConvertible {
     case notAnObject(found: String)
     /// The form body has a bad `%` escape or decodes to invalid UTF-8.
     case badFormEncoding(String)
+    /// The body is JSON of the wrong type for its sender (`expected` names the shape, e.g.
+    /// "a JSON array of CrowdSec alerts"; `found` is the JSON type).
+    case unexpectedJSON(expected: String, found: String)
+    /// The body carries more alerts than one post may (`SenderIntake.maxAlertsPerPost`): the
+    /// sender should send smaller batches (Alertmanager `max_alerts`, CrowdSec `group_threshold`).
+    case tooManyAlerts(count: Int, limit: Int)
+    /// `/webhook/generic/NAME` names no sender configured under `senders.generic` (answer 404).
+    case unknownSender(String)
+    /// The body is form-encoded but the sender's format is JSON only (only Datadog has a form option).
+    case unsupportedFormat(sender: String)
 
     public var description: String {
         switch self {
@@ -24,6 +34,10 @@ public enum PayloadError: Error, Equatable, CustomStringConvertible {
         case .invalidJSON(let error): "body is not valid JSON: \(error)"
         case .notAnObject(let found): "body is a JSON \(found), expected a JSON object"
         case .badFormEncoding(let message): "body is not valid form encoding: \(message)"
+        case .unexpectedJSON(let expected, let found): "body is a JSON \(found), expected \(expected)"
+        case .tooManyAlerts(let count, let limit): "body holds \(count) alerts; at most \(limit) are accepted in one post"
+        case .unknownSender(let name): "no generic sender named \(name.quotedForMessage) is configured (senders.generic)"
+        case .unsupportedFormat(let sender): "\(sender) bodies must be JSON (application/json), not form-encoded"
         }
     }
 }
@@ -55,8 +69,9 @@ public enum PayloadError: Error, Equatable, CustomStringConvertible {
 ///   A retried delivery of the same body therefore gets the same id.
 /// - Every list is capped at 256 values (flag `entitiesTruncated`).
 ///
-/// Entities (IPs, users, security groups, actor) come from the attributes; see
-/// `SignalPayload+Entities.swift`.
+/// Entities (IPs, users, security groups, actor) come from the attributes and the group-by
+/// values; see `SignalPayload+Entities.swift`. A payload with no rule name or id and no entity
+/// is flagged `unrecognised`. `SenderIntake` is the entry point for every sender, Datadog included.
 public enum SignalPayload {
     /// The most values kept in each list field of a `Signal`.
     public static let maxListCount = 256
@@ -76,20 +91,29 @@ public enum SignalPayload {
     ///   object, `.badFormEncoding` when a form body has a bad escape.
     public static func decode(body: [UInt8], format: PayloadFormat) throws(PayloadError) -> Signal {
         if let bad = UTF8Validation.firstInvalidOffset(body) { throw .notUTF8(offset: bad) }
-        var reader: SignalPayloadReader
         switch format {
         case .json:
             let root: JSONValue
             do { root = try JSONValue.parse(body, maxDepth: maxDepth) } catch { throw .invalidJSON(error) }
-            guard case .object = root else { throw .notAnObject(found: root.typeName) }
-            reader = SignalPayloadReader(fields: root, isForm: false)
+            return try decode(json: root, body: body)
         case .form:
             let pairs: [(name: String, value: String)]
             do { pairs = try FormURLEncoding.decode(body) } catch { throw .badFormEncoding(error.message) }
             let fields = JSONValue(members: pairs.map { JSONMember($0.name, .string($0.value)) })
-            reader = SignalPayloadReader(fields: fields, isForm: true)
+            var reader = SignalPayloadReader(fields: fields, isForm: true)
             reader.flag(.formEncoded)
+            return reader.signal(body: body)
         }
+    }
+
+    /// Normalizes an already parsed JSON body (see `decode(body:format:)`).
+    /// - Parameters:
+    ///   - json: The body, parsed strictly with depth `maxDepth`.
+    ///   - body: The raw body (a derived id is computed from it).
+    /// - Throws: `PayloadError.notAnObject` when `json` is not a JSON object.
+    static func decode(json root: JSONValue, body: [UInt8]) throws(PayloadError) -> Signal {
+        guard case .object = root else { throw .notAnObject(found: root.typeName) }
+        var reader = SignalPayloadReader(fields: root, isForm: false)
         return reader.signal(body: body)
     }
 }
@@ -134,9 +158,11 @@ struct SignalPayloadReader {
         s.tags = capped(list(fields["TAGS"], splitOnCommas: true))
         s.groupByFields = capped(groupBy(fields["SECURITY_RULE_GROUP_BY_FIELDS"], parseStrings: true))
         s.attributes = attributes(fields["SECURITY_SIGNAL_ATTRIBUTES"])
-        if let attributes = s.attributes, case .object = attributes {
-            extractEntities(from: attributes, into: &s)
-        }
+        var sources: [JSONValue] = []
+        if let attributes = s.attributes, case .object = attributes { sources.append(attributes) }
+        if let groupBy = groupByObject(fields["SECURITY_RULE_GROUP_BY_FIELDS"]) { sources.append(groupBy) }
+        if !sources.isEmpty { extractEntities(from: sources, into: &s) }
+        if s.ruleName == nil && s.ruleID == nil && !s.hasEntities { flag(.unrecognised) }
         s.flags = flags
         return s
     }
@@ -223,6 +249,20 @@ struct SignalPayloadReader {
             return [s]
         default:
             return text(of: value).map { [$0] } ?? []
+        }
+    }
+
+    /// `SECURITY_RULE_GROUP_BY_FIELDS` as an object (or a string holding one), for entity
+    /// extraction; nil for any other shape.
+    func groupByObject(_ value: JSONValue?) -> JSONValue? {
+        switch value {
+        case .object?: return value
+        case .string(let s)?:
+            guard s.trimmingASCIIWhitespace().hasPrefix("{"), let parsed = try? JSONValue.parse(s, maxDepth: SignalPayload.maxDepth),
+                case .object = parsed
+            else { return nil }
+            return parsed
+        default: return nil
         }
     }
 

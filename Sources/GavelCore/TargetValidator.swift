@@ -6,8 +6,14 @@
 /// - `ip`: must parse with `IPAddress(parsing:)` *and* already be in canonical form, so
 ///   `127.1`, `0177.0.0.1`, `0x7f.0.0.1`, `2130706433`, `fe80::1%eth0` and `1.2.3.4 ` are refused
 ///   (a lenient resolver would read some of them as other addresses).
-/// - `user`: 1–256 ASCII characters of `[A-Za-z0-9._@+=,:-]`, the first alphanumeric or `_`
-///   (never `-`, so it cannot be read as an option), and no `..` (no path traversal).
+/// - `user`: 1–256 ASCII characters of `[A-Za-z0-9._@+=,:'!#^~-]`, the first alphanumeric or
+///   `_` (never `-`, so it cannot be read as an option), and no `..` (no path traversal; `/`
+///   and `\` are not allowed either). The set is the union of what identity providers accept
+///   in a user name: e-mail addresses as people have them (`o'brien+ops@ex_ample.com`: `'`,
+///   `+`, an underscore in the domain), AWS IAM user names (`+=,.@_-`), Entra ID user principal
+///   names (`'.-_!#^~`). Safety comes from escaping per context when a target is rendered
+///   (percent-encoding in URLs, JSON escaping, one argv element), not from refusing real
+///   addresses; shell metacharacters (`$`, `` ` ``, `;`, `|`, `&`, `*`, quotes, blanks) stay refused.
 /// - `security_group`: AWS's form, `sg-` followed by 8 or 17 lowercase hexadecimal digits.
 /// - `signal`: 1–256 ASCII characters of `[A-Za-z0-9._:-]`, the first alphanumeric or `_`.
 ///
@@ -89,7 +95,7 @@ public enum TargetValidator {
             }
             return nil
         case .user, .signal:
-            let extra: Set<UInt8> = kind == .user ? Set("._@+=,:-".utf8) : Set("._:-".utf8)
+            let extra: Set<UInt8> = kind == .user ? Set("._@+=,:-'!#^~".utf8) : Set("._:-".utf8)
             guard let first = bytes.first, alnum(first) || first == UInt8(ascii: "_") else {
                 return "must start with a letter, digit or '_'"
             }

@@ -42,6 +42,9 @@ public struct TemplateContext: Sendable, Equatable {
     public var idempotencyKey = ""
     public var decidedBy = ""
     public var action = ""
+    /// The body of the dispatch's successful response, parsed as JSON, for a revert template's
+    /// `{{response.json.PATH}}` values (nil when it was not JSON or there was none).
+    public var response: JSONValue?
 
     /// An empty context (every value empty).
     public init() {}
@@ -101,13 +104,35 @@ public struct TemplateContext: Sendable, Equatable {
 ///
 /// Syntax (strict): `{{` + a name from `Placeholder` + `}}`, no white space inside the
 /// braces. A `{{` without a closing `}}`, an unknown name, or a stray `}}` is a config
-/// error. Single `{` and `}` are literal text.
+/// error. Single `{` and `}` are literal text. Two more forms where a template allows them:
+/// - `{{response.json.PATH}}` (revert templates): a value of the dispatch's response body,
+///   `PATH` a dot-separated list of object keys and array indexes (`result.id`, `data.0.id`);
+/// - `{{env.NAME}}` (header values): the environment variable `NAME` of the sending process,
+///   read when the request is sent — a secret that is never stored (`RenderedRequest.resolvingEnvironment`).
 public struct Template: Sendable, Equatable, CustomStringConvertible {
     /// One piece of a template.
     public enum Segment: Sendable, Equatable {
         case literal(String)
         case placeholder(Placeholder)
+        /// `{{response.json.PATH}}`: the path's keys and indexes.
+        case response([String])
+        /// `{{env.NAME}}`.
+        case environment(String)
     }
+
+    /// The extra forms a template may use.
+    public struct Allowed: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        /// `{{response.json.PATH}}` (revert templates).
+        public static let response = Allowed(rawValue: 1)
+        /// `{{env.NAME}}` (header values).
+        public static let environment = Allowed(rawValue: 2)
+    }
+
+    /// How an environment reference renders until it is sent: NUL-delimited, which no rendered
+    /// value can hold (rendering refuses NUL in headers), so it cannot be forged by a payload.
+    public static func environmentMarker(_ name: String) -> String { "\u{0}env.\(name)\u{0}" }
 
     /// The template as written in the config.
     public let text: String
@@ -117,7 +142,7 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
     /// Parses `text`.
     /// - Parameter field: the config field holding it, named in errors.
     /// - Throws: `ConfigError` for an unknown placeholder or unbalanced `{{` / `}}`.
-    public init(_ text: String, field: String) throws(ConfigError) {
+    public init(_ text: String, field: String, allowing allowed: Allowed = []) throws(ConfigError) {
         var segments: [Segment] = []
         var literal = ""
         var rest = Substring(text)
@@ -128,15 +153,38 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
                     throw ConfigError(field: field, message: "unbalanced '{{' (no closing '}}')")
                 }
                 let name = String(afterOpen[..<close.lowerBound])
-                guard let placeholder = Placeholder(rawValue: name) else {
+                let segment: Segment
+                if let placeholder = Placeholder(rawValue: name) {
+                    segment = .placeholder(placeholder)
+                } else if name.hasPrefix("response.json.") {
+                    guard allowed.contains(.response) else {
+                        throw ConfigError(field: field, message: "{{\(name)}} is only allowed in a revert template (the dispatch's response)")
+                    }
+                    let path = name.dropFirst("response.json.".count).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+                    guard !path.isEmpty, path.allSatisfy({ !$0.isEmpty && !$0.contains(" ") }) else {
+                        throw ConfigError(field: field, message: "{{\(name)}}: expected response.json.KEY[.KEY…] (keys and array indexes)")
+                    }
+                    segment = .response(path)
+                } else if name.hasPrefix("env.") {
+                    let variable = String(name.dropFirst(4))
+                    guard allowed.contains(.environment) else {
+                        throw ConfigError(field: field, message: "{{\(name)}} is only allowed in a header value")
+                    }
+                    guard Template.isEnvironmentName(variable) else {
+                        throw ConfigError(field: field, message: "{{\(name)}}: not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+                    }
+                    segment = .environment(variable)
+                } else {
                     let known = Placeholder.allCases.map(\.rawValue).joined(separator: ", ")
-                    throw ConfigError(field: field, message: "unknown placeholder {{\(name)}} (known: \(known))")
+                    throw ConfigError(
+                        field: field, message: "unknown placeholder {{\(name)}} (known: \(known), env.NAME in headers, response.json.PATH in reverts)"
+                    )
                 }
                 if !literal.isEmpty {
                     segments.append(.literal(literal))
                     literal = ""
                 }
-                segments.append(.placeholder(placeholder))
+                segments.append(segment)
                 rest = afterOpen[close.upperBound...]
             } else if rest.hasPrefix("}}") {
                 throw ConfigError(field: field, message: "unbalanced '}}' (no opening '{{')")
@@ -161,9 +209,37 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
         self.segments = text.isEmpty ? [] : [.literal(text)]
     }
 
-    /// True when the template has at least one placeholder.
+    /// True when the template has at least one placeholder (of any form).
     public var hasPlaceholders: Bool {
-        segments.contains { if case .placeholder = $0 { true } else { false } }
+        segments.contains { if case .literal = $0 { false } else { true } }
+    }
+
+    /// The `{{response.json.PATH}}` paths it uses.
+    public var responsePaths: [[String]] {
+        segments.compactMap { if case .response(let p) = $0 { p } else { nil } }
+    }
+
+    static func isEnvironmentName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first == "_" || ("A"..."Z").contains(first) || ("a"..."z").contains(first) else {
+            return false
+        }
+        return name.unicodeScalars.allSatisfy { $0 == "_" || ("A"..."Z").contains($0) || ("a"..."z").contains($0) || ("0"..."9").contains($0) }
+    }
+
+    /// The value at `path` in a response body: object keys, or array indexes; nil when absent
+    /// or not a scalar (a string, number or boolean).
+    public static func value(at path: [String], in response: JSONValue?) -> String? {
+        var node = response
+        for key in path {
+            switch node {
+            case .object?: node = node?[key]
+            case .array(let items)?:
+                guard let i = Int(key), i >= 0, i < items.count else { return nil }
+                node = items[i]
+            default: return nil
+            }
+        }
+        return node?.scalarText
     }
 
     /// The literal text before the first placeholder (the whole text when there is none).
@@ -176,13 +252,18 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
         return prefix
     }
 
-    /// Renders the template: literals as written, each value passed through `escape`.
-    public func render(_ context: TemplateContext, escape: (String) -> String = { $0 }) -> String {
+    /// Renders the template: literals as written, each value passed through `escape`; an
+    /// environment reference as `environment(name)` (default: the unsendable marker resolved at send).
+    public func render(
+        _ context: TemplateContext, escape: (String) -> String = { $0 }, environment: (String) -> String = Template.environmentMarker
+    ) -> String {
         var out = ""
         for segment in segments {
             switch segment {
             case .literal(let s): out += s
             case .placeholder(let p): out += escape(context[p])
+            case .response(let path): out += escape(Template.value(at: path, in: context.response) ?? "")
+            case .environment(let name): out += environment(name)
             }
         }
         return out

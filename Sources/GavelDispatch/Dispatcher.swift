@@ -142,6 +142,7 @@ public final class Dispatcher: Sendable {
         let current = settings()
         if let held = current.heldBecause { throw StoreError.refused(held) }
         try recover(store, config: current.config)
+        try store.expirePending(config: current.config, at: .now)
         var count = 0
         var failed = 0
         while let claim = try store.claimDue(
@@ -168,6 +169,7 @@ public final class Dispatcher: Sendable {
                     let now = Timestamp.now
                     if now.milliseconds(since: lastRecovery) >= recoveryIntervalMs {
                         try recover(store, config: current.config)
+                        try store.expirePending(config: current.config, at: now)
                         lastRecovery = now
                     }
                     if let claim = try store.claimDue(worker: worker, limit: 1, leaseMs: leaseMs(current.config), config: current.config, at: now)
@@ -224,7 +226,7 @@ public final class Dispatcher: Sendable {
         let started = DispatchTime.now().uptimeNanoseconds
         func finish(_ result: AttemptReport.Result, status: Int? = nil, error: String?, response: String = "") {
             let ms = Int((DispatchTime.now().uptimeNanoseconds &- started) / 1_000_000)
-            let what = "remediation \(r.id) \(r.action) \(r.target) attempt \(claim.attempt): "
+            let what = "remediation \(r.id) \(r.action) \(r.target) \(claim.kind == .revert ? "revert attempt" : "attempt") \(claim.attempt): "
             switch result {
             case .dispatched: log(what + "dispatched" + (status.map { " (status \($0))" } ?? ""))
             case .retry: log(what + "will retry: " + (error ?? "failed"))
@@ -232,12 +234,16 @@ public final class Dispatcher: Sendable {
             }
             do {
                 let report = AttemptReport(result: result, status: status, error: error, response: response, durationMs: ms)
-                if try !store.finish(claim, report, at: .now) {
+                if try !store.finish(claim, report, config: config, at: .now) {
                     log(what + "the claim lapsed meanwhile; another dispatcher recovered it")
                 }
             } catch {
                 lastError.withLock { $0 = "dispatcher: recording remediation \(r.id): \(error)" }
             }
+        }
+        if claim.kind == .revert {
+            send(claim, config: config, finish: finish)
+            return
         }
         // The brakes also hold back automatic approvals not yet sent (e.g. waiting to retry).
         if let decidedBy = r.decidedBy, decidedBy.hasPrefix("auto:") {
@@ -266,24 +272,35 @@ public final class Dispatcher: Sendable {
             do { try store.suppressClaim(claim, reason: reason, at: .now) } catch { finish(.failed, error: "\(error)") }
             return
         }
+        send(claim, config: config, finish: finish)
+    }
+
+    /// Sends exactly the claimed request (bound at approval, or the revert's bound when it was
+    /// decided), with secrets from this process's environment, and records the outcome.
+    private func send(
+        _ claim: DispatchClaim, config: GavelConfig, finish: (AttemptReport.Result, Int?, String?, String) -> Void
+    ) {
         let request: RenderedRequest
-        switch claim.request {
-        case .success(let bound): request = bound
-        case .failure(let refusal):
-            finish(.failed, error: refusal.description)
+        do throws(DispatchRefusal) {
+            switch claim.request {
+            case .success(let bound): request = try bound.resolvingEnvironment(ProcessInfo.processInfo.environment)
+            case .failure(let refusal): throw refusal
+            }
+        } catch {
+            finish(.failed, nil, error.description, "")
             return
         }
-        let outcome = executor.execute(request, idempotencyKey: r.idempotencyKey)
+        let outcome = executor.execute(request, idempotencyKey: claim.idempotencyKey)
         switch outcome.kind {
         case .success:
-            finish(.dispatched, status: outcome.status, error: nil, response: outcome.responseExcerpt)
+            finish(.dispatched, outcome.status, nil, outcome.responseExcerpt)
         case .retryable where retryPolicy.shouldRetry(after: outcome, attempt: claim.attempt, maxRetries: request.maxRetries):
             var rng = SystemRandomNumberGenerator()
             let delay = retryPolicy.delay(afterAttempt: claim.attempt, random: &rng)
             let next = Timestamp.now.adding(milliseconds: Int64(delay * 1000))
-            finish(.retry(at: next), status: outcome.status, error: outcome.error, response: outcome.responseExcerpt)
+            finish(.retry(at: next), outcome.status, outcome.error, outcome.responseExcerpt)
         case .retryable, .permanent:
-            finish(.failed, status: outcome.status, error: outcome.error ?? "failed", response: outcome.responseExcerpt)
+            finish(.failed, outcome.status, outcome.error ?? "failed", outcome.responseExcerpt)
         }
     }
 

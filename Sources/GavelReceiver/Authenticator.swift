@@ -5,7 +5,8 @@ import Foundation
 /// Datadog does not sign webhooks; its admin can add a custom header or HTTP Basic auth.
 /// The secret is accepted as `Authorization: Bearer SECRET` (RFC 6750 §2.1), as the password
 /// of `Authorization: Basic` (RFC 7617, any user name), or in a custom header (default
-/// `X-Gavel-Token`). Comparison is constant-time in the length of the presented value.
+/// `X-Gavel-Token`). Comparison is constant-time in the length of the presented value
+/// (`constantTimeEqual`).
 public struct Authenticator: Sendable {
     /// The shared secret; nil disables authentication.
     public let secret: [UInt8]?
@@ -42,14 +43,23 @@ public struct Authenticator: Sendable {
         return ok
     }
 
-    /// Compares two byte strings without an early exit: the time depends only on the lengths.
-    public static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
-        let n = max(a.count, b.count)
-        for i in 0..<n {
-            let x = i < a.count ? a[i] : 0
-            let y = i < b.count ? b[i] : 0
-            difference |= x ^ y
+    /// True when `provided` equals `secret`, compared without an early exit.
+    ///
+    /// The loop runs over every byte of `provided` (the attacker's input) whatever the secret,
+    /// so its time depends only on the provided length, never on where a difference is or how
+    /// long the secret is. A length mismatch always fails: the lengths are compared in full
+    /// (not truncated to a byte: issue 16 found the secret followed by 256 NUL bytes accepted).
+    /// - Parameters:
+    ///   - provided: The credential from the request.
+    ///   - secret: The configured shared secret.
+    /// - Returns: true only when both have the same length and the same bytes.
+    public static func constantTimeEqual(_ provided: [UInt8], _ secret: [UInt8]) -> Bool {
+        var difference = UInt(bitPattern: provided.count ^ secret.count)
+        let n = secret.count
+        for i in 0..<provided.count {
+            // Compare with the secret cycled (or 0 for an empty one): the same work per byte.
+            let y = n == 0 ? 0 : secret[i % n]
+            difference |= UInt(provided[i] ^ y)
         }
         return difference == 0
     }

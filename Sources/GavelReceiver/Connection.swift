@@ -4,11 +4,20 @@ import GavelStore
 
 /// One accepted connection: reads requests, answers them in order, and closes.
 ///
-/// Deadlines: the head of a request must arrive within `readDeadlineSeconds` of its first
-/// byte, and its body within as long again, however slowly the bytes trickle (408 and close);
-/// an idle keep-alive connection is closed silently after `idleSeconds`. A request that is
-/// refused before its body was read (401, 404, 405, 411, 413, 415) closes the connection,
-/// so an unread body is never taken for the next request.
+/// Deadlines (issue 16: a slot must not be held long without credentials):
+/// - a connection that sends nothing for `idleSeconds` (5 s) after being accepted or after
+///   its previous answer is closed silently (RFC 9112 §9.5);
+/// - the request head must be complete within `headSeconds` (5 s) of that same moment, and
+///   within `readDeadlineSeconds` (10 s) of its first byte, however slowly the bytes trickle;
+///   its body within `readDeadlineSeconds` of the head (408 and close);
+/// - each answer must be taken by the client within `readDeadlineSeconds`; a failed or
+///   timed-out send closes the connection, so a client that pipelines requests and never
+///   reads the answers cannot keep it.
+///
+/// A request that is refused before its body was read (401, 404, 405, 411, 413, 415) closes
+/// the connection, so an unread body is never taken for the next request. With a shared secret
+/// set, an answer to a request without valid credentials (`GET /healthz`) closes it too:
+/// keep-alive is for authenticated senders.
 struct Connection {
     let socket: Socket
     let peer: String
@@ -19,14 +28,19 @@ struct Connection {
     func run() {
         var buffer: [UInt8] = []
         while !receiver.isStopping {
+            let waitStart = Date()
             if buffer.isEmpty {
-                guard socket.waitReadable(timeoutMs: Int32(options.idleSeconds * 1000)) else { return }
+                let idle = min(options.idleSeconds, options.headSeconds)
+                guard socket.waitReadable(timeoutMs: Self.milliseconds(idle)) else { return }
                 guard (try? socket.receive(into: &buffer)) ?? 0 > 0 else { return }
             }
-            let headDeadline = Date().addingTimeInterval(options.readDeadlineSeconds)
+            let slotDeadline = waitStart.addingTimeInterval(options.headSeconds)
+            let readDeadline = Date().addingTimeInterval(options.readDeadlineSeconds)
+            let (headDeadline, headLimit) =
+                slotDeadline <= readDeadline ? (slotDeadline, options.headSeconds) : (readDeadline, options.readDeadlineSeconds)
             let head: HTTPRequestHead
             do {
-                guard let parsed = try readHead(&buffer, deadline: headDeadline) else { return }
+                guard let parsed = try readHead(&buffer, deadline: headDeadline, limit: headLimit) else { return }
                 head = parsed
             } catch let error as HTTPError {
                 send(.error(error))
@@ -43,11 +57,12 @@ struct Connection {
             var body: [UInt8] = []
             if head.framing != .none && buffer.isEmpty && head.versionMinor >= 1 && head.field("Expect")?.lowercased() == "100-continue" {
                 // The client waits for this before sending the body (RFC 9110 §10.1.1).
-                try? socket.sendAll(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+                guard (try? socket.sendAll(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8), timeoutMs: sendTimeoutMs)) != nil else { return }
             }
             if head.framing != .none {
                 do {
-                    guard let read = try readBody(head, &buffer, deadline: Date().addingTimeInterval(options.readDeadlineSeconds)) else { return }
+                    let deadline = Date().addingTimeInterval(options.readDeadlineSeconds)
+                    guard let read = try readBody(head, &buffer, deadline: deadline) else { return }
                     body = read
                 } catch let error as HTTPError {
                     send(.error(error))
@@ -58,19 +73,18 @@ struct Connection {
             }
             var response = respond(route, head, body)
             if !head.keepAlive || receiver.isStopping { response.close = true }
-            send(response)
-            if response.close { return }
+            guard send(response), !response.close else { return }
         }
     }
 
     /// Reads until a whole head is parsed; consumes it from `buffer`. nil when the peer left.
-    private func readHead(_ buffer: inout [UInt8], deadline: Date) throws -> HTTPRequestHead? {
+    private func readHead(_ buffer: inout [UInt8], deadline: Date, limit: Double) throws -> HTTPRequestHead? {
         while true {
             if let (head, consumed) = try HTTPHeadParser.parse(buffer, limits: options.limits) {
                 buffer.removeFirst(consumed)
                 return head
             }
-            guard try waitForMore(&buffer, deadline: deadline, what: "request head") else { return nil }
+            guard try waitForMore(&buffer, deadline: deadline, what: "request head", limit: limit) else { return nil }
         }
     }
 
@@ -81,23 +95,40 @@ struct Connection {
             let consumed = try reader.consume(buffer)
             buffer.removeFirst(consumed)
             if reader.isComplete { return reader.body }
-            guard try waitForMore(&buffer, deadline: deadline, what: "request body") else { return nil }
+            guard try waitForMore(&buffer, deadline: deadline, what: "request body", limit: options.readDeadlineSeconds) else { return nil }
         }
     }
 
     /// Waits for and appends more bytes. Throws 408 at the deadline; false at end of stream.
-    private func waitForMore(_ buffer: inout [UInt8], deadline: Date, what: String) throws -> Bool {
+    private func waitForMore(_ buffer: inout [UInt8], deadline: Date, what: String, limit: Double) throws -> Bool {
         let remaining = deadline.timeIntervalSinceNow
-        guard remaining > 0, socket.waitReadable(timeoutMs: Int32(max(1, remaining * 1000))) else {
-            throw HTTPError(status: 408, message: "\(what) not received within \(Int(options.readDeadlineSeconds)) s")
+        guard remaining > 0, socket.waitReadable(timeoutMs: Self.milliseconds(remaining)) else {
+            throw HTTPError(status: 408, message: "\(what) not received within \(Self.secondsText(limit)) s")
         }
         let n = try socket.receive(into: &buffer)
         return n > 0
     }
 
-    private func send(_ response: HTTPResponse) {
+    /// How long the client has to take an answer: `readDeadlineSeconds`.
+    private var sendTimeoutMs: Int32 { Self.milliseconds(options.readDeadlineSeconds) }
+
+    /// Sends `response`; false when the client did not take it within the deadline or the
+    /// connection failed, and the connection must be closed.
+    @discardableResult
+    private func send(_ response: HTTPResponse) -> Bool {
         receiver.metrics.count(status: response.status)
-        try? socket.sendAll(response.serialized())
+        return (try? socket.sendAll(response.serialized(), timeoutMs: sendTimeoutMs)) != nil
+    }
+
+    /// `seconds` as a poll timeout: at least 1 ms, at most `Int32.max` ms.
+    static func milliseconds(_ seconds: Double) -> Int32 {
+        let ms = (seconds * 1000).rounded(.up)
+        return ms < Double(Int32.max) ? Int32(max(1, ms)) : Int32.max
+    }
+
+    /// `5`, or `0.5` for a fractional limit.
+    static func secondsText(_ seconds: Double) -> String {
+        seconds == seconds.rounded() && abs(seconds) < 1e9 ? String(Int(seconds)) : String(seconds)
     }
 
     /// Answers what can be decided from the head alone (before reading any body byte).
@@ -131,12 +162,19 @@ struct Connection {
             return nil
         case .healthz:
             guard head.method == "GET" || head.method == "HEAD" else { return methodNotAllowed(head, allow: "GET, HEAD") }
-            return head.framing == .none ? nil : .error(HTTPError(status: 400, message: "GET /healthz takes no body"))
+            return Self.hasNoContent(head) ? nil : .error(HTTPError(status: 400, message: "GET /healthz takes no body"))
         case .metrics:
             guard head.method == "GET" || head.method == "HEAD" else { return methodNotAllowed(head, allow: "GET, HEAD") }
             guard receiver.authenticator.allows(head) else { return unauthorized() }
-            return head.framing == .none ? nil : .error(HTTPError(status: 400, message: "GET /metrics takes no body"))
+            return Self.hasNoContent(head) ? nil : .error(HTTPError(status: 400, message: "GET /metrics takes no body"))
         }
+    }
+
+    /// True for a request without content: no framing, or `Content-Length: 0`. Content on a
+    /// GET or HEAD has no defined semantics (RFC 9110 §9.3.1, §9.3.2), so an empty one is
+    /// accepted and a non-empty one refused (400) rather than read.
+    static func hasNoContent(_ head: HTTPRequestHead) -> Bool {
+        head.framing == .none || head.framing == .contentLength(0)
     }
 
     private func methodNotAllowed(_ head: HTTPRequestHead, allow: String) -> HTTPResponse {
@@ -161,6 +199,8 @@ struct Connection {
         case .healthz:
             var r = HTTPResponse.json(200, #"{"status":"ok"}"#)
             if head.method == "HEAD" { r.body = [] }
+            // Without credentials (when a secret is set) a health check does not keep its slot.
+            if receiver.authenticator.secret != nil && !receiver.authenticator.allows(head) { r.close = true }
             return r
         case .metrics:
             var r = HTTPResponse(

@@ -5,7 +5,9 @@
 ///
 /// Every error closes the connection. Statuses: 400 malformed, 413 Content-Length above the
 /// body cap, 414 request target too long, 431 header line/section/field count too large,
-/// 501 a transfer coding other than `chunked`, 505 an HTTP version other than 1.0 and 1.1.
+/// 501 a transfer coding other than `chunked` or an unrecognised method (RFC 9110 §15.6.2),
+/// 505 an HTTP version other than 1.0 and 1.1. Framing (Transfer-Encoding, Content-Length)
+/// is judged before Host, so `Transfer-Encoding: gzip, chunked` is 501 with or without Host.
 /// The result never depends on how the bytes were split across reads.
 public enum HTTPHeadParser {
     /// Empty lines (CRLF) skipped before the request line (RFC 9112 §2.2); more → 400.
@@ -99,6 +101,7 @@ public enum HTTPHeadParser {
         fields.reserveCapacity(count)
         var hosts = 0
         var hostValue = 0..<0
+        var hostIndex: Int?
         var contentLengths = 0
         var contentLength = 0..<0
         var transferEncodings = 0
@@ -111,6 +114,7 @@ public enum HTTPHeadParser {
             case 4 where HTTPSyntax.equalsIgnoringCase(buffer, name, "host"):
                 hosts += 1
                 hostValue = value
+                hostIndex = fields.count
             case 14 where HTTPSyntax.equalsIgnoringCase(buffer, name, "content-length"):
                 contentLengths += 1
                 contentLength = value
@@ -121,15 +125,6 @@ public enum HTTPHeadParser {
             }
             fields.append(HTTPField(name: HTTPSyntax.string(buffer, name), value: HTTPSyntax.string(buffer, value)))
             p = lf + 1
-        }
-
-        // RFC 9112 §3.2: exactly one Host in HTTP/1.1; its value is a URI authority (host[:port]).
-        if hosts > 1 { throw .badRequest("Host: more than one Host field") }
-        if hosts == 0 && line.versionMinor == 1 { throw .badRequest("Host: missing") }
-        if hosts == 1 {
-            for i in hostValue where !isAuthorityByte(buffer[i]) {
-                throw .badRequest("Host: not a valid host[:port]")
-            }
         }
 
         // RFC 9112 §6.1–§6.3: framing.
@@ -149,6 +144,22 @@ public enum HTTPHeadParser {
             framing = .contentLength(try parseContentLength(buffer, contentLength, limits: limits))
         } else {
             framing = .none
+        }
+
+        // RFC 9112 §3.2: exactly one Host in HTTP/1.1; its value is a URI authority (host[:port]).
+        // Checked after the framing, so that a request gavel cannot frame is answered 501 or
+        // 400 for that, whatever else is wrong with it.
+        if hosts > 1 { throw .badRequest("Host: more than one Host field") }
+        if hosts == 0 && line.versionMinor == 1 { throw .badRequest("Host: missing") }
+        if hosts == 1 {
+            for i in hostValue where !HTTPSyntax.isAuthorityByte(buffer[i]) {
+                throw .badRequest("Host: not a valid host[:port]")
+            }
+        }
+        // RFC 9112 §3.2.2: with an absolute-form target the received Host is ignored and the
+        // target's authority used instead (a Host field is still required in HTTP/1.1, §3.2).
+        if let authority = line.authority, let at = hostIndex {
+            fields[at].value = HTTPSyntax.string(buffer, authority)
         }
         return line.head(buffer, fields: fields, framing: framing)
     }
@@ -173,20 +184,6 @@ public enum HTTPHeadParser {
         }
         if tooLarge { throw .contentTooLarge("Content-Length: larger than the \(limits.maxBodyBytes)-byte limit") }
         return value
-    }
-
-    /// Bytes of RFC 3986 `host [ ":" port ]`: unreserved, sub-delims, `%`, `:`, `[`, `]`.
-    private static func isAuthorityByte(_ b: UInt8) -> Bool {
-        switch b {
-        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
-        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"),
-            UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-            UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"),
-            UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "="), UInt8(ascii: "%"),
-            UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"):
-            return true
-        default: return false
-        }
     }
 
     /// 414 when the target is what makes the request line long, else 400: within the first

@@ -29,9 +29,11 @@ public enum HTTPBodyFraming: Sendable, Equatable {
 public struct HTTPRequestHead: Sendable, Equatable {
     /// The method token as sent (case-sensitive, RFC 9110 §9.1), e.g. `POST`.
     public var method: String
-    /// The origin-form request target as sent, e.g. `/webhook?source=dd`.
+    /// The request target as sent: origin-form, e.g. `/webhook?source=dd`, or absolute-form,
+    /// e.g. `http://127.0.0.1:8787/webhook?source=dd` (RFC 9112 §3.2.1, §3.2.2).
     public var target: String
-    /// The target up to the first `?`, not percent-decoded, e.g. `/webhook`.
+    /// The target's path up to the first `?`, not percent-decoded, e.g. `/webhook` (for an
+    /// absolute-form target, the path after its authority; `/` when that is empty).
     public var path: String
     /// The target after the first `?` (possibly empty), or nil when there is no `?`.
     public var query: String?

@@ -11,6 +11,8 @@ public final class ReceiverMetrics: Sendable {
     public let unauthorized = Atomic<Int>(0)
     public let openConnections = Atomic<Int>(0)
     public let refusedConnections = Atomic<Int>(0)
+    /// `accept` failures (EMFILE, ENFILE, …), each followed by a back-off.
+    public let acceptErrors = Atomic<Int>(0)
     private let status1xx = Atomic<Int>(0)
     private let status2xx = Atomic<Int>(0)
     private let status3xx = Atomic<Int>(0)
@@ -51,7 +53,12 @@ public final class ReceiverMetrics: Sendable {
         counter("gavel_intake_errors_total", "Bodies refused as malformed (kept in intake_errors).", intakeErrors.load(ordering: .relaxed))
         counter("gavel_store_errors_total", "Requests answered 503 because the store failed.", storeErrors.load(ordering: .relaxed))
         counter("gavel_unauthorized_total", "Requests refused with 401.", unauthorized.load(ordering: .relaxed))
-        counter("gavel_connections_refused_total", "Connections refused over the connection cap.", refusedConnections.load(ordering: .relaxed))
+        counter(
+            "gavel_connections_refused_total", "Connections refused over the connection cap (global or per peer).",
+            refusedConnections.load(ordering: .relaxed))
+        counter(
+            "gavel_accept_errors_total", "accept() failures (such as out of file descriptors), each followed by a 100 ms back-off.",
+            acceptErrors.load(ordering: .relaxed))
         lines.append("# HELP gavel_open_connections Connections open now.")
         lines.append("# TYPE gavel_open_connections gauge")
         lines.append("gavel_open_connections \(openConnections.load(ordering: .relaxed))")

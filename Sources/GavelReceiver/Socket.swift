@@ -21,7 +21,9 @@ public struct Socket: Sendable {
     public init(fd: Int32) { self.fd = fd }
 
     /// Creates a listening TCP socket bound to `host:port` (numeric IPv4/IPv6 or a name that
-    /// resolves), with SO_REUSEADDR and a backlog of 1024. Port 0 picks a free port.
+    /// resolves), with SO_REUSEADDR and a backlog of 1024. Port 0 picks a free port. The socket
+    /// is non-blocking, so `accept` returns nil when nothing is queued (accepted sockets are
+    /// blocking: Linux does not pass O_NONBLOCK on).
     /// - Throws: `SocketError` naming the failing call.
     public static func listen(host: String, port: Int) throws(SocketError) -> Socket {
         var hints = addrinfo()
@@ -34,7 +36,8 @@ public struct Socket: Sendable {
             throw SocketError(errno: EINVAL, call: "getaddrinfo(\(host)): \(String(cString: gai_strerror(rc)))")
         }
         defer { freeaddrinfo(result) }
-        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(
+            first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw SocketError(errno: errno, call: "socket") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -61,8 +64,12 @@ public struct Socket: Sendable {
         return Socket.describe(storage).port
     }
 
-    /// Accepts one connection; nil on EAGAIN/ECONNABORTED. Returns the socket and the peer as `host:port`.
-    public func accept() throws(SocketError) -> (Socket, String)? {
+    /// Accepts one connection; nil on EAGAIN/ECONNABORTED/EPROTO (nothing to accept after all).
+    /// - Returns: the socket, the peer as `host:port` (`[v6]:port` for IPv6), and the peer's
+    ///   host alone (canonical text, an IPv4-mapped IPv6 peer as IPv4).
+    /// - Throws: `SocketError` for any other errno, notably EMFILE/ENFILE (out of descriptors),
+    ///   after which the caller should back off: the connection stays queued in the backlog.
+    public func accept() throws(SocketError) -> (socket: Socket, peer: String, host: String)? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         while true {
@@ -75,7 +82,7 @@ public struct Socket: Sendable {
                 setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
                 let peer = Socket.describe(storage)
                 let text = peer.host.contains(":") ? "[\(peer.host)]:\(peer.port)" : "\(peer.host):\(peer.port)"
-                return (Socket(fd: client), text)
+                return (Socket(fd: client), text, peer.host)
             }
             switch errno {
             case EINTR: continue
@@ -116,10 +123,14 @@ public struct Socket: Sendable {
         return n
     }
 
-    /// Sends all of `bytes` (MSG_NOSIGNAL), waiting at most `timeoutMs` in total for the peer to take them.
+    /// Sends all of `bytes` (MSG_NOSIGNAL), waiting at most `timeoutMs` in total for the peer to
+    /// take them, however slowly it reads.
+    /// - Throws: `SocketError` with ETIMEDOUT when the deadline passed first, or the send's
+    ///   errno (EPIPE, ECONNRESET, …); the connection should then be closed.
     public func sendAll(_ bytes: [UInt8], timeoutMs: Int32 = 10000) throws(SocketError) {
         var offset = 0
         var failure: Int32 = 0
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(Int(timeoutMs)))
         bytes.withUnsafeBytes { raw in
             while offset < raw.count {
                 let n = send(fd, raw.baseAddress! + offset, raw.count - offset, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
@@ -129,8 +140,11 @@ public struct Socket: Sendable {
                 }
                 if n < 0 && errno == EINTR { continue }
                 if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
+                    let left = ContinuousClock.now.duration(to: deadline)
+                    let ms = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)
                     var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                    if poll(&p, 1, timeoutMs) > 0 { continue }
+                    let rc = ms > 0 ? poll(&p, 1, ms) : 0
+                    if rc > 0 || (rc < 0 && errno == EINTR) { continue }
                     failure = ETIMEDOUT
                     return
                 }
@@ -140,6 +154,36 @@ public struct Socket: Sendable {
         }
         if failure != 0 { throw SocketError(errno: failure, call: "send") }
     }
+
+    /// One non-blocking send of `bytes` (MSG_DONTWAIT, MSG_NOSIGNAL): as much as the socket's
+    /// buffer takes now, never waiting. Returns the number of bytes sent (0 when none).
+    @discardableResult
+    public func sendWithoutWaiting(_ bytes: [UInt8]) -> Int {
+        bytes.withUnsafeBytes { raw in
+            while true {
+                let n = send(fd, raw.baseAddress!, raw.count, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+                if n < 0 && errno == EINTR { continue }
+                return max(0, n)
+            }
+        }
+    }
+
+    /// Reads and discards whatever has arrived, without waiting.
+    /// - Returns: false when the peer has closed (end of stream) or the socket failed; true
+    ///   when it is still open (the data, if any, is gone).
+    public func discardAvailable() -> Bool {
+        withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 16) { scratch in
+            while true {
+                let n = recv(fd, scratch.baseAddress!, scratch.count, Int32(MSG_DONTWAIT))
+                if n > 0 { continue }
+                if n < 0 && errno == EINTR { continue }
+                return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+            }
+        }
+    }
+
+    /// Shuts down the sending direction: the peer reads what was sent, then end of stream.
+    public func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
     /// Shuts down both directions (wakes a thread blocked on this socket).
     public func shutdownBoth() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }

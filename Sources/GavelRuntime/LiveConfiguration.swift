@@ -83,8 +83,14 @@ public struct ConfigurationChoice: Sendable, Equatable {
 /// Thread-safety: `Sendable`; the choice is behind a `Mutex`, read by the receiver's threads, the
 /// dispatcher and the console.
 public final class LiveConfiguration: Sendable {
-    private let choice: Mutex<ConfigurationChoice>
-    private let seenVersion = Mutex<Int?>(nil)
+    private struct State {
+        var choice: ConfigurationChoice
+        var version: Int?
+        /// Allowlist entries added at run time (`gavel allowlist add`), on top of the configuration's.
+        var entries: [AllowlistEntry]
+    }
+
+    private let state: Mutex<State>
     let file: ConfigFile?
     let builtIn: GavelConfig
     let load: @Sendable (String, String) throws -> GavelConfig
@@ -92,35 +98,46 @@ public final class LiveConfiguration: Sendable {
     /// - Parameters:
     ///   - initial: the choice made at start (`ConfigurationChoice.choose`).
     ///   - version: the version in force it was made with.
+    ///   - entries: the store's run-time allowlist entries.
     public init(
-        initial: ConfigurationChoice, version: Int?, file: ConfigFile?, builtIn: GavelConfig,
+        initial: ConfigurationChoice, version: Int?, entries: [AllowlistEntry] = [], file: ConfigFile?, builtIn: GavelConfig,
         load: @escaping @Sendable (String, String) throws -> GavelConfig
     ) {
-        choice = Mutex(initial)
-        seenVersion.withLock { $0 = version }
+        state = Mutex(State(choice: initial, version: version, entries: entries))
         self.file = file
         self.builtIn = builtIn
         self.load = load
     }
 
-    /// The configuration to decide and dispatch under now.
-    public var config: GavelConfig { choice.withLock { $0.config } }
+    /// The configuration to decide and dispatch under now, its allowlist including the run-time entries.
+    public var config: GavelConfig {
+        state.withLock { s in
+            var config = s.choice.config
+            config.allowlist = config.allowlist.adding(s.entries)
+            return config
+        }
+    }
     /// Which configuration this is, in one line.
-    public var description: String { choice.withLock { $0.description } }
+    public var description: String { state.withLock { $0.choice.description } }
     /// Why dispatch is held here, nil when it is not.
-    public var heldBecause: String? { choice.withLock { $0.heldBecause } }
+    public var heldBecause: String? { state.withLock { $0.choice.heldBecause } }
     /// What the dispatcher runs under.
-    public var dispatchSettings: DispatchSettings { choice.withLock { DispatchSettings(config: $0.config, heldBecause: $0.heldBecause) } }
+    public var dispatchSettings: DispatchSettings { DispatchSettings(config: config, heldBecause: heldBecause) }
 
-    /// Re-reads the configuration in force; when its version changed, chooses again.
+    /// Re-reads the configuration in force and the run-time allowlist; when the version changed,
+    /// chooses again.
     /// - Returns: the new description when the choice changed, nil otherwise.
     @discardableResult
-    public func refresh(from store: any ConfigurationRegistry) throws -> String? {
+    public func refresh(from store: any ConfigurationRegistry & AllowlistBook) throws -> String? {
+        let entries = try store.allowlistEntries()
         let inForce = try store.configurationInForce()
-        guard seenVersion.withLock({ $0 }) != inForce?.version else { return nil }
+        state.withLock { $0.entries = entries }
+        guard state.withLock({ $0.version }) != inForce?.version else { return nil }
         let next = try ConfigurationChoice.choose(file: file, inForce: inForce, builtIn: builtIn, load: load)
-        choice.withLock { $0 = next }
-        seenVersion.withLock { $0 = inForce?.version }
+        state.withLock {
+            $0.choice = next
+            $0.version = inForce?.version
+        }
         return next.description + (next.heldBecause.map { "; " + $0 } ?? "")
     }
 }

@@ -75,7 +75,8 @@ public struct Setup: Sendable {
         let builtIn = try builtIn(receiving: receiving)
         let load = loader(receiving: receiving)
         let choice = try ConfigurationChoice.choose(file: file, inForce: inForce, builtIn: builtIn, load: load)
-        return LiveConfiguration(initial: choice, version: inForce?.version, file: file, builtIn: builtIn, load: load)
+        return LiveConfiguration(
+            initial: choice, version: inForce?.version, entries: try store.allowlistEntries(), file: file, builtIn: builtIn, load: load)
     }
 
     /// `path` made absolute against the current folder (as recorded with an applied configuration).

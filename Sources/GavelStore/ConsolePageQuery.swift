@@ -51,17 +51,23 @@ public struct ConsoleCursor: Sendable, Equatable {
     public var createdAt: Timestamp
     /// The row's id (the tie-breaker).
     public var id: Int64
+    /// The row's `expiresAt` (the In force view's order); nil: permanent, sorted last.
+    public var expiresAt: Timestamp?
 
-    public init(severityRank: Int, createdAt: Timestamp, id: Int64) {
+    public init(severityRank: Int, createdAt: Timestamp, id: Int64, expiresAt: Timestamp? = nil) {
         self.severityRank = severityRank
         self.createdAt = createdAt
         self.id = id
+        self.expiresAt = expiresAt
     }
 
     /// The cursor of a remediation.
     public init(_ r: Remediation) {
-        self.init(severityRank: r.severity?.rank ?? -1, createdAt: r.createdAt, id: r.id)
+        self.init(severityRank: r.severity?.rank ?? -1, createdAt: r.createdAt, id: r.id, expiresAt: r.expiresAt)
     }
+
+    /// The expiry as a sort key: permanent sorts after every real expiry.
+    public var expiryKey: Int64 { expiresAt?.milliseconds ?? Int64.max }
 }
 
 /// One page request for a remediation list (the console's Pending and History views).
@@ -78,6 +84,8 @@ public struct ConsolePageQuery: Sendable, Equatable {
         case severityThenOldest
         /// The History view: newest `createdAt` first, then highest id.
         case newestFirst
+        /// The In force view: soonest `expiresAt` first (permanent last), then lowest id.
+        case soonestExpiry
     }
 
     /// Which way to read from the cursor.
@@ -133,6 +141,9 @@ public struct ConsolePageQuery: Sendable, Equatable {
         case .newestFirst:
             if a.createdAt != b.createdAt { return a.createdAt > b.createdAt }
             return a.id > b.id
+        case .soonestExpiry:
+            if a.expiryKey != b.expiryKey { return a.expiryKey < b.expiryKey }
+            return a.id < b.id
         }
     }
 

@@ -13,7 +13,7 @@ import GavelCore
 /// Busy policy (the same for console and CLI): a write waits up to 30 s for a lock other
 /// processes hold, then fails `unavailable`; an engine with one writer gives announced waiters
 /// a turn (SQLite: `SQLiteStore`).
-public typealias Store = SignalLog & RemediationQueue & RuleBook & AuditLog & ConsolePages & ConfigurationRegistry
+public typealias Store = SignalLog & RemediationQueue & RuleBook & AuditLog & ConsolePages & ConfigurationRegistry & AllowlistBook
 
 /// How a session opens the store.
 public enum StoreAccess: Sendable, Equatable {
@@ -98,7 +98,10 @@ public protocol RemediationQueue: AnyObject {
 
     /// Records one decision on each of `ids`, all or none, in one transaction, each a
     /// compare-and-set move of `RemediationLifecycle` caused by `.analyst`. An approval binds the
-    /// request it sends (rendered under `config`, recorded with `config.version`).
+    /// request it sends (rendered under `config`, recorded with `config.version`). An action that
+    /// needs several approvals (`GavelConfig.requiredApprovals`) records each one (`endorse`) until
+    /// the last, from different analysts; the final one approves and binds. A pending remediation
+    /// past its `pending_ttl` cannot be approved.
     /// - Returns: the remediations after the decision.
     /// - Throws: `notFound` for an unknown id, `conflict` naming who decided it and how when its
     ///   state does not allow the decision (nothing is changed), `refused` when its request cannot
@@ -107,15 +110,43 @@ public protocol RemediationQueue: AnyObject {
     func decide(_ ids: [Int64], _ decision: Decision, by analyst: String, config: GavelConfig, at now: Timestamp) throws(StoreError)
         -> [Remediation]
 
-    /// Claims up to `limit` approved remediations that are due, under a lease until `now + leaseMs`:
-    /// `approved` → `dispatching`, one attempt opened each. Two dispatchers never claim the same one.
+    /// Leaves a note on a remediation (audited). Returns it.
+    @discardableResult
+    func addNote(to id: Int64, text: String, by author: String, at now: Timestamp) throws(StoreError) -> Note
+    /// A remediation's notes, oldest first.
+    func notes(ofRemediation id: Int64) throws(StoreError) -> [Note]
+    /// Pending remediations that waited past their `pending_ttl` (the rule's, else the action's,
+    /// under `config`) become `expired` (audited by `expiry`). Returns their ids.
+    @discardableResult
+    func expirePending(config: GavelConfig, at now: Timestamp) throws(StoreError) -> [Int64]
+
+    /// Remediations in force (`RemediationState.isInForce`), soonest expiry first, permanent ones last.
+    func inForce(limit: Int) throws(StoreError) -> [Remediation]
+    /// Reverts remediations in force now, all or none (`dispatched` → `reverting`, or a failed
+    /// revert again), binding each revert request (rendered under `config`). Audited with the reason.
+    /// - Throws: `conflict` when one is not in force, `refused` when one cannot be reverted
+    ///   (irreversible, no revert configured, a response value missing).
+    @discardableResult
+    func revert(_ ids: [Int64], reason: String, by analyst: String, config: GavelConfig, at now: Timestamp) throws(StoreError) -> [Remediation]
+    /// Moves the expiry of remediations in force, all or none: `ms` later than the later of now and
+    /// the current expiry; nil makes them permanent. Audited.
+    /// - Throws: `conflict` when one is not in force, `refused` when one is permanent and `ms` is given.
+    @discardableResult
+    func extend(_ ids: [Int64], by ms: Int64?, actor: String, at now: Timestamp) throws(StoreError) -> [Remediation]
+
+    /// Claims up to `limit` due pieces of work under a lease until `now + leaseMs`: approved
+    /// remediations (`approved` → `dispatching`) and reverts (remediations in force whose expiry
+    /// passed become `reverting` first, their revert request bound under `config`). One attempt
+    /// opened each. Two dispatchers never claim the same one.
     func claimDue(worker: String, limit: Int, leaseMs: Int64, config: GavelConfig, at now: Timestamp) throws(StoreError) -> [DispatchClaim]
-    /// Records how an attempt ended and moves the remediation on (`dispatched`, `approved` with a
-    /// retry time, or `failed`). Audited.
+    /// Records how an attempt ended and moves the remediation on: a dispatch to `dispatched` (in
+    /// force, its expiry set from `config`: the rule's or action's duration, the sender's suggestion,
+    /// escalated for a repeat offender), `approved` with a retry time, or `failed`; a revert to
+    /// `reverted`, `reverting` with a retry time, or `revert-failed`. Audited.
     /// - Returns: false when the claim was lost meanwhile (its lease ran out and another dispatcher
     ///   recovered it): nothing is recorded on the remediation then.
     @discardableResult
-    func finish(_ claim: DispatchClaim, _ report: AttemptReport, at now: Timestamp) throws(StoreError) -> Bool
+    func finish(_ claim: DispatchClaim, _ report: AttemptReport, config: GavelConfig, at now: Timestamp) throws(StoreError) -> Bool
     /// Takes back an automatic approval before it is sent (the brakes): `dispatching` → `pending`,
     /// the attempt closed unsent.
     func withdrawClaim(_ claim: DispatchClaim, reason: String, at now: Timestamp) throws(StoreError)
@@ -159,6 +190,9 @@ public protocol AuditLog: AnyObject {
     /// Entries newest first (`limit` 0: no limit), with `id < before` when given; `subject`
     /// narrows to one subject (e.g. `remediation 12`).
     func auditEntries(limit: Int, before: Int64?, subject: String?) throws(StoreError) -> [AuditEntry]
+    /// Entries oldest first with `id > after`, with their hashes (`AuditChain`): for verifying
+    /// and exporting the chain page by page.
+    func auditChain(after id: Int64, limit: Int) throws(StoreError) -> [AuditEntry]
 }
 
 /// The console's keyset pages.
@@ -167,6 +201,23 @@ public protocol ConsolePages: AnyObject {
     /// in display order (also for `.backward`) — exactly what `query.select(from:)` would give
     /// over every stored remediation.
     func page(_ query: ConsolePageQuery) throws(StoreError) -> [Remediation]
+}
+
+/// Targets allowlisted at run time (`gavel allowlist add`), on top of the configuration's allowlist,
+/// and the allowlist looking back at what is in force.
+public protocol AllowlistBook: AnyObject {
+    /// Every entry added, oldest first.
+    func allowlistEntries() throws(StoreError) -> [AllowlistEntry]
+    /// Adds an entry (audited) and proposes reverts for what is in force on it (`proposeReverts`).
+    /// - Returns: the remediations whose revert was proposed or started.
+    @discardableResult
+    func addAllowlistEntry(_ entry: AllowlistEntry, config: GavelConfig, at now: Timestamp) throws(StoreError) -> [Int64]
+    /// The allowlist looks back: every remediation in force (`dispatched`) on a target `allowlist`
+    /// matches gets a revert proposed (`revert-pending`, for an analyst), started at once when its
+    /// rule is in auto (`reverting`, as `auto:RULE`). Audited.
+    /// - Returns: the remediations concerned.
+    @discardableResult
+    func proposeReverts(allowlist: Allowlist, config: GavelConfig, by actor: String, at now: Timestamp) throws(StoreError) -> [Int64]
 }
 
 /// The configuration in force: the one every process sharing the store decides and dispatches under.

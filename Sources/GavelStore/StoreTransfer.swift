@@ -3,8 +3,9 @@ import GavelCore
 /// One table `gavel migrate` copies: its name, its columns in the order rows are exchanged, and
 /// the columns of its key (rows are read in key order, a batch at a time).
 ///
-/// The tables and columns are the store's schema as both engines keep it (SQLite schema v4,
-/// PostgreSQL schema 1): ids are copied as they are, so a remediation or signal keeps its id.
+/// The tables and columns are the store's schema as both engines keep it (schema v6 on both):
+/// ids are copied as they are, so a remediation or signal keeps its id, and the audit log's
+/// hashes are copied verbatim, so its chain still verifies.
 public struct TransferTable: Sendable, Equatable {
     /// The table's name in both engines.
     public let name: String
@@ -109,15 +110,20 @@ public enum StoreTransfer {
                 "id", "action", "target_kind", "target", "rule_key", "rule_name", "severity_rank", "state", "idempotency_key", "signals",
                 "created_ms", "updated_ms", "last_seen_ms", "decided_by", "decided_ms", "reason", "attempts", "last_status", "last_error",
                 "next_attempt_ms", "claimed_by", "lease_until_ms", "request", "bound_request", "config_version", "search_text",
+                "dispatched_ms", "expires_ms", "duration_ms", "suggested_duration_ms", "dispatch_response", "revert_request", "reverted_by",
+                "reverted_ms", "revert_reason",
             ]),
         TransferTable("remediation_signals", ["remediation", "signal"], key: ["remediation", "signal"]),
         TransferTable(
             "remediation_entities", ["remediation", "kind", "value", "first_signal", "first_position", "folded"],
             key: ["remediation", "kind", "value"]),
-        TransferTable("attempts", ["id", "remediation", "started_ms", "duration_ms", "status", "outcome", "error", "response"]),
+        TransferTable("attempts", ["id", "remediation", "started_ms", "duration_ms", "status", "outcome", "error", "response", "kind"]),
+        TransferTable("approvals", ["remediation", "analyst", "at_ms"], key: ["remediation", "analyst"]),
+        TransferTable("notes", ["id", "remediation", "author", "at_ms", "text"]),
+        TransferTable("allowlist_entries", ["id", "kind", "value", "reason", "added_by", "added_ms"]),
         TransferTable("settings", ["key", "value"], key: ["key"]),
         TransferTable("configurations", ["version", "text", "sha256", "source", "applied_by", "applied_ms"], key: ["version"]),
-        TransferTable("audit", ["id", "at_ms", "actor", "action", "subject", "before", "after", "detail"]),
+        TransferTable("audit", ["id", "at_ms", "actor", "action", "subject", "before", "after", "detail", "prev_hash", "hash"]),
     ]
 
     /// Copies every row of `source` into `target`, which must be empty, in one transaction of

@@ -236,9 +236,45 @@ public struct StoredConfiguration: Sendable, Equatable {
     }
 }
 
+/// A target allowlisted at run time (`gavel allowlist add TARGET --reason TEXT`).
+public struct AllowlistEntry: Sendable, Equatable {
+    /// What the value is: an `ip` entry is an address or a CIDR range.
+    public var kind: TargetKind
+    public var value: String
+    public var reason: String
+    public var addedBy: String
+    public var addedAt: Timestamp
+
+    public init(kind: TargetKind, value: String, reason: String, addedBy: String, addedAt: Timestamp = .now) {
+        self.kind = kind
+        self.value = value
+        self.reason = reason
+        self.addedBy = addedBy
+        self.addedAt = addedAt
+    }
+}
+
+extension Allowlist {
+    /// This allowlist with run-time entries added (`ip` values as addresses or ranges).
+    public func adding(_ entries: [AllowlistEntry]) -> Allowlist {
+        var out = self
+        for e in entries {
+            switch e.kind {
+            case .ip: if let cidr = CIDR(parsing: e.value) { out.cidrs.append(cidr) }
+            case .user: out.users.insert(e.value)
+            case .securityGroup: out.resources.insert(e.value)
+            case .signal: break
+            }
+        }
+        return out
+    }
+}
+
 /// A remediation a dispatcher claimed and must now send: exactly `request`, once.
 public struct DispatchClaim: Sendable, Equatable {
-    /// The remediation as claimed (state `dispatching`).
+    /// What the claim sends: the remediation itself, or its revert.
+    public var kind: Attempt.Kind
+    /// The remediation as claimed (state `dispatching`, or `reverting` for a revert).
     public var remediation: Remediation
     /// 1 for the first attempt.
     public var attempt: Int
@@ -250,7 +286,11 @@ public struct DispatchClaim: Sendable, Equatable {
     /// Who holds the claim and until when.
     public var claim: Claim
 
-    public init(remediation: Remediation, attempt: Int, attemptID: Int64, request: Result<RenderedRequest, DispatchRefusal>, claim: Claim) {
+    public init(
+        kind: Attempt.Kind = .dispatch, remediation: Remediation, attempt: Int, attemptID: Int64, request: Result<RenderedRequest, DispatchRefusal>,
+        claim: Claim
+    ) {
+        self.kind = kind
         self.remediation = remediation
         self.attempt = attempt
         self.attemptID = attemptID
@@ -259,6 +299,9 @@ public struct DispatchClaim: Sendable, Equatable {
     }
 
     public var id: Int64 { remediation.id }
+
+    /// The idempotency key this claim sends with (the revert's own for a revert).
+    public var idempotencyKey: String { kind == .revert ? remediation.revertIdempotencyKey : remediation.idempotencyKey }
 }
 
 /// How one dispatch attempt ended, for `RemediationQueue.finish`.

@@ -83,14 +83,17 @@ struct Invocation {
         try setup.configuration(store: store, receiving: false, adoptAs: adopt ? try analyst() : nil)
     }
 
-    /// `--by NAME`, else the OS user; validated so the audit log holds a plain name.
+    /// Who the analyst is: `--by NAME`, else `$GAVEL_ANALYST`, else the OS user — never the shared
+    /// configuration (that would make every analyst the same person). Validated so the audit log
+    /// holds a plain name.
     func analyst() throws(UsageFailure) -> String {
-        if let by = value("by") {
+        let named = value("by").map { ("--by", $0) } ?? setup.environment["GAVEL_ANALYST"].flatMap { $0.isEmpty ? nil : ("$GAVEL_ANALYST", $0) }
+        if let (source, by) = named {
             let trimmed = by.trimmingASCIIWhitespace()
             guard !trimmed.isEmpty, trimmed.count <= 64, !trimmed.hasPrefix("auto:"),
                 trimmed.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f })
             else {
-                throw UsageFailure("gavel \(verb.name): --by must be 1–64 printable characters and not start with auto:")
+                throw UsageFailure("gavel \(verb.name): \(source) must be 1–64 printable characters and not start with auto:")
             }
             return trimmed
         }

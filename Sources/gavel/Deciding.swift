@@ -23,8 +23,12 @@ enum Deciding {
         let actor = try i.analyst()
         let store = try i.openStore()
         let configuration = try i.configuration(store, adopt: true)
+        if chosen == .approve, try !confirmApproval(ids, i, store: store, config: configuration.config, analyst: actor) {
+            return 2
+        }
+        let after: [Remediation]
         do {
-            try store.decide(ids, chosen, by: actor, config: configuration.config, at: .now)
+            after = try store.decide(ids, chosen, by: actor, config: configuration.config, at: .now)
         } catch {
             if case .location = error { throw error }
             if error.isTransient { throw error }
@@ -34,7 +38,61 @@ enum Deciding {
         }
         let done =
             ["approve": "approved", "reject": "rejected", "retry": "queued for retry", "withdraw": "withdrawn (back to pending)"][verb] ?? verb
-        print("\(done): \(ids.map(String.init).joined(separator: ", ")) (by \(actor))")
+        let waiting = chosen == .approve ? after.filter { $0.state == .pending } : []
+        let finished = ids.filter { id in !waiting.contains { $0.id == id } }
+        if !finished.isEmpty { print("\(done): \(finished.map(String.init).joined(separator: ", ")) (by \(actor))") }
+        for r in waiting {
+            let needed = configuration.config.requiredApprovals(action: r.action, ruleID: r.ruleKey, ruleName: r.ruleName)
+            let who = r.approvals.map { "\($0.analyst), \($0.at.rfc3339)" }.joined(separator: "; ")
+            print(safe("remediation \(r.id): \(r.approvals.count) of \(needed) approvals (\(who)); another analyst must approve it"))
+        }
+        return 0
+    }
+
+    /// The CLI confirms what the console confirms for a single remediation: approving one whose
+    /// action is marked `confirm` asks `y/N` on a terminal (showing the canonical target and the
+    /// request) and, without one, needs `--yes`. Approving several ids of actions without
+    /// `confirm` needs nothing.
+    /// - Returns: false when the approval must not be recorded (answered no, or no terminal and no `--yes`).
+    static func confirmApproval(_ ids: [Int64], _ i: Invocation, store: any Store, config: GavelConfig, analyst: String) throws -> Bool {
+        if i.flag("yes") { return true }
+        var asked: [Remediation] = []
+        for id in ids {
+            if let r = try store.remediation(id: id), config.actions[r.action]?.confirm == true, r.state == .pending { asked.append(r) }
+        }
+        guard !asked.isEmpty else { return true }
+        guard isatty(0) == 1 else {
+            printError(
+                safe(
+                    "gavel approve: \(asked.map { "#\($0.id) \($0.action) \($0.target)" }.joined(separator: ", ")) asks for confirmation "
+                        + "(its action is marked confirm): run it on a terminal, or add --yes. Nothing was recorded."))
+            return false
+        }
+        for r in asked {
+            print(safe("approve \(r.action) on \(r.target) (\(r.targetKind.rawValue)), rule \(r.ruleDisplayName)?"))
+            if let action = config.actions[r.action],
+                let request = try? r.request(action: action, signal: try store.latestSignal(ofRemediation: r.id), decidedBy: analyst)
+            {
+                print("it sends (secrets masked):")
+                for line in request.masked().displayText.split(separator: "\n", omittingEmptySubsequences: false) { print("  " + safe(String(line))) }
+            }
+            print("approve #\(r.id)? [y/N] ", terminator: "")
+            guard let answer = readLine(), ["y", "yes"].contains(answer.trimmingASCIIWhitespace().lowercased()) else {
+                printError("gavel approve: not confirmed; nothing was recorded")
+                return false
+            }
+        }
+        return true
+    }
+
+    /// `gavel note ID TEXT [--by NAME]`: a note on a remediation, shown with its author.
+    static func note(_ i: Invocation) throws -> Int32 {
+        let id = try i.remediationID(i.positional[0])
+        let text = i.positional.dropFirst().joined(separator: " ").trimmingASCIIWhitespace()
+        guard !text.isEmpty, text.count <= 2000 else { throw UsageFailure("gavel note: TEXT must be 1–2000 characters") }
+        let author = try i.analyst()
+        let note = try i.openStore().addNote(to: id, text: text, by: author, at: .now)
+        print(safe("note added to remediation \(id) by \(note.author) at \(note.at.rfc3339)"))
         return 0
     }
 
@@ -120,6 +178,11 @@ enum Configuring {
             }
             let applied = try store.applyConfiguration(
                 text: text, source: Setup.absolute(path), by: try i.analyst(), expectedVersion: current?.version, at: .now)
+            // The allowlist looks back: what is in force on a target the new configuration allowlists gets a revert proposed.
+            let newConfig = try i.setup.loader(receiving: false)(text, path)
+            let proposed = try store.proposeReverts(
+                allowlist: newConfig.allowlist.adding(try store.allowlistEntries()), config: newConfig, by: try i.analyst(), at: .now)
+            if !proposed.isEmpty { print("revert proposed for \(proposed.count) remediation(s) in force on newly allowlisted targets") }
             print(
                 safe(
                     "applied \(path) as configuration version \(applied.version)" + (current.map { " (was version \($0.version))" } ?? "")

@@ -32,6 +32,12 @@ extension Remediation {
             JSONMember("created_at", .string(createdAt.rfc3339)),
             JSONMember("updated_at", .string(updatedAt.rfc3339)),
             JSONMember("config_version", jsonNumber(configVersion)),
+            JSONMember("in_force_since", optional(inForceSince?.rfc3339)),
+            JSONMember("expires_at", optional(expiresAt?.rfc3339)),
+            JSONMember("next_attempt_at", optional(nextAttemptAt?.rfc3339)),
+            JSONMember(
+                "approvals",
+                .array(approvals.map { .object([JSONMember("analyst", .string($0.analyst)), JSONMember("at", .string($0.at.rfc3339))]) })),
         ])
     }
 }
@@ -63,6 +69,7 @@ extension Attempt {
     var json: JSONValue {
         .object([
             JSONMember("number", .number(String(number))),
+            JSONMember("kind", .string(kind.rawValue)),
             JSONMember("started_at", .string(startedAt.rfc3339)),
             JSONMember("duration_ms", jsonNumber(durationMs)),
             JSONMember("status", jsonNumber(status)),
@@ -73,7 +80,8 @@ extension Attempt {
 
     /// One line of `gavel show`.
     var line: String {
-        "attempt \(number) at \(startedAt.rfc3339): \(outcome?.rawValue ?? "in progress")" + (status.map { " status \($0)" } ?? "")
+        "\(kind == .revert ? "revert attempt" : "attempt") \(number) at \(startedAt.rfc3339): \(outcome?.rawValue ?? "in progress")"
+            + (status.map { " status \($0)" } ?? "")
             + (durationMs.map { " \($0) ms" } ?? "") + (error.map { " — \($0)" } ?? "")
     }
 }

@@ -65,13 +65,27 @@ enum Reading {
         }
         let config = try i.configuration(store).config
         let request = try requestText(r, store: store, config: config, analyst: try i.analyst())
+        let notes = try store.notes(ofRemediation: r.id)
         let attempts = try store.attempts(ofRemediation: id)
         let audit = try store.auditEntries(limit: 0, before: nil, subject: "remediation \(id)").reversed()
         if i.flag("json") {
             guard case .object(var members) = r.listJSON else { return 1 }
             members.append(JSONMember("request", request.map { .string($0.text) } ?? .null))
             members.append(JSONMember("request_bound", .bool(request?.bound ?? false)))
+            if r.state.isInForce || r.state == .reverted {
+                members.append(JSONMember("revert_request", .string(revertText(r, store: store, config: config, analyst: try i.analyst()).text)))
+            }
             members.append(JSONMember("attempts", .array(attempts.map(\.json))))
+            members.append(
+                JSONMember(
+                    "notes",
+                    .array(
+                        notes.map {
+                            .object([
+                                JSONMember("author", .string($0.author)), JSONMember("at", .string($0.at.rfc3339)),
+                                JSONMember("text", .string($0.text)),
+                            ])
+                        })))
             members.append(JSONMember("audit", .array(audit.map(\.json))))
             print(JSONValue.object(members).compactText)
             return 0
@@ -85,11 +99,30 @@ enum Reading {
         ]
         if let reason = r.reason { lines.append("reason:    \(reason)") }
         if let e = r.lastError { lines.append("error:     \(e)") }
+        if r.state == .approved, let next = r.nextAttemptAt {
+            lines.append("sends at:  \(next.rfc3339) (gavel withdraw \(r.id) takes it back before)")
+        }
+        if let since = r.inForceSince {
+            lines.append("in force:  since \(since.rfc3339), " + (r.expiresAt.map { "expires \($0.rfc3339)" } ?? "permanent"))
+        }
+        if let by = r.revertedBy { lines.append("revert:    by \(by)" + (r.revertReason.map { " — \($0)" } ?? "")) }
+        let needed = config.requiredApprovals(action: r.action, ruleID: r.ruleKey, ruleName: r.ruleName)
+        if needed > 1 || r.approvals.count > 1 {
+            lines.append(
+                "approvals: \(r.approvals.count) of \(needed)"
+                    + (r.approvals.isEmpty ? "" : " (" + r.approvals.map { "\($0.analyst), \($0.at.rfc3339)" }.joined(separator: "; ") + ")"))
+        }
+        for n in try store.notes(ofRemediation: r.id) { lines.append("note:      \(n.at.rfc3339) \(n.author): \(n.text)") }
         for line in lines { print(safe(line)) }
         if let request {
             print(request.heading)
             // Multi-line: each line made safe on its own (a payload cannot start a fake line).
             for line in request.text.split(separator: "\n", omittingEmptySubsequences: false) { print("  " + safe(String(line))) }
+        }
+        if r.state.isInForce || r.state == .reverted {
+            let revert = revertText(r, store: store, config: config, analyst: try i.analyst())
+            print(revert.heading)
+            for line in revert.text.split(separator: "\n", omittingEmptySubsequences: false) { print("  " + safe(String(line))) }
         }
         for a in attempts { print(safe(a.line)) }
         for a in audit { print(safe(a.line)) }
@@ -111,6 +144,21 @@ enum Reading {
             return (request.masked().displayText, "request (approving sends, secrets masked):", false)
         } catch {
             return ("refused: \(error)", "request (approving sends nothing):", false)
+        }
+    }
+
+    /// The revert request of a remediation in force: bound when its revert was decided, else what
+    /// reverting it now sends, or why it cannot be reverted.
+    static func revertText(_ r: Remediation, store: any Store, config: GavelConfig, analyst: String) -> (text: String, heading: String) {
+        if let bound = r.revertRequest { return (bound.masked().displayText, "revert request (bound, secrets masked):") }
+        guard let action = config.actions[r.action] else { return ("action \(r.action) is not configured", "revert:") }
+        do {
+            let request = try r.revertRequest(action: action, signal: try store.latestSignal(ofRemediation: r.id), decidedBy: analyst)
+            return (request.masked().displayText, "revert request (expiry or gavel revert sends, secrets masked):")
+        } catch let refusal as DispatchRefusal {
+            return (refusal.message, "revert:")
+        } catch {
+            return ("\(error)", "revert:")
         }
     }
 
@@ -139,6 +187,35 @@ enum Reading {
     }
 
     static func audit(_ i: Invocation) throws -> Int32 {
+        if i.flag("verify") || i.flag("export") {
+            let store = try i.openStore()
+            var entries: [AuditEntry] = []
+            var after: Int64 = 0
+            while true {
+                let page = try store.auditChain(after: after, limit: 5000)
+                if i.flag("export") {
+                    for e in page {
+                        print(
+                            JSONValue.object([
+                                JSONMember("id", .number(String(e.id))), JSONMember("previous_hash", .string(e.previousHash ?? "")),
+                                JSONMember("hash", .string(e.hash ?? "")), JSONMember("content", .string(e.chainContent)),
+                            ]).compactText)
+                    }
+                }
+                entries += page
+                guard let last = page.last else { break }
+                after = last.id
+            }
+            guard i.flag("verify") else { return 0 }
+            switch AuditChain.verify(entries) {
+            case .intact(let count, let head):
+                print("audit log intact: \(count) entries, head \(head ?? AuditChain.genesis)")
+                return 0
+            case .broken(let id, let reason):
+                printError(safe("gavel audit: the hash chain breaks at entry \(id): \(reason)"))
+                return 1
+            }
+        }
         let limit = try i.arguments.count("limit", verb: "audit", default: 1000)
         let rows = try i.openStore().auditEntries(limit: limit, before: nil, subject: nil)
         if i.flag("json") {

@@ -46,8 +46,13 @@ enum Verbs {
             run: Reading.show),
         Verb(
             name: "approve", usage: "gavel approve ID... [--by NAME]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
-            summary: "Approve pending remediations (a running serve/console dispatches them).", options: [.by], store: .existing,
-            notes: "Decisions on several IDs apply all or none.", run: { try Deciding.decide($0, .approve) }),
+            summary: "Approve pending remediations (a running serve/console dispatches them).",
+            options: [.by, Option("yes", nil, "confirm an action marked confirm without a terminal (delete-security-group)")], store: .existing,
+            notes: """
+                Decisions on several IDs apply all or none. An action marked confirm asks y/N on a terminal (showing the
+                canonical target and the request) and needs --yes without one. An action that needs several approvals
+                (the two-person rule) stays pending until different analysts approved it; the last approval binds the request.
+                """, run: { try Deciding.decide($0, .approve) }),
         Verb(
             name: "reject", usage: "gavel reject  ID... --reason TEXT [--by NAME]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
             summary: "Reject pending remediations with a reason.",
@@ -62,6 +67,31 @@ enum Verbs {
             summary: "Take back approvals no dispatcher has claimed yet (back to pending).", options: [.by], store: .existing,
             notes: "Decisions on several IDs apply all or none.", run: { try Deciding.decide($0, .withdraw) }),
         Verb(
+            name: "active", usage: "gavel active     [--json] [--limit N]", positionals: .none,
+            summary: "List every remediation in force: target, action, since, expires_at and time left.", options: [.json, .limit],
+            store: .existing, run: Lifecycle.active),
+        Verb(
+            name: "revert", usage: "gavel revert ID... --reason TEXT [--by NAME]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
+            summary: "Undo remediations in force now (or retry a failed revert); the revert request is bound and sent at once.",
+            options: [Option("reason", "TEXT", "why (required; recorded in the audit log)"), .by], store: .existing,
+            notes: "An irreversible action, or one with no revert configured, is refused with the reason. Several IDs: all or none.",
+            run: Lifecycle.revert),
+        Verb(
+            name: "extend", usage: "gavel extend ID... DURATION [--by NAME]", positionals: Positionals(synopsis: "ID... DURATION", min: 2, max: nil),
+            summary: "Move the expiry of remediations in force later by DURATION (30m, 4h, 7d), or make them permanent.", options: [.by],
+            store: .existing, run: Lifecycle.extend),
+        Verb(
+            name: "allowlist", usage: "gavel allowlist [list | add TARGET --reason TEXT] [--kind KIND] [--by NAME] [--json]",
+            positionals: Positionals(synopsis: "[list | add TARGET]", min: 0, max: 2),
+            summary: "List run-time allowlist entries, or add one: what is in force on it gets a revert proposed.",
+            options: [
+                Option("reason", "TEXT", "why (required for add)"),
+                Option("kind", "KIND", "ip, user or security_group (default: guessed from TARGET)"),
+                .by, .json,
+            ], store: .existing,
+            notes: "A revert is proposed for an analyst, and started at once when the remediation's rule is in auto.",
+            run: Lifecycle.allowlist),
+        Verb(
             name: "rules", usage: "gavel rules      [--json]", positionals: .none, summary: "List detection rules with their mode and counts.",
             options: [.json], store: .existing, run: Reading.rules),
         Verb(
@@ -75,8 +105,16 @@ enum Verbs {
             notes: "Leaving auto (and --all off) returns the rule's automatic approvals not yet sent to pending.",
             run: Deciding.auto),
         Verb(
-            name: "audit", usage: "gavel audit      [--json] [--limit N]", positionals: .none, summary: "Show the audit log, newest first.",
-            options: [.json, .limit], store: .existing, run: Reading.audit),
+            name: "note", usage: "gavel note ID TEXT [--by NAME]", positionals: Positionals(synopsis: "ID TEXT", min: 2, max: nil),
+            summary: "Leave a note on a remediation (shown in the console's detail pane and gavel show).", options: [.by], store: .existing,
+            run: Deciding.note),
+        Verb(
+            name: "audit", usage: "gavel audit      [--json] [--limit N] [--verify] [--export]", positionals: .none,
+            summary: "Show the audit log, newest first; verify its hash chain, or export it for an auditor.",
+            options: [
+                .json, .limit, Option("verify", nil, "walk the hash chain and name the first entry that does not match (exit 1)"),
+                Option("export", nil, "print every entry oldest first as JSON lines with its hashes (docs/operations.md: verifying an export)"),
+            ], store: .existing, run: Reading.audit),
         Verb(
             name: "config", usage: "gavel config (show | apply FILE) [--json] [--by NAME]",
             positionals: Positionals(synopsis: "(show | apply FILE)", min: 1, max: 2),

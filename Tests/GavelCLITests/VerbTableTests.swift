@@ -52,7 +52,8 @@ import Testing
     /// Arguments that satisfy each verb that opens an existing store.
     static let sampleArguments: [String: [String]] = [
         "dispatch": ["--once"], "signals": [], "list": [], "show": ["1"], "approve": ["1"], "reject": ["1", "--reason", "r"],
-        "retry": ["1"], "withdraw": ["1"], "rules": [], "auto": ["R", "on"], "audit": [], "config": ["show"],
+        "retry": ["1"], "withdraw": ["1"], "rules": [], "auto": ["R", "on"], "audit": [], "config": ["show"], "active": [],
+        "revert": ["1", "--reason", "r"], "extend": ["1", "1h"], "allowlist": ["add", "203.0.113.9", "--reason", "r"], "note": ["1", "hello"],
     ]
 
     @Test func everyVerbThatNeedsAStoreRefusesAMissingOneWithExit2AndCreatesNothing() throws {

@@ -171,7 +171,11 @@ import Testing
         s.press(keys("5"))
         #expect(s.model.view == .intakeErrors)
         s.press([.tab])
+        #expect(s.model.view == .inForce)
+        s.press([.tab])
         #expect(s.model.view == .pending)
+        s.press([.backTab])
+        #expect(s.model.view == .inForce)
         s.press([.backTab])
         #expect(s.model.view == .intakeErrors)
         s.press(keys("f"))  // history-only key does nothing here

@@ -75,8 +75,8 @@ import Testing
     }
 
     static let pending80x24 = #"""
-        gavel  127.0.0.1:8787  pend 5 · fail 1 · supp 1 · auto 0              21:26:40Z
-         1 Pending   2 History   3 Rules   4 Audit   5 Intake errors
+        gavel  alice  127.0.0.1:8787  pend 5 · fail 1 · supp 1 · auto 0       21:26:40Z
+         1 Pending   2 History   3 Rules   4 Audit   5 Intake errors   6 In force
           SEV   ID ACTION        TARGET                  RULE                    SIG AGE
           CRIT  #4 delete-secur… sg-0a1b2c3d4e5f60789    Misconfigured security…   1 58m
           HIGH  #2 ban-ip        198.51.100.99           Sign-in from unrecogni…   1  1h
@@ -98,12 +98,12 @@ import Testing
 
 
         Pending: row 3 of 5 loaded
-        a approve  r reject  Space tag  A auto  Enter detail  / filter  ? help  q quit
+        a approve  r reject  Space tag  A auto  c note  / filter  ? help  q quit
         """#
 
     static let pending160x30 = #"""
-        gavel  127.0.0.1:8787  pending 5 · failed 1 · suppressed 1  auto: 0 rules                                                                             21:26:40Z
-         1 Pending   2 History   3 Rules   4 Audit   5 Intake errors
+        gavel  alice  127.0.0.1:8787  pending 5 · failed 1 · suppressed 1  auto: 0 rules                                                                      21:26:40Z
+         1 Pending   2 History   3 Rules   4 Audit   5 Intake errors   6 In force
           SEV   ID ACTION                TARGET                  RULE                            SIG AGE│ detail (j/k scroll, Esc back)
           CRIT  #4 delete-security-group sg-0a1b2c3d4e5f60789    Misconfigured security group      1 58m│ severity: critical · signals: 1 · created 2026-05-28 20:28:40Z
           HIGH  #2 ban-ip                198.51.100.99           Sign-in from unrecognized IP      1  1h│   (58m ago)
@@ -131,12 +131,12 @@ import Testing
                                                                                                         │     network.client.ip: 192.0.2.10
                                                                                                         │     evt.name: AuthorizeSecurityGroupIngress
         Pending: row 1 of 5 loaded
-        a approve  r reject  Space tag  A auto  Enter detail  Tab view  / filter  ? help  q quit
+        a approve  r reject  Space tag  A auto  c note  Enter detail  Tab view  / filter  ? help  q quit
         """#
 
     static let pending120x35 = #"""
-        gavel  127.0.0.1:8787  pending 5 · failed 1 · suppressed 1  auto: 0 rules                                     21:26:40Z
-         1 Pending   2 History   3 Rules   4 Audit   5 Intake errors   1 tagged
+        gavel  alice  127.0.0.1:8787  pending 5 · failed 1 · suppressed 1  auto: 0 rules                              21:26:40Z
+         1 Pending   2 History   3 Rules   4 Audit   5 Intake errors   6 In force   1 tagged
           SEV   ID ACTION                TARGET                  RULE                                                    SIG AGE
           CRIT  #4 delete-security-group sg-0a1b2c3d4e5f60789    Misconfigured security group                              1 58m
         * HIGH  #2 ban-ip                198.51.100.99           Sign-in from unrecognized IP                              1  1h
@@ -169,6 +169,6 @@ import Testing
              sg-0a1b2c3d4e5f60789 allows 0.0.0.0/0 on port 22, and the rule fires when an ingress rule opens SSH or RDP to the
                whole internet on a group attached to a running instance
         Pending: row 1 of 5 loaded
-        a approve  r reject  Space tag  A auto  Enter detail  Tab view  / filter  ? help  q quit
+        a approve  r reject  Space tag  A auto  c note  Enter detail  Tab view  / filter  ? help  q quit
         """#
 }

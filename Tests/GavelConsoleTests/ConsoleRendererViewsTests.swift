@@ -24,7 +24,8 @@ import Testing
         let (s, _) = Fixture.session(data)
         let header = lines(s.frame())[0]
         // The banner is never cut; the counts take their shortest form.
-        #expect(header == "gavel  127.0.0.1:8787  dispatcher stalled\\x1b[5m  P5 F1 S1 auto 0     21:26:40Z")
+        // The analyst stays; the listen address goes first when there is no room.
+        #expect(header == "gavel  alice  dispatcher stalled\\x1b[5m  P5 F1 S1 auto 0              21:26:40Z")
         #expect(header.hasSuffix("21:26:40Z"))
         #expect(s.frame().rows[0].spans.contains { $0.style == .error && $0.text.contains("\\x1b[5m") })
     }
@@ -34,9 +35,9 @@ import Testing
         data.summaryValue.listenAddress = "http://127.0.0.1:45387"
         data.ruleRows[0].rule.mode = .auto
         let (s, _) = Fixture.session(data)
-        #expect(lines(s.frame())[0] == "gavel  http://127.0.0.1:45387  pend 5 · fail 1 · supp 1 · auto 1      21:26:40Z")
+        #expect(lines(s.frame())[0] == "gavel  alice  http://127.0.0.1:45387  pend 5 fail 1 supp 1 auto 1     21:26:40Z")
         s.apply([.resized(rows: 24, cols: 120)])
-        #expect(lines(s.frame())[0].hasPrefix("gavel  http://127.0.0.1:45387  pending 5 · failed 1 · suppressed 1  auto: 1 rule "))
+        #expect(lines(s.frame())[0].hasPrefix("gavel  alice  http://127.0.0.1:45387  pending 5 · failed 1 · suppressed 1  auto: 1 rule "))
         // Every state at once: one letter per state, and the address without its scheme.
         data.remediations += [.approved, .dispatching, .dispatched, .rejected, .simulated].enumerated().map { i, state in
             Fixture.ban(Int64(20 + i), "192.0.2.\(i)", state: state)
@@ -44,7 +45,7 @@ import Testing
         s.apply([.resized(rows: 24, cols: 80)])
         s.tick(now: Fixture.now)
         let header = lines(s.frame())[0]
-        #expect(header == "gavel  127.0.0.1:45387  P5 A1 G1 D1 F1 R1 S1 M1 auto 1                21:26:40Z")
+        #expect(header == "gavel  alice  127.0.0.1:45387  P5 A1 G1 F1 R1 S1 M1 I1 auto 1         21:26:40Z")
         #expect(DisplayText.columns(s.frame().rows[0].text) == 80)
     }
 

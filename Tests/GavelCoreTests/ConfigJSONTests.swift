@@ -160,7 +160,8 @@ func loadTestConfigBytes(_ bytes: [UInt8]) throws(ConfigError) -> GavelConfig {
 
     @Test func compactTextEscapesDELAndLineSeparators() throws {
         let v = JSONValue.string("a\u{7F}b\u{2028}c\u{2029}d\u{2027}\u{202A}é")
-        #expect(v.compactText == #""a\u007fb\u2028c\u2029d"# + "\u{2027}\u{202A}é\"")
+        // U+202A (a bidi control) is escaped too since issue 16; its neighbour U+2027 is not.
+        #expect(v.compactText == #""a\u007fb\u2028c\u2029d"# + "\u{2027}" + #"\u202a"# + "é\"")
         #expect(try JSONValue.parse(v.compactText) == v)
         #expect(JSONValue.string("\u{2028}").compactText == #""\u2028""#)
         #expect(JSONValue.string("\u{E2}").compactText == "\"\u{E2}\"")

@@ -27,6 +27,18 @@ import Testing
         #expect(IPAddress(parsing: ip.description) == ip)
     }
 
+    @Test func embeddedIPv4OfNAT64And6to4() throws {
+        let nat64 = try #require(IPAddress(parsing: "64:ff9b::a00:1")?.embeddedIPv4)
+        #expect(nat64.address == IPAddress(parsing: "10.0.0.1"))
+        #expect(nat64.embedding == "64:ff9b::/96 (NAT64, RFC 6052)")
+        let sixToFour = try #require(IPAddress(parsing: "2002:a00:1:2:3:4:5:6")?.embeddedIPv4)
+        #expect(sixToFour.address == IPAddress(parsing: "10.0.0.1"))
+        #expect(sixToFour.embedding == "2002::/16 (6to4, RFC 3056)")
+        for text in ["10.0.0.1", "2001:db8::a00:1", "64:ff9b:1::a00:1", "64:ff9b::1:a00:1", "::10.0.0.1", "::ffff:10.0.0.1"] {
+            #expect(IPAddress(parsing: text)?.embeddedIPv4 == nil, "\(text)")
+        }
+    }
+
     @Test func cidrContains() throws {
         let ten = try #require(CIDR(parsing: "10.0.0.0/8"))
         #expect(ten.contains(IPAddress(parsing: "10.1.2.3")!))

@@ -3,9 +3,9 @@ import Testing
 @testable import GavelCore
 
 @Suite struct JSONValueTests {
-    private func parseError(_ bytes: [UInt8], maxDepth: Int = 64) -> JSONError? {
+    private func parseError(_ bytes: [UInt8], maxDepth: Int = 64, maxElements: Int = JSONValue.defaultMaxElements) -> JSONError? {
         do {
-            _ = try JSONValue.parse(bytes, maxDepth: maxDepth)
+            _ = try JSONValue.parse(bytes, maxDepth: maxDepth, maxElements: maxElements)
             return nil
         } catch {
             return error
@@ -126,6 +126,57 @@ import Testing
         #expect(parseError(objects) != nil)
     }
 
+    /// 1 MiB of `[0,0,…]` (about 524,000 values) is refused at the 100,001st element, with the
+    /// limit named, instead of building every value (issue 16: it kept a core busy for minutes).
+    @Test func aMegabyteOfZerosIsRefusedAtTheElementLimit() throws {
+        var zeros: [UInt8] = [UInt8(ascii: "[")]
+        while zeros.count + 2 < 1 << 20 { zeros += [UInt8(ascii: "0"), UInt8(ascii: ",")] }
+        zeros[zeros.count - 1] = UInt8(ascii: "]")
+        let e = try #require(parseError(zeros))
+        #expect(JSONValue.defaultMaxElements == 100_000)
+        #expect(e.message.contains("100000"))
+        #expect(e.offset == 1 + 2 * 100_000)
+    }
+
+    /// The element limit counts array elements and object members of every container together
+    /// (not the top-level value), and is exact.
+    @Test func elementLimitCountsEveryContainerAndIsExact() throws {
+        let five = "[0,0,0,0,0]"
+        #expect(try JSONValue.parse(five, maxElements: 5) == .array(Array(repeating: .number("0"), count: 5)))
+        let e = try #require(parseError(Array(five.utf8), maxElements: 4))
+        #expect(e.offset == 9)
+        #expect(e.message.contains("more than 4 "))
+        let nested = #"{"a":[1,2],"b":{"c":[]}}"#  // a, 1, 2, b, c
+        #expect((try? JSONValue.parse(nested, maxElements: 5)) != nil)
+        #expect((try? JSONValue.parse(nested, maxElements: 4)) == nil)
+        #expect(try JSONValue.parse("7", maxElements: 0) == .number("7"))
+        #expect(try JSONValue.parse("[]", maxElements: 0) == .array([]))
+        #expect((try? JSONValue.parse("[7]", maxElements: 0)) == nil)
+        // A repeated key counts each time it is read (the work done), though it keeps one member.
+        #expect(try JSONValue.parse(#"{"a":1,"a":2}"#, maxElements: 2) == .object([JSONMember("a", .number("2"))]))
+        #expect((try? JSONValue.parse(#"{"a":1,"a":2}"#, maxElements: 1)) == nil)
+    }
+
+    /// Arrays and objects as wide as the limit parse whole, each value in place, repeated keys
+    /// included (issue 16: 40,000 elements took 7.6 s and 40,000 members 20 s when every
+    /// append copied the container).
+    @Test func wideArraysAndObjectsParseWhole() throws {
+        let n = JSONValue.defaultMaxElements
+        let array = try JSONValue.parse("[" + (0..<n).map(String.init).joined(separator: ",") + "]")
+        guard case .array(let items) = array else { throw JSONError(offset: 0, message: "not an array") }
+        #expect(items.count == n)
+        #expect(items.last == .number(String(n - 1)))
+        let object = try JSONValue.parse("{" + (0..<n).map { #""k\#($0)":\#($0)"# }.joined(separator: ",") + "}")
+        guard case .object(let members) = object else { throw JSONError(offset: 0, message: "not an object") }
+        #expect(members.count == n)
+        #expect(object["k\(n - 1)"] == .number(String(n - 1)))
+        let repeated = Array(("{" + (0..<n).map { #""k":\#($0)"# }.joined(separator: ",") + "}").utf8)
+        #expect(try JSONValue.parse(repeated) == .object([JSONMember("k", .number(String(n - 1)))]))
+        guard case .object(let all) = try JSONValue.parse(repeated, keepingRepeatedKeys: true) else { return }
+        #expect(all.count == n)
+        #expect(all.first == JSONMember("k", .number("0")))
+    }
+
     @Test func depthLimitIsExact() throws {
         let ok = String(repeating: "[", count: 64) + String(repeating: "]", count: 64)
         #expect(parseError(ok) == nil)
@@ -152,6 +203,22 @@ import Testing
     @Test func compactTextEscapes() {
         let v: JSONValue = ["k\"": .string("a\u{01}b\u{1F}\t\"\\/é"), "n": 3, "b": false, "z": .null]
         #expect(v.compactText == #"{"k\"":"a\u0001b\u001f\t\"\\/é","n":3,"b":false,"z":null}"#)
+    }
+
+    /// Issue 16 item 5: `--json` output carried C1 controls (U+009B is a one-byte CSI) and bidi
+    /// controls raw. They are escaped now — the same JSON value, bytes a terminal shows as text.
+    @Test func compactTextEscapesC1BidiAndZeroWidth() throws {
+        let hostile = "a\u{80}\u{9B}31m\u{9F}\u{61C}\u{200B}\u{200E}\u{200F}\u{2028}\u{2029}\u{202A}\u{202E}\u{2060}\u{2066}\u{2069}\u{FEFF}z"
+        let text = JSONValue.string(hostile).compactText
+        #expect(
+            text
+                == #""a\u0080\u009b31m\u009f\u061c\u200b\u200e\u200f\u2028\u2029\u202a\u202e\u2060\u2066\u2069\ufeffz""#)
+        #expect(text.unicodeScalars.allSatisfy { $0.isASCII })
+        #expect(try JSONValue.parse(text) == .string(hostile))
+        // Keys too, and neighbours of the escaped ranges stay raw.
+        let v: JSONValue = ["k\u{202E}": "\u{A0}é\u{2027}\u{2030}\u{202F}\u{2065}\u{206A}😀"]
+        #expect(v.compactText == "{\"k\\u202e\":\"\u{A0}é\u{2027}\u{2030}\u{202F}\u{2065}\u{206A}😀\"}")
+        #expect(try JSONValue.parse(v.compactText) == v)
     }
 
     @Test func compactTextWritesInvalidNumberTextAsNull() {

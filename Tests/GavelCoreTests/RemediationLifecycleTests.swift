@@ -8,10 +8,15 @@ import Testing
     /// exactly these (a new row is a deliberate edit of both).
     static let expected: Set<String> = [
         "nil -propose-> pending", "nil -propose-> suppressed", "nil -propose-> simulated",
-        "pending -approve-> approved", "pending -reject-> rejected", "approved -withdraw-> pending", "approved -claim-> dispatching",
+        "pending -approve-> approved", "pending -reject-> rejected", "pending -endorse-> pending", "pending -expire-> expired",
+        "approved -withdraw-> pending", "approved -claim-> dispatching",
         "dispatching -succeed-> dispatched", "dispatching -retry-later-> approved", "dispatching -fail-> failed",
         "dispatching -suppress-> suppressed", "dispatching -withdraw-> pending", "dispatching -requeue-> approved",
         "dispatching -abandon-> failed", "failed -retry-> approved",
+        "dispatched -extend-> dispatched", "dispatched -lapse-> reverting", "dispatched -revert-> reverting",
+        "dispatched -propose-revert-> revert-pending", "revert-pending -approve-> reverting", "revert-pending -reject-> dispatched",
+        "reverting -claim-> reverting", "reverting -succeed-> reverted", "reverting -retry-later-> reverting", "reverting -fail-> revert-failed",
+        "reverting -requeue-> reverting", "reverting -abandon-> revert-failed", "revert-failed -retry-> reverting",
     ]
 
     static func name(_ t: RemediationTransition) -> String { "\(t.from?.rawValue ?? "nil") -\(t.event.rawValue)-> \(t.to.rawValue)" }
@@ -70,7 +75,7 @@ import Testing
         }
         #expect(reached == Set(RemediationState.allCases))
         let final = Set(RemediationState.allCases).subtracting(RemediationLifecycle.nonFinalStates)
-        #expect(final == [.dispatched, .rejected, .suppressed, .simulated])
+        #expect(final == [.rejected, .suppressed, .simulated, .reverted, .expired])
     }
 
     @Test func aRefusalSaysWhoCouldNotDoWhat() {

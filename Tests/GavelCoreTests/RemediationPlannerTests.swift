@@ -148,4 +148,22 @@ import Testing
     @Test func emptySignalProposesNothing() {
         #expect(RemediationPlanner.propose(for: Signal(signalID: "x"), config: defaults, enabledActions: nil).isEmpty)
     }
+
+    @Test func resolvedSignalsProposeNothingWhateverTheConfig() throws {
+        var s = Self.cardFraudSignal
+        s.status = .resolved
+        #expect(RemediationPlanner.propose(for: s, config: defaults, enabledActions: nil).isEmpty)
+        #expect(RemediationPlanner.propose(for: s, config: try example(), enabledActions: nil).isEmpty)
+    }
+
+    @Test func contextEntitiesAreNeverTargets() {
+        var s = Signal(signalID: "gd")
+        s.ruleName = "UnauthorizedAccess:EC2/SSHBruteForce"
+        s.ips = [IPAddress(parsing: "198.51.100.203")!]
+        s.contextIPs = [IPAddress(parsing: "192.0.2.80")!]
+        s.contextSecurityGroups = ["sg-0fedcba9876543210"]
+        s.contextResources = ["i-0a1b2c3d4e5f60789"]
+        let planned = RemediationPlanner.propose(for: s, config: defaults, enabledActions: nil)
+        #expect(planned.map { "\($0.action) \($0.target)" } == ["ban-ip 198.51.100.203"])
+    }
 }

@@ -165,7 +165,7 @@ import Testing
         #expect(try json(#"{"SECURITY_SIGNAL_ID":"\#(max)"}"#).signalID == max)
         let s = try json(#"{"SECURITY_SIGNAL_ID":"\#(max)b"}"#)
         #expect(s.signalID.hasPrefix("derived-"))
-        #expect(s.flags == [.signalIDTooLong, .derivedID])
+        #expect(s.flags == [.signalIDTooLong, .derivedID, .unrecognised])
     }
 
     @Test func unsubstitutedVariablesAreAbsent() throws {
@@ -181,7 +181,8 @@ import Testing
         #expect(s.message == "$HOME directory was read")
         #expect(s.tags.isEmpty)
         #expect(s.attributes == nil)
-        #expect(s.flags == [.unsubstitutedVariable, .derivedID])
+        // No rule and no entity survived: kept, but flagged as not understood.
+        #expect(s.flags == [.unsubstitutedVariable, .derivedID, .unrecognised])
     }
 
     @Test(arguments: [
@@ -257,7 +258,7 @@ import Testing
     @Test func attributesThatAreNotAnObjectAreKeptAndFlagged() throws {
         let text = try json(#"{"SECURITY_SIGNAL_ATTRIBUTES":"not json"}"#)
         #expect(text.attributes == .string("not json"))
-        #expect(text.flags == [.derivedID, .attributesUnparsed])
+        #expect(text.flags == [.derivedID, .attributesUnparsed, .unrecognised])
         let number = try json(#"{"SECURITY_SIGNAL_ATTRIBUTES":42}"#)
         #expect(number.attributes == .number("42"))
         #expect(number.flags.contains(.attributesUnparsed))
@@ -358,7 +359,7 @@ import Testing
     @Test func emptyFormIsASignalWithDerivedID() throws {
         let s = try form("")
         #expect(s.signalID.hasPrefix("derived-"))
-        #expect(s.flags == [.formEncoded, .derivedID])
+        #expect(s.flags == [.formEncoded, .derivedID, .unrecognised])
     }
 }
 
@@ -438,4 +439,90 @@ enum Fixtures {
         SECURITY_RULE_NAME=Request+from+unexpected+IP+address&SECURITY_SIGNAL_ID=AQAAAYxk1-example-0005&SECURITY_SIGNAL_ATTRIBUTES=%7B%22network%22%3A%7B%22client%22%3A%7B%22ip%22%3A%5B%22198.51.100.99%22%5D%7D%7D%7D
         """#
 
+}
+
+/// More of Datadog's own shapes (issue 13 item 2): both user spellings, group-by values with the
+/// `@` facet prefix, CloudTrail fields, App and API Protection's actor, and unrecognised payloads.
+@Suite struct SignalPayloadShapeTests {
+    private func json(_ text: String) throws(PayloadError) -> Signal {
+        try SignalPayload.decode(body: Array(text.utf8), format: .json)
+    }
+
+    @Test func userDotIDIsAUserLikeUsrDotID() throws {
+        let s = try json(#"{"SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"user":{"id":"u-7"},"usr":{"id":"u-8"}}}"#)
+        #expect(s.users == ["u-8", "u-7"])
+        let emails = try json(#"{"SECURITY_SIGNAL_ATTRIBUTES":{"user":{"email":"b@example.com"},"usr":{"name":"Ann"}}}"#)
+        #expect(emails.users == ["b@example.com"])
+        #expect(emails.userNames == ["Ann"])
+        let flat = try json(#"{"SECURITY_SIGNAL_ATTRIBUTES":{"user.id":"u-9"}}"#)
+        #expect(flat.users == ["u-9"])
+    }
+
+    @Test func groupByValuesNameTheEntities() throws {
+        let s = try json(
+            #"""
+            {"SECURITY_RULE_NAME":"Credential stuffing","SECURITY_SIGNAL_ID":"g1",
+             "SECURITY_RULE_GROUP_BY_FIELDS":{"@usr.name":"o'brien+ops@ex_ample.com","@network.client.ip":["203.0.113.61","203.0.113.62"],"@service":"web"}}
+            """#)
+        #expect(s.users == ["o'brien+ops@ex_ample.com"])
+        #expect(s.ips.map(\.description) == ["203.0.113.61", "203.0.113.62"])
+        #expect(
+            s.groupByFields == [
+                "@usr.name:o'brien+ops@ex_ample.com", "@network.client.ip:203.0.113.61", "@network.client.ip:203.0.113.62", "@service:web",
+            ])
+        #expect(s.flags.isEmpty)
+        // As a string holding the object (a quoted template variable), merged with the attributes.
+        let quoted = try json(
+            #"{"SECURITY_RULE_NAME":"r","SECURITY_RULE_GROUP_BY_FIELDS":"{\"@usr.id\":\"u1\"}","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"u2"},"network.client.ip":"192.0.2.5"}}"#
+        )
+        #expect(quoted.users == ["u2", "u1"])
+        #expect(quoted.ips.map(\.description) == ["192.0.2.5"])
+        // A list of field names names no entity.
+        #expect(try json(#"{"SECURITY_RULE_NAME":"r","SECURITY_RULE_GROUP_BY_FIELDS":["@usr.id"]}"#).users.isEmpty)
+    }
+
+    @Test func atPrefixedAttributeKeys() throws {
+        let s = try json(#"{"SECURITY_SIGNAL_ATTRIBUTES":{"@network.client.ip":"198.51.100.70","@usr":{"id":"x"},"@evt.name":"login"}}"#)
+        #expect(s.ips.map(\.description) == ["198.51.100.70"])
+        #expect(s.users == ["x"])
+        #expect(s.eventName == "login")
+    }
+
+    @Test func cloudTrailShapes() throws {
+        let s = try json(
+            #"""
+            {"SECURITY_RULE_NAME":"AWS security group open to the world","SECURITY_SIGNAL_ID":"ct1",
+             "SECURITY_RULE_GROUP_BY_FIELDS":{"@userIdentity.arn":"arn:aws:iam::111122223333:user/dev","@requestParameters.groupId":"sg-0a1b2c3d"},
+             "SECURITY_SIGNAL_ATTRIBUTES":{"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/dev","accountId":"111122223333"},
+               "requestParameters":{"groupId":"sg-0a1b2c3d"},"network":{"client":{"ip":"192.0.2.10"}}}}
+            """#)
+        #expect(s.securityGroups == ["sg-0a1b2c3d"])
+        #expect(s.actor == "arn:aws:iam::111122223333:user/dev")
+        #expect(s.users.isEmpty)
+        let planned = RemediationPlanner.propose(for: s, config: GavelConfig.builtInDefaults(databasePath: "gavel.db"), enabledActions: nil)
+        #expect(planned.map(\.action) == ["delete-security-group"])
+    }
+
+    @Test func applicationSecurityActor() throws {
+        let s = try json(
+            #"""
+            {"SECURITY_RULE_NAME":"Credential Stuffing attack","SECURITY_RULE_TYPE":"application_security",
+             "SECURITY_SIGNAL_ATTRIBUTES":{"actor":{"ip":"203.0.113.99","ip_details":{"country":{"iso_code":"EX"}}},"usr":{"id":"victim-42"}}}
+            """#)
+        #expect(s.ips.map(\.description) == ["203.0.113.99"])
+        #expect(s.users == ["victim-42"])
+    }
+
+    @Test func unrecognisedPayloadsAreFlagged() throws {
+        for body in [#"{"hello":"world"}"#, "{}", #"{"SECURITY_SIGNAL_TITLE":"t"}"#, #"{"SECURITY_SIGNAL_ATTRIBUTES":{"foo":1}}"#] {
+            #expect(try json(body).flags.contains(.unrecognised), "\(body)")
+        }
+        for body in [
+            #"{"SECURITY_RULE_ID":"x"}"#, #"{"SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"a"}}}"#,
+            #"{"SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":"AWS Internal"}}}}"#,
+        ] {
+            #expect(try !json(body).flags.contains(.unrecognised), "\(body)")
+        }
+        #expect(try json(#"{"SECURITY_RULE_NAME":"r"}"#).source == "datadog")
+    }
 }

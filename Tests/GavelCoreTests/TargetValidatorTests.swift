@@ -17,7 +17,13 @@ import Testing
         #expect(throws: DispatchRefusal.self) { try TargetValidator.validate(text, kind: .ip, pattern: nil).get() }
     }
 
-    @Test(arguments: ["shopper.one@example.com", "alice", "_svc", "user+tag=1,2:3@example.com", "A-b_c.d", "42"])
+    @Test(arguments: [
+        "shopper.one@example.com", "alice", "_svc", "user+tag=1,2:3@example.com", "A-b_c.d", "42",
+        // Real identity-provider ids: an apostrophe, plus addressing, an underscore in the domain,
+        // Entra ID's ! # ^ ~.
+        "o'brien@example.com", "ops+gavel@example.com", "svc@ex_ample.com", "d'arcy.o'neil+x@sub_domain.example.org", "a!b#c^d~e@example.com",
+        String(repeating: "a", count: 256),
+    ])
     func acceptsUserIDs(_ user: String) {
         #expect(TargetValidator.validate(user, kind: .user, pattern: nil) == .success(user))
     }
@@ -25,7 +31,8 @@ import Testing
     static let hostile = [
         "$(touch pwned); -rf", "`id`", "a;b", "a|b", "a\nb", "a b", "../x", "a/../b", "-rf", "--help",
         "a\u{0}b", "а dmin", "аdmin", "admin\u{200B}", "admin\u{202E}", "a\rb", "a\tb", "a&b", "a>b",
-        "a'b", "a\"b", "a\\b", "a..b", "", String(repeating: "a", count: 257), ".hidden", "x*",
+        "a\"b", "a\\b", "a..b", "'quoted'@example.com", "a/b@example.com", "a%b", "a?b", "a(b)", "a{b}", "a<b", "",
+        String(repeating: "a", count: 257), ".hidden", "x*",
     ]
 
     @Test(arguments: hostile)

@@ -332,6 +332,7 @@ func httpConfig(_ sink: LoopbackSink, extra: String = "", timeout: Double = 2, r
         )
         let db = try bench.database()
         try bench.decide(ban + sg, .approve, by: "alice")
+        try bench.decide(sg, .approve, by: "bob")  // deleting a group needs two analysts
         // Simulate a dispatcher killed mid-send: claimed by a process that no longer exists.
         for _ in 0..<2 { _ = try db.claimNext(worker: "\(Dispatcher.hostName()):999999:dead") }
         #expect(try bench.state(ban[0]).state == .dispatching)

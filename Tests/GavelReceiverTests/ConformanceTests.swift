@@ -49,6 +49,8 @@ import Testing
         ("TE empty", request("Transfer-Encoding: \r\n", body: "0\r\n\r\n"), 400),
         ("TE space before colon", request("Transfer-Encoding : chunked\r\n", body: "0\r\n\r\n"), 400),
         ("TE in HTTP/1.0", "POST /webhook HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        // RFC 9112 §6.1: a coding gavel cannot decode is 501 whatever else is wrong (llhttp's cases carry no Host).
+        ("TE gzip, chunked without Host", "POST /webhook HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
         // Chunked bodies (RFC 9112 §7.1).
         ("chunk size 0x", request("Transfer-Encoding: chunked\r\n", body: "0x2\r\n{}\r\n0\r\n\r\n"), 400),
         ("chunk size signed", request("Transfer-Encoding: chunked\r\n", body: "-2\r\n{}\r\n0\r\n\r\n"), 400),
@@ -88,11 +90,25 @@ import Testing
         ("duplicate Host", request("Host: evil.example\r\nContent-Length: 2\r\n", body: "{}"), 400),
         ("Host with a space", "POST /webhook HTTP/1.1\r\nHost: a b\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 400),
         ("Host with a slash", "POST /webhook HTTP/1.1\r\nHost: a/b\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 400),
-        // Request line (RFC 9112 §3).
+        // Request line (RFC 9112 §3). Absolute-form is accepted (RFC 9112 §3.2.2), but only
+        // for http(s), with a host, without userinfo, and with a Host field in HTTP/1.1.
         (
-            "absolute-form",
-            "POST http://127.0.0.1/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 400
+            "absolute-form with userinfo",
+            "POST http://user:pw@127.0.0.1/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 400
         ),
+        (
+            "absolute-form, other scheme",
+            "POST ftp://127.0.0.1/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 400
+        ),
+        (
+            "absolute-form without a host",
+            "POST http:///webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 400
+        ),
+        (
+            "absolute-form without Host", "POST http://127.0.0.1/webhook HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            400
+        ),
+        ("absolute-form, unknown path", "POST http://127.0.0.1/admin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}", 404),
         ("authority-form", "CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400),
         ("asterisk-form", "OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400),
         ("double space", "POST  /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 400),
@@ -110,7 +126,12 @@ import Testing
         ("no length", "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n", 411),
         ("media type", "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}", 415),
         ("wrong method", "PUT /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 405),
-        ("lowercase method", "post /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 405),
+        // RFC 9110 §9.1, §15.6.2: an unrecognised method is 501 (methods are case-sensitive).
+        ("lowercase method", "post /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 501),
+        ("unknown method", "M-SEARCH / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+        ("unknown method, asterisk-form", "M-SEARCH * HTTP/1.1\r\nHost: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\n\r\n", 501),
+        ("unknown method on the webhook", "PROPFIND /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 501),
+        ("known method, not allowed", "DELETE /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 405),
         ("unknown path", "POST /webhook/../admin HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 404),
         ("body on healthz", "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 400),
         // The body itself (read completely, then refused; kept in the intake-error table).
@@ -157,13 +178,52 @@ import Testing
             Self.request("Transfer-Encoding: Chunked\r\n", body: chunked),
             "\r\nPOST /webhook?source=dd HTTP/1.1\r\nHOST:127.0.0.1\r\ncontent-type:  Application/JSON; charset=utf-8 \r\nContent-Length:\t\(#"{"SECURITY_SIGNAL_ID":"corner-2"}"#.utf8.count)\t\r\n\r\n{\"SECURITY_SIGNAL_ID\":\"corner-2\"}",
             "POST /webhook/datadog HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: 33\r\n\r\n{\"SECURITY_SIGNAL_ID\":\"corner-3\"}",
+            // RFC 9112 §3.2.2: a server MUST accept absolute-form; it routes by the path.
+            "POST http://127.0.0.1:8787/webhook?source=dd HTTP/1.1\r\nHost: elsewhere.example\r\nContent-Type: application/json\r\nContent-Length: 33\r\n\r\n{\"SECURITY_SIGNAL_ID\":\"corner-4\"}",
+            "POST HTTPS://[::1]/webhook/datadog HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: 33\r\n\r\n{\"SECURITY_SIGNAL_ID\":\"corner-5\"}",
         ]
         for raw in cases {
             let response = try r.exchange(raw)
             #expect(response.status == 202, "\(raw.debugDescription): \(response.body)")
         }
         let ids = try r.database().query("SELECT signal_id FROM signals ORDER BY id").map { $0.string(0) }
-        #expect(ids == ["corner-0", "corner-1", "corner-2", "corner-3"])
+        #expect(ids == ["corner-0", "corner-1", "corner-2", "corner-3", "corner-4", "corner-5"])
+    }
+
+    /// An absolute-form target is routed by its path (an empty path is `/`), its authority
+    /// stands in for Host (RFC 9112 §3.2.2), and the connection stays open as for origin-form.
+    @Test func absoluteFormTargetsAreRoutedByTheirPath() throws {
+        let r = try RunningReceiver()
+        defer { r.stop() }
+        let c = try LoopbackClient(port: r.port)
+        defer { c.close() }
+        c.send("GET http://127.0.0.1/healthz HTTP/1.1\r\nHost: x\r\n\r\nGET http://127.0.0.1?x HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(c.readResponse()?.status == 200)
+        #expect(c.readResponse()?.status == 404)
+        let raw = Array("POST http://gavel.example:8787/webhook HTTP/1.1\r\nHost: other.example\r\nContent-Length: 0\r\n\r\n".utf8)
+        let (head, _) = try #require(try HTTPHeadParser.parse(raw))
+        #expect(head.path == "/webhook")
+        #expect(head.target == "http://gavel.example:8787/webhook")
+        #expect(head.field("Host") == "gavel.example:8787")
+    }
+
+    /// `GET /healthz` (and `/metrics`) with `Content-Length: 0` is an empty body, not a body:
+    /// 200, and the connection stays open (it was 400, which failed load-balancer probes).
+    @Test func healthChecksWithAnEmptyBodyAreAnswered200() throws {
+        let r = try RunningReceiver()
+        defer { r.stop() }
+        let c = try LoopbackClient(port: r.port)
+        defer { c.close() }
+        c.send(
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" + "HEAD /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+                + "GET /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 00\r\n\r\n")
+        let get = try #require(c.readResponse())
+        #expect(get.status == 200)
+        #expect(!get.head.contains("Connection: close"))
+        #expect(c.readResponse()?.status == 200)
+        #expect(c.readResponse()?.status == 200)
+        // A body that is not empty is still refused, before it is read.
+        #expect(try r.exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").status == 400)
     }
 
     /// Requests pipelined in one write are answered in order; the one after an error is not.

@@ -62,7 +62,11 @@ import Testing
         ("POST /w HTTP/1.1\r\nHost: x\r\nContent-Type: a/b/c\r\n\r\n", .none, true, nil, "/w", nil),
         ("POST /w HTTP/1.1\r\nHost: x\r\nX-Note: caf\u{e9} \u{1F600}\r\n\r\n", .none, true, nil, "/w", nil),
         ("POST /w HTTP/1.1\r\nHost: [::1]:8787\r\nX-Empty:\r\nX-Tab: a\tb\r\n\r\n", .none, true, nil, "/w", nil),
-        ("M-SEARCH! /%7e/a:b@c;d=e,f HTTP/1.1\r\nHost: 10.0.0.1\r\n\r\n", .none, true, nil, "/%7e/a:b@c;d=e,f", nil),
+        ("PATCH /%7e/a:b@c;d=e,f HTTP/1.1\r\nHost: 10.0.0.1\r\n\r\n", .none, true, nil, "/%7e/a:b@c;d=e,f", nil),
+        // RFC 9112 §3.2.2 absolute-form: routed by the path after the authority (`/` when empty).
+        ("GET http://evil.example/ HTTP/1.1\r\nHost: x\r\n\r\n", .none, true, nil, "/", nil),
+        ("POST HTTPS://h:1?q=/x HTTP/1.1\r\nHost: x\r\n\r\n", .none, true, nil, "/", "q=/x"),
+        ("POST http://[::1]:8787/webhook/datadog?a HTTP/1.0\r\n\r\n", .none, false, nil, "/webhook/datadog", "a"),
         ("GET / HTTP/1.1\r\nHost:\r\n\r\n", .none, true, nil, "/", nil),
     ]
 
@@ -204,7 +208,18 @@ import Testing
         ("GET / HTTP/1.1\r\nHost: a\\b\r\n\r\n", 400),
         ("GET / HTTP/1.1\r\nHost: caf\u{e9}\r\n\r\n", 400),
         // R10 request line
-        ("GET http://evil.example/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET http://user@evil.example/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET ftp://evil.example/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET http:/evil.example/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET http:// HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET http://a\"b/ HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        ("GET http://evil.example/ HTTP/1.1\r\n\r\n", 400),
+        // RFC 9110 §9.1, §15.6.2: an unrecognised method (case-sensitive) is 501.
+        ("M-SEARCH! / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+        ("M-SEARCH * HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+        ("get / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+        // Framing is judged before Host: an unknown coding is 501 with or without Host.
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
         ("OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         ("CONNECT evil.example:443 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
         ("GET webhook HTTP/1.1\r\nHost: x\r\n\r\n", 400),

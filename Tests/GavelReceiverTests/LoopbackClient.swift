@@ -8,10 +8,28 @@ import Foundation
 struct LoopbackClient {
     let fd: Int32
 
-    init(port: Int, host: String = "127.0.0.1") throws {
+    /// Connects to `host:port`; from the IPv4 address `source` when given (any 127.0.0.0/8
+    /// address works on Linux loopback, so tests can play several peers), with a receive
+    /// buffer of `receiveBuffer` bytes when given (SO_RCVBUF, set before connecting).
+    init(port: Int, host: String = "127.0.0.1", source: String? = nil, receiveBuffer: Int32? = nil) throws {
         let isV6 = host.contains(":")
         fd = socket(isV6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var rc: Int32
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        if let source, !isV6 {
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, source, &a.sin_addr)
+            let bound = withUnsafePointer(to: &a) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else {
+                Glibc.close(fd)
+                throw POSIXError(.EADDRNOTAVAIL)
+            }
+        }
         if isV6 {
             var a = sockaddr_in6()
             a.sin6_family = sa_family_t(AF_INET6)

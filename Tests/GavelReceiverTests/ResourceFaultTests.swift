@@ -76,15 +76,16 @@ import Testing
         #expect(try r.count("signals") == 2)
     }
 
-    /// 300 slowloris connections (partial heads and bodies, one byte at a time) do not keep a
-    /// real delivery from its 202 within 2 s; they end with 408 at their deadline.
+    /// 300 slowloris connections (partial heads and bodies, one byte at a time) from five peer
+    /// addresses (60 each, under the per-peer cap) do not keep a real delivery from its 202
+    /// within 2 s; they end with 408 at their deadline.
     @Test func slowClientsDoNotStarveADelivery() throws {
         let r = try RunningReceiver(readDeadline: 4)
         defer { r.stop() }
         var slow: [LoopbackClient] = []
         defer { slow.forEach { $0.close() } }
         for i in 0..<300 {
-            let c = try LoopbackClient(port: r.port)
+            let c = try LoopbackClient(port: r.port, source: "127.0.0.\(2 + i % 5)")
             c.send(
                 i % 2 == 0
                     ? "POST /webhook HTTP/1.1\r\nHost: x\r\n"

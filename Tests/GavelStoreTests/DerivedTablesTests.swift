@@ -56,7 +56,7 @@ import Testing
         try db.decide([pending[1]], .reject("false positive"), by: "bob")
         try db.decide([pending[2]], .approve, by: "alice")
         if let claim = try db.claimNext(worker: "w:1") {
-            try db.store.finish(claim, AttemptReport(result: .dispatched, status: 200, durationMs: 3), at: .now)
+            try db.store.finish(claim, AttemptReport(result: .dispatched, status: 200, durationMs: 3), config: config, at: .now)
         }
     }
 
@@ -127,6 +127,14 @@ import Testing
                 DROP TRIGGER IF EXISTS remediation_entities_unlink; DROP TRIGGER IF EXISTS remediation_counts_insert;
                 DROP TRIGGER IF EXISTS remediation_counts_update; DROP TRIGGER IF EXISTS remediation_counts_delete;
                 DROP TABLE rule_aliases; DROP TABLE configurations; ALTER TABLE entities DROP COLUMN folded;
+                DROP TABLE allowlist_entries; DROP INDEX remediations_expiry; DROP INDEX remediations_action_target;
+                ALTER TABLE attempts DROP COLUMN kind;
+                ALTER TABLE remediations DROP COLUMN dispatched_ms; ALTER TABLE remediations DROP COLUMN expires_ms;
+                ALTER TABLE remediations DROP COLUMN duration_ms; ALTER TABLE remediations DROP COLUMN suggested_duration_ms;
+                ALTER TABLE remediations DROP COLUMN dispatch_response; ALTER TABLE remediations DROP COLUMN revert_request;
+                ALTER TABLE remediations DROP COLUMN reverted_by; ALTER TABLE remediations DROP COLUMN reverted_ms;
+                ALTER TABLE remediations DROP COLUMN revert_reason;
+                ALTER TABLE audit DROP COLUMN prev_hash; ALTER TABLE audit DROP COLUMN hash; DROP TABLE approvals; DROP TABLE notes;
                 PRAGMA user_version = 2;
                 """)
         }

@@ -42,7 +42,9 @@ struct PostgresEngineTests {
             do { _ = try engine.open(.create) } catch { failures.add() }
         }
         #expect(failures.total == 0)
-        #expect(try cluster.psql("SELECT string_agg(version::text, ',') FROM gavel_schema", database: name).hasPrefix("1"))
+        // Each version once, numbered as the SQLite engine's schema (v1–v4 are one step here).
+        let versions = try cluster.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM gavel_schema", database: name)
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "4,5,6")
     }
 
     @Test func anUnreachableServerIsALocationErrorThatNeverShowsThePassword() throws {
@@ -80,5 +82,44 @@ struct PostgresEngineTests {
         let deadline = Date().addingTimeInterval(2)
         while seen.total == before && Date() < deadline { usleep(10_000) }
         #expect(seen.total > before)
+    }
+
+    @Test func aVersion4DatabaseIsMigratedWithItsAuditChainedAndWhatIsInForceDated() throws {
+        let h = try StoreHarness(.postgres, configJSON: contractHTTPConfig)
+        defer { h.close() }
+        let name = String(h.engine.displayName.split(separator: "/").last ?? "")
+        let cluster = try PostgresCluster.shared.get()
+        let id = try h.post(signalJSON("m1", ips: ["203.0.113.42"])).remediations[0]
+        try h.post(signalJSON("m2", ips: ["198.51.100.7"]))
+        let store = try h.store()
+        try store.decide([id], .approve, by: "alice", config: h.config, at: .now)
+        let claim = try #require(try store.claimDue(worker: "h:1:a", limit: 1, leaseMs: 60_000, config: h.config, at: .now).first)
+        try store.finish(claim, AttemptReport(result: .dispatched, status: 200, response: #"{"id":"r-1"}"#), config: h.config, at: .now)
+        // Back to what a version-4 database held: no v5/v6 columns or tables, audit rows unchained.
+        try cluster.psql(
+            """
+            ALTER TABLE remediations DROP COLUMN dispatched_ms, DROP COLUMN expires_ms, DROP COLUMN duration_ms, DROP COLUMN suggested_duration_ms,
+                DROP COLUMN dispatch_response, DROP COLUMN revert_request, DROP COLUMN reverted_by, DROP COLUMN reverted_ms, DROP COLUMN revert_reason;
+            DROP INDEX remediations_action_target; ALTER TABLE attempts DROP COLUMN kind; DROP TABLE allowlist_entries; DROP TABLE approvals; DROP TABLE notes;
+            ALTER TABLE audit DROP COLUMN prev_hash, DROP COLUMN hash; DELETE FROM gavel_schema WHERE version > 4;
+            """, database: name)
+        let migrated = try h.engine.open(.existing)
+        var entries: [AuditEntry] = []
+        while true {
+            let more = try migrated.auditChain(after: entries.last?.id ?? 0, limit: 2)
+            if more.isEmpty { break }
+            entries += more
+        }
+        #expect(entries.map(\.action) == ["propose", "propose", "approve", "dispatch"])
+        #expect(AuditChain.verify(entries) == .intact(count: 4, head: entries.last?.hash))
+        let r = try #require(try migrated.remediation(id: id))
+        #expect(r.state == .dispatched && r.inForceSince == r.updatedAt && r.dispatchResponse == #"{"id":"r-1"}"#)
+        #expect(try migrated.attempts(ofRemediation: id).map(\.kind) == [.dispatch])
+        // New entries go on from the chained head.
+        try migrated.addNote(to: id, text: "after the migration", by: "bob", at: .now)
+        let all = try migrated.auditChain(after: 0, limit: 0)
+        #expect(AuditChain.verify(all) == .intact(count: 5, head: all.last?.hash) && all.prefix(4) == entries[...])
+        let versions = try cluster.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM gavel_schema", database: name)
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "4,5,6")
     }
 }

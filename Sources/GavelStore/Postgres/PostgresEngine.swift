@@ -128,7 +128,7 @@ final class PostgresIntake: SignalIntake {
     func intake(_ incoming: IncomingSignal) throws(StoreError) -> IntakeOutcome {
         let config = self.config()
         let outcome = try withStore { store in
-            try store.db.transaction { try store.intake(incoming, config: config, mayAnnounce: mayAnnounce) }
+            try store.transaction { try store.intake(incoming, config: config, mayAnnounce: mayAnnounce) }
         }
         // Only an automatic approval gives the dispatcher something to do: a wake-up per delivery
         // would cost it a look at the queue per signal (SQLite wakes it once per group commit).
@@ -146,7 +146,7 @@ final class PostgresIntake: SignalIntake {
     }
 
     func recordIntakeError(_ entry: IntakeErrorEntry) throws(StoreError) {
-        try withStore { store in try store.db.transaction { try store.recordIntakeError(entry) } }
+        try withStore { store in try store.transaction { try store.recordIntakeError(entry) } }
     }
 
     func close() {

@@ -29,10 +29,10 @@ final class PostgresImport: StoreImporting {
             try db.execute("BEGIN")
             began = true
             // Nobody else may write while the copy runs (and the emptiness check holds until COMMIT).
-            try db.execute(
-                "LOCK TABLE signals, remediations, audit, rules, configurations, intake_errors, settings IN SHARE ROW EXCLUSIVE MODE")
+            let tables = ["signals", "remediations", "audit", "rules", "configurations", "intake_errors", "settings", "allowlist_entries"]
+            try db.execute("LOCK TABLE \(tables.joined(separator: ", ")) IN SHARE ROW EXCLUSIVE MODE")
             var filled: [String] = []
-            for table in ["signals", "remediations", "audit", "rules", "configurations", "intake_errors", "settings"] {
+            for table in tables {
                 if try !db.query("SELECT 1 FROM \(table) LIMIT 1").isEmpty { filled.append(table) }
             }
             guard filled.isEmpty else {
@@ -67,7 +67,7 @@ final class PostgresImport: StoreImporting {
 
     func finishImport() throws {
         try pgCall {
-            for table in ["signals", "deliveries", "intake_errors", "audit", "remediations", "attempts"] {
+            for table in ["signals", "deliveries", "intake_errors", "audit", "remediations", "attempts", "notes", "allowlist_entries"] {
                 try db.query(
                     "SELECT setval(pg_get_serial_sequence('\(table)', 'id'), coalesce((SELECT max(id) FROM \(table)), 0) + 1, false)")
             }

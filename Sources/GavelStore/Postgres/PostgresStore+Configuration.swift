@@ -20,7 +20,7 @@ extension PostgresStore {
         -> StoredConfiguration
     {
         try pgCall {
-            try db.transaction {
+            try transaction {
                 try db.execute("LOCK TABLE configurations IN SHARE ROW EXCLUSIVE MODE")
                 let current = try currentConfiguration()
                 guard current?.version == expectedVersion else {

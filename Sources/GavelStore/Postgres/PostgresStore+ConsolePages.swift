@@ -25,6 +25,7 @@ extension PostgresStore {
                 switch q.order {
                 case .severityThenOldest: keys = [("r.severity_rank", false), ("r.created_ms", true), ("r.id", true)]
                 case .newestFirst: keys = [("r.created_ms", false), ("r.id", false)]
+                case .soonestExpiry: keys = [("coalesce(r.expires_ms, 9223372036854775807)", true), ("r.id", true)]
                 }
                 var pageClauses = clauses
                 var pageValues = values
@@ -33,10 +34,12 @@ extension PostgresStore {
                     return "$\(pageValues.count)"
                 }
                 if let c = q.cursor {
-                    let cursorValues: [PGValue] =
-                        q.order == .severityThenOldest
-                        ? [.int(c.severityRank), .integer(c.createdAt.milliseconds), .integer(c.id)]
-                        : [.integer(c.createdAt.milliseconds), .integer(c.id)]
+                    let cursorValues: [PGValue]
+                    switch q.order {
+                    case .severityThenOldest: cursorValues = [.int(c.severityRank), .integer(c.createdAt.milliseconds), .integer(c.id)]
+                    case .newestFirst: cursorValues = [.integer(c.createdAt.milliseconds), .integer(c.id)]
+                    case .soonestExpiry: cursorValues = [.integer(c.expiryKey), .integer(c.id)]
+                    }
                     pageClauses.append("\(keys[0].column) \(keys[0].ascending == forward ? ">=" : "<=") \(bind(cursorValues[0]))")
                     var ors: [String] = []
                     for i in 0..<keys.count {

@@ -36,9 +36,14 @@ extension PostgresStore {
             let state = IntakePlan.startState(of: p, rule: rule)
             let row: PGRow?
             if state == .pending {
+                // The one that still gathers signals: open first, else in force (a target already
+                // banned is not banned twice). Locked, so a revert starting on another host right
+                // now is waited for and its row passed over, as on SQLite's one writer.
                 row = try db.query(
-                    "SELECT id, state FROM remediations WHERE action = $1 AND target = $2 AND state IN ('pending','approved','dispatching')",
-                    [.text(p.action), .text(p.target)]
+                    """
+                    SELECT id, state FROM remediations WHERE action = $1 AND target = $2 AND state IN (\(Self.gatheringStates))
+                    ORDER BY state IN ('pending','approved','dispatching') DESC, id DESC LIMIT 1 FOR UPDATE
+                    """, [.text(p.action), .text(p.target)]
                 ).first
             } else {
                 row = try db.query(
@@ -75,6 +80,10 @@ extension PostgresStore {
         return outcome
     }
 
+    /// The states whose remediation a new signal of its (action, target) attaches to
+    /// (`RemediationState.gathersSignals`), as SQL literals.
+    static let gatheringStates = RemediationState.allCases.filter(\.gathersSignals).map { "'\($0.rawValue)'" }.joined(separator: ",")
+
     private func apply(_ plan: IntakePlan, record: SignalRecord, signal: Signal, rule: Rule, config: GavelConfig, at now: Timestamp) throws
         -> IntakeOutcome
     {
@@ -85,6 +94,14 @@ extension PostgresStore {
             switch step.disposition {
             case .attach(let existing):
                 try link(remediation: existing.id, signal: record.rowID, attach: (now, severityRank))
+                if step.extend, let r = try fetchRemediation(existing.id, depth: .row), let duration = r.durationMs, let current = r.expiresAt {
+                    // A repeat offender: its time in force restarts from now.
+                    let restarted = now.adding(milliseconds: duration)
+                    if restarted > current {
+                        try setExpiry(
+                            r, to: restarted.milliseconds, actor: "gavel", detail: "signal \(signal.signalID) seen again while in force", at: now)
+                    }
+                }
                 ids.append(existing.id)
             case .create(let state, let reason):
                 guard RemediationLifecycle.canStartIn(state, by: .intake) else {
@@ -94,14 +111,15 @@ extension PostgresStore {
                     try db.query(
                         """
                         INSERT INTO remediations (action, target_kind, target, rule_key, rule_name, severity_rank, state, idempotency_key,
-                            created_ms, updated_ms, last_seen_ms, reason, search_text)
-                        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9,$9,$10,$11) RETURNING id
+                            created_ms, updated_ms, last_seen_ms, reason, search_text, suggested_duration_ms)
+                        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9,$9,$10,$11,$12) RETURNING id
                         """,
                         [
                             .text(step.action), .text(step.targetKind.rawValue), .text(step.target), .text(rule.key), .text(signal.ruleName),
                             .integer(severityRank), .text(state.rawValue), .text("gavel-" + UUID().uuidString.lowercased()),
                             .integer(now.milliseconds), .text(reason),
                             .text(Self.searchText(ruleName: signal.ruleName, ruleKey: rule.key, target: step.target, action: step.action)),
+                            signal.suggestedDurationSeconds.map { .integer(Int64($0) * 1000) } ?? .null,
                         ]
                     ).first?.int64(0) ?? 0
                 try link(remediation: id, signal: record.rowID)

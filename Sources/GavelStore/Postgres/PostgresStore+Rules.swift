@@ -123,7 +123,7 @@ extension PostgresStore {
     @discardableResult
     public func setMode(rule named: String, to mode: RuleMode, by actor: String, at now: Timestamp) throws(StoreError) -> RuleMode? {
         try pgCall {
-            try db.transaction {
+            try transaction {
                 let before = try findRule(named)
                 let key = before?.key ?? named
                 try db.run(
@@ -144,7 +144,7 @@ extension PostgresStore {
 
     public func setAction(rule named: String, action: String, enabled: Bool, by actor: String, at now: Timestamp) throws(StoreError) {
         try pgCall {
-            try db.transaction {
+            try transaction {
                 guard var r = try findRule(named) else { throw StoreError.notFound("no detection rule '\(named)'") }
                 let before = r.disabledActions.sorted().joined(separator: ",")
                 if enabled { r.disabledActions.remove(action) } else { r.disabledActions.insert(action) }
@@ -168,7 +168,7 @@ extension PostgresStore {
 
     public func setAutomaticDispatch(enabled: Bool, by actor: String, at now: Timestamp) throws(StoreError) {
         try pgCall {
-            try db.transaction {
+            try transaction {
                 let before = try killSwitchOn()
                 try db.run(
                     "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -32,14 +32,17 @@ extension SQLiteStore {
                 switch q.order {
                 case .severityThenOldest: keys = [("r.severity_rank", false), ("r.created_ms", true), ("r.id", true)]
                 case .newestFirst: keys = [("r.created_ms", false), ("r.id", false)]
+                case .soonestExpiry: keys = [("coalesce(r.expires_ms, 9223372036854775807)", true), ("r.id", true)]
                 }
                 var pageClauses = clauses
                 var pageValues = values
                 if let c = q.cursor {
-                    let cursorValues: [SQLValue] =
-                        q.order == .severityThenOldest
-                        ? [.integer(Int64(c.severityRank)), .integer(c.createdAt.milliseconds), .integer(c.id)]
-                        : [.integer(c.createdAt.milliseconds), .integer(c.id)]
+                    let cursorValues: [SQLValue]
+                    switch q.order {
+                    case .severityThenOldest: cursorValues = [.integer(Int64(c.severityRank)), .integer(c.createdAt.milliseconds), .integer(c.id)]
+                    case .newestFirst: cursorValues = [.integer(c.createdAt.milliseconds), .integer(c.id)]
+                    case .soonestExpiry: cursorValues = [.integer(c.expiryKey), .integer(c.id)]
+                    }
                     // The first key's bound, then: after the cursor (forward) or before it (backward),
                     // lexicographically on the keys.
                     pageClauses.append("\(keys[0].column) \(keys[0].ascending == forward ? ">=" : "<=") ?")

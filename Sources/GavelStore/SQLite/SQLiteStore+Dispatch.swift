@@ -6,43 +6,65 @@ extension SQLiteStore {
         -> [DispatchClaim]
     {
         try storeCall {
-            let from = RemediationState.approved
-            let to = try RemediationLifecycle.next(from: from, on: .claim, by: .dispatcher)
-            let due = "r.state = ? AND (r.next_attempt_ms IS NULL OR r.next_attempt_ms <= ?)"
+            let approved = RemediationState.approved
+            let dispatching = try RemediationLifecycle.next(from: approved, on: .claim, by: .dispatcher)
+            let reverting = try RemediationLifecycle.next(from: .reverting, on: .claim, by: .dispatcher)
+            let dueDispatch = "r.state = 'approved' AND (r.next_attempt_ms IS NULL OR r.next_attempt_ms <= ?1)"
+            let dueRevert = "r.state = 'reverting' AND r.claimed_by IS NULL AND (r.next_attempt_ms IS NULL OR r.next_attempt_ms <= ?1)"
+            let expired = "r.state = 'dispatched' AND r.expires_ms <= ?1"
             // A read-only look first, so a dispatcher woken after every ingest commit takes the
             // write lock only when something is due (otherwise each wake-up would contend with the
             // ingest writer for the lock and make it wait in the busy handler).
             if db.transactionDepth == 0,
-                try db.query("SELECT 1 FROM remediations r WHERE \(due) LIMIT 1", [.text(from.rawValue), .integer(now.milliseconds)]).isEmpty
+                try db.query(
+                    "SELECT 1 FROM remediations r WHERE (\(dueDispatch)) OR (\(dueRevert)) OR (\(expired)) LIMIT 1", [.integer(now.milliseconds)]
+                ).isEmpty
             {
                 return []
             }
             return try db.writeTransaction {
+                try startDueReverts(config: config, at: now)
                 let rows = try db.query(
-                    "SELECT \(Self.remediationColumns) FROM remediations r WHERE \(due) ORDER BY coalesce(r.next_attempt_ms, 0), r.id LIMIT ?",
-                    [.text(from.rawValue), .integer(now.milliseconds), .integer(Int64(max(1, limit)))])
+                    """
+                    SELECT \(Self.remediationColumns) FROM remediations r WHERE (\(dueDispatch)) OR (\(dueRevert))
+                    ORDER BY coalesce(r.next_attempt_ms, 0), r.id LIMIT ?2
+                    """, [.integer(now.milliseconds), .integer(Int64(max(1, limit)))])
                 var claims: [DispatchClaim] = []
                 let lease = now.adding(milliseconds: leaseMs)
                 for row in rows {
                     var r = try remediation(from: row, depth: .row)
+                    let kind: Attempt.Kind = r.state == .reverting ? .revert : .dispatch
+                    let to = kind == .revert ? reverting : dispatching
                     let changed = try db.run(
                         """
-                        UPDATE remediations SET state = ?, attempts = attempts + 1, claimed_by = ?, lease_until_ms = ?, updated_ms = ?
-                        WHERE id = ? AND state = ?
+                        UPDATE remediations SET state = ?, attempts = attempts + ?, claimed_by = ?, lease_until_ms = ?, updated_ms = ?
+                        WHERE id = ? AND state = ? AND claimed_by IS NULL
                         """,
                         [
-                            .text(to.rawValue), .text(worker), .integer(lease.milliseconds), .integer(now.milliseconds), .integer(r.id),
-                            .text(from.rawValue),
+                            .text(to.rawValue), .integer(kind == .dispatch ? 1 : 0), .text(worker), .integer(lease.milliseconds),
+                            .integer(now.milliseconds), .integer(r.id), .text(r.state.rawValue),
                         ])
                     guard changed == 1 else { continue }
-                    try db.run("INSERT INTO attempts (remediation, started_ms) VALUES (?, ?)", [.integer(r.id), .integer(now.milliseconds)])
+                    try db.run(
+                        "INSERT INTO attempts (remediation, started_ms, kind) VALUES (?, ?, ?)",
+                        [.integer(r.id), .integer(now.milliseconds), .text(kind.rawValue)])
                     let attemptID = db.lastInsertRowID
+                    let number =
+                        try db.query(
+                            "SELECT count(*) FROM attempts WHERE remediation = ? AND kind = ?", [.integer(r.id), .text(kind.rawValue)]
+                        ).first?.int(0) ?? 1
                     r.state = to
-                    r.attempts += 1
+                    if kind == .dispatch { r.attempts += 1 }
                     r.claim = Claim(worker: worker, leaseUntil: lease)
+                    let request: Result<RenderedRequest, DispatchRefusal>
+                    if kind == .revert {
+                        request = r.revertRequest.map { .success($0) } ?? .failure(DispatchRefusal("no revert request was bound"))
+                    } else {
+                        request = try self.request(for: r, config: config)
+                    }
                     claims.append(
                         DispatchClaim(
-                            remediation: r, attempt: r.attempts, attemptID: attemptID, request: try request(for: r, config: config),
+                            kind: kind, remediation: r, attempt: number, attemptID: attemptID, request: request,
                             claim: Claim(worker: worker, leaseUntil: lease)))
                 }
                 return claims
@@ -67,7 +89,7 @@ extension SQLiteStore {
     }
 
     @discardableResult
-    public func finish(_ claim: DispatchClaim, _ report: AttemptReport, at now: Timestamp) throws(StoreError) -> Bool {
+    public func finish(_ claim: DispatchClaim, _ report: AttemptReport, config: GavelConfig, at now: Timestamp) throws(StoreError) -> Bool {
         try storeCall {
             try db.writeTransaction {
                 let event: RemediationEvent
@@ -85,7 +107,7 @@ extension SQLiteStore {
                     event = .fail
                     outcome = .failed
                 }
-                let from = RemediationState.dispatching
+                let from: RemediationState = claim.kind == .revert ? .reverting : .dispatching
                 let to = try RemediationLifecycle.next(from: from, on: event, by: .dispatcher)
                 // What the attempt did is recorded even when the claim was lost meanwhile.
                 try db.run(
@@ -94,25 +116,58 @@ extension SQLiteStore {
                         .integer(Int64(report.durationMs)), .int(report.status), .text(outcome.rawValue), .text(report.error),
                         .text(report.response), .integer(claim.attemptID),
                     ])
+                var extra = ""
+                var extraValues: [SQLValue] = []
+                if claim.kind == .dispatch && to == .dispatched {
+                    let r = claim.remediation
+                    let duration = try inForceDuration(of: r, config: config, at: now)
+                    extra = ", dispatched_ms = ?, duration_ms = ?, expires_ms = ?, dispatch_response = ?"
+                    extraValues = [
+                        .integer(now.milliseconds), duration.map { .integer($0) } ?? .null,
+                        duration.map { .integer(now.adding(milliseconds: $0).milliseconds) } ?? .null, .text(report.response),
+                    ]
+                } else if claim.kind == .revert && to == .reverted {
+                    extra = ", reverted_ms = ?, expires_ms = NULL"
+                    extraValues = [.integer(now.milliseconds)]
+                }
                 let changed = try db.run(
                     """
                     UPDATE remediations SET state = ?, last_status = ?, last_error = ?, next_attempt_ms = ?, claimed_by = NULL,
-                        lease_until_ms = NULL, updated_ms = ?
+                        lease_until_ms = NULL, updated_ms = ?\(extra)
                     WHERE id = ? AND state = ? AND claimed_by = ?
                     """,
-                    [
-                        .text(to.rawValue), .int(report.status), .text(report.error), next, .integer(now.milliseconds), .integer(claim.id),
-                        .text(from.rawValue), .text(claim.claim.worker),
+                    [.text(to.rawValue), .int(report.status), .text(report.error), next, .integer(now.milliseconds)] + extraValues + [
+                        .integer(claim.id), .text(from.rawValue), .text(claim.claim.worker),
                     ])
                 guard changed == 1 else { return false }
+                let what = claim.kind == .revert ? "revert attempt" : "attempt"
                 let detail =
-                    "attempt \(claim.attempt): " + (report.status.map { "status \($0)" } ?? "no status") + (report.error.map { ", \($0)" } ?? "")
+                    "\(what) \(claim.attempt): " + (report.status.map { "status \($0)" } ?? "no status") + (report.error.map { ", \($0)" } ?? "")
+                let after = event == .retryLater ? "\(to.rawValue) (retry)" : to.rawValue
                 try audit(
-                    actor: "dispatcher", action: "dispatch", subject: "remediation \(claim.id)", before: from.rawValue,
-                    after: to == .approved ? "approved (retry)" : to.rawValue, detail: detail, at: now)
+                    actor: "dispatcher", action: claim.kind == .revert ? "revert-dispatch" : "dispatch", subject: "remediation \(claim.id)",
+                    before: from.rawValue, after: after, detail: detail, at: now)
                 return true
             }
         }
+    }
+
+    /// How long a remediation stays in force from now (nil: permanent): the rule's or action's
+    /// duration, else the sender's suggestion when the action can be reverted; escalated when the
+    /// same (action, target) was in force before within the action's escalation window.
+    func inForceDuration(of r: Remediation, config: GavelConfig, at now: Timestamp) throws -> Int64? {
+        guard let action = config.actions[r.action], action.revert != nil, !action.irreversible else { return nil }
+        let suggested = try db.query("SELECT suggested_duration_ms FROM remediations WHERE id = ?", [.integer(r.id)]).first?.int64(0)
+        let ruleOverride = config.ruleConfig(ruleID: r.ruleKey, ruleName: r.ruleName)?.durations[r.action]
+        let base: Int64? = ruleOverride ?? (action.durationMs ?? suggested)
+        guard let escalation = action.escalation else { return base }
+        let previous = try db.query(
+            """
+            SELECT dispatched_ms, duration_ms FROM remediations WHERE action = ? AND target = ? AND id != ? AND dispatched_ms IS NOT NULL
+            ORDER BY dispatched_ms DESC LIMIT 1
+            """, [.text(r.action), .text(r.target), .integer(r.id)]
+        ).first.map { (since: Timestamp(milliseconds: $0.int64(0) ?? 0), durationMs: $0.int64(1)) }
+        return escalation.duration(base: base, previous: previous, now: now)
     }
 
     public func withdrawClaim(_ claim: DispatchClaim, reason: String, at now: Timestamp) throws(StoreError) {
@@ -162,30 +217,32 @@ extension SQLiteStore {
     public func recoverClaims(at now: Timestamp, isDead: (String) -> Bool, isIdempotent: (String) -> Bool) throws(StoreError) -> [Int64] {
         try storeCall {
             // Look first without the write lock: recovery runs every few seconds.
-            let candidates = try db.query("SELECT id FROM remediations WHERE state = 'dispatching' LIMIT 1")
-            if candidates.isEmpty { return [] }
+            let held = "(state = 'dispatching' OR (state = 'reverting' AND claimed_by IS NOT NULL))"
+            if try db.query("SELECT id FROM remediations WHERE \(held) LIMIT 1").isEmpty { return [] }
             return try db.writeTransaction {
                 var recovered: [Int64] = []
-                for r in try db.query("SELECT id, action, claimed_by, lease_until_ms FROM remediations WHERE state = 'dispatching'") {
-                    guard let id = r.int64(0) else { continue }
+                for r in try db.query("SELECT id, action, claimed_by, lease_until_ms, state FROM remediations WHERE \(held)") {
+                    guard let id = r.int64(0), let from = RemediationState(rawValue: r.string(4) ?? "") else { continue }
                     let holder = r.string(2) ?? ""
                     let leaseRanOut = r.int64(3).map { $0 < now.milliseconds } ?? false
                     guard leaseRanOut || isDead(holder) else { continue }
                     let idempotent = isIdempotent(r.string(1) ?? "")
-                    let to = try RemediationLifecycle.next(from: .dispatching, on: idempotent ? .requeue : .abandon, by: .recovery)
+                    let to = try RemediationLifecycle.next(from: from, on: idempotent ? .requeue : .abandon, by: .recovery)
                     let error: String? = idempotent ? nil : "interrupted; outcome unknown"
                     try db.run(
                         """
                         UPDATE remediations SET state = ?, last_error = coalesce(?, last_error), claimed_by = NULL, lease_until_ms = NULL,
-                            updated_ms = ? WHERE id = ? AND state = 'dispatching'
-                        """, [.text(to.rawValue), .text(error), .integer(now.milliseconds), .integer(id)])
+                            updated_ms = ? WHERE id = ? AND state = ?
+                        """, [.text(to.rawValue), .text(error), .integer(now.milliseconds), .integer(id), .text(from.rawValue)])
                     try db.run(
                         "UPDATE attempts SET outcome = 'interrupted', error = 'interrupted; outcome unknown' WHERE remediation = ? AND outcome IS NULL",
                         [.integer(id)])
                     let why = leaseRanOut ? "the lease of \(holder) ran out" : "\(holder) is gone"
+                    let what = from == .reverting ? "revert " : ""
                     try audit(
-                        actor: "dispatcher", action: "recover", subject: "remediation \(id)", before: "dispatching", after: to.rawValue,
-                        detail: (idempotent ? "re-queued with the same idempotency key" : "interrupted; outcome unknown") + " (\(why))", at: now)
+                        actor: "dispatcher", action: "recover", subject: "remediation \(id)", before: from.rawValue, after: to.rawValue,
+                        detail: what + (idempotent ? "re-queued with the same idempotency key" : "interrupted; outcome unknown") + " (\(why))",
+                        at: now)
                     recovered.append(id)
                 }
                 return recovered

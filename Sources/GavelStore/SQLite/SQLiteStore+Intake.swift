@@ -26,9 +26,12 @@ extension SQLiteStore {
             let state = IntakePlan.startState(of: p, rule: rule)
             let row: Row?
             if state == .pending {
+                let gathering = RemediationState.allCases.filter(\.gathersSignals)
+                let marks = gathering.map { _ in "?" }.joined(separator: ",")
                 row = try db.query(
-                    "SELECT id, state FROM remediations WHERE action = ? AND target = ? AND state IN ('pending','approved','dispatching')",
-                    [.text(p.action), .text(p.target)]
+                    "SELECT id, state FROM remediations WHERE action = ? AND target = ? AND state IN (\(marks)) "
+                        + "ORDER BY state IN ('pending','approved','dispatching') DESC, id DESC LIMIT 1",
+                    [.text(p.action), .text(p.target)] + gathering.map { .text($0.rawValue) }
                 ).first
             } else {
                 row = try db.query(
@@ -73,6 +76,13 @@ extension SQLiteStore {
                             severity_rank = max(severity_rank, ?) WHERE id = ?
                         """, [.integer(now.milliseconds), .integer(now.milliseconds), .integer(severityRank), .integer(existing.id)])
                 }
+                if step.extend, let r = try fetchRemediation(existing.id, depth: .row), let duration = r.durationMs, let current = r.expiresAt {
+                    let restarted = now.adding(milliseconds: duration)
+                    if restarted > current {
+                        try setExpiry(
+                            r, to: restarted.milliseconds, actor: "gavel", detail: "signal \(signal.signalID) seen again while in force", at: now)
+                    }
+                }
                 ids.append(existing.id)
             case .create(let state, let reason):
                 guard RemediationLifecycle.canStartIn(state, by: .intake) else {
@@ -81,14 +91,15 @@ extension SQLiteStore {
                 try db.run(
                     """
                     INSERT INTO remediations (action, target_kind, target, rule_key, rule_name, severity_rank, state, idempotency_key,
-                        created_ms, updated_ms, last_seen_ms, reason, search_text)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+                        created_ms, updated_ms, last_seen_ms, reason, search_text, suggested_duration_ms)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                     """,
                     [
                         .text(step.action), .text(step.targetKind.rawValue), .text(step.target), .text(rule.key), .text(signal.ruleName),
                         .integer(severityRank), .text(state.rawValue), .text("gavel-" + UUID().uuidString.lowercased()),
                         .integer(now.milliseconds), .integer(now.milliseconds), .integer(now.milliseconds), .text(reason),
                         .text(Self.searchText(ruleName: signal.ruleName, ruleKey: rule.key, target: step.target, action: step.action)),
+                        signal.suggestedDurationSeconds.map { .integer(Int64($0) * 1000) } ?? .null,
                     ])
                 let id = db.lastInsertRowID
                 try db.run("INSERT INTO remediation_signals (remediation, signal) VALUES (?, ?)", [.integer(id), .integer(record.rowID)])

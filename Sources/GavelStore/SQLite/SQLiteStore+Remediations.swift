@@ -49,12 +49,16 @@ extension SQLiteStore {
 
     public func attempts(ofRemediation id: Int64) throws(StoreError) -> [Attempt] {
         try storeCall {
-            try db.query(
-                "SELECT id, started_ms, duration_ms, status, outcome, error, response FROM attempts WHERE remediation = ? ORDER BY id",
+            var numbers: [Attempt.Kind: Int] = [:]
+            return try db.query(
+                "SELECT id, started_ms, duration_ms, status, outcome, error, response, kind FROM attempts WHERE remediation = ? ORDER BY id",
                 [.integer(id)]
-            ).enumerated().map { i, a in
-                Attempt(
-                    id: a.int64(0) ?? 0, remediationID: id, number: i + 1, startedAt: Timestamp(milliseconds: a.int64(1) ?? 0),
+            ).map { a in
+                let kind = Attempt.Kind(rawValue: a.string(7) ?? "") ?? .dispatch
+                numbers[kind, default: 0] += 1
+                return Attempt(
+                    id: a.int64(0) ?? 0, remediationID: id, kind: kind, number: numbers[kind] ?? 1,
+                    startedAt: Timestamp(milliseconds: a.int64(1) ?? 0),
                     durationMs: a.int64(2).map { Int($0) }, status: a.int64(3).map { Int($0) },
                     outcome: a.string(4).flatMap(Attempt.Outcome.init(rawValue:)), error: a.string(5), response: a.string(6))
             }
@@ -92,6 +96,70 @@ extension SQLiteStore {
         guard let current = try fetchRemediation(id, depth: .row) else {
             throw StoreError.notFound("remediation \(id) does not exist")
         }
+        // Decisions on a revert: approving a proposed revert (or retrying a failed one) starts it;
+        // rejecting a proposed revert keeps the remediation in force.
+        switch (current.state, decision) {
+        case (.revertPending, .approve), (.revertFailed, .retry):
+            try startRevert(
+                current, event: decision.event, cause: cause, by: actor, reason: current.revertReason ?? "revert approved", config: config, at: now)
+            return
+        case (.revertPending, .reject(let text)):
+            let kept = try RemediationLifecycle.next(from: current.state, on: .reject, by: cause)
+            let changed = try db.run(
+                "UPDATE remediations SET state = ?, revert_reason = ?, updated_ms = ? WHERE id = ? AND state = ?",
+                [.text(kept.rawValue), .text("revert rejected: \(text)"), .integer(now.milliseconds), .integer(id), .text(current.state.rawValue)])
+            if changed == 1 {
+                try audit(
+                    actor: actor, action: "reject-revert", subject: "remediation \(id)", before: current.state.rawValue, after: kept.rawValue,
+                    detail: text, at: now)
+            }
+            return
+        case (.pending, .approve):
+            if let ttl = config.pendingTTL(action: current.action, ruleID: current.ruleKey, ruleName: current.ruleName),
+                now.milliseconds(since: current.createdAt) > ttl
+            {
+                throw StoreError.conflict(
+                    DecisionConflict(
+                        id: id, state: .expired, decidedBy: nil, decidedAt: nil,
+                        reason: "pending longer than \(DurationText.text(ttl)) without a decision", wanted: decision.verb))
+            }
+            let required = config.requiredApprovals(action: current.action, ruleID: current.ruleKey, ruleName: current.ruleName)
+            if required > 1 {
+                guard cause == .analyst else {
+                    throw StoreError.refused("remediation \(id) needs \(required) approvals by different analysts: auto mode never counts as one")
+                }
+                if let mine = current.approvals.first(where: { $0.analyst == actor }) {
+                    throw StoreError.refused(
+                        "\(actor) already approved remediation \(id) at \(mine.at.rfc3339) (\(current.approvals.count) of \(required) approvals): "
+                            + "another analyst must approve it")
+                }
+                try db.run(
+                    "INSERT INTO approvals (remediation, analyst, at_ms) VALUES (?,?,?)", [.integer(id), .text(actor), .integer(now.milliseconds)])
+                let count = current.approvals.count + 1
+                if count < required {
+                    let stays = try RemediationLifecycle.next(from: current.state, on: .endorse, by: cause)
+                    let changed = try db.run(
+                        "UPDATE remediations SET state = ?, updated_ms = ? WHERE id = ? AND state = ?",
+                        [.text(stays.rawValue), .integer(now.milliseconds), .integer(id), .text(current.state.rawValue)])
+                    guard changed == 1 else {
+                        throw StoreError.conflict(
+                            DecisionConflict(
+                                id: id, state: current.state, decidedBy: current.decidedBy, decidedAt: current.decidedAt, reason: nil,
+                                wanted: "approve"))
+                    }
+                    try audit(
+                        actor: actor, action: "approve", subject: "remediation \(id)", before: current.state.rawValue, after: stays.rawValue,
+                        detail: "\(count) of \(required) approvals", at: now)
+                    return
+                }
+            } else {
+                try db.run(
+                    "INSERT OR REPLACE INTO approvals (remediation, analyst, at_ms) VALUES (?,?,?)",
+                    [.integer(id), .text(actor), .integer(now.milliseconds)])
+            }
+        default:
+            break
+        }
         let to: RemediationState
         do {
             to = try RemediationLifecycle.next(from: current.state, on: decision.event, by: cause)
@@ -106,8 +174,11 @@ extension SQLiteStore {
         var decidedBy: SQLValue = .text(actor)
         var decidedAt: SQLValue = .integer(now.milliseconds)
         var reason: SQLValue = .null
+        var nextAttempt: SQLValue = .null
         switch decision {
         case .approve:
+            // A grace delay: the approval waits, visibly, and can be withdrawn before it goes.
+            if let grace = config.actions[current.action]?.graceMs { nextAttempt = .integer(now.adding(milliseconds: grace).milliseconds) }
             // The request is bound here, at the approval: every attempt and retry sends these
             // bytes. One that cannot be rendered safely stays unbound; the dispatcher then fails
             // it with the refusal, and nothing is sent.
@@ -125,15 +196,16 @@ extension SQLiteStore {
         case .withdraw:
             decidedBy = .null
             decidedAt = .null
+            try db.run("DELETE FROM approvals WHERE remediation = ?", [.integer(id)])
         }
         let changed = try db.run(
             """
-            UPDATE remediations SET state = ?, decided_by = ?, decided_ms = ?, updated_ms = ?, reason = ?, next_attempt_ms = NULL,
+            UPDATE remediations SET state = ?, decided_by = ?, decided_ms = ?, updated_ms = ?, reason = ?, next_attempt_ms = ?,
                 bound_request = ?, config_version = ?, last_error = CASE WHEN ? THEN NULL ELSE last_error END
             WHERE id = ? AND state = ?
             """,
             [
-                .text(to.rawValue), decidedBy, decidedAt, .integer(now.milliseconds), reason, bound, version,
+                .text(to.rawValue), decidedBy, decidedAt, .integer(now.milliseconds), reason, nextAttempt, bound, version,
                 .integer(decision == .retry ? 1 : 0), .integer(id), .text(current.state.rawValue),
             ])
         guard changed == 1 else {

@@ -25,7 +25,8 @@ public final class SQLiteStore: Store {
     static let remediationColumns = """
         r.id, r.action, r.target_kind, r.target, r.rule_key, r.rule_name, r.severity_rank, r.state, r.idempotency_key, r.signals,
         r.decided_by, r.decided_ms, r.reason, r.attempts, r.last_status, r.last_error, r.created_ms, r.updated_ms, r.last_seen_ms,
-        r.next_attempt_ms, r.claimed_by, r.lease_until_ms, r.bound_request, r.request, r.config_version
+        r.next_attempt_ms, r.claimed_by, r.lease_until_ms, r.bound_request, r.request, r.config_version, r.dispatched_ms, r.expires_ms,
+        r.duration_ms, r.dispatch_response, r.revert_request, r.reverted_by, r.reverted_ms, r.revert_reason
         """
 
     /// How much of a remediation's signals a mapping reads.
@@ -56,7 +57,7 @@ public final class SQLiteStore: Store {
             ).compactMap { $0.string(0) }
         }
         let claim = r.string(20).map { Claim(worker: $0, leaseUntil: r.int64(21).map(Timestamp.init(milliseconds:))) }
-        return Remediation(
+        var remediation = Remediation(
             id: id, action: r.string(1) ?? "", targetKind: TargetKind(rawValue: r.string(2) ?? "") ?? .signal, target: r.string(3) ?? "",
             ruleKey: r.string(4) ?? "", ruleName: r.string(5), severity: Severity(rank: r.int(6)),
             state: RemediationState(rawValue: r.string(7) ?? "") ?? .pending, idempotencyKey: r.string(8) ?? "", signalCount: r.int(9),
@@ -67,7 +68,16 @@ public final class SQLiteStore: Store {
             updatedAt: Timestamp(milliseconds: r.int64(17) ?? 0), lastSeenAt: Timestamp(milliseconds: r.int64(18) ?? 0),
             nextAttemptAt: r.int64(19).map(Timestamp.init(milliseconds:)), claim: claim,
             boundRequest: r.string(22).flatMap(RenderedRequest.init(storageText:)), legacyRequestText: r.string(23),
-            configVersion: r.int64(24).map { Int($0) })
+            configVersion: r.int64(24).map { Int($0) }, inForceSince: r.int64(25).map(Timestamp.init(milliseconds:)),
+            expiresAt: r.int64(26).map(Timestamp.init(milliseconds:)), durationMs: r.int64(27))
+        remediation.dispatchResponse = r.string(28)
+        remediation.revertRequest = r.string(29).flatMap(RenderedRequest.init(storageText:))
+        remediation.revertedBy = r.string(30)
+        remediation.revertedAt = r.int64(31).map(Timestamp.init(milliseconds:))
+        remediation.revertReason = r.string(32)
+        remediation.approvals = try db.query("SELECT analyst, at_ms FROM approvals WHERE remediation = ? ORDER BY at_ms, analyst", [.integer(id)])
+            .map { Approval(analyst: $0.string(0) ?? "", at: Timestamp(milliseconds: $0.int64(1) ?? 0)) }
+        return remediation
     }
 
     /// The remediation with this id, mapped at `depth`; nil when missing.
@@ -79,7 +89,19 @@ public final class SQLiteStore: Store {
 
     // MARK: - Audit
 
-    /// Appends one row to the audit log (in the caller's transaction).
+    /// The columns `auditEntry(from:)` reads.
+    static let auditColumns = "id, at_ms, actor, action, subject, before, after, detail, prev_hash, hash"
+
+    /// Maps one `auditColumns` row to an `AuditEntry`.
+    static func auditEntry(from r: Row) -> AuditEntry {
+        AuditEntry(
+            id: r.int64(0) ?? 0, at: Timestamp(milliseconds: r.int64(1) ?? 0), actor: r.string(2) ?? "", action: r.string(3) ?? "",
+            subject: r.string(4) ?? "", before: r.string(5), after: r.string(6), detail: r.string(7), previousHash: r.string(8),
+            hash: r.string(9))
+    }
+
+    /// Appends one row to the audit log (in the caller's write transaction), chained to the one
+    /// before (`AuditChain`): the write lock serializes appends, so ids and the chain agree.
     /// - Parameters:
     ///   - actor: who did it (`--by`, the OS user, `auto:RULE`, `dispatcher`, `gavel` for the system).
     ///   - action: what was done (`approve`, `reject`, `mode`, `dispatch`, …).
@@ -87,17 +109,21 @@ public final class SQLiteStore: Store {
     func audit(
         actor: String, action: String, subject: String, before: String? = nil, after: String? = nil, detail: String? = nil, at now: Timestamp
     ) throws {
+        let last = try db.query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").first
+        let entry = AuditEntry(
+            id: (last?.int64(0) ?? 0) + 1, at: now, actor: actor, action: action, subject: subject, before: before, after: after, detail: detail)
+        let previous = last?.string(1) ?? AuditChain.genesis
         try db.run(
-            "INSERT INTO audit (at_ms, actor, action, subject, before, after, detail) VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO audit (id, at_ms, actor, action, subject, before, after, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
-                .integer(now.milliseconds), .text(actor), .text(action), .text(subject), .text(before), .text(after),
-                .text(detail),
+                .integer(entry.id), .integer(now.milliseconds), .text(actor), .text(action), .text(subject), .text(before), .text(after),
+                .text(detail), .text(previous), .text(AuditChain.hash(previous: previous, content: entry.chainContent)),
             ])
     }
 
     public func auditEntries(limit: Int, before: Int64?, subject: String?) throws(StoreError) -> [AuditEntry] {
         try storeCall {
-            var sql = "SELECT id, at_ms, actor, action, subject, before, after, detail FROM audit WHERE id < ?"
+            var sql = "SELECT \(Self.auditColumns) FROM audit WHERE id < ?"
             var values: [SQLValue] = [.integer(before ?? Int64.max)]
             if let subject {
                 sql += " AND subject = ?"
@@ -105,11 +131,15 @@ public final class SQLiteStore: Store {
             }
             sql += " ORDER BY id DESC LIMIT ?"
             values.append(.integer(limit == 0 ? -1 : Int64(limit)))
-            return try db.query(sql, values).map {
-                AuditEntry(
-                    id: $0.int64(0) ?? 0, at: Timestamp(milliseconds: $0.int64(1) ?? 0), actor: $0.string(2) ?? "",
-                    action: $0.string(3) ?? "", subject: $0.string(4) ?? "", before: $0.string(5), after: $0.string(6), detail: $0.string(7))
-            }
+            return try db.query(sql, values).map(Self.auditEntry(from:))
+        }
+    }
+
+    public func auditChain(after id: Int64, limit: Int) throws(StoreError) -> [AuditEntry] {
+        try storeCall {
+            try db.query(
+                "SELECT \(Self.auditColumns) FROM audit WHERE id > ? ORDER BY id LIMIT ?", [.integer(id), .integer(limit == 0 ? -1 : Int64(limit))]
+            ).map(Self.auditEntry(from:))
         }
     }
 }

@@ -18,7 +18,7 @@ enum Schema {
         var after: (@Sendable (Database) throws -> Void)?
     }
 
-    static let migrations: [Migration] = sqlMigrations.map { Migration(sql: $0) } + [renovation]
+    static let migrations: [Migration] = sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch, accountability]
 
     static let sqlMigrations: [String] = [
         // 1: signals, entities, deliveries, intake errors, audit log, rules, remediations.
@@ -354,6 +354,72 @@ enum Schema {
                     ruleName: row.string(1), ruleKey: row.string(2) ?? "", target: row.string(3) ?? "",
                     action: row.string(4) ?? "")
                 try db.run("UPDATE remediations SET search_text = ? WHERE id = ?", [.text(text), row[0]])
+            }
+        })
+
+    /// 5: remediations that end (issue 12): when one came into force, when it expires and for how
+    /// long, the sender's suggested duration, the dispatch's response (for a revert's
+    /// `{{response.json.…}}`), the revert request bound when the revert was decided, who reverted it,
+    /// when and why; attempts know whether they dispatched or reverted; allowlist entries added with
+    /// `gavel allowlist add`. Rows already dispatched came into force when they were last updated.
+    static let lifeAfterDispatch = Migration(
+        sql: """
+            ALTER TABLE remediations ADD COLUMN dispatched_ms INTEGER;
+            ALTER TABLE remediations ADD COLUMN expires_ms INTEGER;
+            ALTER TABLE remediations ADD COLUMN duration_ms INTEGER;
+            ALTER TABLE remediations ADD COLUMN suggested_duration_ms INTEGER;
+            ALTER TABLE remediations ADD COLUMN dispatch_response TEXT;
+            ALTER TABLE remediations ADD COLUMN revert_request TEXT;
+            ALTER TABLE remediations ADD COLUMN reverted_by TEXT;
+            ALTER TABLE remediations ADD COLUMN reverted_ms INTEGER;
+            ALTER TABLE remediations ADD COLUMN revert_reason TEXT;
+            ALTER TABLE attempts ADD COLUMN kind TEXT NOT NULL DEFAULT 'dispatch';
+            CREATE INDEX remediations_expiry ON remediations(state, expires_ms);
+            CREATE INDEX remediations_action_target ON remediations(action, target, state);
+            CREATE TABLE allowlist_entries (
+                id       INTEGER PRIMARY KEY,
+                kind     TEXT NOT NULL,
+                value    TEXT NOT NULL,
+                reason   TEXT NOT NULL,
+                added_by TEXT NOT NULL,
+                added_ms INTEGER NOT NULL,
+                UNIQUE (kind, value)
+            );
+            UPDATE remediations SET dispatched_ms = updated_ms,
+                dispatch_response = (SELECT a.response FROM attempts a WHERE a.remediation = remediations.id AND a.outcome = 'success'
+                                     ORDER BY a.id DESC LIMIT 1)
+            WHERE state = 'dispatched';
+            """)
+
+    /// 6: accountability (issue 14): the audit log as a hash chain (`prev_hash`, `hash`, see
+    /// `AuditChain`; the rows already there are chained in id order), approvals by several
+    /// analysts, notes.
+    static let accountability = Migration(
+        sql: """
+            ALTER TABLE audit ADD COLUMN prev_hash TEXT;
+            ALTER TABLE audit ADD COLUMN hash TEXT;
+            CREATE TABLE approvals (
+                remediation INTEGER NOT NULL REFERENCES remediations(id) ON DELETE CASCADE,
+                analyst     TEXT NOT NULL,
+                at_ms       INTEGER NOT NULL,
+                PRIMARY KEY (remediation, analyst)
+            ) WITHOUT ROWID;
+            CREATE TABLE notes (
+                id          INTEGER PRIMARY KEY,
+                remediation INTEGER NOT NULL REFERENCES remediations(id) ON DELETE CASCADE,
+                author      TEXT NOT NULL,
+                at_ms       INTEGER NOT NULL,
+                text        TEXT NOT NULL
+            );
+            CREATE INDEX notes_remediation ON notes(remediation, id);
+            """,
+        after: { db in
+            var previous = AuditChain.genesis
+            for row in try db.query("SELECT \(SQLiteStore.auditColumns) FROM audit ORDER BY id") {
+                let entry = SQLiteStore.auditEntry(from: row)
+                let hash = AuditChain.hash(previous: previous, content: entry.chainContent)
+                try db.run("UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?", [.text(previous), .text(hash), .integer(entry.id)])
+                previous = hash
             }
         })
 

@@ -29,7 +29,7 @@ import Testing
                 for c in batch {
                     seen.add(c.id)
                     claimed.add()
-                    _ = try? store.finish(c, AttemptReport(result: .dispatched, status: 200), at: .now)
+                    _ = try? store.finish(c, AttemptReport(result: .dispatched, status: 200), config: config, at: .now)
                 }
             }
         }
@@ -47,9 +47,10 @@ import Testing
         let claims = try store.claimDue(worker: "h:1:a", limit: 10, leaseMs: 60_000, config: h.config, at: now)
         #expect(claims.count == 3 && claims.allSatisfy { $0.attempt == 1 && $0.remediation.state == .dispatching })
         #expect(try store.claimDue(worker: "h:1:b", limit: 10, leaseMs: 60_000, config: h.config, at: now).isEmpty)
-        try store.finish(claims[0], AttemptReport(result: .dispatched, status: 200, response: "ok", durationMs: 5), at: now)
-        try store.finish(claims[1], AttemptReport(result: .retry(at: now.adding(milliseconds: 60_000)), status: 503, error: "HTTP 503"), at: now)
-        try store.finish(claims[2], AttemptReport(result: .failed, status: 400, error: "HTTP 400"), at: now)
+        try store.finish(claims[0], AttemptReport(result: .dispatched, status: 200, response: "ok", durationMs: 5), config: h.config, at: now)
+        try store.finish(
+            claims[1], AttemptReport(result: .retry(at: now.adding(milliseconds: 60_000)), status: 503, error: "HTTP 503"), config: h.config, at: now)
+        try store.finish(claims[2], AttemptReport(result: .failed, status: 400, error: "HTTP 400"), config: h.config, at: now)
         #expect(try store.remediation(id: ids[0])?.state == .dispatched)
         let waiting = try #require(try store.remediation(id: ids[1]))
         #expect(waiting.state == .approved && waiting.lastStatus == 503 && waiting.nextAttemptAt != nil)
@@ -75,7 +76,7 @@ import Testing
         #expect(try b.recoverClaims(at: now.adding(milliseconds: 2000), isDead: { _ in false }, isIdempotent: { _ in true }) == ids)
         let requeued = try #require(try b.remediation(id: ids[0]))
         #expect(requeued.state == .approved && requeued.claim == nil)
-        #expect(try a.finish(claim, AttemptReport(result: .dispatched, status: 200), at: now) == false)
+        #expect(try a.finish(claim, AttemptReport(result: .dispatched, status: 200), config: h.config, at: now) == false)
         #expect(try b.remediation(id: ids[0])?.state == .approved)
         let again = try #require(
             try b.claimDue(worker: "near:2:b", limit: 1, leaseMs: 60_000, config: h.config, at: now.adding(milliseconds: 2000)).first)
@@ -90,6 +91,7 @@ import Testing
         let sg = try h.post(signalJSON("s2", rule: "SG", groups: ["sg-0a1b2c3d4e5f60789"])).remediations
         let store = try h.store()
         try store.decide(ban + sg, .approve, by: "alice", config: h.config, at: .now)
+        try store.decide(sg, .approve, by: "bob", config: h.config, at: .now)  // the second of two approvals
         #expect(try store.claimDue(worker: "h:999:dead", limit: 5, leaseMs: 60_000, config: h.config, at: .now).count == 2)
         let recovered = try store.recoverClaims(at: .now, isDead: { $0 == "h:999:dead" }, isIdempotent: { $0 == "ban-ip" })
         #expect(Set(recovered) == Set(ban + sg))
