@@ -2,9 +2,10 @@ import Foundation
 import GavelCore
 import GavelStore
 import GavelStorePostgres
-import GavelStoreSQLite
 import GavelTestSupport
 import Synchronization
+
+@testable import GavelStoreSQLite
 
 /// The engines the store contract suite runs against. Adding an engine is adding a case here and
 /// its branch in `StoreHarness.init` (the one factory); every contract test then runs on it.
@@ -29,6 +30,8 @@ final class StoreHarness {
     let engine: any StoreEngine
     let directory: TemporaryDirectory
     let config: GavelConfig
+    /// The PostgreSQL database's name (nil for SQLite).
+    private var postgresDatabase: String?
     private var intakes: [any SignalIntake] = []
 
     /// - Parameter configJSON: a configuration file's text; nil for the built-in defaults.
@@ -46,6 +49,7 @@ final class StoreHarness {
         case .postgres:
             let uri = try PostgresCluster.shared.get().createDatabase()
             engine = PostgresEngine(uri: uri, displayName: uri)
+            postgresDatabase = uri.split(separator: "/").last.map(String.init)
         }
         _ = try engine.open(.create)
     }
@@ -59,6 +63,15 @@ final class StoreHarness {
         let intake = try engine.intake(config: { chosen }, onCommit: {})
         intakes.append(intake)
         return intake
+    }
+
+    /// Runs SQL on the database behind the store's back, as someone with access to the file or
+    /// the server could (the tamper tests): SQL both engines understand.
+    func runBehindTheStore(_ sql: String) throws {
+        switch kind {
+        case .sqlite: try Database(path: directory.file("gavel.db")).execute(sql)
+        case .postgres: _ = try PostgresCluster.shared.get().psql(sql, database: postgresDatabase ?? "")
+        }
     }
 
     func close() {
