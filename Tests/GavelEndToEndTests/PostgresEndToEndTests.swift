@@ -82,6 +82,9 @@ struct PostgresEndToEndTests {
             SELECT count(*) || ' ' || count(DISTINCT (action, target)) || ' ' || sum(signals) FROM remediations
             """, database: name)
         #expect(remediations.trimmingCharacters(in: .whitespacesAndNewlines) == "250 250 2000")
+        // Both receivers proposed at once: the audit log is still one hash chain.
+        let verify = try GavelBinary.run(["audit", "--verify", "--db", uri])
+        #expect(verify.status == 0 && verify.out.contains("audit log intact: 250 entries"), "\(verify.out) \(verify.err)")
     }
 
     @Test func fiveHundredApprovalsWithADispatcherInEachProcessArriveExactlyOnce() throws {
@@ -137,6 +140,50 @@ struct PostgresEndToEndTests {
         #expect(acks.subtracting(stored).isEmpty, "lost: \(acks.subtracting(stored).sorted().prefix(5))")
         // The other receiver goes on.
         #expect(WebhookConnection(port: b.port).post(Self.signal(999_999, prefix: "after")) == 202)
+    }
+
+    @Test func aBanWithADurationIsRevertedAtExpiryExactlyOnceWhileTwoServesRun() throws {
+        let (cluster, uri, name) = try Self.database()
+        let created = Array(#"{"success":true,"result":{"id":"rule-42"}}"#.utf8)
+        let sink = try LoopbackSink([.status(200, body: created)])
+        defer { sink.stop() }
+        let config = """
+            { "allow_internal_action_urls": true,
+              "actions": { "ban-ip": { "target": "ip",
+                "http": { "url": "\(sink.url("/ban"))", "body": { "ip": "{{ip}}" } },
+                "revert": { "http": { "method": "DELETE", "url": "\(sink.url("/ban/{{ip}}/{{response.json.result.id}}"))", "body": null } },
+                "duration": "2s" } } }
+            """
+        let a = try ServeProcess(config: config, database: uri)
+        defer { a.cleanup() }
+        let b = try ServeProcess(config: config, database: uri)
+        defer { b.cleanup() }
+        let toA = WebhookConnection(port: a.port)
+        let toB = WebhookConnection(port: b.port)
+        let count = 20
+        for n in 0..<count { #expect((n % 2 == 0 ? toA : toB).post(Self.signal(n, prefix: "ttl", pool: count)) == 202) }
+        let approve = try GavelBinary.run(["approve"] + (1...count).map(String.init) + ["--db", uri, "--by", "alice"])
+        #expect(approve.status == 0, "\(approve.err)")
+        waitFor(seconds: 30) { sink.requests.count >= 2 * count }
+        usleep(1_500_000)  // a revert sent twice would have arrived by now
+        let requests = sink.requests.map(RecordedRequest.init)
+        let bans = requests.filter { $0.method == "POST" }
+        let reverts = requests.filter { $0.method == "DELETE" }
+        #expect(bans.count == count && reverts.count == count, "\(requests.count) requests")
+        // Each revert once, with the ban's idempotency key + "-revert" and the id its ban's response gave.
+        let banKeys = Set(bans.flatMap { $0.values("Idempotency-Key") })
+        #expect(Set(reverts.flatMap { $0.values("Idempotency-Key") }) == Set(banKeys.map { $0 + "-revert" }))
+        #expect(Set(reverts.map(\.target)).count == count && reverts.allSatisfy { $0.target.hasSuffix("/rule-42") })
+        waitFor(seconds: 5) {
+            (try? cluster.psql("SELECT count(*) FROM remediations WHERE state = 'reverted'", database: name))?.hasPrefix("\(count)") ?? false
+        }
+        let states = try cluster.psql("SELECT state || ' ' || count(*) FROM remediations GROUP BY state", database: name)
+        #expect(states.trimmingCharacters(in: .whitespacesAndNewlines) == "reverted \(count)")
+        let attempts = try cluster.psql("SELECT kind || ' ' || count(*) FROM attempts GROUP BY kind ORDER BY kind", database: name)
+        #expect(attempts.split(separator: "\n") == ["dispatch \(count)", "revert \(count)"])
+        // Both processes wrote the audit log at once: still one chain.
+        let verify = try GavelBinary.run(["audit", "--verify", "--db", uri])
+        #expect(verify.status == 0 && verify.out.contains("audit log intact"), "\(verify.out) \(verify.err)")
     }
 
     static var canUseAnotherHostName: Bool { getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") }
@@ -234,20 +281,34 @@ struct PostgresEndToEndTests {
         defer { serve.cleanup() }
         #expect(try GavelBinary.run(["demo", "--to", serve.baseURL]).status == 0)
         let db = ["--db", serve.dbPath]
-        #expect(try GavelBinary.run(["approve", "1", "--by", "alice"] + db).status == 0)
+        // Remediation 1 (deleting a security group) is irreversible: two analysts approve it.
+        #expect(try GavelBinary.run(["approve", "1", "--by", "alice", "--yes"] + db).status == 0)
+        #expect(try GavelBinary.run(["approve", "1", "--by", "carol", "--yes"] + db).status == 0)
+        #expect(try GavelBinary.run(["approve", "3", "--by", "alice", "--yes"] + db).status == 0)
         #expect(try GavelBinary.run(["reject", "2", "--reason", "known scanner", "--by", "bob"] + db).status == 0)
+        #expect(try GavelBinary.run(["note", "2", #"carrier NAT "range" \ ask Bob"#, "--by", "bob"] + db).status == 0)
+        #expect(try GavelBinary.run(["allowlist", "add", "198.51.100.0/24", "--reason", "partner office", "--by", "carol"] + db).status == 0)
         waitFor(seconds: 10) { (try? GavelBinary.run(["list", "--state", "dispatched"] + db).out.isEmpty) == false }
         serve.stop()
         let (_, uri, _) = try Self.database()
         let migrated = try GavelBinary.run(["migrate", "--from", serve.dbPath, "--to", uri])
         #expect(migrated.status == 0, "\(migrated.err)")
         #expect(migrated.out.contains("signals") && migrated.out.contains("audit"))
-        for verb in [["list", "--json"], ["signals", "--json"], ["rules", "--json"], ["audit", "--json"]] {
+        let verbs = [
+            ["list", "--json"], ["signals", "--json"], ["rules", "--json"], ["audit", "--json"], ["show", "1", "--json"], ["show", "2", "--json"],
+            ["allowlist", "--json"], ["active", "--json"], ["audit", "--verify"], ["audit", "--export"],
+        ]
+        for verb in verbs {
             let sqlite = try GavelBinary.run(verb + db)
             let postgres = try GavelBinary.run(verb + ["--db", uri])
             #expect(sqlite.status == 0 && postgres.status == 0 && sqlite.out == postgres.out, "\(verb)")
-            #expect(sqlite.out.count > 10)
+            #expect(sqlite.out.count > 10, "\(verb)")
         }
+        // The approvals, the note and the allowlist entry came along; the chain verifies with the same head.
+        let shown = try JSONValue.parse(try GavelBinary.run(["show", "1", "--json", "--db", uri]).out)
+        #expect(shown["approvals"].map { "\($0)" }?.contains("carol") == true, "\(shown)")
+        #expect(try GavelBinary.run(["show", "2", "--json", "--db", uri]).out.contains("carrier NAT"))
+        #expect(try GavelBinary.run(["audit", "--verify", "--db", uri]).out.hasPrefix("audit log intact"))
         // Into a database that is not empty: refused, nothing changed.
         let again = try GavelBinary.run(["migrate", "--from", serve.dbPath, "--to", uri])
         #expect(again.status == 1 && again.err.contains("not empty"), "\(again.err)")
