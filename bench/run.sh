@@ -9,11 +9,13 @@
 # then prints requests/s, p50/p99 latency and the ratios, checks that every 2xx gavel sent
 # is a row in `signals` (zero acknowledged signals missing), and runs bench/auto_latency.sh.
 #
-#   bench/run.sh [--smoke] [--only NAMES] [--duration 10s] [--connections 32] [--no-auto]
+#   bench/run.sh [--smoke] [--only NAMES] [--duration 10s] [--connections 32] [--no-auto] [--new-targets]
 #
 #   --smoke        CI: gavel on SQLite and on PostgreSQL (debug build), 3 s each, the zero-loss
 #                  check only; never judges speed
 #   --only NAMES   comma-separated subset of gavel,gavel-pg,nginx,webhook,python
+#   --new-targets  every signal names an IP never seen before (so each proposes a remediation and
+#                  writes an audit row) instead of cycling through 200
 # Installs wrk, nginx-light and webhook from Debian when missing (as root, or prints the command).
 # Everything listens on 127.0.0.1 only; servers run in the foreground of this script, under a
 # temp prefix that is removed at the end.
@@ -27,6 +29,7 @@ duration=10s
 connections=32
 threads=2
 auto=1
+targets=cycle
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1; only=gavel,gavel-pg; duration=3s; auto=0 ;;
@@ -34,7 +37,8 @@ while [ $# -gt 0 ]; do
     --duration) duration="$2"; shift ;;
     --connections) connections="$2"; shift ;;
     --no-auto) auto=0 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --new-targets) targets=new ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -83,7 +87,7 @@ stop() { # PID: SIGTERM and wait
 declare -A rps p50 p99 acked other errs
 run_wrk() { # NAME URL
   local out="$tmp/wrk-$1.txt"
-  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s bench/signal.lua "$2" -- "$1-$$" >"$out" 2>&1 || true
+  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s bench/signal.lua "$2" -- "$1-$$" "$targets" >"$out" 2>&1 || true
   local line
   line=$(grep '^BENCH ' "$out" || true)
   if [ -z "$line" ]; then
