@@ -78,6 +78,10 @@ public enum ConsoleRunner {
         let quit = Atomic<Bool>(false)
         let signals = SignalWatch { quit.store(true, ordering: .releasing) }
         defer { signals.cancel() }
+        // Changes other processes announce (PostgreSQL: LISTEN/NOTIFY) reload the screen at once.
+        let changed = ChangeFlag()
+        let watch = engine.watchChanges { changed.raise() }
+        defer { watch?.cancel() }
 
         // The header adds READ-ONLY itself; the address slot says only whether a receiver runs.
         let listen = receiver.map { "http://\($0.boundAddress)" } ?? "no receiver"
@@ -95,7 +99,7 @@ public enum ConsoleRunner {
             try ConsoleApp.run(
                 dataSource: source, options: consoleOptions,
                 perform: { effect in source.perform(effect, wake: { dispatcher?.wake() }, log: { log.write($0) }) },
-                shouldQuit: { quit.load(ordering: .acquiring) })
+                shouldQuit: { quit.load(ordering: .acquiring) }, changed: { changed.take() })
         } catch {
             log.write("console error: \(error)")
             printError("gavel console: \(error)")
@@ -104,4 +108,12 @@ public enum ConsoleRunner {
         log.write("console stopped")
         return 0
     }
+}
+
+/// A flag other threads raise and the UI thread takes (clears) when it looks.
+final class ChangeFlag: Sendable {
+    private let raised = Atomic<Bool>(false)
+    func raise() { raised.store(true, ordering: .releasing) }
+    /// True when raised since the last look.
+    func take() -> Bool { raised.exchange(false, ordering: .acquiringAndReleasing) }
 }
