@@ -12,7 +12,7 @@ import GavelCore
 public struct IncomingPost: Sendable {
     /// The request body exactly as received.
     public let rawBody: [UInt8]
-    /// Lowercase hex SHA-256 of `rawBody`.
+    /// Lowercase hex SHA-256 of `rawBody` (what `sha256sum` prints for it).
     public let bodySHA256: String
     /// The request's media type.
     public let contentType: String?
@@ -26,7 +26,7 @@ public struct IncomingPost: Sendable {
     /// - Parameter signals: what `SenderIntake.signals` read from `rawBody` (at least one).
     public init(signals: [Signal], rawBody: [UInt8], contentType: String?, peer: String?, receivedAt: Timestamp = .now) {
         self.rawBody = rawBody
-        self.bodySHA256 = SHA256.hex(SHA256.hash(rawBody))
+        self.bodySHA256 = SHA256.hex(rawBody)
         self.contentType = contentType
         self.peer = peer
         self.receivedAt = receivedAt
