@@ -181,11 +181,13 @@ extension ConsoleRenderer {
         }
         if let detail, detail.requiredApprovals > 1 || !row.approvals.isEmpty, row.state == .pending || row.approvals.count > 1 {
             let who = row.approvals.map { "\($0.analyst), \(TimeText.clock($0.at.date))" }.joined(separator: "; ")
-            out.append(
-                DetailLine(
-                    "\(row.approvals.count) of \(detail.requiredApprovals) approvals" + (who.isEmpty ? "" : " (\(who))")
-                        + (row.state == .pending && row.approvals.count < detail.requiredApprovals ? " — needs a different analyst" : ""),
-                    .prompt))
+            let waiting = row.state == .pending && row.approvals.count < detail.requiredApprovals
+            let text =
+                row.approvals.isEmpty && waiting
+                ? "needs \(detail.requiredApprovals) approvals by different analysts (none yet)"
+                : "\(row.approvals.count) of \(detail.requiredApprovals) approvals" + (who.isEmpty ? "" : " (\(who))")
+                    + (waiting ? " — needs a different analyst" : "")
+            out.append(DetailLine(text, .prompt))
         }
         // Notes come before the request and signals: what other analysts said is read first.
         if let detail, !detail.notes.isEmpty {

@@ -359,14 +359,15 @@ extension Attempt {
     /// What came back from one attempt, in words: `HTTP 503 — service unavailable` (an HTTP
     /// status is 100–599), `exit 3` / `exit 0` (a command's exit status, which is stored in the
     /// same field and is below 100), or `no answer — connection refused` when nothing answered
-    /// (no status: a network error, a timeout, a signal). The error follows an em dash unless it
+    /// (no status: a network error, a timeout, a signal), or `done` when there is neither a
+    /// status nor an error (an outbox line appended). The error follows an em dash unless it
     /// only repeats the exit status.
     public static func resultText(status: Int?, error: String?) -> String {
         let what: String
         switch status {
         case .some(let s) where s >= 100: what = "HTTP \(s)"
         case .some(let s): what = "exit \(s)"
-        case nil: what = "no answer"
+        case nil: what = error == nil ? "done" : "no answer"
         }
         guard let error, !error.isEmpty, error != what else { return what }
         return what + " — " + error

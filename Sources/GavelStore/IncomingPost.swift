@@ -12,8 +12,9 @@ import GavelCore
 public struct IncomingPost: Sendable {
     /// The request body exactly as received.
     public let rawBody: [UInt8]
-    /// Lowercase hex SHA-256 of `rawBody` (what `sha256sum` prints for it).
-    public let bodySHA256: String
+    /// Lowercase hex SHA-256 of `rawBody` (what `sha256sum` prints for it) for a post of several
+    /// signals, kept with it in `posts`; nil for a post of one (its delivery carries the body).
+    public let bodySHA256: String?
     /// The request's media type.
     public let contentType: String?
     /// The peer address (`127.0.0.1:53211`).
@@ -26,7 +27,8 @@ public struct IncomingPost: Sendable {
     /// - Parameter signals: what `SenderIntake.signals` read from `rawBody` (at least one).
     public init(signals: [Signal], rawBody: [UInt8], contentType: String?, peer: String?, receivedAt: Timestamp = .now) {
         self.rawBody = rawBody
-        self.bodySHA256 = SHA256.hex(rawBody)
+        // Hashed only when it is kept apart: a single delivery's hash is its signal's (no second pass).
+        self.bodySHA256 = signals.count > 1 ? SHA256.hex(rawBody) : nil
         self.contentType = contentType
         self.peer = peer
         self.receivedAt = receivedAt

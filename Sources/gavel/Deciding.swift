@@ -101,7 +101,7 @@ enum Deciding {
     /// `gavel auto (RULE | --all) (on|off|dry-run)`.
     static func auto(_ i: Invocation) throws -> Int32 {
         let all = i.flag("all")
-        guard i.positional.count == (all ? 1 : 2) else { throw UsageFailure("gavel auto: usage: \(i.verb.usage)") }
+        guard i.positional.count == (all ? 1 : 2) else { throw UsageFailure("gavel auto: usage: \(i.verb.compactUsage)") }
         let word = i.positional[i.positional.count - 1]
         let actor = try i.analyst()
         if all {
@@ -191,7 +191,7 @@ enum Configuring {
                         + "; running gavel processes take it within a few seconds"))
             return 0
         default:
-            throw UsageFailure("gavel config: usage: \(i.verb.usage)")
+            throw UsageFailure("gavel config: usage: \(i.verb.compactUsage)")
         }
     }
 }

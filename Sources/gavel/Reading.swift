@@ -101,21 +101,33 @@ enum Reading {
         }
         var lines = [
             "remediation \(r.id): \(r.action) \(r.target) (\(r.targetKind.rawValue))",
-            "state:     \(r.state.rawValue)" + (r.decidedBy.map { " by \($0)" } ?? "") + (r.decidedAt.map { " at \($0.rfc3339)" } ?? ""),
+            // The state and when it last changed; who decided is its own line (an approval is not
+            // what made a remediation `reverted` or `failed`).
+            "state:     \(r.state.rawValue) since \(r.updatedAt.rfc3339)",
             "rule:      \(r.ruleDisplayName)", "severity:  \(r.severity?.rawValue ?? "-")",
             "signals:   \(r.signalCount) — \(r.signalIDs.joined(separator: ", "))",
             "ips:       \(r.ips.isEmpty ? "-" : r.ips.joined(separator: ", "))",
             "users:     \(r.users.isEmpty ? "-" : r.users.joined(separator: ", "))",
         ]
+        if let by = r.decidedBy {
+            let verb = r.state == .rejected ? "rejected" : (r.state == .suppressed ? "suppressed" : "approved")
+            lines.append("decided:   \(verb) by \(by)" + (r.decidedAt.map { " at \($0.rfc3339)" } ?? ""))
+        }
         if let reason = r.reason { lines.append("reason:    \(reason)" + (r.falsePositive ? " (marked a false positive)" : "")) }
         if let e = r.lastError { lines.append("error:     \(e)") }
         if r.state == .approved, let next = r.nextAttemptAt {
             lines.append("sends at:  \(next.rfc3339) (gavel withdraw \(r.id) takes it back before)")
         }
         if let since = r.inForceSince {
-            lines.append("in force:  since \(since.rfc3339), " + (r.expiresAt.map { "expires \($0.rfc3339)" } ?? "permanent"))
+            if r.state.isInForce {
+                lines.append("in force:  since \(since.rfc3339), " + (r.expiresAt.map { "expires \($0.rfc3339)" } ?? "permanent"))
+            } else {
+                lines.append("in force:  \(since.rfc3339) → \(r.updatedAt.rfc3339) (\(r.state.rawValue))")
+            }
         }
-        if let by = r.revertedBy { lines.append("revert:    by \(by)" + (r.revertReason.map { " — \($0)" } ?? "")) }
+        if let by = r.revertedBy {
+            lines.append("revert:    by \(by)" + (r.revertedAt.map { " at \($0.rfc3339)" } ?? "") + (r.revertReason.map { " — \($0)" } ?? ""))
+        }
         let needed = config.requiredApprovals(action: r.action, ruleID: r.ruleKey, ruleName: r.ruleName)
         if needed > 1 || r.approvals.count > 1 {
             lines.append(

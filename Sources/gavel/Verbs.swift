@@ -7,7 +7,8 @@ enum Verbs {
 
     static let all: [Verb] = [
         Verb(
-            name: "console", usage: "gavel [console]  [--listen HOST:PORT] [--no-receiver] [--read-only]", positionals: .none,
+            name: "console", usage: "gavel [console]  [--listen HOST:PORT] [--no-receiver] [--read-only] [--by NAME] [--insecure]",
+            positionals: .none,
             summary: "Run the console with its embedded receiver and dispatcher (the default verb).",
             options: [
                 Option("listen", "HOST:PORT", "receiver address (default 127.0.0.1:8787; port 0 picks a free one)"),
@@ -50,10 +51,12 @@ enum Verbs {
         Verb(
             name: "show", usage: "gavel show ID    [--json]", positionals: Positionals(synopsis: "ID", min: 1, max: 1),
             summary: "Show one remediation: its signals, the exact request approving it sends (secrets masked), attempts and audit trail.",
-            options: [.json, Option("by", "NAME", "whose approval the request preview shows (default: the OS user)")], store: .existing,
+            options: [
+                .json, Option("by", "NAME", "whose approval the request preview shows (default: $GAVEL_ANALYST, else $SUDO_USER, else the OS user)"),
+            ], store: .existing,
             run: Reading.show),
         Verb(
-            name: "approve", usage: "gavel approve ID... [--by NAME]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
+            name: "approve", usage: "gavel approve ID... [--by NAME] [--yes]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
             summary: "Approve pending remediations (a running serve/console dispatches them).",
             options: [.by, Option("yes", nil, "confirm an action marked confirm without a terminal (delete-security-group)")], store: .existing,
             notes: """
@@ -116,7 +119,10 @@ enum Verbs {
                 Option("all", nil, "every rule: the kill switch (--all off) and its release (--all on)"), .by,
                 Option("new", nil, "set the mode of a rule that has not sent a signal yet and is not configured"),
             ], store: .existing,
-            notes: "Leaving auto (and --all off) returns the rule's automatic approvals not yet sent to pending.",
+            notes: """
+                --all takes on or off only (the kill switch and its release); dry-run is set per rule. Leaving auto (and
+                --all off) returns the rule's automatic approvals not yet sent to pending.
+                """,
             run: Deciding.auto),
         Verb(
             name: "note", usage: "gavel note ID TEXT [--by NAME]", positionals: Positionals(synopsis: "ID TEXT", min: 2, max: nil),

@@ -97,7 +97,7 @@ extension PostgresStore {
                 "INSERT INTO posts (received_ms, peer, content_type, body, body_sha256, alerts) VALUES ($1,$2,$3,$4,$5,$6) RETURNING id",
                 [
                     .integer(post.receivedAt.milliseconds), .text(post.peer), .text(post.contentType), .bytes(post.rawBody),
-                    .text(post.bodySHA256), .int(post.signals.count),
+                    .text(post.bodySHA256 ?? SHA256.hex(post.rawBody)), .int(post.signals.count),
                 ]
             ).first?.int64(0)
         }

@@ -73,7 +73,7 @@ extension SQLiteStore {
                 "INSERT INTO posts (received_ms, peer, content_type, body, body_sha256, alerts) VALUES (?,?,?,?,?,?)",
                 [
                     .integer(post.receivedAt.milliseconds), .text(post.peer), .text(post.contentType), .blob(post.rawBody),
-                    .text(post.bodySHA256), .integer(Int64(post.signals.count)),
+                    .text(post.bodySHA256 ?? SHA256.hex(post.rawBody)), .integer(Int64(post.signals.count)),
                 ])
             postID = db.lastInsertRowID
         }
