@@ -124,6 +124,8 @@ public struct Remediation: Sendable, Equatable, Identifiable {
     public var revertRequest: RenderedRequest?
     /// The approvals recorded so far, oldest first (several when the action needs more than one).
     public var approvals: [Approval] = []
+    /// True when the analyst who rejected it marked its signals a false positive.
+    public var falsePositive = false
     /// Who decided the revert (an analyst, `auto:RULE`, `expiry`, `allowlist`), when, and why.
     public var revertedBy: String?
     public var revertedAt: Timestamp?
@@ -292,6 +294,9 @@ public struct Attempt: Sendable, Equatable, Identifiable {
         case dispatch
         /// Its revert.
         case revert
+        /// A triage update of one of its Datadog signals (the word back to Datadog): never
+        /// changes the remediation's state.
+        case triage
     }
 
     /// How an attempt ended.
@@ -330,6 +335,8 @@ public struct Attempt: Sendable, Equatable, Identifiable {
     public var error: String?
     /// The start of the response body or command output (attacker-influenced; escape before display).
     public var response: String?
+    /// For a triage attempt: what it set on which signal (`signal ID → archived (remediated)`).
+    public var subject: String?
 
     public init(
         id: Int64, remediationID: Int64, kind: Kind = .dispatch, number: Int, startedAt: Timestamp, durationMs: Int? = nil, status: Int? = nil,

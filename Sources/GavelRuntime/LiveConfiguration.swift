@@ -117,6 +117,9 @@ public final class LiveConfiguration: Sendable {
             return config
         }
     }
+    /// The senders' settings of the configuration in force (read by the receiver at each webhook
+    /// request: cheaper than `config`, which also merges the run-time allowlist).
+    public var senders: SenderSettings { state.withLock { $0.choice.config.senders } }
     /// Which configuration this is, in one line.
     public var description: String { state.withLock { $0.choice.description } }
     /// Why dispatch is held here, nil when it is not.
