@@ -74,12 +74,15 @@ extension ConsoleRenderer {
     /// One detail line as screen rows of at most `columns` display columns.
     ///
     /// The text is sanitized first (escapes are measured as drawn), then broken after the last
-    /// space that leaves the row at least a third full, else between two graphemes (never inside
-    /// one: a double-width character moves whole to the next row). Continuation rows hang two
-    /// columns deeper than the line's own indentation. Every row keeps the line's style.
+    /// space that leaves the row at least a third full — in a line of JSON (a request body, an
+    /// outbox line) also between two tokens (``jsonBreaks(_:)``), so a string or number is never
+    /// split when a token boundary fits — else between two graphemes (never inside one: a
+    /// double-width character moves whole to the next row). Continuation rows hang two columns
+    /// deeper than the line's own indentation. Every row keeps the line's style.
     static func wrap(_ line: DetailLine, columns limit: Int, width: (Unicode.Scalar) -> Int) -> [DetailLine] {
         let text = DisplayText.sanitize(line.text)
         guard limit > 0, DisplayText.columns(text, width: width) > limit else { return [DetailLine(text, line.style)] }
+        let tokenBreaks = jsonBreaks(text)
         let indent = text.prefix { $0 == " " }.count
         let hanging = String(repeating: " ", count: min(indent + 2, limit / 2))
         var rest = Substring(text)
@@ -94,20 +97,60 @@ extension ConsoleRenderer {
             var used = 0
             var end = rest.startIndex
             var lastSpace: Substring.Index? = nil
+            var lastToken: Substring.Index? = nil
             while end < rest.endIndex {
                 let w = DisplayText.columns(String(rest[end]), width: width)
                 if used + w > room && end > rest.startIndex { break }
-                if rest[end] == " " && used >= room / 3 { lastSpace = end }
+                if used >= room / 3 {
+                    if rest[end] == " " { lastSpace = end }
+                    if tokenBreaks.contains(end) { lastToken = end }
+                }
                 used += w
                 end = rest.index(after: end)
             }
-            if end < rest.endIndex, rest[end] != " ", let space = lastSpace { end = space }
+            // Between two JSON tokens first, then at a space (inside a long string), then anywhere.
+            if end < rest.endIndex, !tokenBreaks.contains(end), rest[end] != " " || !tokenBreaks.isEmpty, let at = lastToken ?? lastSpace {
+                end = at
+            }
             var row = rest[..<end]
             while row.last == " " { row = row.dropLast() }
             rows.append(DetailLine(lead + row, line.style))
             rest = rest[end...].drop { $0 == " " }
         }
         return rows
+    }
+
+    /// Where a line of JSON may break between tokens: before the index following `,` `:` `{` `[`
+    /// and before `}` `]`, outside strings (escapes followed). Empty for a line that does not
+    /// start (after its indentation) with `{` or `[`.
+    static func jsonBreaks(_ text: String) -> Set<String.Index> {
+        guard let first = text.first(where: { $0 != " " }), first == "{" || first == "[" else { return [] }
+        var breaks = Set<String.Index>()
+        var inString = false
+        var escaped = false
+        var i = text.startIndex
+        while i < text.endIndex {
+            let c = text[i]
+            let next = text.index(after: i)
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if c == "\\" {
+                    escaped = true
+                } else if c == "\"" {
+                    inString = false
+                }
+            } else if c == "\"" {
+                inString = true
+            } else if c == "," || c == ":" || c == "{" || c == "[" {
+                breaks.insert(next)
+            } else if c == "}" || c == "]" {
+                breaks.insert(i)
+            }
+            i = next
+        }
+        breaks.remove(text.startIndex)
+        return breaks
     }
 
     /// A multi-line value as lines: sanitized keeping LF only, then split.
@@ -131,14 +174,27 @@ extension ConsoleRenderer {
             ))
         if !row.ips.isEmpty { out.append(DetailLine("ips: " + row.ips.joined(separator: ", "))) }
         if !row.users.isEmpty { out.append(DetailLine("users: " + row.users.joined(separator: ", "))) }
-        if let by = row.decidedBy { out.append(DetailLine("decided by: \(by)" + (row.reason.map { " — reason: \($0)" } ?? ""))) }
-        if let detail, detail.requiredApprovals > 1 || !row.approvals.isEmpty, row.state == .pending || row.approvals.count > 1 {
-            let who = row.approvals.map { "\($0.analyst), \(TimeText.clock($0.at.date))" }.joined(separator: "; ")
+        if let by = row.decidedBy {
             out.append(
                 DetailLine(
-                    "\(row.approvals.count) of \(detail.requiredApprovals) approvals" + (who.isEmpty ? "" : " (\(who))")
-                        + (row.state == .pending && row.approvals.count < detail.requiredApprovals ? " — needs a different analyst" : ""),
-                    .prompt))
+                    "decided by: \(by)" + (row.falsePositive ? " (a false positive)" : "") + (row.reason.map { " — reason: \($0)" } ?? "")))
+        }
+        if let detail, detail.requiredApprovals > 1 || !row.approvals.isEmpty, row.state == .pending || row.approvals.count > 1 {
+            let who = row.approvals.map { "\($0.analyst), \(TimeText.clock($0.at.date))" }.joined(separator: "; ")
+            let waiting = row.state == .pending && row.approvals.count < detail.requiredApprovals
+            let text =
+                row.approvals.isEmpty && waiting
+                ? "needs \(detail.requiredApprovals) approvals by different analysts (none yet)"
+                : "\(row.approvals.count) of \(detail.requiredApprovals) approvals" + (who.isEmpty ? "" : " (\(who))")
+                    + (waiting ? " — needs a different analyst" : "")
+            out.append(DetailLine(text, .prompt))
+        }
+        // Notes come before the request and signals: what other analysts said is read first.
+        if let detail, !detail.notes.isEmpty {
+            out.append(DetailLine("notes:", .heading))
+            for n in detail.notes {
+                out += block("\(TimeText.stamp(n.at)) \(n.author): \(n.text)", indent: "  ")
+            }
         }
         if let a = row.suppressedBy { out.append(DetailLine("suppressed: target on the allowlist (\(a))", .dim)) }
         if let e = row.lastError { out.append(DetailLine("last error: \(e)", .error)) }
@@ -181,6 +237,13 @@ extension ConsoleRenderer {
             let sig = s.signal
             let sev = sig.severity.map { "[\($0.rawValue)] " } ?? ""
             out.append(DetailLine("  " + sev + (sig.title ?? sig.signalID), sig.severity.map { .severity($0) } ?? .normal))
+            if sig.isResolved || sig.flags.contains(.unrecognised) || sig.flags.contains(.sampleFinding) {
+                let notes =
+                    (sig.isResolved ? ["resolved by its sender: proposes nothing"] : [])
+                    + (sig.flags.contains(.unrecognised) ? ["unrecognised: no rule and no entity could be read"] : [])
+                    + (sig.flags.contains(.sampleFinding) ? ["a GuardDuty sample finding"] : [])
+                out.append(DetailLine("    " + notes.joined(separator: " · "), sig.flags.contains(.unrecognised) ? .suspicious : .dim))
+            }
             if let msg = sig.message { out += block(msg, indent: "    ").prefix(6) }
             var facts: [String] = []
             if !sig.ips.isEmpty { facts.append("ips: " + sig.ips.map(\.description).joined(separator: ", ")) }
@@ -188,16 +251,15 @@ extension ConsoleRenderer {
             if sig.eventName != nil || sig.eventOutcome != nil { facts.append("event: \(sig.eventName ?? "-") / \(sig.eventOutcome ?? "-")") }
             if !sig.securityGroups.isEmpty { facts.append("security groups: " + sig.securityGroups.joined(separator: ", ")) }
             if let actor = sig.actor { facts.append("actor: \(actor)") }
-            facts.append("signal id: \(sig.signalID) · received \(TimeText.stamp(s.stored.receivedAt))")
+            if !sig.ipRanges.isEmpty { facts.append("ranges: " + sig.ipRanges.map(\.description).joined(separator: ", ")) }
+            let context = sig.contextIPs.map(\.description) + sig.contextHosts + sig.contextResources + sig.contextSecurityGroups
+            if !context.isEmpty { facts.append("context (never acted on): " + context.joined(separator: ", ")) }
+            if let seconds = sig.suggestedDurationSeconds { facts.append("suggested duration: \(DurationText.text(Int64(seconds) * 1000))") }
+            if let count = sig.eventCount { facts.append("events: \(count)") }
+            facts.append("signal id: \(sig.signalID) · from \(s.stored.source) · received \(TimeText.stamp(s.stored.receivedAt))")
             if let link = sig.link { facts.append("link: \(link)") }
             out += facts.map { DetailLine("    " + $0) }
             out += s.attributeLines.map { DetailLine("    " + $0, .dim) }
-        }
-        if !detail.notes.isEmpty {
-            out.append(DetailLine("notes:", .heading))
-            for n in detail.notes {
-                out += block("\(TimeText.stamp(n.at)) \(n.author): \(n.text)", indent: "  ")
-            }
         }
         if !detail.targetHistory.isEmpty {
             out.append(DetailLine("target history:", .heading))
@@ -206,10 +268,10 @@ extension ConsoleRenderer {
         if !detail.attempts.isEmpty {
             out.append(DetailLine("attempts:", .heading))
             for a in detail.attempts {
-                var t = "  \(a.kind == .revert ? "revert " : "")#\(a.number) \(TimeText.stamp(a.startedAt))"
-                if let s = a.status { t += " status \(s)" }
-                if let ms = a.durationMs { t += " \(ms) ms" }
-                if let e = a.error { t += " — \(e)" }
+                var t = "  \(a.kind == .dispatch ? "" : a.kind.rawValue + " ")#\(a.number) \(TimeText.stamp(a.startedAt))"
+                if let subject = a.subject { t += " \(subject)" }
+                if let ms = a.durationMs { t += " (\(ms) ms)" }
+                t += " " + Attempt.resultText(status: a.status, error: a.error)
                 out.append(DetailLine(t, a.error == nil ? .normal : .error))
             }
         }

@@ -327,7 +327,7 @@ extension Dispatcher {
 
     private static func outcomeText(_ report: AttemptReport) -> String {
         switch report.result {
-        case .dispatched: "dispatched" + (report.status.map { " (status \($0))" } ?? "")
+        case .dispatched: "dispatched" + (report.status.map { " (" + Attempt.resultText(status: $0, error: nil) + ")" } ?? "")
         case .retry: "will retry: " + (report.error ?? "failed")
         case .failed: "failed: " + (report.error ?? "failed")
         }

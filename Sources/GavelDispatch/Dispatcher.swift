@@ -64,6 +64,10 @@ public final class Dispatcher: Sendable {
     let idleMs: Int
     /// How often claims of dead dispatchers are looked for, in ms.
     private let recoveryIntervalMs: Int64
+    /// What a claim's lease adds to the longest action deadline, in seconds.
+    private let leaseMarginSeconds: Double
+    /// The engine's change feed while the loop runs (PostgreSQL: `LISTEN`); nil for SQLite.
+    private let changes = Mutex<(any ChangeWatch)?>(nil)
     let log: @Sendable (String) -> Void
 
     /// - Parameters:
@@ -71,14 +75,17 @@ public final class Dispatcher: Sendable {
     ///   - settings: the configuration in force and whether dispatch is held, read every turn.
     ///   - idleMs: sleep between looks when nothing is due (default 250).
     ///   - recoveryIntervalMs: how often lapsed claims are recovered while running (default 2000).
+    ///   - leaseMarginSeconds: what a claim's lease adds to the longest action deadline (default
+    ///     `$GAVEL_LEASE_MARGIN_SECONDS`, else 60; see `leaseMs`).
     ///   - log: receives one line per dispatch outcome (`serve` writes it to stderr, the console
     ///     to its log file); called on the loop thread.
     public init(
         engine: any StoreEngine, settings: @escaping @Sendable () -> DispatchSettings, executor: any DispatchExecuting = Executor(),
         retryPolicy: RetryPolicy = RetryPolicy(), idleMs: Int = 250, recoveryIntervalMs: Int64 = 2000,
-        log: @escaping @Sendable (String) -> Void = { _ in }
+        leaseMarginSeconds: Double = Dispatcher.defaultLeaseMarginSeconds, log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.log = log
+        self.leaseMarginSeconds = leaseMarginSeconds
         self.engine = engine
         self.settings = settings
         self.executor = executor
@@ -152,9 +159,18 @@ public final class Dispatcher: Sendable {
         return out
     }
 
-    /// Starts the dispatcher thread.
+    /// The lease margin unless told otherwise: `$GAVEL_LEASE_MARGIN_SECONDS` (a number ≥ 1, for
+    /// tests and for setups whose dispatchers must take over faster), else 60 s.
+    public static var defaultLeaseMarginSeconds: Double {
+        ProcessInfo.processInfo.environment["GAVEL_LEASE_MARGIN_SECONDS"].flatMap(Double.init).map { max(1, $0) } ?? 60
+    }
+
+    /// Starts the dispatcher thread, woken early by the engine's change feed when it has one (a
+    /// decision on another host is then sent within a second, not at the next poll).
     public func start() {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let watch = engine.watchChanges { [weak self] in self?.wake() }
+        changes.withLock { $0 = watch }
         let thread = Thread { [self] in
             loop()
             finished.signal()
@@ -170,6 +186,7 @@ public final class Dispatcher: Sendable {
     /// timeout) and are recorded; waits for the thread (if it was started).
     public func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        changes.withLock { $0 }?.cancel()
         guard started.load(ordering: .acquiring) else { return }
         wakeSignal.signal()
         finished.wait()
@@ -263,9 +280,13 @@ public final class Dispatcher: Sendable {
         }
     }
 
-    /// A claim's lease: the longest deadline of any action plus a minute and the longest a claim
-    /// may wait in this process (a batch window, its turn behind other requests), so a live dispatcher
-    /// always finishes (or gives up) before another one may take the remediation over.
+    /// A claim's lease: the longest a claim may take in this process, plus the margin (a minute
+    /// unless `leaseMarginSeconds` says otherwise), so a live dispatcher always finishes (or gives
+    /// up) before another one — on this host or another — may take the remediation over. The longest
+    /// it may take: the longest deadline of any action twice (a claimed request waits behind at most
+    /// one request of its place in flight: claims are taken only for free places and `concurrency`
+    /// more), the longest batch window, and the two seconds of tokens a rate-limited action claims
+    /// ahead. Claims held back by an open circuit or a pause are given back, not kept.
     func leaseMs(_ config: GavelConfig) -> Int64 {
         let longest =
             config.actions.values.map { action -> Double in
@@ -275,7 +296,9 @@ public final class Dispatcher: Sendable {
                 case .outbox: 5
                 }
             }.max() ?? 30
-        return Int64((longest + 60 + 20) * 1000)
+        let window = Double(config.actions.values.compactMap { $0.batch?.windowMs }.max() ?? 0) / 1000
+        let rated = config.actions.values.contains { $0.rate != nil } ? 2.0 : 0
+        return Int64((2 * longest + window + rated + leaseMarginSeconds) * 1000)
     }
 
     func recover(_ store: any Store, config: GavelConfig) throws(StoreError) {

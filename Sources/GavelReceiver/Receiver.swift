@@ -3,7 +3,8 @@ import GavelCore
 import GavelStore
 import Synchronization
 
-/// The embedded HTTP/1.1 receiver: accepts Datadog security webhooks and stores each signal
+/// The embedded HTTP/1.1 receiver: accepts the senders' webhooks (Datadog, Alertmanager, Grafana,
+/// GuardDuty, CrowdSec, generic JSON senders; `WebhookRoute`) and stores every signal of a post
 /// through the store's `SignalIntake` before it answers.
 ///
 /// Threads: one accept thread polling the listening socket; one thread per connection up to
@@ -209,6 +210,10 @@ public struct ReceiverOptions: Sendable {
     /// More lines for `/metrics` (already in the exposition format), read at each scrape
     /// on the connection's thread — e.g. remediation counts per state from the store.
     public var extraMetrics: @Sendable () -> [String] = { [] }
+    /// The senders' settings (label names, generic senders), read at each webhook request so a
+    /// configuration applied while running takes effect. Default: `SenderSettings()` (no
+    /// generic sender).
+    public var senders: @Sendable () -> SenderSettings = { SenderSettings() }
 
     /// Creates options; every parameter defaults to the value documented on its property.
     public init(

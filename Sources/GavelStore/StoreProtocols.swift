@@ -14,6 +14,7 @@ import GavelCore
 /// processes hold, then fails `unavailable`; an engine with one writer gives announced waiters
 /// a turn (SQLite: `SQLiteStore`).
 public typealias Store = SignalLog & RemediationQueue & RuleBook & AuditLog & ConsolePages & ConfigurationRegistry & AllowlistBook
+    & TriageQueue
 
 /// How a session opens the store.
 public enum StoreAccess: Sendable, Equatable {
@@ -35,6 +36,25 @@ public protocol StoreEngine: Sendable {
     /// The receiver's ingest path on this store, deciding with `config()` (read at each delivery,
     /// so a configuration applied while running takes effect).
     func intake(config: @escaping @Sendable () -> GavelConfig, onCommit: @escaping @Sendable () -> Void) throws(StoreError) -> any SignalIntake
+    /// Calls `onChange` soon after any process — on this host or another — commits a change to
+    /// remediations, rules or the configuration (a decision, a claim, an intake that proposed
+    /// something), so a dispatcher or console waiting for work wakes at once instead of at its
+    /// next poll. Called on a thread of the engine's; several changes may be reported as one.
+    /// - Returns: the subscription (cancel it when done), or nil when the engine has no such feed;
+    ///   callers then keep polling on their own timers (the SQLite engine: one host, whose
+    ///   processes poll the file).
+    func watchChanges(_ onChange: @escaping @Sendable () -> Void) -> (any ChangeWatch)?
+}
+
+extension StoreEngine {
+    /// No change feed: callers poll (see `StoreEngine.watchChanges`).
+    public func watchChanges(_ onChange: @escaping @Sendable () -> Void) -> (any ChangeWatch)? { nil }
+}
+
+/// A running subscription of `StoreEngine.watchChanges`.
+public protocol ChangeWatch: Sendable {
+    /// Stops the subscription (`onChange` may still run once while it ends).
+    func cancel()
 }
 
 /// The receiver's path into the store: one delivery in, committed, before the receiver answers.
@@ -44,6 +64,13 @@ public protocol SignalIntake: Sendable {
     /// - Throws: `unavailable` (answer 503 + `Retry-After`) or `failed` (answer 500, keep the body
     ///   with `recordIntakeError`).
     func intake(_ incoming: IncomingSignal) throws(StoreError) -> IntakeOutcome
+    /// Stores every signal of one post, each a delivery with its own `IntakePlan`, all in one
+    /// transaction (all or none), returning only once it is durable. A post of several signals is
+    /// kept once, byte for byte (`IncomingPost`). A new signal flagged `unrecognised` is also
+    /// listed as an intake error (status 202), for the analyst's Intake errors view.
+    /// - Returns: one outcome per signal, in the post's order.
+    /// - Throws: as `intake(_:)`.
+    func intake(post: IncomingPost) throws(StoreError) -> [IntakeOutcome]
     /// Keeps a body the receiver refused (cut to 64 KiB; the newest 10,000 are kept).
     func recordIntakeError(_ entry: IntakeErrorEntry) throws(StoreError)
     /// Finishes pending work and releases the connection(s).

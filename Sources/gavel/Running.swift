@@ -37,6 +37,7 @@ enum Running {
         } catch {
             throw UsageFailure("gavel serve: \(error.message)")
         }
+        let termination = TerminationWait()  // before "listening on": a SIGTERM right after it is not lost
         let receiver: Receiver
         do {
             receiver = try Receiver(options: options, intake: try runtime.intake())
@@ -49,7 +50,7 @@ enum Running {
         printError("listening on http://\(receiver.boundAddress)")
         // One write: the configuration used, and why dispatch is held when it is.
         printError(safe(configuration.description) + (configuration.heldBecause.map { "\n" + safe("gavel serve: " + $0) } ?? ""))
-        SignalWatch.waitForTermination()
+        termination.wait()
         receiver.stop()
         return 0
     }
@@ -63,15 +64,20 @@ enum Running {
             let dispatcher = Dispatcher(
                 engine: try i.setup.location.engine(), settings: { configuration.dispatchSettings }, log: { printError(safe($0)) })
             let (attempted, failed) = try dispatcher.runOnce()
-            print("attempted \(attempted) remediation(s), \(failed) failed")
+            // Then the word back to Datadog for what was decided or dispatched (its failures are its own).
+            let triage = TriageReporter(
+                engine: try i.setup.location.engine(), settings: { configuration.dispatchSettings }, log: { printError(safe($0)) })
+            let told = try triage.runOnce()
+            print("attempted \(attempted) remediation(s), \(failed) failed" + (told > 0 ? "; \(told) Datadog triage update(s) attempted" : ""))
             return failed > 0 ? 1 : 0
         }
         let runtime = Runtime(engine: try i.setup.location.engine(), configuration: configuration, log: { printError(safe($0)) })
         defer { runtime.close() }
+        let termination = TerminationWait()
         runtime.start()
         printError(safe("dispatcher running on \(i.setup.location.displayName)"))
         if let held = configuration.heldBecause { printError(safe("gavel dispatch: " + held)) }
-        SignalWatch.waitForTermination()
+        termination.wait()
         return 0
     }
 }

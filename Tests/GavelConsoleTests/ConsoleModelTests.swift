@@ -82,7 +82,7 @@ import Testing
             return
         }
         #expect(c.title == "Approve 3 remediations of 4 tagged?")
-        #expect(c.lines.first == "3 bans, 1 allowlisted skipped.")
+        #expect(c.lines.first == "3 bans, 1 allowlisted skipped:")
         s.press(keys("y"))
         #expect(log.effects == [.approve([1, 2, 3], by: "alice")])
         #expect(s.model.tagged.isEmpty)
@@ -95,9 +95,33 @@ import Testing
             Issue.record("no confirmation")
             return
         }
-        #expect(c.lines.first == "2 bans.")
+        #expect(c.lines.first == "2 bans:")
         s.press(keys("y dup <Enter>"))
         #expect(log.effects == [.reject([1, 2], reason: "dup", by: "alice")])
+    }
+
+    @Test func capitalFRejectsAsAFalsePositiveAloneOrTagged() {
+        let (s, log) = Fixture.session(Fixture.data())
+        s.press(keys("j F"))
+        guard case .reason(let prompt) = s.model.mode else {
+            Issue.record("no reason prompt")
+            return
+        }
+        #expect(prompt.purpose == .rejectFalsePositive && prompt.editor.prompt == "false positive, reason: ")
+        s.press(keys("vpn <Enter>"))
+        #expect(log.effects == [.reject([2], reason: "vpn", by: "alice", falsePositive: true)])
+        s.press(keys("k <Space> j <Space> F"))
+        guard case .confirm(let c) = s.model.mode else {
+            Issue.record("no confirmation")
+            return
+        }
+        #expect(c.title == "Reject as a false positive 2 remediations of 2 tagged?")
+        s.press(keys("y scanner <Enter>"))
+        guard case .reject(let ids, "scanner", "alice", true)? = log.effects.last else {
+            Issue.record("\(log.effects)")
+            return
+        }
+        #expect(ids.count == 2 && !ids.contains(2))
     }
 
     @Test func autoToggleConfirmsWithEnabledActions() {

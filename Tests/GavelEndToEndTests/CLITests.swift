@@ -13,7 +13,7 @@ import Testing
         "gavel list       [--state STATE] [--rule RULE] [--json] [--limit N]",
         "gavel show ID    [--json]",
         "gavel approve ID... [--by NAME]",
-        "gavel reject  ID... --reason TEXT [--by NAME]",
+        "gavel reject  ID... --reason TEXT [--false-positive] [--by NAME]",
         "gavel retry   ID... [--by NAME]",
         "gavel rules      [--json]",
         "gavel auto (RULE | --all) (on|off|dry-run)",
@@ -32,6 +32,18 @@ import Testing
         #expect(r.out.contains("Usage: " + usage))
         #expect(r.out.contains("--db PATH"))
         #expect(r.out.contains("--config PATH"))
+    }
+
+    /// A supervisor's SIGTERM sent the moment serve says "listening on" shuts it down cleanly
+    /// (exit 0): the handlers are installed before the announcement (found by the issue 16
+    /// attacker pass: a SIGTERM in that window could be lost for good).
+    @Test func serveExitsCleanlyOnASIGTERMRightAfterListening() throws {
+        for _ in 0..<5 {
+            let serve = try ServeProcess()
+            defer { serve.cleanup() }
+            #expect(serve.stop() == 0)
+            #expect(serve.process.terminationReason == .exit)
+        }
     }
 
     @Test func overviewListsEveryVerbAndVersionPrints() throws {

@@ -16,17 +16,21 @@ final class RunningReceiver {
 
     init(
         secret: String? = nil, readDeadline: Double = 10, maxConnections: Int = 512, maxBody: Int = 1 << 20,
-        busyTimeoutMs: Int32 = 5000, maxConnectionsPerPeer: Int = 64
+        busyTimeoutMs: Int32 = 5000, maxConnectionsPerPeer: Int = 64, configJSON: String? = nil
     ) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         writer = try IngestWriter(path: folder + "/gavel.db", busyTimeoutMs: busyTimeoutMs)
         let w = writer
         var limits = HTTPLimits()
         limits.maxBodyBytes = maxBody
-        let options = ReceiverOptions(
+        var options = ReceiverOptions(
             listen: ListenAddress(host: "127.0.0.1", port: 0), secret: secret, limits: limits,
             readDeadlineSeconds: readDeadline, maxConnections: maxConnections, maxConnectionsPerPeer: maxConnectionsPerPeer)
-        let config = GavelConfig.builtInDefaults(databasePath: folder + "/gavel.db")
+        let path = folder + "/gavel.db"
+        let config =
+            try configJSON.map { try GavelConfig.load(text: $0, origin: "test", environment: [:], databasePath: path) }
+            ?? GavelConfig.builtInDefaults(databasePath: path)
+        options.senders = { config.senders }
         receiver = try Receiver(options: options, intake: SQLiteIntake(writer: w, config: { config }))
         receiver.start()
     }

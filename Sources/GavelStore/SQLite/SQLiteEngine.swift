@@ -77,6 +77,11 @@ final class SQLiteIntake: SignalIntake {
         return try storeCall { try writer.submit { store in try store.intake(incoming, config: config) } }
     }
 
+    func intake(post: IncomingPost) throws(StoreError) -> [IntakeOutcome] {
+        let config = self.config()
+        return try storeCall { try writer.submit { store in try store.intake(post: post, config: config) } }
+    }
+
     func recordIntakeError(_ entry: IntakeErrorEntry) throws(StoreError) {
         try storeCall { try writer.submit { store in try store.recordIntakeError(entry) } }
     }

@@ -228,7 +228,13 @@ extension SQLiteStore {
             let to = try RemediationLifecycle.next(from: from, on: event, by: .dispatcher)
             let what =
                 (claim.kind == .revert ? "revert attempt" : "attempt") + " \(claim.attempt)" + (report.batchKey.map { " in batch \($0)" } ?? "")
-            let detail = "\(what): " + (report.status.map { "status \($0)" } ?? "no status") + (report.error.map { ", \($0)" } ?? "")
+            let detail = "\(what): " + Attempt.resultText(status: report.status, error: report.error)
+            if to == .dispatched || to == .reverted {
+                let r = claim.remediation
+                try queueTriage(
+                    claim.id, event: to == .dispatched ? .dispatched : .reverted,
+                    analyst: to == .dispatched ? (r.decidedBy ?? "") : (r.revertedBy ?? "gavel"), reason: r.revertReason, config: config, at: now)
+            }
             entries.append(
                 AuditEntry(
                     id: 0, at: now, actor: "dispatcher", action: claim.kind == .revert ? "revert-dispatch" : "dispatch",
@@ -383,7 +389,10 @@ extension SQLiteStore {
                             updated_ms = ? WHERE id = ? AND state = ?
                         """, [.text(to.rawValue), .text(error), .integer(now.milliseconds), .integer(id), .text(from.rawValue)])
                     try db.run(
-                        "UPDATE attempts SET outcome = 'interrupted', error = 'interrupted; outcome unknown' WHERE remediation = ? AND outcome IS NULL",
+                        """
+                        UPDATE attempts SET outcome = 'interrupted', error = 'interrupted; outcome unknown'
+                        WHERE remediation = ? AND outcome IS NULL AND kind != 'triage'
+                        """,
                         [.integer(id)])
                     let why = leaseRanOut ? "the lease of \(holder) ran out" : "\(holder) is gone"
                     let what = from == .reverting ? "revert " : ""
