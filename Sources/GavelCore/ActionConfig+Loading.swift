@@ -282,6 +282,13 @@ struct ActionURLPolicy {
             host = hostPort.firstIndex(of: ":").map { hostPort[..<$0] } ?? hostPort
         }
         guard !host.isEmpty else { throw ConfigError(field: field, message: "not an http(s) URL (no host)") }
+        // A non-ASCII host would be mapped by IDNA on the way out (`127。0。0。1`, `①②⑦.0.0.1`
+        // reach 127.0.0.1) after this check has looked at it: hosts are ASCII (RFC 3986 §3.2.2),
+        // an internationalized name in its A-label (`xn--…`) form (RFC 5890).
+        guard host.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value != 0x7F }) else {
+            throw ConfigError(
+                field: field, message: "the host must be ASCII: write an internationalized name in its xn-- form (RFC 5890)")
+        }
         guard !host.contains("%") || hostPort.hasPrefix("[") else {
             throw ConfigError(field: field, message: "percent-encoding is not allowed in the host")
         }

@@ -51,6 +51,8 @@ public struct Allowlist: Sendable, Equatable {
         ("::/128", "unspecified"),
         ("::1/128", "loopback"),
         ("::/96", "IPv4-compatible, deprecated, RFC 4291"),
+        ("::ffff:0:0:0/96", "IPv4-translated, RFC 2765"),
+        ("5f00::/16", "SRv6 SIDs, RFC 9602"),
         ("64:ff9b:1::/48", "local-use IPv4/IPv6 translation, RFC 8215"),
         ("100::/64", "discard-only, RFC 6666"),
         ("2001:2::/48", "benchmarking, RFC 5180"),

@@ -63,8 +63,15 @@ public struct GavelConfig: Sendable, Equatable {
 
     /// The rule settings for a rule with this id and name: looked up by id first, then by name.
     public func ruleConfig(ruleID: String?, ruleName: String?) -> RuleConfig? {
-        if let id = ruleID, let rule = rules[id] { return rule }
-        if let name = ruleName, let rule = rules[name] { return rule }
+        ruleConfigKey(ruleID: ruleID, ruleName: ruleName).flatMap { rules[$0] }
+    }
+
+    /// The key in `rules` that a rule with this id and name matches (by id first, then by name),
+    /// or nil. Every signal that matches one key belongs to one detection rule — one mode and one
+    /// auto budget — whether the key is its id or its name (issue 16 item 4).
+    public func ruleConfigKey(ruleID: String?, ruleName: String?) -> String? {
+        if let id = ruleID, rules[id] != nil { return id }
+        if let name = ruleName, rules[name] != nil { return name }
         return nil
     }
 }

@@ -79,20 +79,25 @@ extension JSONValue {
         out.append(UInt8(ascii: "\""))
     }
 
-    /// Non-ASCII scalars written as `\uXXXX` rather than raw: the C1 controls U+0080–U+009F
-    /// (U+009B is a one-byte CSI for many terminals), the bidirectional controls U+061C,
-    /// U+200E, U+200F, U+202A–U+202E and U+2066–U+2069 (they reorder what a terminal shows),
-    /// the zero-width U+200B–U+200D, U+2060 and U+FEFF, and U+2028/U+2029. RFC 8259 §7 lets
-    /// any character be escaped, so the JSON means the same; only its bytes are safe to print.
+    /// Non-ASCII scalars written as `\uXXXX` rather than raw: exactly those the terminal
+    /// sanitiser escapes (`DisplayText.isInvisibleOrFormat`: the C1 controls — U+009B is a
+    /// one-byte CSI for many terminals —, bidirectional controls, zero-width and other format
+    /// characters (Unicode Cf, U+00AD, U+2061–U+2064, U+FFF9–U+FFFB, U+1D173…), tag characters,
+    /// U+2028/U+2029). RFC 8259 §7 lets any character be escaped, so the JSON means the same;
+    /// only its bytes are safe to print.
     private static func escapesInvisible(_ scalar: UInt32) -> Bool {
-        switch scalar {
-        case 0x80...0x9F, 0x061C, 0x200B...0x200F, 0x2028...0x202E, 0x2060, 0x2066...0x2069, 0xFEFF: true
-        default: false
-        }
+        Unicode.Scalar(scalar).map(DisplayText.isInvisibleOrFormat) ?? false
     }
 
-    /// `\u` and four lowercase hex digits of a BMP scalar.
+    /// `\u` and four lowercase hex digits of a scalar; one above the BMP as its UTF-16
+    /// surrogate pair (RFC 8259 §7: `\ud834\udd73` for U+1D173).
     private static func writeEscape(_ scalar: UInt32, into out: inout [UInt8]) {
+        if scalar > 0xFFFF {
+            let v = scalar - 0x10000
+            writeEscape(0xD800 + (v >> 10), into: &out)
+            writeEscape(0xDC00 + (v & 0x3FF), into: &out)
+            return
+        }
         let hex: StaticString = "0123456789abcdef"
         out.append(contentsOf: [0x5C, UInt8(ascii: "u")])
         for shift in [12, 8, 4, 0] as [UInt32] {

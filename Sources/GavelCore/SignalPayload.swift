@@ -148,8 +148,10 @@ struct SignalPayloadReader {
         s.title = text("SECURITY_SIGNAL_TITLE")
         s.message = text("SECURITY_SIGNAL_MSG")
         s.eventID = text("ID")
-        if let d = text("DATE") {
-            if d.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { s.date = d } else { flag(.invalidDate) }
+        if let sent = fields["DATE"], sent != .null {
+            // Present but not a string or number of digits (an array, an object, "") is invalid too:
+            // a signal whose age cannot be read is never fresh (issue 16 item 8).
+            if let d = text("DATE"), d.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { s.date = d } else { flag(.invalidDate) }
         }
         s.link = text("LINK")
         var queries = list(fields["SECURITY_RULE_MATCHED_QUERIES"], splitOnCommas: false)

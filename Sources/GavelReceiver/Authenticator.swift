@@ -1,4 +1,5 @@
 import Foundation
+import GavelCore
 
 /// Checks the receiver's shared secret on a request head.
 ///
@@ -29,7 +30,9 @@ public struct Authenticator: Sendable {
             let parts = auth.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
             if parts.count == 2 {
                 let scheme = parts[0].lowercased()
-                let credentials = String(parts[1]).trimmingCharacters(in: .whitespaces)
+                // Only SP and HTAB are optional whitespace in a field value (RFC 9110 §5.6.3); a
+                // Unicode space around the token is part of it, as in the other two places.
+                let credentials = String(parts[1]).trimmingASCIIWhitespace()
                 if scheme == "bearer" {
                     ok = Authenticator.constantTimeEqual(Array(credentials.utf8), secret) || ok
                 } else if scheme == "basic", let decoded = Data(base64Encoded: credentials) {

@@ -47,6 +47,11 @@ import Testing
         ("100::1", "allowlist: 100::/64 (discard-only, RFC 6666)"),
         ("2001:2::1", "allowlist: 2001:2::/48 (benchmarking, RFC 5180)"),
         ("fec0::1", "allowlist: fec0::/10 (site-local, deprecated, RFC 3879)"),
+        // Found by the second attacker pass: the IPv4-translated spelling of 10.0.0.1 and
+        // 127.0.0.1, and segment identifiers that are not globally reachable.
+        ("::ffff:0:a00:1", "allowlist: ::ffff:0:0:0/96 (IPv4-translated, RFC 2765)"),
+        ("::ffff:0:7f00:1", "allowlist: ::ffff:0:0:0/96 (IPv4-translated, RFC 2765)"),
+        ("5f00::1", "allowlist: 5f00::/16 (SRv6 SIDs, RFC 9602)"),
     ])
     func otherSpellingsOfInternalAddressesAreProtected(_ ip: String, _ reason: String) {
         #expect(Allowlist().match(kind: .ip, target: ip) == reason)

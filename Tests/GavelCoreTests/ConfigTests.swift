@@ -204,7 +204,7 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
         "http://169.254.169.254/latest/meta-data/", "http://metadata.google.internal/computeMetadata/v1/",
         "http://10.0.0.5/ban", "https://192.168.1.10/ban", "https://172.16.0.1/ban", "http://[::1]:8080/ban",
         "http://[fd00::5]/ban", "http://[fe80::1]/ban", "http://[::ffff:127.0.0.1]/ban", "http://0.0.0.0/ban",
-        "http://user:pw@127.0.0.1/ban", "http://100.64.1.1/ban",
+        "http://user:pw@127.0.0.1/ban", "http://100.64.1.1/ban", "http://[::ffff:0:7f00:1]/ban",
     ])
     func internalURLsNeedTheOptIn(_ url: String) throws {
         let json = #"{"actions": {"ban-ip": {"http": {"url": "\#(url)"}}}}"#
@@ -218,6 +218,8 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
     @Test(arguments: [
         "http://127.1/ban", "http://2130706433/ban", "http://0x7f.0.0.1/ban", "http://0177.0.0.1/ban", "http://[fe80::1%25eth0]/ban",
         "http://%31%32%37.0.0.1/ban", "http://127.0.0.1./ban", "http://1.2.3/ban",
+        // Unicode spellings IDNA maps to 127.0.0.1 (found by the second attacker pass).
+        "http://127\u{3002}0\u{3002}0\u{3002}1/ban", "http://\u{2460}\u{2461}\u{2466}.0.0.1/ban",
     ])
     func ambiguousNumericHostsAreRefused(_ url: String) throws {
         let error = try #require(configError(#"{"actions": {"ban-ip": {"http": {"url": "\#(url)"}}}}"#))

@@ -79,8 +79,16 @@ import Testing
             #expect(s.flags.contains(.invalidDate), "\(text)")
             #expect(!IntakePlan.isFresh(s, now: now), "\(text)")
         }
+        // Present but not a scalar, or empty: as invalid as text (the attacker pass found an array fresh).
+        for json in ["[1780000000000]", #"{"a":1780000000000}"#, #""""#] {
+            let s = try SignalPayload.decode(body: Array(#"{"SECURITY_SIGNAL_ID":"x","DATE":\#(json)}"#.utf8), format: .json)
+            #expect(s.flags.contains(.invalidDate), "\(json)")
+            #expect(!IntakePlan.isFresh(s, now: now), "\(json)")
+        }
         let missing = try SignalPayload.decode(body: Array(#"{"SECURITY_SIGNAL_ID":"x"}"#.utf8), format: .json)
         #expect(IntakePlan.isFresh(missing, now: now))
+        let null = try SignalPayload.decode(body: Array(#"{"SECURITY_SIGNAL_ID":"x","DATE":null}"#.utf8), format: .json)
+        #expect(IntakePlan.isFresh(null, now: now))
     }
 
     @Test func aStaleSignalIsLeftForAnAnalyst() throws {

@@ -216,9 +216,21 @@ import Testing
         #expect(text.unicodeScalars.allSatisfy { $0.isASCII })
         #expect(try JSONValue.parse(text) == .string(hostile))
         // Keys too, and neighbours of the escaped ranges stay raw.
-        let v: JSONValue = ["k\u{202E}": "\u{A0}é\u{2027}\u{2030}\u{202F}\u{2065}\u{206A}😀"]
-        #expect(v.compactText == "{\"k\\u202e\":\"\u{A0}é\u{2027}\u{2030}\u{202F}\u{2065}\u{206A}😀\"}")
+        let v: JSONValue = ["k\u{202E}": "\u{A0}é\u{2027}\u{2030}\u{202F}\u{2065}😀"]
+        #expect(v.compactText == "{\"k\\u202e\":\"\u{A0}é\u{2027}\u{2030}\u{202F}\u{2065}😀\"}")
         #expect(try JSONValue.parse(v.compactText) == v)
+    }
+
+    /// The second attacker pass: soft hyphen, invisible operators, deprecated format controls,
+    /// interlinear annotation, a musical format character and tag characters reached `--json`
+    /// raw while the text output escaped them. JSON escapes what the terminal sanitiser does,
+    /// above the BMP as a surrogate pair.
+    @Test func compactTextEscapesWhatTheTerminalSanitiserEscapes() throws {
+        let hostile = "\u{AD}\u{180E}\u{2061}\u{2064}\u{206A}\u{206F}\u{FFF9}\u{FFFB}\u{1D173}\u{E0001}\u{E0041}\u{E007F}"
+        let text = JSONValue.string(hostile).compactText
+        #expect(text == #""\u00ad\u180e\u2061\u2064\u206a\u206f\ufff9\ufffb\ud834\udd73\udb40\udc01\udb40\udc41\udb40\udc7f""#)
+        #expect(try JSONValue.parse(text) == .string(hostile))
+        for scalar in hostile.unicodeScalars { #expect(DisplayText.escape(for: scalar) != nil, "\(scalar.value)") }
     }
 
     @Test func compactTextWritesInvalidNumberTextAsNull() {

@@ -57,6 +57,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let db = folder + "/g.db"
+        let empty = folder + "/empty.db"
+        #expect(FileManager.default.createFile(atPath: empty, contents: nil))
         let cases: [([String], String)] = [
             (["list", "--bogus", "--db", db], "--bogus"),
             (["list", "--limit", "-3", "--db", db], "--limit"),
@@ -69,6 +71,10 @@ import Testing
             (["frobnicate"], "frobnicate"),
             (["list", "--db", folder + "/typo.db"], "no database at"),
             (["list", "--db", folder], "is a directory"),
+            // Second attacker pass: /dev/null gave exit 1 (and a /dev/null-journal); an empty file
+            // silently became a new database under a read verb.
+            (["list", "--db", "/dev/null"], "is not a regular file"),
+            (["list", "--db", empty], "is empty, not a gavel database"),
             (["list", "--db", ""], "--db"),
             (["dispatch", "--once", "--db", folder + "/typo.db"], "no database at"),
             (["signals", "--db", db, "--config", folder + "/missing.json"], "config"),
@@ -78,6 +84,7 @@ import Testing
             #expect(r.status == 2, "\(args): \(r.err)")
             #expect(r.err.contains(needle), "\(args): \(r.err)")
         }
+        #expect((try FileManager.default.attributesOfItem(atPath: empty)[.size] as? Int) == 0)
         try Data(#"{"actions":{"ban-ip":{"target":"ip","http":{"url":"ftp://x"}}}}"#.utf8).write(to: URL(fileURLWithPath: folder + "/bad.json"))
         let bad = try GavelBinary.run(["rules", "--db", db, "--config", folder + "/bad.json"])
         #expect(bad.status == 2)

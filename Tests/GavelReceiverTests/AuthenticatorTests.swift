@@ -48,6 +48,11 @@ import Testing
         #expect(auth.allows(Self.head(token: Self.secret)))
         #expect(!auth.allows(Self.head()))
         #expect(!auth.allows(Self.head(authorization: "Bearer \(text)x")))
+        // Only SP/HTAB around the token are whitespace: a Unicode space is part of the token,
+        // as in the custom header and the Basic password.
+        #expect(auth.allows(Self.head(authorization: "Bearer \t\(text) ")))
+        #expect(!auth.allows(Self.head(authorization: "Bearer \u{00A0}\(text)")))
+        #expect(!auth.allows(Self.head(authorization: "Bearer \(text)\u{3000}")))
         #expect(Authenticator(secret: nil).allows(Self.head()))
     }
 }

@@ -17,8 +17,10 @@ public struct SQLiteEngine: StoreEngine {
 
     public var displayName: String { path }
 
-    /// Opens a session. `.existing` and `.readOnly` never create a file; every access refuses a
-    /// directory, and a file holding another program's tables is refused untouched.
+    /// Opens a session. `.existing` and `.readOnly` never create a file and refuse an empty one
+    /// (nothing to read: it would silently become a new database); every access refuses a
+    /// directory and anything that is not a regular file (`/dev/null`, a FIFO), and a file
+    /// holding another program's tables is refused untouched.
     public func open(_ access: StoreAccess) throws(StoreError) -> any Store {
         try checkLocation(mustExist: access != .create)
         do {
@@ -42,11 +44,18 @@ public struct SQLiteEngine: StoreEngine {
 
     private func checkLocation(mustExist: Bool) throws(StoreError) {
         guard !path.isEmpty else { throw StoreError.location("the database path is empty; give a database file path") }
-        var isDirectory: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-        if exists && isDirectory.boolValue { throw StoreError.location("\(path) is a directory; give a database file path") }
-        if mustExist && !exists {
-            throw StoreError.location("no database at \(path); it is created by 'gavel serve' or the console")
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            if mustExist { throw StoreError.location("no database at \(path); it is created by 'gavel serve' or the console") }
+            return
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw StoreError.location("\(path) is a directory; give a database file path")
+        default: throw StoreError.location("\(path) is not a regular file; give a database file path")
+        }
+        if mustExist && info.st_size == 0 {
+            throw StoreError.location("\(path) is empty, not a gavel database; it is created by 'gavel serve' or the console")
         }
     }
 

@@ -25,6 +25,11 @@ extension SQLiteStore {
         }
         let rule = try touchRule(
             key: key, ruleID: signal.ruleID, name: signal.ruleName, startingMode: RemediationPlanner.mode(for: signal, config: config), at: now)
+        // The configured rule's key names this rule row as an id and as a name, so a later signal
+        // that carries the key in its other field finds the same row (one mode, one budget).
+        if let configured = config.ruleConfigKey(ruleID: signal.ruleID, ruleName: signal.ruleName) {
+            try addRuleAliases(key: key, ruleID: configured, name: configured)
+        }
         let newTargets = record.newEntities.filter { EntityValue.targetKinds.contains($0.kind) }.map(\.value)
         var situation = IntakeSituation(signal: signal, rule: rule, newEntityValues: record.duplicate ? Set(newTargets) : nil, now: now)
         let proposals = IntakePlan.proposals(signal: signal, rule: rule, newEntityValues: situation.newEntityValues, config: config)

@@ -157,6 +157,33 @@ import Testing
         #expect(try store.rule(named: "made-up-16")?.mode == .manual)
     }
 
+    /// The second attacker pass: a configured key that is one signal's rule name and another
+    /// signal's rule id made two rule rows — `auto … off` switched one, and the budget was
+    /// spent twice. Both are one rule now, in either order.
+    @Test(arguments: EngineKind.available)
+    func aConfiguredKeyIsOneRuleAsAnIdOrAsAName(_ kind: EngineKind) throws {
+        for nameFirst in [true, false] {
+            let h = try StoreHarness(kind, configJSON: #"{"rules": {"limited": {"mode": "auto"}}, "auto_limits": {"per_rule": 4}}"#)
+            defer { h.close() }
+            var approved = 0
+            for i in 1...6 {
+                let byName = (i % 2 == 1) == nameFirst
+                let json =
+                    byName
+                    ? signalJSON("n\(i)", rule: "limited", ruleID: "idX", ips: ["203.0.113.\(i)"])
+                    : signalJSON("i\(i)", rule: "Y", ruleID: "limited", ips: ["198.51.100.\(i)"])
+                approved += try h.post(json).autoApproved.count
+            }
+            #expect(approved == 4, "name first: \(nameFirst)")
+            let store = try h.store()
+            #expect(try store.rules().count == 1, "name first: \(nameFirst)")
+            try store.setMode(rule: "limited", to: .manual, by: "alice", at: .now)
+            #expect(try store.rules().allSatisfy { $0.mode == .manual })
+            #expect(try h.post(signalJSON("n9", rule: "limited", ruleID: "idX2", ips: ["203.0.113.99"])).autoApproved.isEmpty)
+            #expect(try h.post(signalJSON("i9", rule: "Z", ruleID: "limited", ips: ["198.51.100.99"])).autoApproved.isEmpty)
+        }
+    }
+
     @Test(arguments: EngineKind.available)
     func theKillSwitchAndStaleSignalsLeaveAutoRemediationsPending(_ kind: EngineKind) throws {
         let h = try StoreHarness(kind)
