@@ -15,7 +15,7 @@
 #                     over 8 minutes; remediations/s is what compares)
 #   --delay-ms MS     the endpoint's delay before it answers (default 50)
 #   --only MODES      comma-separated subset of sequential,concurrent,batched
-#   --profile         perf record the dispatch process of each run (perf report lines in the output)
+#   --profile         perf record the dispatch process of each run (self time by library and by symbol)
 #   --debug           use the debug build (.build/debug) instead of a release build
 # Everything listens on 127.0.0.1 only, under a temp folder removed at the end.
 set -euo pipefail
@@ -111,8 +111,10 @@ EOF
     'BEGIN { printf "%-11s %7d %8.2f %9d %12.0f %13.0f   %s (sink: %d distinct, %d twice; store: %d dispatched)", m, c, w, r, c / w, (u + s) / c * 1e6, v, d, dup, disp }')")
   echo "bench: $name: ${rows[-1]}" >&2
   if [ "$profile" -eq 1 ]; then
+    echo "--- perf report ($name), self time by library" >&2
+    perf report -i "$dir/perf.data" --stdio --no-children -g none --sort dso 2>/dev/null | grep -v '^#' | grep '%' | head -12 >&2 || true
     echo "--- perf report ($name), top symbols by self time" >&2
-    perf report -i "$dir/perf.data" --stdio --no-children --sort comm,dso,symbol 2>/dev/null | grep -v '^#' | grep '%' | head -25 >&2
+    perf report -i "$dir/perf.data" --stdio --no-children -g none --sort dso,symbol 2>/dev/null | grep -v '^#' | grep '%' | head -25 >&2 || true
   fi
 }
 
