@@ -172,3 +172,16 @@ import Testing
         a approve  r reject  Space tag  A auto  c note  Enter detail  Tab view  / filter  ? help  q quit
         """#
 }
+
+/// Issue 16: a detail line of a megabyte wraps to the pane's rows ending in `…`, looking only at
+/// what the rows can show (the rest is not sanitized or measured at every frame).
+@Test func aMegabyteDetailLineWrapsToThePaneEndingInAnEllipsis() {
+    let line = DetailLine("    junk: [" + String(repeating: "0, ", count: 350_000) + "0]")
+    let rows = ConsoleRenderer.wrap(line, columns: 60, width: DisplayText.defaultWidth)
+    #expect(rows.count == ConsoleRenderer.maxWrappedRows)
+    #expect(rows.last?.text.hasSuffix("…") == true)
+    #expect(rows.allSatisfy { DisplayText.columns($0.text, width: DisplayText.defaultWidth) <= 60 })
+    #expect(ConsoleRenderer.cutForWrapping(line.text, columns: 60).count == 60 * ConsoleRenderer.maxWrappedRows + 1)
+    let short = "short line"
+    #expect(ConsoleRenderer.cutForWrapping(short, columns: 60) == short)
+}
