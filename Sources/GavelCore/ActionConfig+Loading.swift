@@ -288,6 +288,13 @@ struct ActionURLPolicy {
         guard URLComponents(string: probe)?.host != nil else {
             throw ConfigError(field: field, message: "not an http(s) URL")
         }
+        if let dot = URLDotSegments.offendingSegment(in: probe) {
+            throw ConfigError(
+                field: field,
+                message:
+                    "the path holds the dot segment \(dot.decoded.quotedForMessage) (\(dot.segment.quotedForMessage)), which clients and servers remove: write the path it means"
+            )
+        }
         if allowInternal { return }
         var name = host.lowercased()
         while name.hasSuffix(".") { name.removeLast() }

@@ -180,6 +180,14 @@ public struct Remediation: Sendable, Equatable, Identifiable {
     /// The allowlist entry or validation failure that suppressed it, when `suppressed`.
     public var suppressedBy: String? { state == .suppressed ? reason : nil }
 
+    /// Why no request could be bound at its (final) approval — a value that cannot be sent safely
+    /// (`DispatchRefusal`), recorded instead of the request as `refused: …` — or nil. The
+    /// dispatcher fails it with this reason and sends nothing; a later signal never re-renders it.
+    public var bindingRefusal: DispatchRefusal? {
+        guard boundRequest == nil, let text = legacyRequestText, text.hasPrefix("refused: "), decidedBy != nil else { return nil }
+        return DispatchRefusal(String(text.dropFirst("refused: ".count)))
+    }
+
     /// The recorded request as display text with secrets masked (bound, simulated, or legacy); nil when none.
     public var recordedRequestText: String? {
         if let boundRequest { return boundRequest.masked().displayText }

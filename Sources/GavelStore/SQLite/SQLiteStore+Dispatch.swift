@@ -72,11 +72,12 @@ extension SQLiteStore {
         }
     }
 
-    /// What a claimed remediation sends: the request bound at its approval; for an approval
-    /// recorded before requests were bound (or one that could not be rendered then), rendered now
-    /// with the same values — and refused the same way.
+    /// What a claimed remediation sends: the request bound at its approval, or the refusal bound
+    /// then; for an approval recorded before requests were bound, rendered now with the same
+    /// values — and refused the same way.
     private func request(for r: Remediation, config: GavelConfig) throws -> Result<RenderedRequest, DispatchRefusal> {
         if let bound = r.boundRequest { return .success(bound) }
+        if let refusal = r.bindingRefusal { return .failure(refusal) }
         guard let action = config.actions[r.action] else {
             return .failure(DispatchRefusal("action '\(r.action)' is not in the configuration"))
         }
