@@ -140,6 +140,18 @@ struct ActionLoader {
         }
     }
 
+    /// `retry_for`: how long after the first attempt failures are still retried — a duration of
+    /// at most 24h (`"15m"`, `"90s"`), or `"0s"` for by count only. Nil when absent.
+    static func retryFor(_ node: ConfigObject) throws(ConfigError) -> Double? {
+        guard let text = try node.string("retry_for") else { return nil }
+        if text == "0" || text == "0s" { return 0 }
+        let field = node.field("retry_for")
+        guard let ms = try duration(text, field: field), ms <= 24 * DurationText.hour else {
+            throw ConfigError(field: field, message: "expected a duration of at most 24h, e.g. \"15m\" (or \"0s\": retry by count only)")
+        }
+        return Double(ms) / 1000
+    }
+
     /// A duration field (`DurationText`): milliseconds, nil for `permanent`.
     static func duration(_ text: String, field: String) throws(ConfigError) -> Int64? {
         do {
@@ -173,7 +185,8 @@ struct ActionLoader {
         let template = HTTPTemplate(
             method: method, url: url, headers: headers, body: body,
             timeoutSeconds: try node.seconds("timeout_seconds", maximum: 300) ?? 10,
-            retries: try node.int("retries", in: 0...20) ?? 5)
+            retries: try node.int("retries", in: 0...20) ?? 5,
+            retryForSeconds: try ActionLoader.retryFor(node) ?? HTTPTemplate.defaultRetryForSeconds)
         try node.finish()
         return template
     }
@@ -194,7 +207,7 @@ struct ActionLoader {
         }
         let template = CommandTemplate(
             argv: argv, timeoutSeconds: try node.seconds("timeout_seconds", maximum: 3600) ?? 30,
-            retries: try node.int("retries", in: 0...20) ?? 0)
+            retries: try node.int("retries", in: 0...20) ?? 0, retryForSeconds: try ActionLoader.retryFor(node) ?? 0)
         try node.finish()
         return template
     }

@@ -68,12 +68,12 @@ extension ActionConfig {
             return .http(
                 HTTPDispatchRequest(
                     method: http.method, url: url, headers: headers, body: body,
-                    timeoutSeconds: http.timeoutSeconds, maxRetries: http.retries))
+                    timeoutSeconds: http.timeoutSeconds, maxRetries: http.retries, retryForSeconds: http.retryForSeconds))
         case .command(let command):
             return .command(
                 CommandDispatchRequest(
                     argv: try ActionConfig.renderArgv(command.argv, context),
-                    timeoutSeconds: command.timeoutSeconds, maxRetries: command.retries))
+                    timeoutSeconds: command.timeoutSeconds, maxRetries: command.retries, retryForSeconds: command.retryForSeconds))
         case .outbox(let outbox):
             let headers = try ActionConfig.renderHeaders(outbox.headers, context, environment: { "{{env.\($0)}}" })
             let line = JSONValue.object([

@@ -127,18 +127,28 @@ public struct HTTPTemplate: Sendable, Equatable {
     public var body: JSONTemplate?
     /// Deadline for the whole exchange, in seconds. Default 10.
     public var timeoutSeconds: Double
-    /// Retries after a retryable failure (network error, 408, 429, 5xx). Default 5.
+    /// Retries after a retryable failure (network error, 408, 429, 5xx), at least. Default 5.
     public var retries: Int
+    /// How long after the first attempt retryable failures are still retried, in seconds
+    /// (`retry_for`), however many retries that takes. Default 900 (15 minutes).
+    public var retryForSeconds: Double
 
-    public init(method: String = "POST", url: Template, headers: [HeaderTemplate], body: JSONTemplate?, timeoutSeconds: Double = 10, retries: Int = 5)
-    {
+    public init(
+        method: String = "POST", url: Template, headers: [HeaderTemplate], body: JSONTemplate?, timeoutSeconds: Double = 10, retries: Int = 5,
+        retryForSeconds: Double = HTTPTemplate.defaultRetryForSeconds
+    ) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeoutSeconds = timeoutSeconds
         self.retries = retries
+        self.retryForSeconds = retryForSeconds
     }
+
+    /// The default `retry_for` of an `http` action: 15 minutes (900 s), so an API outage of
+    /// minutes does not lose a ban (issue 16: `retries: 3` gave up after about 5 s).
+    public static let defaultRetryForSeconds = 900.0
 }
 
 /// One header field of an action: a literal name and a value template.
@@ -170,13 +180,17 @@ public struct CommandTemplate: Sendable, Equatable {
     public var argv: [Template]
     /// Seconds before the process group is killed. Default 30.
     public var timeoutSeconds: Double
-    /// Retries after a failed run (non-zero exit, timeout). Default 0.
+    /// Retries after a failed run (non-zero exit, timeout), at least. Default 0.
     public var retries: Int
+    /// How long after the first attempt failed runs are still retried, in seconds (`retry_for`).
+    /// Default 0: by count only.
+    public var retryForSeconds: Double
 
-    public init(argv: [Template], timeoutSeconds: Double = 30, retries: Int = 0) {
+    public init(argv: [Template], timeoutSeconds: Double = 30, retries: Int = 0, retryForSeconds: Double = 0) {
         self.argv = argv
         self.timeoutSeconds = timeoutSeconds
         self.retries = retries
+        self.retryForSeconds = retryForSeconds
     }
 }
 

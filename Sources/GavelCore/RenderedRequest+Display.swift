@@ -22,12 +22,22 @@ extension RenderedRequest {
         }
     }
 
-    /// How many times a retryable failure of this request is retried.
+    /// How many times a retryable failure of this request is retried at least.
     public var maxRetries: Int {
         switch self {
         case .http(let r): r.maxRetries
         case .command(let c): c.maxRetries
         case .outbox: 5
+        }
+    }
+
+    /// How long after the first attempt a retryable failure is still retried, in seconds (0: by
+    /// count only; the outbox retries by count).
+    public var retryForSeconds: Double {
+        switch self {
+        case .http(let r): r.retryForSeconds
+        case .command(let c): c.retryForSeconds
+        case .outbox: 0
         }
     }
 }

@@ -22,15 +22,23 @@ public struct HTTPDispatchRequest: Sendable, Equatable {
     public var body: [UInt8]
     /// Deadline for the whole exchange, in seconds (default 10).
     public var timeoutSeconds: Double
-    /// How many times a retryable failure (network error, 408, 429, 5xx) is retried (default 5).
+    /// How many times a retryable failure (network error, 408, 429, 5xx) is retried at least (default 5).
     public var maxRetries: Int
-    public init(method: String, url: String, headers: [HTTPHeaderField], body: [UInt8], timeoutSeconds: Double = 10, maxRetries: Int = 5) {
+    /// How long after the first attempt retryable failures are still retried, in seconds, however
+    /// many retries that takes (`retry_for`; 0: by count only). Default 0 here; 900 (15 min) from
+    /// a configuration's `http` action.
+    public var retryForSeconds: Double
+    public init(
+        method: String, url: String, headers: [HTTPHeaderField], body: [UInt8], timeoutSeconds: Double = 10, maxRetries: Int = 5,
+        retryForSeconds: Double = 0
+    ) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeoutSeconds = timeoutSeconds
         self.maxRetries = maxRetries
+        self.retryForSeconds = retryForSeconds
     }
 }
 
@@ -50,12 +58,16 @@ public struct CommandDispatchRequest: Sendable, Equatable {
     public var argv: [String]
     /// Seconds before the command's process group is killed (default 30).
     public var timeoutSeconds: Double
-    /// How many times a failed run (non-zero exit, timeout) is retried (default 0).
+    /// How many times a failed run (non-zero exit, timeout) is retried at least (default 0).
     public var maxRetries: Int
-    public init(argv: [String], timeoutSeconds: Double = 30, maxRetries: Int = 0) {
+    /// How long after the first attempt failed runs are still retried, in seconds (`retry_for`;
+    /// default 0: by count only).
+    public var retryForSeconds: Double
+    public init(argv: [String], timeoutSeconds: Double = 30, maxRetries: Int = 0, retryForSeconds: Double = 0) {
         self.argv = argv
         self.timeoutSeconds = timeoutSeconds
         self.maxRetries = maxRetries
+        self.retryForSeconds = retryForSeconds
     }
 }
 

@@ -223,8 +223,9 @@ public final class Dispatcher: Sendable {
                 lastError.withLock { $0 = "dispatcher: recording remediation \(r.id): \(error)" }
             }
         }
+        let budget = RetrySeries.Lookup(claim: claim, store: store)
         if claim.kind == .revert {
-            send(claim, config: config, finish: finish)
+            send(claim, config: config, budget: budget, finish: finish)
             return
         }
         // The brakes also hold back automatic approvals not yet sent (e.g. waiting to retry).
@@ -254,13 +255,13 @@ public final class Dispatcher: Sendable {
             do { try store.suppressClaim(claim, reason: reason, at: .now) } catch { finish(.failed, error: "\(error)") }
             return
         }
-        send(claim, config: config, finish: finish)
+        send(claim, config: config, budget: budget, finish: finish)
     }
 
     /// Sends exactly the claimed request (bound at approval, or the revert's bound when it was
     /// decided), with secrets from this process's environment, and records the outcome.
     private func send(
-        _ claim: DispatchClaim, config: GavelConfig, finish: (AttemptReport.Result, Int?, String?, String) -> Void
+        _ claim: DispatchClaim, config: GavelConfig, budget: RetrySeries.Lookup, finish: (AttemptReport.Result, Int?, String?, String) -> Void
     ) {
         let request: RenderedRequest
         do throws(DispatchRefusal) {
@@ -276,13 +277,22 @@ public final class Dispatcher: Sendable {
         switch outcome.kind {
         case .success:
             finish(.dispatched, outcome.status, nil, outcome.responseExcerpt)
-        case .retryable where retryPolicy.shouldRetry(after: outcome, attempt: claim.attempt, maxRetries: request.maxRetries):
-            var rng = SystemRandomNumberGenerator()
-            let delay = retryPolicy.delay(afterAttempt: claim.attempt, random: &rng)
-            let next = Timestamp.now.adding(milliseconds: Int64(delay * 1000))
-            finish(.retry(at: next), outcome.status, outcome.error, outcome.responseExcerpt)
         case .retryable, .permanent:
-            finish(.failed, outcome.status, outcome.error ?? "failed", outcome.responseExcerpt)
+            let series = budget.series
+            var rng = SystemRandomNumberGenerator()
+            let delay = retryPolicy.delay(afterAttempt: series.attempt, random: &rng)
+            let now = Timestamp.now
+            let elapsed = Double(now.milliseconds(since: series.firstStarted)) / 1000
+            if retryPolicy.shouldRetry(
+                after: outcome, attempt: series.attempt, maxRetries: request.maxRetries, elapsed: elapsed, delay: delay,
+                retryFor: request.retryForSeconds)
+            {
+                finish(.retry(at: now.adding(milliseconds: Int64(delay * 1000))), outcome.status, outcome.error, outcome.responseExcerpt)
+            } else {
+                var error = outcome.error ?? "failed"
+                if outcome.kind == .retryable { error += "; " + RetrySeries.gaveUp(series, elapsed: elapsed, request: request) }
+                finish(.failed, outcome.status, error, outcome.responseExcerpt)
+            }
         }
     }
 
