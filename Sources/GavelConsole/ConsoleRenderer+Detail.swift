@@ -232,6 +232,7 @@ extension ConsoleRenderer {
                 if let ms = a.durationMs { t += " \(ms) ms" }
                 if let e = a.error { t += " — \(e)" }
                 out.append(DetailLine(t, a.error == nil ? .normal : .error))
+                out += a.stderrLines().map { DetailLine("      stderr: " + $0, .dim) }
             }
         }
         return out

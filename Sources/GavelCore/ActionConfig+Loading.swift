@@ -140,6 +140,40 @@ struct ActionLoader {
         }
     }
 
+    /// `path`: the command's `PATH`, absolute directories separated by `:` (no empty entry: it
+    /// would mean the working directory). Nil when absent.
+    static func commandPath(_ node: ConfigObject) throws(ConfigError) -> String? {
+        guard let text = try node.string("path") else { return nil }
+        let entries = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard !text.isEmpty, entries.allSatisfy({ $0.hasPrefix("/") }),
+            !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else {
+            throw ConfigError(
+                field: node.field("path"), message: "expected absolute directories separated by ':', e.g. \"/usr/local/bin:/usr/bin:/bin\"")
+        }
+        return text
+    }
+
+    /// `pass_env`: the names of variables the command gets from gavel's environment, or
+    /// prefixes ending in `*` (`AWS_*`; a lone `*` is refused). `PATH` (use `path`) and
+    /// `GAVEL_IDEMPOTENCY_KEY` cannot be passed (a prefix never matches them either).
+    static func passEnvironment(_ node: ConfigObject) throws(ConfigError) -> [String] {
+        guard let names = try node.strings("pass_env") else { return [] }
+        for (i, name) in names.enumerated() {
+            let field = "\(node.field("pass_env"))[\(i)]"
+            let bare = name.hasSuffix("*") ? String(name.dropLast()) : name
+            guard Template.isEnvironmentName(bare) else {
+                throw ConfigError(
+                    field: field, message: "expected a variable name ([A-Za-z_][A-Za-z0-9_]*) or a prefix ending in '*', e.g. \"AWS_*\"")
+            }
+            if name == "PATH" { throw ConfigError(field: field, message: "set the command's PATH with \"path\"") }
+            if name == "GAVEL_IDEMPOTENCY_KEY" {
+                throw ConfigError(field: field, message: "set by gavel for every attempt")
+            }
+        }
+        return names
+    }
+
     /// `retry_for`: how long after the first attempt failures are still retried — a duration of
     /// at most 24h (`"15m"`, `"90s"`), or `"0s"` for by count only. Nil when absent.
     static func retryFor(_ node: ConfigObject) throws(ConfigError) -> Double? {
@@ -207,7 +241,9 @@ struct ActionLoader {
         }
         let template = CommandTemplate(
             argv: argv, timeoutSeconds: try node.seconds("timeout_seconds", maximum: 3600) ?? 30,
-            retries: try node.int("retries", in: 0...20) ?? 0, retryForSeconds: try ActionLoader.retryFor(node) ?? 0)
+            retries: try node.int("retries", in: 0...20) ?? 0, retryForSeconds: try ActionLoader.retryFor(node) ?? 0,
+            path: try ActionLoader.commandPath(node) ?? CommandDispatchRequest.defaultPath,
+            passEnvironment: try ActionLoader.passEnvironment(node))
         try node.finish()
         return template
     }

@@ -73,7 +73,8 @@ extension ActionConfig {
             return .command(
                 CommandDispatchRequest(
                     argv: try ActionConfig.renderArgv(command.argv, context),
-                    timeoutSeconds: command.timeoutSeconds, maxRetries: command.retries, retryForSeconds: command.retryForSeconds))
+                    timeoutSeconds: command.timeoutSeconds, maxRetries: command.retries, retryForSeconds: command.retryForSeconds,
+                    path: command.path, passEnvironment: command.passEnvironment))
         case .outbox(let outbox):
             let headers = try ActionConfig.renderHeaders(outbox.headers, context, environment: { "{{env.\($0)}}" })
             let line = JSONValue.object([

@@ -185,12 +185,22 @@ public struct CommandTemplate: Sendable, Equatable {
     /// How long after the first attempt failed runs are still retried, in seconds (`retry_for`).
     /// Default 0: by count only.
     public var retryForSeconds: Double
+    /// The child's `PATH` (`path`). Default `/usr/bin:/bin`.
+    public var path: String
+    /// Variables the child gets from gavel's environment (`pass_env`): names, or prefixes ending
+    /// in `*`. Default none: the child gets only `PATH` and `GAVEL_IDEMPOTENCY_KEY`.
+    public var passEnvironment: [String]
 
-    public init(argv: [Template], timeoutSeconds: Double = 30, retries: Int = 0, retryForSeconds: Double = 0) {
+    public init(
+        argv: [Template], timeoutSeconds: Double = 30, retries: Int = 0, retryForSeconds: Double = 0,
+        path: String = CommandDispatchRequest.defaultPath, passEnvironment: [String] = []
+    ) {
         self.argv = argv
         self.timeoutSeconds = timeoutSeconds
         self.retries = retries
         self.retryForSeconds = retryForSeconds
+        self.path = path
+        self.passEnvironment = passEnvironment
     }
 }
 

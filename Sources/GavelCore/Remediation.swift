@@ -336,13 +336,17 @@ public struct Attempt: Sendable, Equatable, Identifiable {
     public var outcome: Outcome?
     /// What went wrong, when it failed.
     public var error: String?
-    /// The start of the response body or command output (attacker-influenced; escape before display).
+    /// The start of the response body or of a command's stdout (attacker-influenced; escape before display).
     public var response: String?
+    /// The end of a command's stderr (at most 2048 bytes, `…` first when cut), nil when it wrote
+    /// none or for HTTP and outbox attempts. Attacker-influenced: escape before display.
+    public var stderr: String?
 
     public init(
         id: Int64, remediationID: Int64, kind: Kind = .dispatch, number: Int, startedAt: Timestamp, durationMs: Int? = nil, status: Int? = nil,
-        outcome: Outcome? = nil, error: String? = nil, response: String? = nil
+        outcome: Outcome? = nil, error: String? = nil, response: String? = nil, stderr: String? = nil
     ) {
+        self.stderr = stderr
         self.id = id
         self.remediationID = remediationID
         self.kind = kind
@@ -353,6 +357,17 @@ public struct Attempt: Sendable, Equatable, Identifiable {
         self.outcome = outcome
         self.error = error
         self.response = response
+    }
+}
+
+extension Attempt {
+    /// The end of the command's stderr as lines for `gavel show` and the console: the last
+    /// `limit` non-blank ones, oldest first (not sanitized: the caller escapes them for where they go).
+    public func stderrLines(limit: Int = 10) -> [String] {
+        guard let stderr else { return [] }
+        let lines = stderr.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+            .filter { !$0.allSatisfy(\.isWhitespace) }
+        return lines.suffix(limit).map(String.init)
     }
 }
 

@@ -2,7 +2,9 @@ extension RenderedRequest {
     /// The request as a person reads it, exactly as it will be sent (mask it first with
     /// `masked()` before showing it). Shapes:
     /// - http: `POST https://…` then one `Name: value` line per header, a blank line, the body;
-    /// - command: the argv as a JSON array (each element exactly one argument);
+    /// - command: `exec` and the argv as a JSON array (each element exactly one argument), then
+    ///   `env:` and the child's environment (`PATH`, the idempotency key, the names passed from
+    ///   gavel's environment — their values are not shown);
     /// - outbox: `append to PATH:` then the JSON line.
     /// Not sanitized for a terminal: the console and CLI sanitize what they draw.
     public var displayText: String {
@@ -16,7 +18,9 @@ extension RenderedRequest {
             }
             return lines.joined(separator: "\n")
         case .command(let c):
-            return "exec " + JSONValue.array(c.argv.map { .string($0) }).compactText
+            let passed = c.passEnvironment.isEmpty ? "" : ", and from gavel's environment " + c.passEnvironment.joined(separator: " ")
+            return "exec " + JSONValue.array(c.argv.map { .string($0) }).compactText + "\n"
+                + "env: PATH=\(c.path) GAVEL_IDEMPOTENCY_KEY=(the idempotency key)\(passed)"
         case .outbox(let o):
             return "append to \(o.path):\n\(o.line)"
         }

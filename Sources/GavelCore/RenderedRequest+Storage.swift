@@ -3,7 +3,7 @@ extension RenderedRequest {
     /// approval (unmasked: the dispatcher sends it):
     /// - `{"kind":"http","method","url","headers":[[NAME,VALUE],…],"body":TEXT,"timeout_s","retries","retry_for_s"}`
     ///   (`body` is the UTF-8 text of the rendered JSON body, `""` for none);
-    /// - `{"kind":"command","argv":[…],"timeout_s","retries","retry_for_s"}`;
+    /// - `{"kind":"command","argv":[…],"timeout_s","retries","retry_for_s","path","pass_env":[…]}`;
     /// (`retry_for_s` is left out when 0, and read as 0 when absent: requests bound before it existed.)
     /// - `{"kind":"outbox","path","line"}`.
     /// `init(storageText:)` reads it back to an equal value.
@@ -23,7 +23,7 @@ extension RenderedRequest {
                 [
                     JSONMember("kind", .string("command")), JSONMember("argv", .array(c.argv.map { .string($0) })),
                     JSONMember("timeout_s", .number(Self.number(c.timeoutSeconds))), JSONMember("retries", .number(String(c.maxRetries))),
-                ] + Self.retryFor(c.retryForSeconds)
+                ] + Self.retryFor(c.retryForSeconds) + Self.environment(c)
             ).compactText
         case .outbox(let o):
             return JSONValue.object([
@@ -58,16 +58,32 @@ extension RenderedRequest {
                 guard case .string(let s) = e else { return nil }
                 argv.append(s)
             }
+            var passed: [String] = []
+            if case .array(let names)? = value["pass_env"] {
+                for n in names {
+                    guard case .string(let name) = n else { return nil }
+                    passed.append(name)
+                }
+            }
+            var path = CommandDispatchRequest.defaultPath
+            if case .string(let p)? = value["path"] { path = p }
             self = .command(
                 CommandDispatchRequest(
                     argv: argv, timeoutSeconds: double("timeout_s") ?? 30, maxRetries: int("retries") ?? 0,
-                    retryForSeconds: double("retry_for_s") ?? 0))
+                    retryForSeconds: double("retry_for_s") ?? 0, path: path, passEnvironment: passed))
         case "outbox":
             guard case .string(let path)? = value["path"], case .string(let line)? = value["line"] else { return nil }
             self = .outbox(OutboxDispatchRequest(path: path, line: line))
         default:
             return nil
         }
+    }
+
+    /// `path` and `pass_env`, left out at their defaults (and read as the defaults when absent:
+    /// requests bound before they existed).
+    private static func environment(_ c: CommandDispatchRequest) -> [JSONMember] {
+        (c.path == CommandDispatchRequest.defaultPath ? [] : [JSONMember("path", .string(c.path))])
+            + (c.passEnvironment.isEmpty ? [] : [JSONMember("pass_env", .array(c.passEnvironment.map { .string($0) }))])
     }
 
     private static func retryFor(_ seconds: Double) -> [JSONMember] {

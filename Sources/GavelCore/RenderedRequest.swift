@@ -63,11 +63,39 @@ public struct CommandDispatchRequest: Sendable, Equatable {
     /// How long after the first attempt failed runs are still retried, in seconds (`retry_for`;
     /// default 0: by count only).
     public var retryForSeconds: Double
-    public init(argv: [String], timeoutSeconds: Double = 30, maxRetries: Int = 0, retryForSeconds: Double = 0) {
+    /// The child's `PATH` (default `CommandDispatchRequest.defaultPath`).
+    public var path: String
+    /// Variables passed from the dispatching process's environment: exact names, or a prefix
+    /// ending in `*` (`AWS_*`); their values are read when the command runs, never stored.
+    /// Default none.
+    public var passEnvironment: [String]
+    public init(
+        argv: [String], timeoutSeconds: Double = 30, maxRetries: Int = 0, retryForSeconds: Double = 0,
+        path: String = CommandDispatchRequest.defaultPath, passEnvironment: [String] = []
+    ) {
         self.argv = argv
         self.timeoutSeconds = timeoutSeconds
         self.maxRetries = maxRetries
         self.retryForSeconds = retryForSeconds
+        self.path = path
+        self.passEnvironment = passEnvironment
+    }
+
+    /// The `PATH` a command gets unless its action sets `path`: `/usr/bin:/bin`.
+    public static let defaultPath = "/usr/bin:/bin"
+
+    /// The child's environment, `NAME=value` strings in this order: `PATH`, the passed variables
+    /// found in `environment` (sorted by name; a name or prefix that matches none is skipped),
+    /// then `GAVEL_IDEMPOTENCY_KEY`. Nothing else of the dispatching process reaches the child.
+    public func childEnvironment(from environment: [String: String], idempotencyKey: String) -> [String] {
+        var passed: [String] = []
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name != "PATH" && name != "GAVEL_IDEMPOTENCY_KEY" {
+            let matches = passEnvironment.contains { pattern in
+                pattern.hasSuffix("*") ? name.hasPrefix(pattern.dropLast()) : name == pattern
+            }
+            if matches { passed.append("\(name)=\(value)") }
+        }
+        return ["PATH=\(path)"] + passed + ["GAVEL_IDEMPOTENCY_KEY=\(idempotencyKey)"]
     }
 }
 

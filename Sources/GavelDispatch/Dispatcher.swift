@@ -206,7 +206,7 @@ public final class Dispatcher: Sendable {
     func process(_ claim: DispatchClaim, _ store: any Store, config: GavelConfig) {
         let r = claim.remediation
         let started = DispatchTime.now().uptimeNanoseconds
-        func finish(_ result: AttemptReport.Result, status: Int? = nil, error: String?, response: String = "") {
+        func finish(_ result: AttemptReport.Result, status: Int? = nil, error: String?, response: String = "", stderr: String? = nil) {
             let ms = Int((DispatchTime.now().uptimeNanoseconds &- started) / 1_000_000)
             let what = "remediation \(r.id) \(r.action) \(r.target) \(claim.kind == .revert ? "revert attempt" : "attempt") \(claim.attempt): "
             switch result {
@@ -215,7 +215,7 @@ public final class Dispatcher: Sendable {
             case .failed: log(what + "failed: " + (error ?? "failed"))
             }
             do {
-                let report = AttemptReport(result: result, status: status, error: error, response: response, durationMs: ms)
+                let report = AttemptReport(result: result, status: status, error: error, response: response, durationMs: ms, stderr: stderr)
                 if try !store.finish(claim, report, config: config, at: .now) {
                     log(what + "the claim lapsed meanwhile; another dispatcher recovered it")
                 }
@@ -261,7 +261,8 @@ public final class Dispatcher: Sendable {
     /// Sends exactly the claimed request (bound at approval, or the revert's bound when it was
     /// decided), with secrets from this process's environment, and records the outcome.
     private func send(
-        _ claim: DispatchClaim, config: GavelConfig, budget: RetrySeries.Lookup, finish: (AttemptReport.Result, Int?, String?, String) -> Void
+        _ claim: DispatchClaim, config: GavelConfig, budget: RetrySeries.Lookup,
+        finish: (AttemptReport.Result, Int?, String?, String, String?) -> Void
     ) {
         let request: RenderedRequest
         do throws(DispatchRefusal) {
@@ -270,13 +271,13 @@ public final class Dispatcher: Sendable {
             case .failure(let refusal): throw refusal
             }
         } catch {
-            finish(.failed, nil, error.description, "")
+            finish(.failed, nil, error.description, "", nil)
             return
         }
         let outcome = executor.execute(request, idempotencyKey: claim.idempotencyKey)
         switch outcome.kind {
         case .success:
-            finish(.dispatched, outcome.status, nil, outcome.responseExcerpt)
+            finish(.dispatched, outcome.status, nil, outcome.responseExcerpt, outcome.stderrTail)
         case .retryable, .permanent:
             let series = budget.series
             var rng = SystemRandomNumberGenerator()
@@ -287,11 +288,13 @@ public final class Dispatcher: Sendable {
                 after: outcome, attempt: series.attempt, maxRetries: request.maxRetries, elapsed: elapsed, delay: delay,
                 retryFor: request.retryForSeconds)
             {
-                finish(.retry(at: now.adding(milliseconds: Int64(delay * 1000))), outcome.status, outcome.error, outcome.responseExcerpt)
+                finish(
+                    .retry(at: now.adding(milliseconds: Int64(delay * 1000))), outcome.status, outcome.error, outcome.responseExcerpt,
+                    outcome.stderrTail)
             } else {
                 var error = outcome.error ?? "failed"
                 if outcome.kind == .retryable { error += "; " + RetrySeries.gaveUp(series, elapsed: elapsed, request: request) }
-                finish(.failed, outcome.status, error, outcome.responseExcerpt)
+                finish(.failed, outcome.status, error, outcome.responseExcerpt, outcome.stderrTail)
             }
         }
     }

@@ -124,7 +124,7 @@ enum Reading {
             print(revert.heading)
             for line in revert.text.split(separator: "\n", omittingEmptySubsequences: false) { print("  " + safe(String(line))) }
         }
-        for a in attempts { print(safe(a.line)) }
+        for a in attempts { for line in a.lines { print(safe(line)) } }
         for a in audit { print(safe(a.line)) }
         return 0
     }

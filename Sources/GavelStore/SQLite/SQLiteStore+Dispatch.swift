@@ -112,10 +112,10 @@ extension SQLiteStore {
                 let to = try RemediationLifecycle.next(from: from, on: event, by: .dispatcher)
                 // What the attempt did is recorded even when the claim was lost meanwhile.
                 try db.run(
-                    "UPDATE attempts SET duration_ms = ?, status = ?, outcome = ?, error = ?, response = ? WHERE id = ?",
+                    "UPDATE attempts SET duration_ms = ?, status = ?, outcome = ?, error = ?, response = ?, stderr = ? WHERE id = ?",
                     [
                         .integer(Int64(report.durationMs)), .int(report.status), .text(outcome.rawValue), .text(report.error),
-                        .text(report.response), .integer(claim.attemptID),
+                        .text(report.response), .text(report.stderr), .integer(claim.attemptID),
                     ])
                 var extra = ""
                 var extraValues: [SQLValue] = []

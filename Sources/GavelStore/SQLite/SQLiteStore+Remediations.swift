@@ -51,7 +51,7 @@ extension SQLiteStore {
         try storeCall {
             var numbers: [Attempt.Kind: Int] = [:]
             return try db.query(
-                "SELECT id, started_ms, duration_ms, status, outcome, error, response, kind FROM attempts WHERE remediation = ? ORDER BY id",
+                "SELECT id, started_ms, duration_ms, status, outcome, error, response, kind, stderr FROM attempts WHERE remediation = ? ORDER BY id",
                 [.integer(id)]
             ).map { a in
                 let kind = Attempt.Kind(rawValue: a.string(7) ?? "") ?? .dispatch
@@ -60,7 +60,8 @@ extension SQLiteStore {
                     id: a.int64(0) ?? 0, remediationID: id, kind: kind, number: numbers[kind] ?? 1,
                     startedAt: Timestamp(milliseconds: a.int64(1) ?? 0),
                     durationMs: a.int64(2).map { Int($0) }, status: a.int64(3).map { Int($0) },
-                    outcome: a.string(4).flatMap(Attempt.Outcome.init(rawValue:)), error: a.string(5), response: a.string(6))
+                    outcome: a.string(4).flatMap(Attempt.Outcome.init(rawValue:)), error: a.string(5), response: a.string(6),
+                    stderr: a.string(8))
             }
         }
     }

@@ -18,7 +18,8 @@ enum Schema {
         var after: (@Sendable (Database) throws -> Void)?
     }
 
-    static let migrations: [Migration] = sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch, accountability]
+    static let migrations: [Migration] =
+        sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch, accountability, reserved7, reserved8, commandStderr]
 
     static let sqlMigrations: [String] = [
         // 1: signals, entities, deliveries, intake errors, audit log, rules, remediations.
@@ -422,6 +423,15 @@ enum Schema {
                 previous = hash
             }
         })
+
+    /// 7 and 8: numbers reserved for work on other branches (the PostgreSQL engine, intake);
+    /// empty here, so that this branch's migration is 9. Replaced by theirs when merged.
+    static let reserved7 = Migration(sql: "")
+    static let reserved8 = Migration(sql: "")
+
+    /// 9: the end of a command's stderr on each attempt (issue 16: `gavel show` said only
+    /// "exit 3" while the reason was in the output).
+    static let commandStderr = Migration(sql: "ALTER TABLE attempts ADD COLUMN stderr TEXT;")
 
     /// The schema version this build writes.
     static var latestVersion: Int { migrations.count }
