@@ -215,7 +215,7 @@ struct ActionLoader {
         let url = try Template(urlText, field: node.field("url"), allowing: extraForms)
         try ActionURLPolicy(allowInternal: allowInternalURLs).check(url, field: node.field("url"))
         let body = try bodyTemplate(node, target: target)
-        let headers = try headerTemplates(node, hasBody: body != nil)
+        let headers = try headerTemplates(node, hasBody: body != nil, userAgent: true)
         let template = HTTPTemplate(
             method: method, url: url, headers: headers, body: body,
             timeoutSeconds: try node.seconds("timeout_seconds", maximum: 300) ?? 10,
@@ -270,7 +270,7 @@ struct ActionLoader {
     }
 
     /// `headers`: an object of name → value template (in the file's order), then the defaults not configured.
-    private func headerTemplates(_ node: ConfigObject, hasBody: Bool) throws(ConfigError) -> [HeaderTemplate] {
+    private func headerTemplates(_ node: ConfigObject, hasBody: Bool, userAgent: Bool = false) throws(ConfigError) -> [HeaderTemplate] {
         var headers: [HeaderTemplate] = []
         if let object = try node.object("headers") {
             for name in object.keys {
@@ -287,7 +287,8 @@ struct ActionLoader {
             }
             try object.finish()
         }
-        for header in HeaderTemplate.defaults(hasBody: hasBody) where !headers.contains(where: { $0.name.lowercased() == header.name.lowercased() }) {
+        for header in HeaderTemplate.defaults(hasBody: hasBody, userAgent: userAgent)
+        where !headers.contains(where: { $0.name.lowercased() == header.name.lowercased() }) {
             headers.append(header)
         }
         return headers

@@ -106,7 +106,7 @@ public struct ActionConfig: Sendable, Equatable {
 
 /// How an action is dispatched.
 public enum ActionKind: Sendable, Equatable {
-    /// An HTTP request (FoundationNetworking), redirects not followed.
+    /// An HTTP request (gavel's own HTTP/1.1 client for `http://`, FoundationNetworking for `https://`), redirects not followed.
     case http(HTTPTemplate)
     /// A local program run without a shell, one argv element per template element.
     case command(CommandTemplate)
@@ -161,14 +161,16 @@ public struct HeaderTemplate: Sendable, Equatable {
         self.value = value
     }
 
-    /// The headers added unless configured (names compared ignoring case):
-    /// `Content-Type: application/json` when there is a body, and
-    /// `Idempotency-Key: {{idempotency_key}}` (the IETF httpapi idempotency-key header draft).
-    static func defaults(hasBody: Bool) -> [HeaderTemplate] {
+    /// The headers added unless configured (names compared ignoring case), after the configured
+    /// ones: `Content-Type: application/json` when there is a body,
+    /// `Idempotency-Key: {{idempotency_key}}` (the IETF httpapi idempotency-key header draft), and
+    /// — for an `http` action, not in an outbox line — `User-Agent: gavel/0.1`.
+    static func defaults(hasBody: Bool, userAgent: Bool = false) -> [HeaderTemplate] {
         var headers: [HeaderTemplate] = []
         if hasBody { headers.append(HeaderTemplate(name: "Content-Type", value: Template(literal: "application/json"))) }
         headers.append(
             HeaderTemplate(name: "Idempotency-Key", value: Template(checkedText: "{{idempotency_key}}", segments: [.placeholder(.idempotencyKey)])))
+        if userAgent { headers.append(HeaderTemplate(name: "User-Agent", value: Template(literal: HTTPDispatchRequest.userAgent))) }
         return headers
     }
 }

@@ -79,7 +79,7 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
         }
         #expect(ban.method == "POST" && ban.timeoutSeconds == 10 && ban.retries == 5)
         #expect(ban.url.text == "https://waf.example.com/v1/ip-sets/gavel-blocklist/addresses")
-        #expect(ban.headers.map(\.name) == ["Authorization", "Content-Type", "Idempotency-Key"])
+        #expect(ban.headers.map(\.name) == ["Authorization", "Content-Type", "Idempotency-Key", "User-Agent"])
         guard case .command(let disable)? = config.actions["disable-user"]?.kind else {
             Issue.record("disable-user is not a command")
             return
@@ -92,7 +92,7 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
             Issue.record("delete-security-group is not http")
             return
         }
-        #expect(del.method == "DELETE" && del.body == nil && del.headers.map(\.name) == ["X-Api-Key", "Idempotency-Key"])
+        #expect(del.method == "DELETE" && del.body == nil && del.headers.map(\.name) == ["X-Api-Key", "Idempotency-Key", "User-Agent"])
         guard case .outbox(let forward)? = config.actions["forward-signal"]?.kind else {
             Issue.record("forward-signal is not outbox")
             return
@@ -305,7 +305,7 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
         }
         #expect(http.method == "PUT" && http.body == nil)
         // No body: no Content-Type; a configured Idempotency-Key (any case) replaces the default.
-        #expect(http.headers.map(\.name) == ["idempotency-key"])
+        #expect(http.headers.map(\.name) == ["idempotency-key", "User-Agent"])
     }
 }
 

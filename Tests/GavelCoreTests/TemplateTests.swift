@@ -46,7 +46,11 @@ import Testing
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any])
         #expect(parsed["note"] as? String == "rule: " + TemplateTests.hostileRule)
         #expect(request.method == "POST" && request.timeoutSeconds == 10 && request.maxRetries == 5)
-        #expect(request.headers == [HTTPHeaderField("Content-Type", "application/json"), HTTPHeaderField("Idempotency-Key", "gavel-42")])
+        #expect(
+            request.headers == [
+                HTTPHeaderField("Content-Type", "application/json"), HTTPHeaderField("Idempotency-Key", "gavel-42"),
+                HTTPHeaderField("User-Agent", "gavel/0.1"),
+            ])
     }
 
     @Test func urlValuesArePercentEncoded() throws {
@@ -136,6 +140,7 @@ import Testing
             masked.headers == [
                 HTTPHeaderField("Authorization", "Bearer ****"), HTTPHeaderField("X-Api-Key", "****"), HTTPHeaderField("X-Trace", "t"),
                 HTTPHeaderField("Content-Type", "application/json"), HTTPHeaderField("Idempotency-Key", "gavel-42"),
+                HTTPHeaderField("User-Agent", "gavel/0.1"),
             ])
         #expect(String(decoding: masked.body, as: UTF8.self) == #"{"ip":"203.0.113.42","auth":{"token":"****"}}"#)
 
