@@ -10,11 +10,12 @@ run: build
 	@echo "in another terminal: $(GAVEL) demo   (posts sample signals to http://127.0.0.1:8787)"
 	@$(GAVEL) console $(ARGS)
 
-## make test: the whole test suite (unit, loopback receiver, dispatch sink, console under tmux).
+## make test: the whole test suite (unit, loopback receiver, dispatch sink, console under tmux; the store
+## contract suite on SQLite and on a throwaway PostgreSQL cluster the tests start themselves).
 test:
 	@scripts/ensure-deps.sh test
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-xctest
 
 build:
 	@scripts/ensure-deps.sh build
@@ -23,8 +24,9 @@ build:
 serve: build
 	@$(GAVEL) serve $(ARGS)
 
-## make bench: ingest benchmark (gavel vs nginx-204, webhook, Python+SQLite; release build, ~1 min,
-## installs wrk/nginx-light/webhook when missing) and auto-remediation latency. See BENCHMARKS.md.
+## make bench: ingest benchmark (gavel on SQLite and on PostgreSQL — a throwaway cluster — vs nginx-204,
+## webhook, Python+SQLite; release build, ~1 min, installs wrk/nginx-light/webhook when missing) and
+## auto-remediation latency. See BENCHMARKS.md.
 bench:
 	bench/run.sh $(ARGS)
 

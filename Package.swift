@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 // gavel: a terminal operations console for security remediation.
 // No package dependencies by design: Foundation, Glibc, Dispatch, Synchronization,
-// XCTest / Swift Testing, and the system libraries libsqlite3 and libncursesw.
+// XCTest / Swift Testing, and the system libraries libsqlite3 and libncursesw (plus libpq for the
+// PostgreSQL engine, for teams that outgrow one host).
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -16,11 +17,15 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CNCursesW", providers: [.apt(["libncurses-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .target(name: "GavelCore", swiftSettings: strict),
         // The store: protocols and the contract (no SQL); engines in folders of it, named GavelStore….
-        .target(name: "GavelStore", dependencies: ["GavelCore"], exclude: ["SQLite"], swiftSettings: strict),
+        .target(name: "GavelStore", dependencies: ["GavelCore"], exclude: ["SQLite", "Postgres"], swiftSettings: strict),
         .target(
             name: "GavelStoreSQLite", dependencies: ["GavelStore", "GavelCore", "CSQLite"], path: "Sources/GavelStore/SQLite",
+            swiftSettings: strict),
+        .target(
+            name: "GavelStorePostgres", dependencies: ["GavelStore", "GavelCore", "CLibPQ"], path: "Sources/GavelStore/Postgres",
             swiftSettings: strict),
         .target(name: "GavelReceiver", dependencies: ["GavelCore", "GavelStore"], swiftSettings: strict),
         .target(name: "GavelDispatch", dependencies: ["GavelCore", "GavelStore"], swiftSettings: strict),
@@ -29,7 +34,9 @@ let package = Package(
         // receiver + dispatcher + configuration watch, log file, signal handling.
         .target(
             name: "GavelRuntime",
-            dependencies: ["GavelCore", "GavelStore", "GavelStoreSQLite", "GavelReceiver", "GavelDispatch", "GavelConsole"],
+            dependencies: [
+                "GavelCore", "GavelStore", "GavelStoreSQLite", "GavelStorePostgres", "GavelReceiver", "GavelDispatch", "GavelConsole",
+            ],
             swiftSettings: strict),
         .executableTarget(
             name: "gavel",
@@ -45,7 +52,8 @@ let package = Package(
         .testTarget(name: "GavelCoreTests", dependencies: ["GavelCore"], swiftSettings: strict),
         // The store contract suite (Contract/, against the protocols only) and the SQLite engine's own tests.
         .testTarget(
-            name: "GavelStoreTests", dependencies: ["GavelStore", "GavelStoreSQLite", "GavelCore", "CSQLite", "GavelTestSupport"],
+            name: "GavelStoreTests",
+            dependencies: ["GavelStore", "GavelStoreSQLite", "GavelStorePostgres", "GavelCore", "CSQLite", "GavelTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "GavelReceiverTests", dependencies: ["GavelReceiver", "GavelStore", "GavelStoreSQLite", "GavelCore", "GavelTestSupport"],

@@ -2,11 +2,16 @@
 # A temp folder $tmp, background pids in $pids killed and reaped on exit, and two helpers:
 #   free_port          a free TCP port on 127.0.0.1
 #   wait_port PORT     until something accepts on 127.0.0.1:PORT (10 s), else fails
+#   start_pg           a throwaway PostgreSQL cluster in $tmp/pg (Debian's server binaries; as
+#                      user postgres when run as root), fsync and synchronous_commit on (the
+#                      defaults); sets PG_URL (database "bench") and PSQL; stopped by cleanup
 tmp=$(mktemp -d "/tmp/gavel-${BENCH_NAME:-bench}.XXXXXX")
 pids=()
+pg_stop=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  [ ${#pg_stop[@]} -eq 0 ] || "${pg_stop[@]}" >/dev/null 2>&1 || true
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -19,4 +24,21 @@ wait_port() {
   done
   echo "${BENCH_NAME:-bench}: nothing listening on 127.0.0.1:$1" >&2
   return 1
+}
+
+start_pg() {
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -n "$bin" ] && [ -x "$bin/initdb" ] || { echo "${BENCH_NAME:-bench}: no PostgreSQL server binaries (apt-get install postgresql)" >&2; return 1; }
+  local dir="$tmp/pg" port as=()
+  port=$(free_port)
+  mkdir -p "$dir"; chmod 755 "$tmp" "$dir"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; as=(runuser -u postgres --); fi
+  (cd "$dir" && "${as[@]}" "$bin/initdb" -D "$dir/data" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null)
+  (cd "$dir" && "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null)
+  pg_stop=("${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate stop)
+  PSQL=("$bin/psql" -X -q -A -t -h 127.0.0.1 -p "$port" -U postgres)
+  "${PSQL[@]}" -d postgres -c "CREATE DATABASE bench" >/dev/null
+  PG_URL="postgres://postgres@127.0.0.1:$port/bench"
 }

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # gavel's ingest benchmark (issue 6): the same wrk load, one after the other on loopback, against
 #   gavel serve    durable (WAL, synchronous=FULL), default config (remediation proposals on)
+#   gavel-pg       the same gavel serve on PostgreSQL (--db postgres://…): a throwaway cluster
+#                  started here, fsync and synchronous_commit on; one transaction per delivery
 #   nginx          answering 204 without reading anything into a store: the HTTP ceiling
 #   webhook        adnanh/webhook (Debian `webhook`) with a hook running /bin/true
 #   python         bench/python_receiver.py: http.server + one SQLite transaction per signal
 # then prints requests/s, p50/p99 latency and the ratios, checks that every 2xx gavel sent
 # is a row in `signals` (zero acknowledged signals missing), and runs bench/auto_latency.sh.
 #
-#   bench/run.sh [--smoke] [--only NAMES] [--duration 10s] [--connections 32] [--no-auto]
+#   bench/run.sh [--smoke] [--only NAMES] [--duration 10s] [--connections 32] [--no-auto] [--new-targets]
 #
-#   --smoke        CI: gavel alone (debug build), 3 s, the zero-loss check only; never judges speed
-#   --only NAMES   comma-separated subset of gavel,nginx,webhook,python
+#   --smoke        CI: gavel on SQLite and on PostgreSQL (debug build), 3 s each, the zero-loss
+#                  check only; never judges speed
+#   --only NAMES   comma-separated subset of gavel,gavel-pg,nginx,webhook,python
+#   --new-targets  every signal names an IP never seen before (so each proposes a remediation and
+#                  writes an audit row) instead of cycling through 200
 # Installs wrk, nginx-light and webhook from Debian when missing (as root, or prints the command).
 # Everything listens on 127.0.0.1 only; servers run in the foreground of this script, under a
 # temp prefix that is removed at the end.
@@ -19,19 +24,21 @@ cd "$(dirname "$0")/.."
 export LANG=C.UTF-8 LC_ALL=C.UTF-8
 
 smoke=0
-only="gavel,nginx,webhook,python"
+only="gavel,gavel-pg,nginx,webhook,python"
 duration=10s
 connections=32
 threads=2
 auto=1
+targets=cycle
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smoke) smoke=1; only=gavel; duration=3s; auto=0 ;;
+    --smoke) smoke=1; only=gavel,gavel-pg; duration=3s; auto=0 ;;
     --only) only="$2"; shift ;;
     --duration) duration="$2"; shift ;;
     --connections) connections="$2"; shift ;;
     --no-auto) auto=0 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --new-targets) targets=new ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -80,7 +87,7 @@ stop() { # PID: SIGTERM and wait
 declare -A rps p50 p99 acked other errs
 run_wrk() { # NAME URL
   local out="$tmp/wrk-$1.txt"
-  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s bench/signal.lua "$2" -- "$1-$$" >"$out" 2>&1 || true
+  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s bench/signal.lua "$2" -- "$1-$$" "$targets" >"$out" 2>&1 || true
   local line
   line=$(grep '^BENCH ' "$out" || true)
   if [ -z "$line" ]; then
@@ -134,6 +141,34 @@ EOF
   fi
 fi
 
+if wants gavel-pg; then
+  start_pg
+  mkdir -p "$tmp/gavel-pg"
+  port=$(free_port)
+  (cd "$tmp/gavel-pg" && exec env -u GAVEL_CONFIG -u GAVEL_TOKEN -u GAVEL_DB "$gavel" serve --listen "127.0.0.1:$port" --db "$PG_URL" 2>"$tmp/gavel-pg/serve.log") &
+  pids+=($!); gpid=$!
+  wait_port "$port"
+  run_wrk gavel-pg "http://127.0.0.1:$port/webhook"
+  stop "$gpid"
+  read -r pgrows pgdeliveries pgremediations < <("${PSQL[@]}" -d bench -F ' ' -c \
+    "SELECT (SELECT count(*) FROM signals), (SELECT count(*) FROM deliveries), (SELECT count(*) FROM remediations)")
+  pgmissing=$(( ${acked[gavel-pg]} - pgrows ))
+  echo "bench: gavel-pg acknowledged ${acked[gavel-pg]} signals; the database holds $pgrows signals, $pgdeliveries deliveries, $pgremediations remediations" >&2
+  if [ "$pgmissing" -gt 0 ]; then
+    echo "bench: FAIL: $pgmissing acknowledged signals are missing from the PostgreSQL database" >&2
+    lost=1
+  else
+    echo "bench: ok: zero acknowledged signals missing on PostgreSQL" >&2
+  fi
+  if [ "${acked[gavel-pg]}" -eq 0 ]; then
+    echo "bench: FAIL: gavel-pg acknowledged nothing" >&2
+    sed -n '1,20p' "$tmp/gavel-pg/serve.log" >&2
+    lost=1
+  fi
+  "${pg_stop[@]}" >/dev/null 2>&1 || true
+  pg_stop=()
+fi
+
 if wants nginx; then
   mkdir -p "$tmp/nginx"
   port=$(free_port)
@@ -168,7 +203,7 @@ echo
 [ "$smoke" -eq 1 ] && echo "(smoke run: debug build, speed not judged)"
 echo "wrk -t$threads -c$connections -d$duration --latency -s bench/signal.lua  ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average before: $load_before)"
 printf '%-10s %12s %10s %10s\n' server "requests/s" "p50 ms" "p99 ms"
-for name in gavel nginx webhook python; do
+for name in gavel gavel-pg nginx webhook python; do
   [ -n "${rps[$name]:-}" ] || continue
   printf '%-10s %12s %10s %10s\n' "$name" "${rps[$name]}" "${p50[$name]}" "${p99[$name]}"
 done
@@ -183,6 +218,10 @@ if [ -n "${rps[gavel]:-}" ]; then
     awk -v p="${p99[gavel]}" 'BEGIN { printf "gavel p99    %6.2f ms (target <= 10 ms)\n", p }'
   fi
   echo "acknowledged signals missing: $(( ${acked[gavel]} - rows > 0 ? ${acked[gavel]} - rows : 0 ))"
+fi
+if [ -n "${rps[gavel-pg]:-}" ]; then
+  [ -z "${rps[gavel]:-}" ] || awk -v g="${rps[gavel]}" -v p="${rps[gavel-pg]}" 'BEGIN { printf "gavel-pg/gavel %6.2fx   (PostgreSQL beside SQLite, same load)\n", p / g }'
+  echo "acknowledged signals missing on PostgreSQL: $(( ${acked[gavel-pg]} - pgrows > 0 ? ${acked[gavel-pg]} - pgrows : 0 ))"
 fi
 
 if [ "$auto" -eq 1 ]; then

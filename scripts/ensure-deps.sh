@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages gavel needs when they are missing.
-#   scripts/ensure-deps.sh build   libsqlite3-dev, libncurses-dev (to build and run)
-#   scripts/ensure-deps.sh test    the above plus what the tests drive: tmux, curl, sqlite3
+#   scripts/ensure-deps.sh build   libsqlite3-dev, libncurses-dev, libpq-dev + pkg-config (to build and run)
+#   scripts/ensure-deps.sh test    the above plus what the tests drive: tmux, curl, sqlite3, jq, and
+#                                  postgresql (the server binaries the tests start a throwaway cluster from)
 # As root (or with passwordless sudo) it runs apt-get; otherwise it prints the exact command.
 set -euo pipefail
-want=(libsqlite3-dev libncurses-dev)
+want=(libsqlite3-dev libncurses-dev libpq-dev pkg-config)
 if [ "${1:-build}" = "test" ]; then
-  want+=(tmux curl sqlite3)
+  want+=(tmux curl sqlite3 jq postgresql)
 fi
 missing=()
 for p in "${want[@]}"; do

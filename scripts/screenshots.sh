@@ -7,6 +7,8 @@
 #   screenshots/help.png           help overlay (?) over the pending view
 #   screenshots/pending-80x24.png  pending view after resizing the terminal to 80×24
 #   screenshots/pending-160x40.png pending view at 160×40, where the detail pane sits right of the list
+#   screenshots/in-force.png       in force view (6): the approved ban counting down to its revert (4h)
+#   screenshots/two-person.png     the security-group deletion after alice's approval: 1 of 2, and a note
 # Usage: scripts/screenshots.sh [OUT_DIR]   (default: screenshots/; `make screenshots`)
 # Needs tmux, Python 3 with Pillow and DejaVu Sans Mono; installs the Debian packages
 # (tmux, python3-pil, fonts-dejavu-core) when missing and allowed (root or sudo -n).
@@ -77,10 +79,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 printf 'set -g status off\n' > "$tmp/tmux.conf"
+# Bans last 4 hours and are reverted through the outbox, so the In force view has a countdown.
+printf '{"actions": {"ban-ip": {"duration": "4h", "revert": {"outbox": {}}}}}\n' > "$tmp/gavel.json"
 # cd to the temporary folder so no ./gavel.json is picked up; built-in defaults: outbox actions there.
 tmx -f "$tmp/tmux.conf" new-session -d -s "$session" -x "$cols" -y "$rows" \
   "cd '$tmp' && exec env -u GAVEL_TOKEN -u GAVEL_CONFIG -u GAVEL_DB LANG=C.UTF-8 TERM=xterm-256color \
-   '$gavel' console --listen 127.0.0.1:0 --db '$tmp/gavel.db' 2>'$tmp/console.err'"
+   GAVEL_ANALYST=bob '$gavel' console --listen 127.0.0.1:0 --db '$tmp/gavel.db' --config '$tmp/gavel.json' 2>'$tmp/console.err'"
 
 socket=$(tmx display -p -t "$session" '#{socket_path}' 2>/dev/null || true)
 
@@ -134,7 +138,7 @@ wait_for 'ban-ip +203\.0\.113\.200' "the last demo signal's row"
 # Approve the ban of the card-testing IP (no confirmation needed), so counts show a dispatch.
 select_row '#[0-9]+ ban-ip 203\.0\.113\.200 '
 keys a
-wait_for 'dispatched 1' "the dispatch of the approved ban"
+wait_for 'in force 1' "the dispatch of the approved ban"
 
 select_row '#[0-9]+ ban-ip 203\.0\.113\.42 '
 wait_for 'signals \(2\)' "the two signals of 203.0.113.42 in the detail pane"
@@ -154,6 +158,20 @@ capture help
 
 keys Escape
 wait_for 'SEV +ID' "the pending view"
+keys 6
+wait_for 'left' "the in force view"
+capture in-force
+
+# alice approves the security-group deletion from her shell and leaves a note; bob's console shows it.
+keys 1
+wait_for 'SEV +ID' "the pending view"
+(cd "$tmp" && env -u GAVEL_TOKEN -u GAVEL_CONFIG "$gavel" approve 1 --yes --by alice --db "$tmp/gavel.db" \
+  && "$gavel" note 1 "owned by the platform team; checked with them in SEC-1234" --by alice --db "$tmp/gavel.db") >&2
+select_row '#1 delete-security-group '
+wait_for '1 of 2 approvals \(alice' "alice's approval in the detail pane"
+wait_for 'alice: owned by the platform team' "alice's note"
+capture two-person
+
 tmx resize-window -t "$session" -x 80 -y 24
 [ "$(tmx display -p -t "$session" '#{pane_width}x#{pane_height}')" = 80x24 ] || die "the pane did not resize to 80×24"
 # The header's clock ends the first row again once the console has redrawn at the new width.
@@ -168,6 +186,7 @@ capture pending-160x40
 
 mkdir -p "$out"
 "$python" "$root/scripts/ansi_to_png.py" --cols "$cols" --rows "$rows" \
-  "$tmp/pending.ans" "$out/pending.png" "$tmp/rules.ans" "$out/rules.png" "$tmp/help.ans" "$out/help.png"
+  "$tmp/pending.ans" "$out/pending.png" "$tmp/rules.ans" "$out/rules.png" "$tmp/help.ans" "$out/help.png" \
+  "$tmp/in-force.ans" "$out/in-force.png" "$tmp/two-person.ans" "$out/two-person.png"
 "$python" "$root/scripts/ansi_to_png.py" --cols 80 --rows 24 "$tmp/pending-80x24.ans" "$out/pending-80x24.png"
 "$python" "$root/scripts/ansi_to_png.py" --cols 160 --rows 40 "$tmp/pending-160x40.ans" "$out/pending-160x40.png"

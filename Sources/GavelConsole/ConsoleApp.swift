@@ -49,13 +49,17 @@ public enum ConsoleApp {
     ///   - inbox: drains events posted by other threads (receiver, dispatcher); called every turn.
     ///   - perform: performs one decision or rule effect and says how it went.
     ///   - shouldQuit: polled every turn (a signal handler's flag).
+    ///   - changed: polled every turn; true when the store announced a change (another console's
+    ///     decision, a dispatch), which reloads at once (at most every 200 ms) instead of at the
+    ///     next refresh interval. The default never does (the SQLite engine has no change feed).
     /// - Throws: ``CursesScreen/OpenError`` when the terminal cannot be opened; the dump's
     ///   write error.
     public static func run(
         dataSource: any ConsoleDataSource, options: ConsoleOptions,
         inbox: () -> [ConsoleEvent] = { [] },
         perform: @escaping (ConsoleEffect) -> DecisionOutcome?,
-        shouldQuit: () -> Bool = { false }
+        shouldQuit: () -> Bool = { false },
+        changed: () -> Bool = { false }
     ) throws {
         let headless = options.ttyPath == "/dev/null"
         let screen = try CursesScreen(
@@ -73,7 +77,8 @@ public enum ConsoleApp {
         while !session.isFinished && !shouldQuit() {
             let events = inbox()
             if !events.isEmpty { session.apply(events) }
-            if Date().timeIntervalSince(lastRefresh) >= options.refreshInterval {
+            let sinceRefresh = Date().timeIntervalSince(lastRefresh)
+            if sinceRefresh >= options.refreshInterval || (sinceRefresh >= 0.2 && changed()) {
                 session.tick()
                 lastRefresh = Date()
             }

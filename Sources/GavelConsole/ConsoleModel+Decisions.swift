@@ -28,6 +28,16 @@ public struct ReasonPrompt: Sendable, Equatable {
     /// What the text is for.
     public enum Purpose: String, Sendable, Equatable {
         case reject, revert, extend, note
+
+        /// What Enter does, for the prompt's hint: `rejects`, `goes on to the revert request`, …
+        public var enterVerb: String {
+            switch self {
+            case .reject: "rejects"
+            case .revert: "shows the revert request"
+            case .extend: "extends"
+            case .note: "saves the note"
+            }
+        }
     }
     public var purpose: Purpose = .reject
     public var ids: [Int64]
@@ -178,6 +188,15 @@ extension ConsoleModel {
         summary?.actionsNeedingConfirmation.contains(row.action) ?? true
     }
 
+    /// The remediations a batch acts on, one per line (`  #12 ban-ip 203.0.113.42`), at most
+    /// `limit` of them and then `  … and N more`, so the confirmation box fits a 24-row screen.
+    func targetLines(_ rows: [Remediation], limit: Int = 6) -> [String] {
+        let shown = rows.count > limit ? limit - 1 : rows.count
+        var lines = rows.prefix(shown).map { "  #\($0.id) \($0.action) \($0.target)" }
+        if rows.count > shown { lines.append("  … and \(rows.count - shown) more") }
+        return lines
+    }
+
     /// `delete-security-group sg-0a1b… (rule: Misconfigured SG)`, for confirmations.
     static func describe(_ row: Remediation) -> String {
         "#\(row.id) \(row.action) \(row.target) (rule: \(row.ruleDisplayName))"
@@ -193,8 +212,8 @@ extension ConsoleModel {
                 flash = Flash("nothing to approve: \(batch.text)", isError: true)
                 return []
             }
-            var lines = ["\(batch.text)."]
-            lines += rows.filter { needsConfirmation($0) && $0.state == .pending }.prefix(5).map { "confirm: " + Self.describe($0) }
+            var lines = ["\(batch.text):"] + targetLines(rows.filter { $0.state == .pending })
+            lines += rows.filter { needsConfirmation($0) && $0.state == .pending }.prefix(3).map { "confirm: " + Self.describe($0) }
             mode = .confirm(
                 Confirmation(
                     title: "Approve \(countText(batch.ids.count)) of \(rows.count) tagged?", lines: lines,
@@ -235,7 +254,8 @@ extension ConsoleModel {
             }
             mode = .confirm(
                 Confirmation(
-                    title: "Reject \(countText(batch.ids.count)) of \(rows.count) tagged?", lines: ["\(batch.text).", "A reason is asked next."],
+                    title: "Reject \(countText(batch.ids.count)) of \(rows.count) tagged?",
+                    lines: ["\(batch.text):"] + targetLines(rows.filter { $0.state == .pending }) + ["A reason is asked next."],
                     onYes: .askReason(ids: batch.ids, title: "reject \(batch.text)", clearsTags: true)))
             return []
         }
@@ -261,7 +281,8 @@ extension ConsoleModel {
             }
             mode = .confirm(
                 Confirmation(
-                    title: "Retry \(countText(batch.ids.count)) of \(rows.count) tagged?", lines: ["\(batch.text)."],
+                    title: "Retry \(countText(batch.ids.count)) of \(rows.count) tagged?",
+                    lines: ["\(batch.text):"] + targetLines(rows.filter { $0.state == .failed }),
                     onYes: .effects([.retry(batch.ids, by: analyst)], flash: "retrying \(batch.text)…", clearsTags: true)))
             return []
         }
@@ -322,10 +343,20 @@ extension ConsoleModel {
                 title: "Switch rule \(rule.name) to auto?",
                 lines: [
                     "Its enabled actions are approved and dispatched without review:", "  \(actions)",
-                    "A switches it back to manual.",
-                ],
+                ] + pendingNote(rule.row).split(separator: "\n").map(String.init) + ["A switches it back to manual."],
                 onYes: .effects([effect], flash: "rule \(rule.name) → auto", clearsTags: false)))
         return []
+    }
+
+    /// What switching to auto does to what is already pending: nothing — auto applies to new
+    /// proposals only (the intake plan decides at intake), so say how many wait for an analyst.
+    func pendingNote(_ row: RuleRow?) -> String {
+        guard let row else { return "Remediations already pending stay pending: auto applies to new signals only." }
+        switch row.counts.pending {
+        case 0: return "Nothing of this rule is pending; auto applies to its new signals."
+        case 1: return "Its 1 pending remediation stays pending for an analyst;\nauto applies to new signals only."
+        case let n: return "Its \(n) pending remediations stay pending for an analyst;\nauto applies to new signals only."
+        }
     }
 
     mutating func toggleAction(_ action: String) -> [ConsoleEffect] {

@@ -295,13 +295,20 @@ public struct ConsoleModel: Sendable {
         extendIfNearEdge(v)
     }
 
+    /// Applies a loaded page. Newest first, like `tail -f` upside down: a selection on the newest
+    /// row follows the newest as entries arrive (they show at the top, selected); a selection
+    /// further down stays on its entry and its screen row.
     static func applyPage<Row>(_ list: inout PagedList<Row>, _ rows: [Row], complete: Bool, height: Int) {
+        let followsNewest = list.selection.selected == nil || list.selection.selected == list.rows.first?.id
         switch list.load {
         case .more: list.rows += rows.filter { r in !list.rows.contains { $0.id == r.id } }
         default: list.rows = rows
         }
         list.complete = complete
         list.load = nil
+        if followsNewest, let newest = list.rows.first?.id {
+            list.selection = ListState(selected: newest)
+        }
         list.selection.reconcile(ids: list.rows.map(\.id), height: height)
     }
 

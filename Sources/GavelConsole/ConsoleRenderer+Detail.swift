@@ -74,12 +74,15 @@ extension ConsoleRenderer {
     /// One detail line as screen rows of at most `columns` display columns.
     ///
     /// The text is sanitized first (escapes are measured as drawn), then broken after the last
-    /// space that leaves the row at least a third full, else between two graphemes (never inside
-    /// one: a double-width character moves whole to the next row). Continuation rows hang two
-    /// columns deeper than the line's own indentation. Every row keeps the line's style.
+    /// space that leaves the row at least a third full — in a line of JSON (a request body, an
+    /// outbox line) also between two tokens (``jsonBreaks(_:)``), so a string or number is never
+    /// split when a token boundary fits — else between two graphemes (never inside one: a
+    /// double-width character moves whole to the next row). Continuation rows hang two columns
+    /// deeper than the line's own indentation. Every row keeps the line's style.
     static func wrap(_ line: DetailLine, columns limit: Int, width: (Unicode.Scalar) -> Int) -> [DetailLine] {
         let text = DisplayText.sanitize(cutForWrapping(line.text, columns: limit))
         guard limit > 0, DisplayText.columns(text, width: width) > limit else { return [DetailLine(text, line.style)] }
+        let tokenBreaks = jsonBreaks(text)
         let indent = text.prefix { $0 == " " }.count
         let hanging = String(repeating: " ", count: min(indent + 2, limit / 2))
         var rest = Substring(text)
@@ -94,14 +97,21 @@ extension ConsoleRenderer {
             var used = 0
             var end = rest.startIndex
             var lastSpace: Substring.Index? = nil
+            var lastToken: Substring.Index? = nil
             while end < rest.endIndex {
                 let w = DisplayText.columns(String(rest[end]), width: width)
                 if used + w > room && end > rest.startIndex { break }
-                if rest[end] == " " && used >= room / 3 { lastSpace = end }
+                if used >= room / 3 {
+                    if rest[end] == " " { lastSpace = end }
+                    if tokenBreaks.contains(end) { lastToken = end }
+                }
                 used += w
                 end = rest.index(after: end)
             }
-            if end < rest.endIndex, rest[end] != " ", let space = lastSpace { end = space }
+            // Between two JSON tokens first, then at a space (inside a long string), then anywhere.
+            if end < rest.endIndex, !tokenBreaks.contains(end), rest[end] != " " || !tokenBreaks.isEmpty, let at = lastToken ?? lastSpace {
+                end = at
+            }
             var row = rest[..<end]
             while row.last == " " { row = row.dropLast() }
             rows.append(DetailLine(lead + row, line.style))
@@ -119,6 +129,39 @@ extension ConsoleRenderer {
         guard text.utf8.count > most else { return text }
         let kept = text.prefix(most)
         return kept.endIndex == text.endIndex ? text : kept + "…"
+    }
+
+    /// Where a line of JSON may break between tokens: before the index following `,` `:` `{` `[`
+    /// and before `}` `]`, outside strings (escapes followed). Empty for a line that does not
+    /// start (after its indentation) with `{` or `[`.
+    static func jsonBreaks(_ text: String) -> Set<String.Index> {
+        guard let first = text.first(where: { $0 != " " }), first == "{" || first == "[" else { return [] }
+        var breaks = Set<String.Index>()
+        var inString = false
+        var escaped = false
+        var i = text.startIndex
+        while i < text.endIndex {
+            let c = text[i]
+            let next = text.index(after: i)
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if c == "\\" {
+                    escaped = true
+                } else if c == "\"" {
+                    inString = false
+                }
+            } else if c == "\"" {
+                inString = true
+            } else if c == "," || c == ":" || c == "{" || c == "[" {
+                breaks.insert(next)
+            } else if c == "}" || c == "]" {
+                breaks.insert(i)
+            }
+            i = next
+        }
+        breaks.remove(text.startIndex)
+        return breaks
     }
 
     /// A multi-line value as lines: sanitized keeping LF only, then split; at most `maxLines`
@@ -160,6 +203,13 @@ extension ConsoleRenderer {
                     "\(row.approvals.count) of \(detail.requiredApprovals) approvals" + (who.isEmpty ? "" : " (\(who))")
                         + (row.state == .pending && row.approvals.count < detail.requiredApprovals ? " — needs a different analyst" : ""),
                     .prompt))
+        }
+        // Notes come before the request and signals: what other analysts said is read first.
+        if let detail, !detail.notes.isEmpty {
+            out.append(DetailLine("notes:", .heading))
+            for n in detail.notes {
+                out += block("\(TimeText.stamp(n.at)) \(n.author): \(n.text)", indent: "  ")
+            }
         }
         if let a = row.suppressedBy { out.append(DetailLine("suppressed: target on the allowlist (\(a))", .dim)) }
         if let e = row.lastError { out.append(DetailLine("last error: \(e)", .error)) }
@@ -214,12 +264,6 @@ extension ConsoleRenderer {
             out += facts.map { DetailLine("    " + $0) }
             out += s.attributeLines.map { DetailLine("    " + $0, .dim) }
         }
-        if !detail.notes.isEmpty {
-            out.append(DetailLine("notes:", .heading))
-            for n in detail.notes {
-                out += block("\(TimeText.stamp(n.at)) \(n.author): \(n.text)", indent: "  ")
-            }
-        }
         if !detail.targetHistory.isEmpty {
             out.append(DetailLine("target history:", .heading))
             out += detail.targetHistory.map { DetailLine("  " + $0) }
@@ -228,9 +272,8 @@ extension ConsoleRenderer {
             out.append(DetailLine("attempts:", .heading))
             for a in detail.attempts {
                 var t = "  \(a.kind == .revert ? "revert " : "")#\(a.number) \(TimeText.stamp(a.startedAt))"
-                if let s = a.status { t += " status \(s)" }
-                if let ms = a.durationMs { t += " \(ms) ms" }
-                if let e = a.error { t += " — \(e)" }
+                if let ms = a.durationMs { t += " (\(ms) ms)" }
+                t += " " + Attempt.resultText(status: a.status, error: a.error)
                 out.append(DetailLine(t, a.error == nil ? .normal : .error))
                 out += a.stderrLines().map { DetailLine("      stderr: " + $0, .dim) }
             }

@@ -128,11 +128,12 @@ extension ConsoleRenderer {
         let ws = widths(columns, cells: cells, total: total, width: width)
         var out = [titleRow(columns, widths: ws, total: total, width: width)]
         if cells.isEmpty {
-            let empty = m.filter != nil ? "no rows match /\(m.filter!) (Esc clears)" : "nothing here yet"
-            out.append(RowBuilder.line("  " + empty, .dim, cols: total, width: width))
-            if m.filter == nil && m.view == .pending, let address = m.summary?.listenAddress, address.hasPrefix("http") {
+            out.append(RowBuilder.line("  " + emptyText(m), .dim, cols: total, width: width))
+            if m.filter == nil && m.view == .pending && !hasDecided(m), let address = m.summary?.listenAddress, address.hasPrefix("http") {
+                out.append(RowBuilder.line("  signals arrive at POST \(address)/webhook — try:", .dim, cols: total, width: width))
+                let demo = m.summary?.demoCommand ?? "gavel demo"
                 out.append(
-                    RowBuilder.line("  signals arrive at POST \(address)/webhook — try: gavel demo --to \(address)", .dim, cols: total, width: width))
+                    RowBuilder.line("    \(demo)\(address == "http://127.0.0.1:8787" ? "" : " --to \(address)")", .dim, cols: total, width: width))
             }
         }
         for i in top..<min(cells.count, top + height) {
@@ -140,6 +141,30 @@ extension ConsoleRenderer {
         }
         while out.count < height + 1 { out.append(RowBuilder.line("", cols: total, width: width)) }
         return Array(out.prefix(height + 1))
+    }
+
+    /// Whether anything was ever proposed and left pending (decided, suppressed, expired…).
+    static func hasDecided(_ m: ConsoleModel) -> Bool {
+        (m.summary?.counts ?? [:]).contains { $0.key != .pending && $0.value > 0 }
+    }
+
+    /// What an empty list says: why it is empty, so an empty filter, a cleared queue and a new
+    /// database never read the same.
+    static func emptyText(_ m: ConsoleModel) -> String {
+        if let f = m.filter { return "no rows match /\(f) (Esc clears the filter)" }
+        switch m.view {
+        case .pending:
+            return hasDecided(m)
+                ? "queue clear: nothing is pending (2 History shows what was decided)"
+                : "nothing here yet: no signal has proposed a remediation"
+        case .history:
+            if let s = m.history.stateFilter { return "no remediation is \(s.rawValue) (f cycles the state filter)" }
+            return "no remediation yet"
+        case .inForce: return "nothing in force: dispatched remediations with a duration show here until they end"
+        case .rules: return "no detection rule has sent a signal yet"
+        case .audit: return "the audit log is empty"
+        case .intakeErrors: return "no intake errors: every delivery was understood"
+        }
     }
 
     static func stateStyle(_ s: RemediationState) -> CellStyle {

@@ -42,7 +42,11 @@ public enum ConsoleRenderer {
             drawBody(m, layout, width, into: &rows)
             if case .confirm(let c) = m.mode { drawConfirmation(c, layout, width, into: &rows) }
         }
-        rows[layout.statusRow] = status(m, layout, width)
+        let (statusText, statusStyle) = status(m)
+        let statusLines = fitStatus(statusText, cols: layout.cols, width: width)
+        for (i, line) in statusLines.enumerated() {
+            rows[layout.statusRow - statusLines.count + 1 + i] = RowBuilder.line(line, statusStyle, cols: layout.cols, width: width)
+        }
         rows[layout.footerRow] = footer(m, layout, width)
         return Frame(rows: rows, cols: layout.cols)
     }
@@ -65,8 +69,9 @@ public enum ConsoleRenderer {
         let clock = TimeText.clock(m.now)
         func cols(_ text: String) -> Int { DisplayText.columns(DisplayText.sanitize(text), width: width) }
         /// The analyst always shows; the listen address loses its scheme, then goes, when narrow.
+        /// Read-only decides nothing, so it shows `READ-ONLY` instead of the analyst.
         func lead(scheme: Bool, address: Bool = true) -> String {
-            var lead = "gavel  \(m.analyst)  "
+            var lead = m.readOnly ? "gavel  " : "gavel  \(m.analyst)  "
             if address, var listen = m.summary?.listenAddress {
                 if !scheme, let r = listen.range(of: "://") { listen = String(listen[r.upperBound...]) }
                 lead += listen + "  "
@@ -78,9 +83,13 @@ public enum ConsoleRenderer {
         var choice = (lead: lead(scheme: true), counts: "")
         if let s = m.summary {
             let forms = countForms(s)
+            // Legible counts matter more than the address: words (with the address, then without
+            // its scheme, then without it) before one letter per state.
+            let words = forms.dropLast()
             let tries =
-                forms.dropLast().map { (lead(scheme: true), $0) } + forms.suffix(2).map { (lead(scheme: false), $0) }
-                + forms.suffix(1).map { (lead(scheme: false, address: false), $0) }
+                words.dropLast().map { (lead(scheme: true), $0) } + words.suffix(2).map { (lead(scheme: false), $0) }
+                + words.suffix(2).map { (lead(scheme: false, address: false), $0) }
+                + forms.suffix(1).map { (lead(scheme: false), $0) } + forms.suffix(1).map { (lead(scheme: false, address: false), $0) }
             choice = tries.first { cols($0.0) + cols($0.1) <= budget } ?? tries.last!
         }
         var room: Int { max(0, b.remaining - clock.count - 2) }
@@ -96,8 +105,10 @@ public enum ConsoleRenderer {
     }
 
     /// The counts per state (pending always, others when non-zero) and the rules in auto, from
-    /// the longest form to the shortest: `pending 9 · dispatched 1  auto: 0 rules`,
-    /// `pend 9 · sent 1 · auto 0`, `pend 9 sent 1 auto 0`, `P9 D1 auto 0`.
+    /// the longest form to the shortest: `pending 9 · rejected 1  auto: 0 rules`,
+    /// `pend 9 · rej 1 · auto 0`, `pend 9 rej 1 auto 0`, then what needs attention in words
+    /// with the rest summed (`pend 9 · fail 1 · in force 3 · 4 other · auto 0`), and last one
+    /// letter per state (`P9 R1 auto 0`).
     static func countForms(_ s: ConsoleSummary) -> [String] {
         let states = RemediationState.allCases.filter { !$0.isInForce && ((s.counts[$0] ?? 0) > 0 || $0 == .pending) }
         func n(_ state: RemediationState) -> Int { s.counts[state] ?? 0 }
@@ -108,7 +119,14 @@ public enum ConsoleRenderer {
             + "  " + (s.rulesInAuto == 1 ? "auto: 1 rule" : "auto: \(s.rulesInAuto) rules")
         let short = states.map { "\(shortName($0)) \(n($0))" } + inForceWords + ["auto \(s.rulesInAuto)"]
         let letters = states.map { "\(stateLetter($0))\(n($0))" } + (inForce > 0 ? ["I\(inForce)"] : []) + ["auto \(s.rulesInAuto)"]
-        return [full, short.joined(separator: " · "), short.joined(separator: " "), letters.joined(separator: " ")]
+        let attention: Set<RemediationState> = [.pending, .failed, .revertFailed]
+        let other = states.filter { !attention.contains($0) }.reduce(0) { $0 + n($1) }
+        let mixed =
+            states.filter { attention.contains($0) }.map { "\(shortName($0)) \(n($0))" } + inForceWords
+            + (other > 0 ? ["\(other) other"] : []) + ["auto \(s.rulesInAuto)"]
+        return [
+            full, short.joined(separator: " · "), short.joined(separator: " "), mixed.joined(separator: " · "), letters.joined(separator: " "),
+        ]
     }
 
     /// A state's letter in the narrowest header: the initial, except `G` for dispatching (the
@@ -155,17 +173,32 @@ public enum ConsoleRenderer {
         return b.finish()
     }
 
-    static func status(_ m: ConsoleModel, _ layout: ConsoleLayout, _ width: @escaping (Unicode.Scalar) -> Int) -> FrameRow {
+    /// The status line's text and style: a prompt's title, a flash (a decision's outcome, a
+    /// conflict), else the position in the list.
+    static func status(_ m: ConsoleModel) -> (String, CellStyle) {
         switch m.mode {
         case .reason(let p):
-            if let f = m.flash { return RowBuilder.line(f.text, f.isError ? .error : .flash, cols: layout.cols, width: width) }
-            return RowBuilder.line(p.title + " — Enter rejects, Esc cancels", .prompt, cols: layout.cols, width: width)
+            if let f = m.flash { return (f.text, f.isError ? .error : .flash) }
+            return (p.title + " — Enter \(p.purpose.enterVerb), Esc cancels", .prompt)
         case .confirm(let c):
-            return RowBuilder.line(c.title + " (y/n)", .prompt, cols: layout.cols, width: width)
+            return (c.title + " (y/n)", .prompt)
         default:
-            if let f = m.flash { return RowBuilder.line(f.text, f.isError ? .error : .flash, cols: layout.cols, width: width) }
-            return RowBuilder.line(position(m), .dim, cols: layout.cols, width: width)
+            if let f = m.flash { return (f.text, f.isError ? .error : .flash) }
+            return (position(m), .dim)
         }
+    }
+
+    /// The status text as one row, or two when it does not fit (a reject prompt naming a long
+    /// rule, a conflict message at 80 columns): broken at the last space that fits, the second
+    /// row cut with `…` only if it is still too long. The first of two rows covers the last row
+    /// above the status line while it shows.
+    static func fitStatus(_ text: String, cols: Int, width: @escaping (Unicode.Scalar) -> Int) -> [String] {
+        let clean = DisplayText.sanitize(text)
+        guard DisplayText.columns(clean, width: width) > cols, cols > 10 else { return [clean] }
+        let wrapped = wrap(DetailLine(clean), columns: cols, width: width).map(\.text)
+        guard wrapped.count > 2 else { return wrapped }
+        let rest = wrapped.dropFirst().map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        return [wrapped[0], DisplayText.truncate("  " + rest, toColumns: cols, width: width, ellipsis: true)]
     }
 
     /// `3/120` or `3/120+` (more rows beyond the loaded window).

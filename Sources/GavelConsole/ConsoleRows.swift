@@ -103,11 +103,16 @@ public struct ConsoleSummary: Sendable, Equatable {
     /// Actions marked `confirm` in the configuration in force: approving one asks for a `y`
     /// showing the canonical target and action.
     public var actionsNeedingConfirmation: Set<String>
+    /// How to run `gavel demo` from the analyst's shell, for the empty Pending view's hint:
+    /// `gavel demo` when gavel was started from `PATH`, else the path it was started by
+    /// (`.build/debug/gavel demo` after `make run`).
+    public var demoCommand: String
 
     public init(
         counts: [RemediationState: Int] = [:], rulesInAuto: Int = 0, listenAddress: String? = nil, banner: String? = nil,
-        actionsNeedingConfirmation: Set<String> = []
+        actionsNeedingConfirmation: Set<String> = [], demoCommand: String = "gavel demo"
     ) {
+        self.demoCommand = demoCommand
         self.counts = counts
         self.rulesInAuto = rulesInAuto
         self.listenAddress = listenAddress

@@ -12,6 +12,8 @@ public final class StoreDataSource: ConsoleDataSource {
     let config: () -> GavelConfig
     let listenAddress: String?
     let analyst: String
+    /// `ConsoleSummary.demoCommand`.
+    let demoCommand: String
     /// Extra banner text from the process (dispatcher or receiver trouble); nil when healthy.
     let problems: () -> String?
     /// Attribute outlines by signal row id: a stored signal never changes, so its attributes are
@@ -29,11 +31,13 @@ public final class StoreDataSource: ConsoleDataSource {
     /// - Parameters:
     ///   - analyst: the name decisions from this console carry (shown in the request preview).
     ///   - problems: extra banner text (dispatcher trouble, configuration differences).
+    ///   - demoCommand: how to run `gavel demo` from the analyst's shell (``ConsoleSummary/demoCommand``).
     public init(
         store: any Store, config: @escaping () -> GavelConfig, listenAddress: String?, analyst: String = "(you)",
-        problems: @escaping () -> String? = { nil }
+        problems: @escaping () -> String? = { nil }, demoCommand: String = "gavel demo"
     ) {
         self.analyst = analyst
+        self.demoCommand = demoCommand
         self.store = store
         self.config = config
         self.listenAddress = listenAddress
@@ -97,12 +101,16 @@ public final class StoreDataSource: ConsoleDataSource {
         var lines: [String] = []
         let n = try store.signalCount(naming: row.target, kind: row.targetKind.rawValue)
         if n > 0 { lines.append("\(n) signal(s) named \(row.target)") }
-        for other in try store.remediations(ofTarget: row.target, excluding: row.id, limit: 10) {
-            let who = other.decidedBy.map { " by \($0)" } ?? ""
-            let why = other.reason.map { " (\($0))" } ?? ""
-            lines.append("#\(other.id) \(other.action) \(other.state.rawValue)\(who)\(why) \(other.updatedAt.rfc3339)")
-        }
+        for other in try store.remediations(ofTarget: row.target, excluding: row.id, limit: 10) { lines.append(Self.historyLine(other)) }
         return lines
+    }
+
+    /// One line of a target's history: `#3 ban-ip rejected by bob (known scanner) 2026-…Z`, but
+    /// `#4 ban-ip failed (approved by alice) 2026-…Z` — the analyst approved, the endpoint failed.
+    static func historyLine(_ other: Remediation) -> String {
+        let who = other.decidedBy.map { other.state == .rejected ? " by \($0)" : " (approved by \($0))" } ?? ""
+        let why = other.reason.map { " (\($0))" } ?? ""
+        return "#\(other.id) \(other.action) \(other.state.rawValue)\(who)\(why) \(other.updatedAt.rfc3339)"
     }
 
     /// The exact request approving this remediation sends (secrets masked): the one bound at its
@@ -147,7 +155,7 @@ public final class StoreDataSource: ConsoleDataSource {
         return ConsoleSummary(
             counts: try store.stateCounts(), rulesInAuto: rules.filter { $0.mode == .auto }.count, listenAddress: listenAddress,
             banner: banners.isEmpty ? nil : banners.joined(separator: " · "),
-            actionsNeedingConfirmation: Set(config().actions.values.filter(\.confirm).map(\.name)))
+            actionsNeedingConfirmation: Set(config().actions.values.filter(\.confirm).map(\.name)), demoCommand: demoCommand)
     }
 
     /// Records one of the console's decisions in the store — the same calls, batch policy (all

@@ -12,7 +12,7 @@ public enum AuditChain {
 
     /// The hash of an entry with this content after `previous`.
     public static func hash(previous: String, content: String) -> String {
-        SHA256.hex(SHA256.hash(Array((previous + "\n" + content).utf8)))
+        SHA256.hex(Array((previous + "\n" + content).utf8))
     }
 
     /// What verifying a chain found.

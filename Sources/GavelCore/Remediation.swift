@@ -369,6 +369,25 @@ extension Attempt {
             .filter { !$0.allSatisfy(\.isWhitespace) }
         return lines.suffix(limit).map(String.init)
     }
+
+    /// What came back from one attempt, in words: `HTTP 503 — service unavailable` (an HTTP
+    /// status is 100–599), `exit 3` / `exit 0` (a command's exit status, which is stored in the
+    /// same field and is below 100), or `no answer — connection refused` when nothing answered
+    /// (no status: a network error, a timeout, a signal). The error follows an em dash unless it
+    /// only repeats the status, or starts with it.
+    public static func resultText(status: Int?, error: String?) -> String {
+        let what: String
+        switch status {
+        case .some(let s) where s >= 100: what = "HTTP \(s)"
+        case .some(let s): what = "exit \(s)"
+        case nil: what = "no answer"
+        }
+        guard let error, !error.isEmpty, error != what else { return what }
+        // An error that starts with the status says more about it (`exit 3 (stderr: …)`,
+        // `HTTP 503; gave up after …`): shown once.
+        if error.hasPrefix(what + " ") || error.hasPrefix(what + ";") { return error }
+        return what + " — " + error
+    }
 }
 
 /// One row of the audit log.

@@ -47,6 +47,10 @@ public final class Dispatcher: Sendable {
     private let idleMs: Int
     /// How often claims of dead dispatchers are looked for, in ms.
     private let recoveryIntervalMs: Int64
+    /// What a claim's lease adds to the longest action deadline, in seconds.
+    private let leaseMarginSeconds: Double
+    /// The engine's change feed while the loop runs (PostgreSQL: `LISTEN`); nil for SQLite.
+    private let changes = Mutex<(any ChangeWatch)?>(nil)
     private let log: @Sendable (String) -> Void
 
     /// - Parameters:
@@ -54,14 +58,17 @@ public final class Dispatcher: Sendable {
     ///   - settings: the configuration in force and whether dispatch is held, read every turn.
     ///   - idleMs: sleep between looks when nothing is due (default 250).
     ///   - recoveryIntervalMs: how often lapsed claims are recovered while running (default 2000).
+    ///   - leaseMarginSeconds: what a claim's lease adds to the longest action deadline (default
+    ///     `$GAVEL_LEASE_MARGIN_SECONDS`, else 60; see `leaseMs`).
     ///   - log: receives one line per dispatch outcome (`serve` writes it to stderr, the console
     ///     to its log file); called on the dispatcher thread.
     public init(
         engine: any StoreEngine, settings: @escaping @Sendable () -> DispatchSettings, executor: any DispatchExecuting = Executor(),
         retryPolicy: RetryPolicy = RetryPolicy(), idleMs: Int = 250, recoveryIntervalMs: Int64 = 2000,
-        log: @escaping @Sendable (String) -> Void = { _ in }
+        leaseMarginSeconds: Double = Dispatcher.defaultLeaseMarginSeconds, log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.log = log
+        self.leaseMarginSeconds = leaseMarginSeconds
         self.engine = engine
         self.settings = settings
         self.executor = executor
@@ -93,9 +100,18 @@ public final class Dispatcher: Sendable {
     /// The last store error the loop met, or why dispatch is held (shown as a banner); nil when healthy.
     public var problem: String? { lastError.withLock { $0 } }
 
-    /// Starts the dispatcher thread.
+    /// The lease margin unless told otherwise: `$GAVEL_LEASE_MARGIN_SECONDS` (a number ≥ 1, for
+    /// tests and for setups whose dispatchers must take over faster), else 60 s.
+    public static var defaultLeaseMarginSeconds: Double {
+        ProcessInfo.processInfo.environment["GAVEL_LEASE_MARGIN_SECONDS"].flatMap(Double.init).map { max(1, $0) } ?? 60
+    }
+
+    /// Starts the dispatcher thread, woken early by the engine's change feed when it has one (a
+    /// decision on another host is then sent within a second, not at the next poll).
     public func start() {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let watch = engine.watchChanges { [weak self] in self?.wake() }
+        changes.withLock { $0 = watch }
         let thread = Thread { [self] in
             loop()
             finished.signal()
@@ -110,6 +126,7 @@ public final class Dispatcher: Sendable {
     /// Stops after the dispatch in progress, and waits for the thread (if it was started).
     public func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        changes.withLock { $0 }?.cancel()
         guard started.load(ordering: .acquiring) else { return }
         wakeSignal.signal()
         finished.wait()
@@ -172,8 +189,9 @@ public final class Dispatcher: Sendable {
         }
     }
 
-    /// A claim's lease: the longest deadline of any action plus a minute, so a live dispatcher
-    /// always finishes (or gives up) before another one may take the remediation over.
+    /// A claim's lease: the longest deadline of any action plus the margin (a minute unless
+    /// `leaseMarginSeconds` says otherwise), so a live dispatcher always finishes (or gives up)
+    /// before another one — on this host or another — may take the remediation over.
     func leaseMs(_ config: GavelConfig) -> Int64 {
         let longest =
             config.actions.values.map { action -> Double in
@@ -183,7 +201,7 @@ public final class Dispatcher: Sendable {
                 case .outbox: 5
                 }
             }.max() ?? 30
-        return Int64((longest + 60) * 1000)
+        return Int64((longest + leaseMarginSeconds) * 1000)
     }
 
     private func recover(_ store: any Store, config: GavelConfig) throws(StoreError) {
@@ -210,7 +228,7 @@ public final class Dispatcher: Sendable {
             let ms = Int((DispatchTime.now().uptimeNanoseconds &- started) / 1_000_000)
             let what = "remediation \(r.id) \(r.action) \(r.target) \(claim.kind == .revert ? "revert attempt" : "attempt") \(claim.attempt): "
             switch result {
-            case .dispatched: log(what + "dispatched" + (status.map { " (status \($0))" } ?? ""))
+            case .dispatched: log(what + "dispatched" + (status.map { " (" + Attempt.resultText(status: $0, error: nil) + ")" } ?? ""))
             case .retry: log(what + "will retry: " + (error ?? "failed"))
             case .failed: log(what + "failed: " + (error ?? "failed"))
             }

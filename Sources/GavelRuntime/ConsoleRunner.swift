@@ -26,6 +26,15 @@ public enum ConsoleRunner {
         public init(analyst: String) { self.analyst = analyst }
     }
 
+    /// How the analyst runs `gavel demo` from the same shell: `gavel demo` when gavel was found on
+    /// `PATH` (argv[0] without a slash), else argv[0] as typed (`.build/debug/gavel demo` after
+    /// `make run`, which is what a newcomer has), shell-quoted when it needs quoting.
+    public static func demoCommand(argv0: String) -> String {
+        guard argv0.contains("/") else { return "gavel demo" }
+        let plain = argv0.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "/._-+".unicodeScalars.contains($0) }
+        return (plain ? argv0 : "'" + argv0.replacingOccurrences(of: "'", with: "'\\''") + "'") + " demo"
+    }
+
     /// Runs the console until the analyst quits (or SIGINT/SIGTERM/SIGHUP).
     /// - Returns: the exit code (1 when the port is taken or the terminal cannot be opened).
     /// - Throws: `UsageFailure`, `ConfigFailure`, `StoreError` (exit 2 for the first two and for
@@ -69,12 +78,18 @@ public enum ConsoleRunner {
         let quit = Atomic<Bool>(false)
         let signals = SignalWatch { quit.store(true, ordering: .releasing) }
         defer { signals.cancel() }
+        // Changes other processes announce (PostgreSQL: LISTEN/NOTIFY) reload the screen at once.
+        let changed = ChangeFlag()
+        let watch = engine.watchChanges { changed.raise() }
+        defer { watch?.cancel() }
 
-        let listen = receiver.map { "http://\($0.boundAddress)" } ?? (options.readOnly ? "read-only" : "no receiver")
+        // The header adds READ-ONLY itself; the address slot says only whether a receiver runs.
+        let listen = receiver.map { "http://\($0.boundAddress)" } ?? "no receiver"
         let dispatcher = runtime?.dispatcher
         let source = StoreDataSource(
             store: store, config: { configuration.config }, listenAddress: listen, analyst: options.analyst,
-            problems: { dispatcher?.problem ?? configuration.heldBecause })
+            problems: { dispatcher?.problem ?? configuration.heldBecause },
+            demoCommand: Self.demoCommand(argv0: CommandLine.arguments.first ?? "gavel"))
         let consoleOptions = ConsoleOptions(
             analyst: options.analyst, readOnly: options.readOnly, term: nil,
             ttyPath: options.script != nil && options.dump != nil && isatty(0) == 0 ? "/dev/null" : "/dev/tty", script: options.script,
@@ -84,7 +99,7 @@ public enum ConsoleRunner {
             try ConsoleApp.run(
                 dataSource: source, options: consoleOptions,
                 perform: { effect in source.perform(effect, wake: { dispatcher?.wake() }, log: { log.write($0) }) },
-                shouldQuit: { quit.load(ordering: .acquiring) })
+                shouldQuit: { quit.load(ordering: .acquiring) }, changed: { changed.take() })
         } catch {
             log.write("console error: \(error)")
             printError("gavel console: \(error)")
@@ -93,4 +108,12 @@ public enum ConsoleRunner {
         log.write("console stopped")
         return 0
     }
+}
+
+/// A flag other threads raise and the UI thread takes (clears) when it looks.
+final class ChangeFlag: Sendable {
+    private let raised = Atomic<Bool>(false)
+    func raise() { raised.store(true, ordering: .releasing) }
+    /// True when raised since the last look.
+    func take() -> Bool { raised.exchange(false, ordering: .acquiringAndReleasing) }
 }

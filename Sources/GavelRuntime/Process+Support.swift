@@ -43,13 +43,26 @@ public final class SignalWatch {
 
     /// Removes the handlers.
     public func cancel() { sources.forEach { $0.cancel() } }
+}
 
-    /// Blocks the calling thread until SIGINT or SIGTERM.
-    public static func waitForTermination() {
-        let done = DispatchSemaphore(value: 0)
-        let watch = SignalWatch([SIGINT, SIGTERM]) { done.signal() }
+/// SIGINT and SIGTERM handled from the moment this is created, waited for later: create it
+/// before announcing readiness ("listening on …"), so a supervisor's SIGTERM sent right after
+/// the announcement is never lost to the default action or to an ignored signal.
+public final class TerminationWait {
+    private let done = DispatchSemaphore(value: 0)
+    private var watch: SignalWatch?
+
+    /// Installs the handlers now.
+    public init() {
+        let done = self.done
+        watch = SignalWatch([SIGINT, SIGTERM]) { done.signal() }
+    }
+
+    /// Blocks until SIGINT or SIGTERM arrived (at once if one already did), then removes the handlers.
+    public func wait() {
         done.wait()
-        watch.cancel()
+        watch?.cancel()
+        watch = nil
     }
 }
 

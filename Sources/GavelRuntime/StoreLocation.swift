@@ -1,5 +1,6 @@
 import GavelCore
 import GavelStore
+import GavelStorePostgres
 import GavelStoreSQLite
 
 /// Where `--db` (or `$GAVEL_DB`) says the store is: a file path (the embedded SQLite engine) or
@@ -51,19 +52,24 @@ public enum StoreLocation: Sendable, Equatable {
         return out
     }
 
-    /// The engine for this location.
-    /// - Throws: `StoreError.location` when the engine is not available in this build.
+    /// The engine for this location: `SQLiteEngine` for a path, `PostgresEngine` for a URI (the
+    /// URI goes to libpq as given, so `sslmode`, `host=/run/postgresql`, `PGPASSWORD` and
+    /// `~/.pgpass` work; messages name it by `displayName`).
     public func engine() throws(StoreError) -> any StoreEngine {
         switch self {
         case .sqlite(let path):
             return SQLiteEngine(path: path)
-        case .postgres:
-            throw StoreError.location("\(displayName): PostgreSQL is not available in this build of gavel")
+        case .postgres(let uri):
+            return PostgresEngine(uri: uri, displayName: displayName)
         }
     }
 
     /// The folder gavel keeps its own files in (the log, the default outbox): the database's
     /// folder for SQLite, the current folder for PostgreSQL. Ends with `/` or is empty.
+    ///
+    /// With PostgreSQL these files are per host and per working folder, not shared: each host's
+    /// `gavel.log` logs what that host's processes did, and an outbox action appends to the
+    /// `gavel-outbox.jsonl` of the host whose dispatcher sent it (docs/scale-out.md).
     public var dataDirectory: String {
         switch self {
         case .sqlite(let path):

@@ -35,6 +35,25 @@ public protocol StoreEngine: Sendable {
     /// The receiver's ingest path on this store, deciding with `config()` (read at each delivery,
     /// so a configuration applied while running takes effect).
     func intake(config: @escaping @Sendable () -> GavelConfig, onCommit: @escaping @Sendable () -> Void) throws(StoreError) -> any SignalIntake
+    /// Calls `onChange` soon after any process — on this host or another — commits a change to
+    /// remediations, rules or the configuration (a decision, a claim, an intake that proposed
+    /// something), so a dispatcher or console waiting for work wakes at once instead of at its
+    /// next poll. Called on a thread of the engine's; several changes may be reported as one.
+    /// - Returns: the subscription (cancel it when done), or nil when the engine has no such feed;
+    ///   callers then keep polling on their own timers (the SQLite engine: one host, whose
+    ///   processes poll the file).
+    func watchChanges(_ onChange: @escaping @Sendable () -> Void) -> (any ChangeWatch)?
+}
+
+extension StoreEngine {
+    /// No change feed: callers poll (see `StoreEngine.watchChanges`).
+    public func watchChanges(_ onChange: @escaping @Sendable () -> Void) -> (any ChangeWatch)? { nil }
+}
+
+/// A running subscription of `StoreEngine.watchChanges`.
+public protocol ChangeWatch: Sendable {
+    /// Stops the subscription (`onChange` may still run once while it ends).
+    func cancel()
 }
 
 /// The receiver's path into the store: one delivery in, committed, before the receiver answers.

@@ -86,8 +86,8 @@ extension Attempt {
     /// One line of `gavel show`.
     var line: String {
         "\(kind == .revert ? "revert attempt" : "attempt") \(number) at \(startedAt.rfc3339): \(outcome?.rawValue ?? "in progress")"
-            + (status.map { " status \($0)" } ?? "")
-            + (durationMs.map { " \($0) ms" } ?? "") + (error.map { " — \($0)" } ?? "")
+            + (outcome == nil && status == nil && error == nil ? "" : ", " + Attempt.resultText(status: status, error: error))
+            + (durationMs.map { " (\($0) ms)" } ?? "")
     }
 }
 

@@ -95,7 +95,8 @@ enum Reading {
             "state:     \(r.state.rawValue)" + (r.decidedBy.map { " by \($0)" } ?? "") + (r.decidedAt.map { " at \($0.rfc3339)" } ?? ""),
             "rule:      \(r.ruleDisplayName)", "severity:  \(r.severity?.rawValue ?? "-")",
             "signals:   \(r.signalCount) — \(r.signalIDs.joined(separator: ", "))",
-            "ips:       \(r.ips.joined(separator: ", "))", "users:     \(r.users.joined(separator: ", "))",
+            "ips:       \(r.ips.isEmpty ? "-" : r.ips.joined(separator: ", "))",
+            "users:     \(r.users.isEmpty ? "-" : r.users.joined(separator: ", "))",
         ]
         if let reason = r.reason { lines.append("reason:    \(reason)") }
         if let e = r.lastError { lines.append("error:     \(e)") }

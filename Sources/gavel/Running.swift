@@ -37,6 +37,7 @@ enum Running {
         } catch {
             throw UsageFailure("gavel serve: \(error.message)")
         }
+        let termination = TerminationWait()  // before "listening on": a SIGTERM right after it is not lost
         let receiver: Receiver
         do {
             receiver = try Receiver(options: options, intake: try runtime.intake())
@@ -49,7 +50,7 @@ enum Running {
         printError("listening on http://\(receiver.boundAddress)")
         // One write: the configuration used, and why dispatch is held when it is.
         printError(safe(configuration.description) + (configuration.heldBecause.map { "\n" + safe("gavel serve: " + $0) } ?? ""))
-        SignalWatch.waitForTermination()
+        termination.wait()
         receiver.stop()
         return 0
     }
@@ -68,10 +69,11 @@ enum Running {
         }
         let runtime = Runtime(engine: try i.setup.location.engine(), configuration: configuration, log: { printError(safe($0)) })
         defer { runtime.close() }
+        let termination = TerminationWait()
         runtime.start()
         printError(safe("dispatcher running on \(i.setup.location.displayName)"))
         if let held = configuration.heldBecause { printError(safe("gavel dispatch: " + held)) }
-        SignalWatch.waitForTermination()
+        termination.wait()
         return 0
     }
 }

@@ -127,6 +127,19 @@ enum Verbs {
                 """,
             run: Configuring.config),
         Verb(
+            name: "migrate", usage: "gavel migrate --from PATH --to URI", positionals: .none,
+            summary: "Copy an SQLite database (signals, remediations, rules, audit, …, ids kept) into an empty PostgreSQL database.",
+            options: [
+                Option("from", "PATH", "the SQLite database file to copy (it is only read)"),
+                Option("to", "URI", "an empty PostgreSQL database: postgres://USER@HOST/DB (password: PGPASSWORD or ~/.pgpass)"),
+            ], store: .none,
+            notes: """
+                Prints how many rows of each table were copied. The copy is one transaction: a failure leaves
+                the PostgreSQL database as it was. Stop every gavel using the SQLite file first, then point
+                them all at the URI (--db or $GAVEL_DB); see docs/scale-out.md.
+                """,
+            run: Migrating.migrate),
+        Verb(
             name: "demo", usage: "gavel demo       [--to BASE_URL]", positionals: .none,
             summary: "Post a realistic set of signals to a running receiver (default http://127.0.0.1:8787).",
             options: [Option("to", "BASE_URL", "the receiver's base URL (default http://127.0.0.1:8787)")], store: .none,

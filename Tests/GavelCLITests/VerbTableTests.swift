@@ -71,3 +71,22 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "/no/such/dir"))
     }
 }
+
+/// Issue 16, item 17: README's test command printed XCTest's "Executed 0 tests" beside the Swift
+/// Testing results (the suite has no XCTest tests); `make test` runs Swift Testing only.
+@Suite struct TestCommandTests {
+    @Test func theTestCommandRunsSwiftTestingOnly() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let makefile = try String(contentsOf: root.appendingPathComponent("Makefile"), encoding: .utf8)
+        let test = makefile.components(separatedBy: "\ntest:")[1].components(separatedBy: "\n\n")[0]
+        #expect(test.contains("test --skip-build --disable-xctest"))
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(readme.contains("make test"))
+        // No XCTest test exists for --disable-xctest to skip.
+        let tests = FileManager.default.enumerator(atPath: root.appendingPathComponent("Tests").path)!
+        for case let file as String in tests where file.hasSuffix(".swift") {
+            let text = try String(contentsOf: root.appendingPathComponent("Tests/" + file), encoding: .utf8)
+            #expect(!text.contains("import " + "XCTest"), "\(file)")
+        }
+    }
+}

@@ -82,7 +82,7 @@ import Testing
             return
         }
         #expect(c.title == "Approve 3 remediations of 4 tagged?")
-        #expect(c.lines.first == "3 bans, 1 allowlisted skipped.")
+        #expect(c.lines.first == "3 bans, 1 allowlisted skipped:")
         s.press(keys("y"))
         #expect(log.effects == [.approve([1, 2, 3], by: "alice")])
         #expect(s.model.tagged.isEmpty)
@@ -95,7 +95,7 @@ import Testing
             Issue.record("no confirmation")
             return
         }
-        #expect(c.lines.first == "2 bans.")
+        #expect(c.lines.first == "2 bans:")
         s.press(keys("y dup <Enter>"))
         #expect(log.effects == [.reject([1, 2], reason: "dup", by: "alice")])
     }

@@ -70,7 +70,7 @@ import Testing
         // G scrolls to the last wrapped row: the attempt's error, carried onto its own row.
         s.press(Key.parseScript("G")!)
         let rows = s.frame().text.components(separatedBy: "\n")
-        #expect(rows[26].hasSuffix("│   #1 2026-05-28 20:26:40Z status 503 120 ms — service"))
+        #expect(rows[26].hasSuffix("│   #1 2026-05-28 20:26:40Z (120 ms) HTTP 503 — service"))
         #expect(rows[27].hasSuffix("│     unavailable"))
     }
 
@@ -196,7 +196,7 @@ import Testing
     let (s, _) = Fixture.session(d, size: (40, 160))
     s.press(Key.parseScript("<Enter> G")!)
     let text = s.frame().text
-    #expect(text.contains("#1 2026-05-28 20:26:40Z status 3 40 ms — exit 3 (stderr:"), "\(text)")
+    #expect(text.contains("#1 2026-05-28 20:26:40Z (40 ms) exit 3 (stderr:"), "\(text)")
     #expect(text.contains("      stderr: calling the API"))
     #expect(text.contains("      stderr: aws: error: \\x1b[31mInvalidClientTokenId"))
     #expect(!text.contains("\u{1B}"))

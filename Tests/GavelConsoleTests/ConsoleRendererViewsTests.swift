@@ -23,9 +23,8 @@ import Testing
         data.summaryValue.banner = "dispatcher stalled\u{1B}[5m"
         let (s, _) = Fixture.session(data)
         let header = lines(s.frame())[0]
-        // The banner is never cut; the counts take their shortest form.
-        // The analyst stays; the listen address goes first when there is no room.
-        #expect(header == "gavel  alice  dispatcher stalled\\x1b[5m  P5 F1 S1 auto 0              21:26:40Z")
+        // The banner is never cut; the analyst stays; the listen address goes before the counts shorten.
+        #expect(header == "gavel  alice  dispatcher stalled\\x1b[5m  pend 5 fail 1 supp 1 auto 0  21:26:40Z")
         #expect(header.hasSuffix("21:26:40Z"))
         #expect(s.frame().rows[0].spans.contains { $0.style == .error && $0.text.contains("\\x1b[5m") })
     }
@@ -38,14 +37,15 @@ import Testing
         #expect(lines(s.frame())[0] == "gavel  alice  http://127.0.0.1:45387  pend 5 fail 1 supp 1 auto 1     21:26:40Z")
         s.apply([.resized(rows: 24, cols: 120)])
         #expect(lines(s.frame())[0].hasPrefix("gavel  alice  http://127.0.0.1:45387  pending 5 · failed 1 · suppressed 1  auto: 1 rule "))
-        // Every state at once: one letter per state, and the address without its scheme.
+        // Every state at once: what needs attention in words, the rest summed, and no address
+        // (not one letter per state: issue 16 found `P0 D8 F1 R1 S1 M1` cryptic).
         data.remediations += [.approved, .dispatching, .dispatched, .rejected, .simulated].enumerated().map { i, state in
             Fixture.ban(Int64(20 + i), "192.0.2.\(i)", state: state)
         }
         s.apply([.resized(rows: 24, cols: 80)])
         s.tick(now: Fixture.now)
         let header = lines(s.frame())[0]
-        #expect(header == "gavel  alice  127.0.0.1:45387  P5 A1 G1 F1 R1 S1 M1 I1 auto 1         21:26:40Z")
+        #expect(header == "gavel  alice  pend 5 · fail 1 · in force 1 · 5 other · auto 1         21:26:40Z")
         #expect(DisplayText.columns(s.frame().rows[0].text) == 80)
     }
 
@@ -57,7 +57,9 @@ import Testing
         s.press(Key.parseScript("j r spam")!)
         let f = lines(s.frame())
         #expect(f[23] == "reason: spam")
-        #expect(f[22].hasPrefix("reject #2 ban-ip 198.51.100.99 (rule: Sign-in from unrecognized IP)"))
+        // At 80 columns the prompt takes two rows rather than losing its end (issue 16).
+        #expect(f[21].hasPrefix("reject #2 ban-ip 198.51.100.99 (rule: Sign-in from unrecognized IP) — Enter"))
+        #expect(f[22].hasPrefix("  rejects, Esc cancels"))
     }
 
     @Test func readOnlyFooterHasNoDecisionHints() {
@@ -75,7 +77,10 @@ import Testing
         s.press(Key.parseScript("<Space> <Space> a")!)
         let text = s.frame().text
         #expect(text.contains("│ Approve 2 remediations of 2 tagged?"))
-        #expect(text.contains("│ 1 ban, 1 security-group deletion."))
+        #expect(text.contains("│ 1 ban, 1 security-group deletion:"))
+        // The batch lists what it acts on (issue 16).
+        #expect(text.contains("│   #4 delete-security-group sg-0a1b2c3d4e5f60789"))
+        #expect(text.contains("│   #2 ban-ip 198.51.100.99"))
         #expect(text.contains("│ confirm: #4 delete-security-group sg-0a1b2c3d4e5f60789 (rule: Misconfig"))
         #expect(lines(s.frame())[23] == "y confirm  n/Esc cancel")
     }

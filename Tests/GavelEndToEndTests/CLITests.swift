@@ -34,6 +34,18 @@ import Testing
         #expect(r.out.contains("--config PATH"))
     }
 
+    /// A supervisor's SIGTERM sent the moment serve says "listening on" shuts it down cleanly
+    /// (exit 0): the handlers are installed before the announcement (found by the issue 16
+    /// attacker pass: a SIGTERM in that window could be lost for good).
+    @Test func serveExitsCleanlyOnASIGTERMRightAfterListening() throws {
+        for _ in 0..<5 {
+            let serve = try ServeProcess()
+            defer { serve.cleanup() }
+            #expect(serve.stop() == 0)
+            #expect(serve.process.terminationReason == .exit)
+        }
+    }
+
     @Test func overviewListsEveryVerbAndVersionPrints() throws {
         let r = try GavelBinary.run(["help"])
         for line in Self.contract { #expect(r.out.contains(line)) }

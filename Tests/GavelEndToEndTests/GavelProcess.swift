@@ -63,7 +63,11 @@ final class ServeProcess {
     ///   - config: a configuration file's text, written as `gavel.json` in the folder and passed with `--config`.
     ///   - database: another serve's database to share (default: a new one in a new folder).
     ///   - cwd: the working folder (default: the new folder).
-    init(extraArgs: [String] = [], environment: [String: String] = [:], config: String? = nil, database: String? = nil, cwd: String? = nil) throws {
+    ///   - launcher: a command that runs the binary (`unshare --uts …` to give it another host name).
+    init(
+        extraArgs: [String] = [], environment: [String: String] = [:], config: String? = nil, database: String? = nil, cwd: String? = nil,
+        launcher: [String] = []
+    ) throws {
         folder = NSTemporaryDirectory() + "gavel-e2e-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         ownsFolder = true
@@ -74,8 +78,13 @@ final class ServeProcess {
             try Data(config.utf8).write(to: URL(fileURLWithPath: folder + "/gavel.json"))
             args += ["--config", folder + "/gavel.json"]
         }
-        process.executableURL = URL(fileURLWithPath: GavelBinary.path)
-        process.arguments = args + extraArgs
+        if let first = launcher.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = Array(launcher.dropFirst()) + [GavelBinary.path] + args + extraArgs
+        } else {
+            process.executableURL = URL(fileURLWithPath: GavelBinary.path)
+            process.arguments = args + extraArgs
+        }
         var env = ProcessInfo.processInfo.environment
         env["GAVEL_TOKEN"] = nil
         env["GAVEL_CONFIG"] = nil
@@ -106,6 +115,14 @@ final class ServeProcess {
             throw NSError(domain: "gavel-e2e", code: 1, userInfo: [NSLocalizedDescriptionKey: "serve did not start: \(seen)"])
         }
         port = found
+    }
+
+    /// SIGKILL (a crash): no shutdown of any kind.
+    func crash() {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
     }
 
     /// SIGTERM, then wait for the exit; returns the exit status.

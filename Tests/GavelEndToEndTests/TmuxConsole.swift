@@ -9,18 +9,19 @@ import Foundation
 final class TmuxConsole {
     let session = "gavel-e2e-" + UUID().uuidString.prefix(8).lowercased()
     let folder: String
-    var dbPath: String { folder + "/gavel.db" }
+    let dbPath: String
 
-    /// Starts `gavel console ARGS` (with `--db` in `folder`) at `cols`×`rows`.
-    init(folder: String, args: [String], cols: Int = 100, rows: Int = 30, environment: [String: String] = [:]) throws {
+    /// Starts `gavel console ARGS` (with `--db` in `folder`, or `database`) at `cols`×`rows`.
+    init(folder: String, args: [String], cols: Int = 100, rows: Int = 30, environment: [String: String] = [:], database: String? = nil) throws {
         self.folder = folder
+        self.dbPath = database ?? folder + "/gavel.db"
         var env = "env -u GAVEL_TOKEN LANG=C.UTF-8 TERM=xterm-256color"
         for (k, v) in environment { env += " \(k)=\(shellQuote(v))" }
         let command =
             env + " " + ([GavelBinary.path, "console", "--db", dbPath] + args).map(shellQuote).joined(separator: " ")
             + " 2>" + shellQuote(folder + "/console.err") + "; echo gavel-exited-$? > " + shellQuote(folder + "/exit") + "; echo after-exit; sleep 60"
         // new-session may start the tmux server, which would inherit a stdout pipe and keep it open.
-        try Self.tmux(["new-session", "-d", "-s", session, "-x", String(cols), "-y", String(rows), command], capture: false)
+        try Self.tmux(["new-session", "-d", "-s", session, "-c", folder, "-x", String(cols), "-y", String(rows), command], capture: false)
     }
 
     /// The screen as text, one line per row.

@@ -16,6 +16,28 @@ import Testing
         #expect(try db.query("PRAGMA user_version").first?.int(0) == Schema.latestVersion)
     }
 
+    /// Issue 16, item 17: the database held signals and analysts' names at 0644 while the outbox
+    /// and log were 0600. A new database and the WAL and shared-memory files SQLite makes beside
+    /// it are the owner's only, whatever the umask; an existing file keeps its mode.
+    @Test func aNewDatabaseAndItsWALAreReadableOnlyByItsOwner() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let old = umask(0o022)
+        defer { umask(old) }
+        let db = try t.open()
+        _ = try db.writeTransaction {
+            try SQLiteStore(db: db).intake(try incoming(#"{"SECURITY_SIGNAL_ID":"p1"}"#), config: .builtInDefaults(databasePath: t.path))
+        }
+        for file in [t.path, t.path + "-wal", t.path + "-shm"] {
+            let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+            #expect(mode == 0o600, "\(file): \(String(mode ?? 0, radix: 8))")
+        }
+        let shared = t.folder + "/shared.db"
+        #expect(FileManager.default.createFile(atPath: shared, contents: nil, attributes: [.posixPermissions: 0o640]))
+        _ = try Database(path: shared)
+        #expect(try FileManager.default.attributesOfItem(atPath: shared)[.posixPermissions] as? Int == 0o640)
+    }
+
     @Test func migrationIsIdempotentAcrossOpens() throws {
         let t = TemporaryDatabase()
         defer { t.cleanup() }

@@ -60,7 +60,7 @@ public final class SignalStorm: Sendable {
     /// Deliveries answered 202 so far.
     public var acceptedSoFar: Int { accepted.load(ordering: .relaxed) }
 
-    private static func connect(_ port: Int) -> Int32 {
+    fileprivate static func connect(_ port: Int) -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return -1 }
         var a = sockaddr_in()
@@ -79,7 +79,7 @@ public final class SignalStorm: Sendable {
         return fd
     }
 
-    private static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    fileprivate static func write(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var off = 0
         while off < bytes.count {
             let n = bytes[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -90,7 +90,7 @@ public final class SignalStorm: Sendable {
     }
 
     /// Reads one response (status line, headers, a Content-Length body); nil on error or close.
-    private static func readResponse(_ fd: Int32) -> Int? {
+    fileprivate static func readResponse(_ fd: Int32) -> Int? {
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
@@ -123,5 +123,32 @@ public final class SignalStorm: Sendable {
         guard haystack.count >= needle.count else { return nil }
         for i in 0...(haystack.count - needle.count) where haystack[i..<i + needle.count].elementsEqual(needle) { return i }
         return nil
+    }
+}
+
+/// One keep-alive connection to a receiver on 127.0.0.1 that posts JSON bodies one at a time
+/// and reports each answer's status (nil when the connection failed; the next post reconnects).
+/// Not `Sendable`: one per thread.
+public final class WebhookConnection {
+    private let port: Int
+    private var fd: Int32 = -1
+
+    public init(port: Int) { self.port = port }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Posts `body` to `path`; returns the status, or nil when the receiver could not be reached
+    /// or closed the connection before answering.
+    public func post(_ body: String, path: String = "/webhook") -> Int? {
+        if fd < 0 { fd = SignalStorm.connect(port) }
+        guard fd >= 0 else { return nil }
+        let payload = Array(body.utf8)
+        let head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(payload.count)\r\n\r\n"
+        guard SignalStorm.write(fd, Array(head.utf8) + payload), let status = SignalStorm.readResponse(fd) else {
+            close(fd)
+            fd = -1
+            return nil
+        }
+        return status
     }
 }

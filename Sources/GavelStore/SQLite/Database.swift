@@ -1,6 +1,10 @@
 import CSQLite
 import GavelCore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One SQLite connection, configured the way gavel needs it. Internal to the SQLite engine:
 /// only `GavelStoreSQLite` speaks SQL.
 ///
@@ -22,6 +26,17 @@ final class Database {
     /// 0 outside a transaction, 1 inside `writeTransaction`/`readTransaction`, +1 per nested SAVEPOINT.
     private(set) var transactionDepth = 0
 
+    /// Creates a missing database file empty with mode 0600 (an empty file is a valid new
+    /// SQLite database), so signals, analysts' names and bound requests are private to the
+    /// user running gavel like the outbox and log. SQLite creates the `-wal` and `-shm` files
+    /// with the database file's permissions. An existing file keeps its mode; `:memory:` and
+    /// URI names are left to SQLite.
+    static func createPrivately(_ path: String) {
+        guard !path.isEmpty, path != ":memory:", !path.hasPrefix("file:") else { return }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if fd >= 0 { close(fd) }
+    }
+
     /// Opens the database at `path` and migrates it.
     /// - Parameters:
     ///   - busyTimeoutMs: how long a statement waits for a lock before failing with `SQLITE_BUSY` (default 5000).
@@ -33,6 +48,7 @@ final class Database {
         var db: OpaquePointer?
         let writeFlags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
         let flags = (readOnly ? SQLITE_OPEN_READONLY : writeFlags) | SQLITE_OPEN_NOMUTEX
+        if create && !readOnly { Self.createPrivately(path) }
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"

@@ -143,7 +143,7 @@ extension SQLiteStore {
                 guard changed == 1 else { return false }
                 let what = claim.kind == .revert ? "revert attempt" : "attempt"
                 let detail =
-                    "\(what) \(claim.attempt): " + (report.status.map { "status \($0)" } ?? "no status") + (report.error.map { ", \($0)" } ?? "")
+                    "\(what) \(claim.attempt): " + Attempt.resultText(status: report.status, error: report.error)
                 let after = event == .retryLater ? "\(to.rawValue) (retry)" : to.rawValue
                 try audit(
                     actor: "dispatcher", action: claim.kind == .revert ? "revert-dispatch" : "dispatch", subject: "remediation \(claim.id)",

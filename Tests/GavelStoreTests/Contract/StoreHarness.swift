@@ -1,20 +1,24 @@
 import Foundation
 import GavelCore
 import GavelStore
-import GavelStoreSQLite
+import GavelStorePostgres
 import GavelTestSupport
 import Synchronization
+
+@testable import GavelStoreSQLite
 
 /// The engines the store contract suite runs against. Adding an engine is adding a case here and
 /// its branch in `StoreHarness.init` (the one factory); every contract test then runs on it.
 enum EngineKind: String, CaseIterable, CustomStringConvertible, Sendable {
     case sqlite
+    /// A database of its own on the test run's throwaway cluster (`PostgresCluster.shared`).
+    case postgres
 
     var description: String { rawValue }
 
-    /// The engines that can run here (an engine that needs a server is left out, with a note, when
-    /// its server cannot be started).
-    static var available: [EngineKind] { allCases }
+    /// The engines that can run here: PostgreSQL is left out, with a note on stderr, only when
+    /// the server binaries are missing (`.ci/run` installs them, so CI always runs it).
+    static var available: [EngineKind] { PostgresCluster.unavailableReason == nil ? allCases : [.sqlite] }
 }
 
 /// A fresh, empty store of one engine for one test, its ingest path, and a configuration; all
@@ -26,6 +30,8 @@ final class StoreHarness {
     let engine: any StoreEngine
     let directory: TemporaryDirectory
     let config: GavelConfig
+    /// The PostgreSQL database's name (nil for SQLite).
+    private var postgresDatabase: String?
     private var intakes: [any SignalIntake] = []
 
     /// - Parameter configJSON: a configuration file's text; nil for the built-in defaults.
@@ -40,6 +46,10 @@ final class StoreHarness {
         }
         switch kind {
         case .sqlite: engine = SQLiteEngine(path: base)
+        case .postgres:
+            let uri = try PostgresCluster.shared.get().createDatabase()
+            engine = PostgresEngine(uri: uri, displayName: uri)
+            postgresDatabase = uri.split(separator: "/").last.map(String.init)
         }
         _ = try engine.open(.create)
     }
@@ -53,6 +63,15 @@ final class StoreHarness {
         let intake = try engine.intake(config: { chosen }, onCommit: {})
         intakes.append(intake)
         return intake
+    }
+
+    /// Runs SQL on the database behind the store's back, as someone with access to the file or
+    /// the server could (the tamper tests): SQL both engines understand.
+    func runBehindTheStore(_ sql: String) throws {
+        switch kind {
+        case .sqlite: try Database(path: directory.file("gavel.db")).execute(sql)
+        case .postgres: _ = try PostgresCluster.shared.get().psql(sql, database: postgresDatabase ?? "")
+        }
     }
 
     func close() {

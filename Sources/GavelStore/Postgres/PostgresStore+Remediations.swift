@@ -1,0 +1,240 @@
+import GavelCore
+import GavelStore
+
+extension PostgresStore {
+    public func remediations(_ filter: RemediationFilter, limit: Int, before: Int64?) throws(StoreError) -> [Remediation] {
+        try pgCall {
+            try db.readTransaction {
+                var sql = "SELECT \(Self.remediationColumns(.full)) FROM remediations r WHERE r.id < $1"
+                var values: [PGValue] = [.integer(before ?? Int64.max)]
+                if !filter.states.isEmpty {
+                    sql += " AND r.state IN (" + Self.placeholders(from: values.count + 1, count: filter.states.count) + ")"
+                    values += filter.states.map { .text($0.rawValue) }
+                }
+                if let rule = filter.rule {
+                    let key = try findRule(rule)?.key ?? rule
+                    values.append(.text(key))
+                    sql += " AND r.rule_key = $\(values.count)"
+                }
+                if let text = filter.text, !text.isEmpty {
+                    values.append(.text(TextFilter.folded(text)))
+                    sql += " AND " + Self.textFilterClause(values.count)
+                }
+                values.append(Self.limit(limit))
+                sql += " ORDER BY r.id DESC LIMIT $\(values.count)"
+                return try db.query(sql, values).map(Self.remediation(from:))
+            }
+        }
+    }
+
+    public func remediation(id: Int64) throws(StoreError) -> Remediation? {
+        try pgCall { try fetchRemediation(id) }
+    }
+
+    public func remediations(ofTarget target: String, excluding id: Int64, limit: Int) throws(StoreError) -> [Remediation] {
+        try pgCall {
+            try db.query(
+                "SELECT \(Self.remediationColumns(.row)) FROM remediations r WHERE r.target = $1 AND r.id != $2 ORDER BY r.id DESC LIMIT $3",
+                [.text(target), .integer(id), .int(limit)]
+            ).map(Self.remediation(from:))
+        }
+    }
+
+    public func attempts(ofRemediation id: Int64) throws(StoreError) -> [Attempt] {
+        try pgCall {
+            var numbers: [Attempt.Kind: Int] = [:]
+            return try db.query(
+                "SELECT id, started_ms, duration_ms, status, outcome, error, response, kind, stderr FROM attempts WHERE remediation = $1 ORDER BY id",
+                [.integer(id)]
+            ).map { a in
+                let kind = Attempt.Kind(rawValue: a.string(7) ?? "") ?? .dispatch
+                numbers[kind, default: 0] += 1
+                return Attempt(
+                    id: a.int64(0) ?? 0, remediationID: id, kind: kind, number: numbers[kind] ?? 1,
+                    startedAt: Timestamp(milliseconds: a.int64(1) ?? 0), durationMs: a.int64(2).map { Int($0) }, status: a.int64(3).map { Int($0) },
+                    outcome: a.string(4).flatMap(Attempt.Outcome.init(rawValue:)), error: a.string(5), response: a.string(6),
+                    stderr: a.string(8))
+            }
+        }
+    }
+
+    /// Reads `remediation_counts` and the deltas not yet folded into it.
+    public func stateCounts() throws(StoreError) -> [RemediationState: Int] {
+        try pgCall {
+            var counts: [RemediationState: Int] = [:]
+            for r in try countRows() {
+                if let state = RemediationState(rawValue: r.string(1) ?? "") { counts[state, default: 0] += r.int(2) }
+            }
+            return counts
+        }
+    }
+
+    @discardableResult
+    public func decide(_ ids: [Int64], _ decision: Decision, by analyst: String, config: GavelConfig, at now: Timestamp) throws(StoreError)
+        -> [Remediation]
+    {
+        try pgCall {
+            try transaction {
+                // Lock every row first, in id order: two batch decisions never deadlock.
+                try db.query(
+                    "SELECT id FROM remediations WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
+                    [.text("{" + ids.map(String.init).joined(separator: ",") + "}")])
+                for id in ids { try decide(id, decision, by: analyst, cause: .analyst, config: config, at: now) }
+                let after = try ids.compactMap { try fetchRemediation($0) }
+                try announce(decision == .approve || decision == .retry ? "approved" : "decision")
+                return after
+            }
+        }
+    }
+
+    /// One decision, compare-and-set, in the caller's transaction (the row locked by the caller): the
+    /// state machine says where `decision` by `cause` moves the remediation; an approval binds its
+    /// request (rendered with the newest signal's values, decided by `actor`, under `config`), or
+    /// only counts (`endorse`) while more approvals by other analysts are needed; decisions on a
+    /// revert start it or keep the remediation in force. Audited.
+    /// - Throws: `StoreError.notFound`, `.conflict` naming who decided it and how (or that it
+    ///   expired), `.refused` for a second approval by the same analyst.
+    func decide(_ id: Int64, _ decision: Decision, by actor: String, cause: TransitionCause, config: GavelConfig, at now: Timestamp) throws {
+        guard let current = try fetchRemediation(id, depth: .row) else {
+            throw StoreError.notFound("remediation \(id) does not exist")
+        }
+        // Decisions on a revert: approving a proposed revert (or retrying a failed one) starts it;
+        // rejecting a proposed revert keeps the remediation in force.
+        switch (current.state, decision) {
+        case (.revertPending, .approve), (.revertFailed, .retry):
+            try startRevert(
+                current, event: decision.event, cause: cause, by: actor, reason: current.revertReason ?? "revert approved", config: config, at: now)
+            return
+        case (.revertPending, .reject(let text)):
+            let kept = try RemediationLifecycle.next(from: current.state, on: .reject, by: cause)
+            let changed = try db.run(
+                "UPDATE remediations SET state = $1, revert_reason = $2, updated_ms = $3 WHERE id = $4 AND state = $5",
+                [.text(kept.rawValue), .text("revert rejected: \(text)"), .integer(now.milliseconds), .integer(id), .text(current.state.rawValue)])
+            if changed == 1 {
+                try audit(
+                    actor: actor, action: "reject-revert", subject: "remediation \(id)", before: current.state.rawValue, after: kept.rawValue,
+                    detail: text, at: now)
+            }
+            return
+        case (.pending, .approve):
+            if let ttl = config.pendingTTL(action: current.action, ruleID: current.ruleKey, ruleName: current.ruleName),
+                now.milliseconds(since: current.createdAt) > ttl
+            {
+                throw StoreError.conflict(
+                    DecisionConflict(
+                        id: id, state: .expired, decidedBy: nil, decidedAt: nil,
+                        reason: "pending longer than \(DurationText.text(ttl)) without a decision", wanted: decision.verb))
+            }
+            let required = config.requiredApprovals(action: current.action, ruleID: current.ruleKey, ruleName: current.ruleName)
+            if required > 1 {
+                guard cause == .analyst else {
+                    throw StoreError.refused("remediation \(id) needs \(required) approvals by different analysts: auto mode never counts as one")
+                }
+                if let mine = current.approvals.first(where: { $0.analyst == actor }) {
+                    throw StoreError.refused(
+                        "\(actor) already approved remediation \(id) at \(mine.at.rfc3339) (\(current.approvals.count) of \(required) approvals): "
+                            + "another analyst must approve it")
+                }
+                try db.run(
+                    "INSERT INTO approvals (remediation, analyst, at_ms) VALUES ($1,$2,$3)", [.integer(id), .text(actor), .integer(now.milliseconds)])
+                let count = current.approvals.count + 1
+                if count < required {
+                    let stays = try RemediationLifecycle.next(from: current.state, on: .endorse, by: cause)
+                    let changed = try db.run(
+                        "UPDATE remediations SET state = $1, updated_ms = $2 WHERE id = $3 AND state = $4",
+                        [.text(stays.rawValue), .integer(now.milliseconds), .integer(id), .text(current.state.rawValue)])
+                    guard changed == 1 else {
+                        throw StoreError.conflict(
+                            DecisionConflict(
+                                id: id, state: current.state, decidedBy: current.decidedBy, decidedAt: current.decidedAt, reason: nil,
+                                wanted: "approve"))
+                    }
+                    try audit(
+                        actor: actor, action: "approve", subject: "remediation \(id)", before: current.state.rawValue, after: stays.rawValue,
+                        detail: "\(count) of \(required) approvals", at: now)
+                    return
+                }
+            } else {
+                try db.run(
+                    """
+                    INSERT INTO approvals (remediation, analyst, at_ms) VALUES ($1,$2,$3)
+                    ON CONFLICT (remediation, analyst) DO UPDATE SET at_ms = excluded.at_ms
+                    """, [.integer(id), .text(actor), .integer(now.milliseconds)])
+            }
+        default:
+            break
+        }
+        let conflict = StoreError.conflict(
+            DecisionConflict(
+                id: id, state: current.state, decidedBy: current.decidedBy, decidedAt: current.decidedAt, reason: current.reason,
+                wanted: decision.verb))
+        let to: RemediationState
+        do {
+            to = try RemediationLifecycle.next(from: current.state, on: decision.event, by: cause)
+        } catch {
+            throw conflict
+        }
+        var bound: PGValue = .null
+        var version: PGValue = .null
+        var decidedBy: PGValue = .text(actor)
+        var decidedAt: PGValue = .integer(now.milliseconds)
+        var reason: PGValue = .null
+        var nextAttempt: PGValue = .null
+        var refusal: PGValue = .null
+        switch decision {
+        case .approve:
+            // A grace delay: the approval waits, visibly, and can be withdrawn before it goes.
+            if let grace = config.actions[current.action]?.graceMs { nextAttempt = .integer(now.adding(milliseconds: grace).milliseconds) }
+            // The request is bound here, at the approval: every attempt and retry sends these bytes.
+            // One that cannot be rendered safely binds its refusal instead (`bindingRefusal`).
+            (bound, refusal) = try binding(current, config: config, by: actor)
+            version = .int(config.version)
+        case .retry:
+            if let request = current.boundRequest {
+                bound = .text(request.storageText)
+                version = .int(current.configVersion)
+            } else {
+                // Refused at its approval (or approved before requests were bound): the analyst's
+                // retry is a new decision, so it binds what it would send now.
+                (bound, refusal) = try binding(current, config: config, by: actor)
+                version = .int(config.version)
+            }
+        case .reject(let text):
+            reason = .text(text)
+        case .withdraw:
+            decidedBy = .null
+            decidedAt = .null
+            try db.run("DELETE FROM approvals WHERE remediation = $1", [.integer(id)])
+        }
+        let changed = try db.run(
+            """
+            UPDATE remediations SET state = $1, decided_by = $2, decided_ms = $3, updated_ms = $4, reason = $5, next_attempt_ms = $6,
+                bound_request = $7, config_version = $8, last_error = CASE WHEN $9::integer = 1 THEN NULL ELSE last_error END,
+                request = CASE WHEN $12::integer = 1 THEN $13 ELSE request END
+            WHERE id = $10 AND state = $11
+            """,
+            [
+                .text(to.rawValue), decidedBy, decidedAt, .integer(now.milliseconds), reason, nextAttempt, bound, version,
+                .int(decision == .retry ? 1 : 0), .integer(id), .text(current.state.rawValue), .int(decision.event == .reject ? 0 : 1), refusal,
+            ])
+        guard changed == 1 else { throw conflict }
+        var detail: String?
+        if case .reject(let text) = decision { detail = text }
+        if case .text(let refused) = refusal { detail = refused }
+        try audit(
+            actor: actor, action: decision.verb, subject: "remediation \(id)", before: current.state.rawValue, after: to.rawValue, detail: detail,
+            at: now)
+    }
+
+    /// What an approval (or an analyst's retry) binds: the request `actor`'s decision sends, or —
+    /// when it cannot be rendered safely — no request and the refusal (`Remediation.bindingRefusal`).
+    /// An action missing from the configuration binds nothing: the dispatcher fails it by name.
+    private func binding(_ r: Remediation, config: GavelConfig, by actor: String) throws -> (bound: PGValue, refusal: PGValue) {
+        guard let action = config.actions[r.action] else { return (.null, .null) }
+        do {
+            return (.text(try r.request(action: action, signal: try latestSignalReference(r.id), decidedBy: actor).storageText), .null)
+        } catch let refusal as DispatchRefusal {
+            return (.null, .text(refusal.description))
+        }
+    }
+}
