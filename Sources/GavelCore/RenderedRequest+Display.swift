@@ -61,6 +61,15 @@ extension RenderedRequest {
         }
     }
 
+    /// The longest one attempt may take, in seconds: the action's timeout (5 for an outbox line).
+    public var deadlineSeconds: Double {
+        switch self {
+        case .http(let r): r.timeoutSeconds
+        case .command(let c): c.timeoutSeconds
+        case .outbox: 5
+        }
+    }
+
     /// How long after the first attempt a retryable failure is still retried, in seconds (0: by
     /// count only; the outbox retries by count).
     public var retryForSeconds: Double {

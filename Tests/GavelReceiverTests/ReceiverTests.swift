@@ -16,18 +16,21 @@ final class RunningReceiver {
 
     init(
         secret: String? = nil, readDeadline: Double = 10, maxConnections: Int = 512, maxBody: Int = 1 << 20,
-        busyTimeoutMs: Int32 = 5000, maxConnectionsPerPeer: Int = 64
+        busyTimeoutMs: Int32 = 5000, maxConnectionsPerPeer: Int = 64, faultMemorySeconds: Double = 10,
+        configure: (inout ReceiverOptions, SQLiteIntake) -> Void = { _, _ in }
     ) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         writer = try IngestWriter(path: folder + "/gavel.db", busyTimeoutMs: busyTimeoutMs)
         let w = writer
         var limits = HTTPLimits()
         limits.maxBodyBytes = maxBody
-        let options = ReceiverOptions(
+        var options = ReceiverOptions(
             listen: ListenAddress(host: "127.0.0.1", port: 0), secret: secret, limits: limits,
             readDeadlineSeconds: readDeadline, maxConnections: maxConnections, maxConnectionsPerPeer: maxConnectionsPerPeer)
         let config = GavelConfig.builtInDefaults(databasePath: folder + "/gavel.db")
-        receiver = try Receiver(options: options, intake: SQLiteIntake(writer: w, config: { config }))
+        let intake = SQLiteIntake(writer: w, config: { config }, faultMemorySeconds: faultMemorySeconds)
+        configure(&options, intake)
+        receiver = try Receiver(options: options, intake: intake)
         receiver.start()
     }
 

@@ -97,7 +97,7 @@ final class IngestWriter: Sendable {
     /// Runs `body` on the writer's own connection between two batches, outside any
     /// transaction, and returns its result.
     ///
-    /// For fault injection and maintenance only; gavel itself never calls it. The resource-fault
+    /// For health checks (`SQLiteIntake.checkHealth`), fault injection and maintenance. The resource-fault
     /// tests use it to make the writer's connection read-only (`PRAGMA query_only=ON`) or full
     /// (`PRAGMA max_page_count=N`, which SQLite only honours per connection) while the receiver runs.
     /// - Throws: what `body` threw, or `SQLiteError` "writer closed" after `close()`.
