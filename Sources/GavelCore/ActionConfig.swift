@@ -164,7 +164,7 @@ public struct HeaderTemplate: Sendable, Equatable {
     /// The headers added unless configured (names compared ignoring case), after the configured
     /// ones: `Content-Type: application/json` when there is a body,
     /// `Idempotency-Key: {{idempotency_key}}` (the IETF httpapi idempotency-key header draft), and
-    /// — for an `http` action, not in an outbox line — `User-Agent: gavel/0.1`.
+    /// — for an `http` action, not in an outbox line — `User-Agent: gavel/VERSION` (`HTTPDispatchRequest.userAgent`).
     static func defaults(hasBody: Bool, userAgent: Bool = false) -> [HeaderTemplate] {
         var headers: [HeaderTemplate] = []
         if hasBody { headers.append(HeaderTemplate(name: "Content-Type", value: Template(literal: "application/json"))) }

@@ -28,8 +28,9 @@ public struct HTTPWireRequest: Sendable, Equatable {
 }
 
 extension HTTPDispatchRequest {
-    /// The `User-Agent` every action sends unless it configures its own.
-    public static let userAgent = "gavel/0.1"
+    /// The `User-Agent` every action sends unless it configures its own: `gavel/VERSION`, the
+    /// version `gavel --version` prints (`GavelVersion.number`).
+    public static let userAgent = "gavel/\(GavelVersion.number)"
 
     /// The request on the wire, in this order and nothing else:
     /// - the request line `METHOD TARGET HTTP/1.1`, the target in origin form (the URL's path and

@@ -12,7 +12,7 @@ import GavelCore
 ///   HTTP/1.1 client (`PlainHTTPExchange`) writes those bytes and nothing else. For `https://`
 ///   URLs the platform's client (`URLSession`, libcurl) sends the same fields but orders them
 ///   itself and adds `Accept`, `Accept-Encoding`, `Accept-Language` and `Connection`; a request
-///   without a `User-Agent` gets `gavel/0.1` there, so libcurl's own is never sent.
+///   without a `User-Agent` gets `gavel/VERSION` there (`HTTPDispatchRequest.userAgent`), so libcurl's own is never sent.
 ///   A header name that is not an RFC 9110 token, a value with CR, LF or NUL
 ///   (checklist D6: header injection), or a rendered `Content-Length`, `Transfer-Encoding`,
 ///   `Connection` or `Host` refuses the request: `.permanent`, nothing sent.

@@ -49,7 +49,7 @@ import Testing
         #expect(
             request.headers == [
                 HTTPHeaderField("Content-Type", "application/json"), HTTPHeaderField("Idempotency-Key", "gavel-42"),
-                HTTPHeaderField("User-Agent", "gavel/0.1"),
+                HTTPHeaderField("User-Agent", "gavel/" + GavelVersion.number),
             ])
     }
 
@@ -140,7 +140,7 @@ import Testing
             masked.headers == [
                 HTTPHeaderField("Authorization", "Bearer ****"), HTTPHeaderField("X-Api-Key", "****"), HTTPHeaderField("X-Trace", "t"),
                 HTTPHeaderField("Content-Type", "application/json"), HTTPHeaderField("Idempotency-Key", "gavel-42"),
-                HTTPHeaderField("User-Agent", "gavel/0.1"),
+                HTTPHeaderField("User-Agent", "gavel/" + GavelVersion.number),
             ])
         #expect(String(decoding: masked.body, as: UTF8.self) == #"{"ip":"203.0.113.42","auth":{"token":"****"}}"#)
 

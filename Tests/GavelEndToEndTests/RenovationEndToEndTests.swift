@@ -53,6 +53,10 @@ import Testing
         #expect(
             sent.headers.map(\.name) == ["Host", "X-Requested-By", "X-Api-Key", "Content-Type", "Idempotency-Key", "User-Agent", "Content-Length"])
         #expect(String(decoding: sent.body, as: UTF8.self).contains(#""by":"carol""#))
+        // The default User-Agent names the version `gavel --version` prints, not a fixed string.
+        let version = try GavelBinary.run(["--version"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(version.hasPrefix("gavel ") && version.count > "gavel ".count)
+        #expect(sent.headers.first { $0.name == "User-Agent" }?.value == "gavel/" + version.dropFirst("gavel ".count))
         // After the approval, show prints the request as bound.
         #expect(try GavelBinary.run(["show", "1"] + db).out.contains("request (bound at approval, secrets masked):"))
     }
