@@ -47,7 +47,7 @@ let package = Package(
             swiftSettings: strict),
         .target(name: "GavelTestSupport", path: "Tests/GavelTestSupport", swiftSettings: strict),
         .executableTarget(
-            name: "GavelFuzz", dependencies: ["GavelCore", "GavelReceiver"], path: "Fuzz/GavelFuzz",
+            name: "GavelFuzz", dependencies: ["GavelCore", "GavelStore", "GavelReceiver"], path: "Fuzz/GavelFuzz",
             swiftSettings: strict),
         .testTarget(name: "GavelCoreTests", dependencies: ["GavelCore"], swiftSettings: strict),
         // The store contract suite (Contract/, against the protocols only) and the SQLite engine's own tests.

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(http chunked number payload ip sanitize template senders)
+[ ${#targets[@]} -eq 0 ] && targets=(http chunked number payload ip sanitize template senders triage)
 scratch=.build-fuzz
 
 echo "fuzz: building gavel-fuzz (release, fuzzer + address sanitizer)" >&2

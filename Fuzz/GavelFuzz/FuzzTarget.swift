@@ -19,6 +19,9 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     case template
     /// The sender normalisers (`SenderIntake`) on every route, Go durations and field paths.
     case senders
+    /// The word back to Datadog (signal id in the path, the body, the `datadog` section), webhook
+    /// routes, and the deliveries of a post of several alerts.
+    case triage
 
     /// `http|chunked|…` for messages.
     static var names: String { allCases.map(\.rawValue).joined(separator: "|") }
@@ -44,6 +47,7 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         case .sanitize: CoreProperties.sanitize(bytes)
         case .template: TemplateProperties.render(bytes)
         case .senders: SenderProperties.intake(bytes)
+        case .triage: TriageProperties.run(bytes)
         }
     }
 }

@@ -49,6 +49,9 @@ public enum Command: Hashable, Sendable, CustomStringConvertible {
     case approve
     /// Reject (asks for a reason).
     case reject
+    /// Reject as a false positive (asks for a reason; with the word back to Datadog, its Datadog
+    /// signals are archived as false positive).
+    case rejectFalsePositive
     case toggleTag
     /// Switch the selected row's rule to auto (asks to confirm, listing its enabled actions) or back to manual.
     case toggleAuto
@@ -79,7 +82,8 @@ public enum Command: Hashable, Sendable, CustomStringConvertible {
             .moveDown, .moveUp, .pageDown, .pageUp, .top, .bottom, .focusDetail, .back, .nextView,
             .previousView,
         ] + ConsoleView.allCases.map { Command.view($0) } + [
-            .filter, .nextMatch, .prevMatch, .approve, .reject, .toggleTag, .toggleAuto, .dryRun, .retry, .withdraw, .revert, .extend, .note,
+            .filter, .nextMatch, .prevMatch, .approve, .reject, .rejectFalsePositive, .toggleTag, .toggleAuto, .dryRun, .retry, .withdraw, .revert,
+            .extend, .note,
             .setMode(.manual), .toggleAction(ActionName.banIP), .toggleAction(ActionName.disableUser),
             .toggleAction(ActionName.deleteSecurityGroup), .cycleStateFilter, .help, .quit,
         ]
@@ -87,7 +91,7 @@ public enum Command: Hashable, Sendable, CustomStringConvertible {
     /// True for commands that record a decision or change a rule: refused in `--read-only` mode.
     public var changesState: Bool {
         switch self {
-        case .approve, .reject, .toggleAuto, .dryRun, .retry, .setMode, .toggleAction, .withdraw, .revert, .extend, .note: true
+        case .approve, .reject, .rejectFalsePositive, .toggleAuto, .dryRun, .retry, .setMode, .toggleAction, .withdraw, .revert, .extend, .note: true
         default: false
         }
     }
@@ -112,6 +116,7 @@ public enum Command: Hashable, Sendable, CustomStringConvertible {
         case .prevMatch: "prevMatch"
         case .approve: "approve"
         case .reject: "reject"
+        case .rejectFalsePositive: "rejectFalsePositive"
         case .toggleTag: "toggleTag"
         case .toggleAuto: "toggleAuto"
         case .dryRun: "dryRun"

@@ -8,8 +8,9 @@ import GavelStore
 public enum ConsoleEffect: Sendable, Equatable {
     /// Approve these remediations (compare-and-set from `pending`), attributed to `by`.
     case approve([Int64], by: String)
-    /// Reject these remediations with a non-empty reason, attributed to `by`.
-    case reject([Int64], reason: String, by: String)
+    /// Reject these remediations with a non-empty reason, attributed to `by`; `falsePositive`:
+    /// marked a false positive (`Decision.reject`).
+    case reject([Int64], reason: String, by: String, falsePositive: Bool = false)
     /// Move these `failed` remediations back to `approved` (or failed reverts back to `reverting`), attributed to `by`.
     case retry([Int64], by: String)
     /// Take back these approvals not yet sent (`approved` → `pending`).

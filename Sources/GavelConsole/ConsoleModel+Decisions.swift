@@ -19,20 +19,21 @@ public struct Confirmation: Sendable, Equatable {
 /// What `y` does.
 public enum ConfirmedAction: Sendable, Equatable {
     case effects([ConsoleEffect], flash: String, clearsTags: Bool)
-    /// Go on to the reject-reason prompt for these ids.
-    case askReason(ids: [Int64], title: String, clearsTags: Bool)
+    /// Go on to the reject-reason prompt for these ids (a false-positive rejection's when `falsePositive`).
+    case askReason(ids: [Int64], title: String, clearsTags: Bool, falsePositive: Bool = false)
 }
 
 /// A one-line prompt for a decision: the reject reason, the revert reason, the extension's duration.
 public struct ReasonPrompt: Sendable, Equatable {
     /// What the text is for.
     public enum Purpose: String, Sendable, Equatable {
-        case reject, revert, extend, note
+        case reject, rejectFalsePositive, revert, extend, note
 
         /// What Enter does, for the prompt's hint: `rejects`, `goes on to the revert request`, …
         public var enterVerb: String {
             switch self {
             case .reject: "rejects"
+            case .rejectFalsePositive: "rejects as a false positive"
             case .revert: "shows the revert request"
             case .extend: "extends"
             case .note: "saves the note"
@@ -54,8 +55,11 @@ extension ConsoleModel {
             if clearsTags { tagged = [:] }
             flash = Flash(text)
             return effects
-        case .askReason(let ids, let title, let clearsTags):
-            mode = .reason(ReasonPrompt(ids: ids, title: title, editor: LineEditor(prompt: "reason: "), clearsTags: clearsTags))
+        case .askReason(let ids, let title, let clearsTags, let falsePositive):
+            mode = .reason(
+                ReasonPrompt(
+                    purpose: falsePositive ? .rejectFalsePositive : .reject, ids: ids, title: title,
+                    editor: LineEditor(prompt: falsePositive ? "false positive, reason: " : "reason: "), clearsTags: clearsTags))
             return []
         }
     }
@@ -63,10 +67,11 @@ extension ConsoleModel {
     /// What a submitted prompt does.
     mutating func submitted(_ prompt: ReasonPrompt, text: String) -> [ConsoleEffect] {
         switch prompt.purpose {
-        case .reject:
+        case .reject, .rejectFalsePositive:
             if prompt.clearsTags { tagged = [:] }
-            flash = Flash("rejecting \(countText(prompt.ids.count))…")
-            return [.reject(prompt.ids, reason: text, by: analyst)]
+            let falsePositive = prompt.purpose == .rejectFalsePositive
+            flash = Flash("rejecting \(countText(prompt.ids.count))\(falsePositive ? " as a false positive" : "")…")
+            return [.reject(prompt.ids, reason: text, by: analyst, falsePositive: falsePositive)]
         case .revert:
             let lines =
                 ["reason: \(text)"] + (detail?.revertRequestText.map { ["The revert sends:"] + $0.split(separator: "\n").map(String.init) } ?? [])
@@ -244,7 +249,9 @@ extension ConsoleModel {
         return [.approve([row.id], by: analyst)]
     }
 
-    mutating func reject() -> [ConsoleEffect] {
+    /// Asks for a rejection's reason (after a summary for tagged rows); `falsePositive` marks it so.
+    mutating func reject(falsePositive: Bool = false) -> [ConsoleEffect] {
+        let noun = falsePositive ? "reject as a false positive" : "reject"
         if !tagged.isEmpty {
             let rows = taggedRows
             let batch = Self.batchSummary(rows, acting: { $0.state == .pending }, skipNoun: "not pending")
@@ -254,20 +261,20 @@ extension ConsoleModel {
             }
             mode = .confirm(
                 Confirmation(
-                    title: "Reject \(countText(batch.ids.count)) of \(rows.count) tagged?",
+                    title: "\(falsePositive ? "Reject as a false positive" : "Reject") \(countText(batch.ids.count)) of \(rows.count) tagged?",
                     lines: ["\(batch.text):"] + targetLines(rows.filter { $0.state == .pending }) + ["A reason is asked next."],
-                    onYes: .askReason(ids: batch.ids, title: "reject \(batch.text)", clearsTags: true)))
+                    onYes: .askReason(ids: batch.ids, title: "\(noun) \(batch.text)", clearsTags: true, falsePositive: falsePositive)))
             return []
         }
         guard let row = selectedRemediation else { return [] }
-        guard row.state == .pending || row.state == .revertPending else {
+        guard row.state == .pending || (row.state == .revertPending && !falsePositive) else {
             flash = Flash("#\(row.id) is \(row.state.rawValue), not pending", isError: true)
             return []
         }
         mode = .reason(
             ReasonPrompt(
-                ids: [row.id], title: "reject " + Self.describe(row),
-                editor: LineEditor(prompt: "reason: "), clearsTags: false))
+                purpose: falsePositive ? .rejectFalsePositive : .reject, ids: [row.id], title: "\(noun) " + Self.describe(row),
+                editor: LineEditor(prompt: falsePositive ? "false positive, reason: " : "reason: "), clearsTags: false))
         return []
     }
 

@@ -113,6 +113,7 @@ extension ConsoleModel {
             return [.quit]
         case .approve: return approve()
         case .reject: return reject()
+        case .rejectFalsePositive: return reject(falsePositive: true)
         case .retry: return retry()
         case .withdraw: return withdraw()
         case .revert: return revert()

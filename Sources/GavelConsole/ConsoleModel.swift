@@ -23,7 +23,8 @@ public struct ConsoleModel: Sendable {
     /// Which pane `j`/`k` move in.
     public enum Focus: Sendable, Equatable { case list, detail }
 
-    /// A short message on the status line until the next key.
+    /// A short message on the status line until the next key, or until it has shown for
+    /// ``flashSeconds`` (``errorFlashSeconds`` for an error) of refresh ticks.
     public struct Flash: Sendable, Equatable {
         public var text: String
         public var isError: Bool
@@ -77,6 +78,8 @@ public struct ConsoleModel: Sendable {
     public var tagged: [Int64: Remediation] = [:]
     /// The status-line message, cleared by the next key.
     public var flash: Flash?
+    /// The flash on screen and since when (``ageFlash(at:)``).
+    var flashShown: (flash: Flash, since: Date)?
     /// A persistent error (store unreachable), shown in the header until cleared.
     public var errorBanner: String?
     /// Set by `q` / Ctrl-C.
@@ -254,6 +257,27 @@ public struct ConsoleModel: Sendable {
             markStale()
         case .tick(let date):
             now = date
+            ageFlash(at: date)
+        }
+    }
+
+    /// How long an outcome message stays on the status line without a key: 10 s, an error 30 s.
+    static let flashSeconds: TimeInterval = 10
+    static let errorFlashSeconds: TimeInterval = 30
+
+    /// Clears a flash that has shown long enough (`reverting #2` must not stay for minutes).
+    mutating func ageFlash(at date: Date) {
+        guard let f = flash else {
+            flashShown = nil
+            return
+        }
+        guard let shown = flashShown, shown.flash == f else {
+            flashShown = (f, date)
+            return
+        }
+        if date.timeIntervalSince(shown.since) >= (f.isError ? Self.errorFlashSeconds : Self.flashSeconds) {
+            flash = nil
+            flashShown = nil
         }
     }
 

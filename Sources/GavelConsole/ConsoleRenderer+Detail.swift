@@ -195,14 +195,20 @@ extension ConsoleRenderer {
             ))
         if !row.ips.isEmpty { out.append(DetailLine("ips: " + row.ips.joined(separator: ", "))) }
         if !row.users.isEmpty { out.append(DetailLine("users: " + row.users.joined(separator: ", "))) }
-        if let by = row.decidedBy { out.append(DetailLine("decided by: \(by)" + (row.reason.map { " — reason: \($0)" } ?? ""))) }
-        if let detail, detail.requiredApprovals > 1 || !row.approvals.isEmpty, row.state == .pending || row.approvals.count > 1 {
-            let who = row.approvals.map { "\($0.analyst), \(TimeText.clock($0.at.date))" }.joined(separator: "; ")
+        if let by = row.decidedBy {
             out.append(
                 DetailLine(
-                    "\(row.approvals.count) of \(detail.requiredApprovals) approvals" + (who.isEmpty ? "" : " (\(who))")
-                        + (row.state == .pending && row.approvals.count < detail.requiredApprovals ? " — needs a different analyst" : ""),
-                    .prompt))
+                    "decided by: \(by)" + (row.falsePositive ? " (a false positive)" : "") + (row.reason.map { " — reason: \($0)" } ?? "")))
+        }
+        if let detail, detail.requiredApprovals > 1 || !row.approvals.isEmpty, row.state == .pending || row.approvals.count > 1 {
+            let who = row.approvals.map { "\($0.analyst), \(TimeText.clock($0.at.date))" }.joined(separator: "; ")
+            let waiting = row.state == .pending && row.approvals.count < detail.requiredApprovals
+            let text =
+                row.approvals.isEmpty && waiting
+                ? "needs \(detail.requiredApprovals) approvals by different analysts (none yet)"
+                : "\(row.approvals.count) of \(detail.requiredApprovals) approvals" + (who.isEmpty ? "" : " (\(who))")
+                    + (waiting ? " — needs a different analyst" : "")
+            out.append(DetailLine(text, .prompt))
         }
         // Notes come before the request and signals: what other analysts said is read first.
         if let detail, !detail.notes.isEmpty {
@@ -252,6 +258,13 @@ extension ConsoleRenderer {
             let sig = s.signal
             let sev = sig.severity.map { "[\($0.rawValue)] " } ?? ""
             out.append(DetailLine("  " + sev + (sig.title ?? sig.signalID), sig.severity.map { .severity($0) } ?? .normal))
+            if sig.isResolved || sig.flags.contains(.unrecognised) || sig.flags.contains(.sampleFinding) {
+                let notes =
+                    (sig.isResolved ? ["resolved by its sender: proposes nothing"] : [])
+                    + (sig.flags.contains(.unrecognised) ? ["unrecognised: no rule and no entity could be read"] : [])
+                    + (sig.flags.contains(.sampleFinding) ? ["a GuardDuty sample finding"] : [])
+                out.append(DetailLine("    " + notes.joined(separator: " · "), sig.flags.contains(.unrecognised) ? .suspicious : .dim))
+            }
             if let msg = sig.message { out += block(msg, indent: "    ", maxLines: 6) }
             var facts: [String] = []
             if !sig.ips.isEmpty { facts.append("ips: " + sig.ips.map(\.description).joined(separator: ", ")) }
@@ -259,7 +272,12 @@ extension ConsoleRenderer {
             if sig.eventName != nil || sig.eventOutcome != nil { facts.append("event: \(sig.eventName ?? "-") / \(sig.eventOutcome ?? "-")") }
             if !sig.securityGroups.isEmpty { facts.append("security groups: " + sig.securityGroups.joined(separator: ", ")) }
             if let actor = sig.actor { facts.append("actor: \(actor)") }
-            facts.append("signal id: \(sig.signalID) · received \(TimeText.stamp(s.stored.receivedAt))")
+            if !sig.ipRanges.isEmpty { facts.append("ranges: " + sig.ipRanges.map(\.description).joined(separator: ", ")) }
+            let context = sig.contextIPs.map(\.description) + sig.contextHosts + sig.contextResources + sig.contextSecurityGroups
+            if !context.isEmpty { facts.append("context (never acted on): " + context.joined(separator: ", ")) }
+            if let seconds = sig.suggestedDurationSeconds { facts.append("suggested duration: \(DurationText.text(Int64(seconds) * 1000))") }
+            if let count = sig.eventCount { facts.append("events: \(count)") }
+            facts.append("signal id: \(sig.signalID) · from \(s.stored.source) · received \(TimeText.stamp(s.stored.receivedAt))")
             if let link = sig.link { facts.append("link: \(link)") }
             out += facts.map { DetailLine("    " + $0) }
             out += s.attributeLines.map { DetailLine("    " + $0, .dim) }
@@ -271,7 +289,8 @@ extension ConsoleRenderer {
         if !detail.attempts.isEmpty {
             out.append(DetailLine("attempts:", .heading))
             for a in detail.attempts {
-                var t = "  \(a.kind == .revert ? "revert " : "")#\(a.number) \(TimeText.stamp(a.startedAt))"
+                var t = "  \(a.kind == .dispatch ? "" : a.kind.rawValue + " ")#\(a.number) \(TimeText.stamp(a.startedAt))"
+                if let subject = a.subject { t += " \(subject)" }
                 if let ms = a.durationMs { t += " (\(ms) ms)" }
                 t += " " + Attempt.resultText(status: a.status, error: a.error)
                 out.append(DetailLine(t, a.error == nil ? .normal : .error))

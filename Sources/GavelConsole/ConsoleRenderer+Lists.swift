@@ -160,7 +160,7 @@ extension ConsoleRenderer {
         case .history:
             if let s = m.history.stateFilter { return "no remediation is \(s.rawValue) (f cycles the state filter)" }
             return "no remediation yet"
-        case .inForce: return "nothing in force: dispatched remediations with a duration show here until they end"
+        case .inForce: return "nothing in force: dispatched remediations show here until they are reverted"
         case .rules: return "no detection rule has sent a signal yet"
         case .audit: return "the audit log is empty"
         case .intakeErrors: return "no intake errors: every delivery was understood"

@@ -228,17 +228,35 @@ public enum ConsoleRenderer {
             hints([("j/k", "scroll"), ("Esc/?", "close help")], into: &b)
         case .normal:
             let all = m.keymap.footerHints(in: m.view, readOnly: m.readOnly)
-            // The last three global hints (filter, help, quit) always show; the rest as they fit.
-            let mustKeep = all.suffix(3)
-            var chosen: [(label: String, hint: String)] = []
-            var budget = layout.cols - mustKeep.reduce(0) { $0 + hintColumns($1, width) }
-            for h in all.dropLast(3) where hintColumns(h, width) <= budget {
-                chosen.append(h)
-                budget -= hintColumns(h, width)
-            }
-            hints(chosen + mustKeep, into: &b)
+            let own = (m.keymap.perView[m.view] ?? []).filter { b in b.hint != nil && b.disabledReason(readOnly: m.readOnly) == nil }
+            hints(fittedHints(all, own: own.count, cols: layout.cols, width), into: &b)
         }
         return b.finish()
+    }
+
+    /// The footer hints that fit in `cols` columns. `all` is the view's own `own` hints, then the
+    /// global ones, the last three of which (filter, help, quit) always show. When the view's own
+    /// hints do not all fit, the keys of those that do not are shown together as one `w c f more`
+    /// hint, so no key of the view drops out of the footer unseen (`?` explains them); the other
+    /// global hints (Enter, Tab) show only when there is room.
+    static func fittedHints(_ all: [(label: String, hint: String)], own: Int, cols: Int, _ width: (Unicode.Scalar) -> Int)
+        -> [(label: String, hint: String)]
+    {
+        func columns(_ hs: [(label: String, hint: String)]) -> Int { hs.reduce(0) { $0 + hintColumns($1, width) } }
+        guard columns(all) > cols else { return all }
+        let mustKeep = Array(all.suffix(3))
+        let viewHints = Array(all.prefix(min(own, all.count - 3)))
+        if columns(viewHints + mustKeep) <= cols {
+            var chosen = viewHints
+            for h in all[viewHints.count..<(all.count - 3)] where columns(chosen + [h] + mustKeep) <= cols { chosen.append(h) }
+            return chosen + mustKeep
+        }
+        for kept in stride(from: viewHints.count - 1, through: 0, by: -1) {
+            let rest = viewHints[kept...].map(\.label).joined(separator: " ")
+            let candidate = Array(viewHints[..<kept]) + [(rest, "more")] + mustKeep
+            if columns(candidate) <= cols || kept == 0 { return candidate }
+        }
+        return mustKeep
     }
 
     static func hintColumns(_ h: (label: String, hint: String), _ width: (Unicode.Scalar) -> Int) -> Int {

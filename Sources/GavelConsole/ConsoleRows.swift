@@ -125,7 +125,7 @@ extension AuditEntry {
     /// The Audit view's one-line text: `subject: before → after — detail`.
     public var consoleText: String {
         var text = subject
-        if before != nil || after != nil { text += ": \(before ?? "") → \(after ?? "")" }
+        if before != nil || after != nil { text += ": " + [before, "→", after].compactMap { $0 }.joined(separator: " ") }
         if let d = detail, !d.isEmpty { text += " — \(d)" }
         return text
     }

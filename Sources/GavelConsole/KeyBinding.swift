@@ -110,6 +110,9 @@ public struct Keymap: Sendable {
         let decide: [KeyBinding] = [
             KeyBinding("a", [.c("a")], .approve, help: "approve the selected (or every tagged) remediation", hint: "approve"),
             KeyBinding("r", [.c("r")], .reject, help: "reject, with a reason", hint: "reject"),
+            KeyBinding(
+                "F", [.c("F")], .rejectFalsePositive,
+                help: "reject as a false positive, with a reason (the word back archives its Datadog signals as false_positive)"),
             KeyBinding("Space", [.c(" ")], .toggleTag, help: "tag / untag the row (a and r then act on all tagged)", hint: "tag"),
             KeyBinding("A", [.c("A")], .toggleAuto, help: "switch the row's rule to auto / back to manual", hint: "auto", dangerous: true),
             KeyBinding("d", [.c("d")], .dryRun, help: "switch the row's rule to dry-run / back to manual"),

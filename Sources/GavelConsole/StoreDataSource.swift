@@ -181,7 +181,9 @@ public final class StoreDataSource: ConsoleDataSource {
         }
         switch effect {
         case .approve(let ids, let by): return decide(ids, .approve, by: by, done: "approved")
-        case .reject(let ids, let reason, let by): return decide(ids, .reject(reason), by: by, done: "rejected")
+        case .reject(let ids, let reason, let by, let falsePositive):
+            return decide(
+                ids, .reject(reason, falsePositive: falsePositive), by: by, done: falsePositive ? "rejected as a false positive" : "rejected")
         case .retry(let ids, let by): return decide(ids, .retry, by: by, done: "queued for retry")
         case .withdraw(let ids, let by): return decide(ids, .withdraw, by: by, done: "withdrawn")
         case .note(let id, let text, let by):

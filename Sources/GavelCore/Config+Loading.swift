@@ -103,6 +103,9 @@ extension GavelConfig {
         if let senders = try root.object("senders") {
             config.senders = try parseSenders(senders)
         }
+        if let datadog = try root.object("datadog") {
+            config.datadogTriage = try parseDatadogTriage(datadog)
+        }
         if let rules = try root.object("rules") {
             for key in rules.keys {
                 guard let rule = try rules.object(key) else { continue }

@@ -34,6 +34,8 @@ public struct GavelConfig: Sendable, Equatable {
     /// Per-sender settings (`senders`): Alertmanager and Grafana label names, generic senders.
     /// Default `SenderSettings()`.
     public var senders = SenderSettings()
+    /// The word back to Datadog (`datadog`): nil (the default) sends nothing to Datadog.
+    public var datadogTriage: DatadogTriageConfig?
 
     /// The configuration used when there is no config file.
     /// - Parameter databasePath: the SQLite database's path; the outbox goes beside it.

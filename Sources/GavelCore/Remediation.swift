@@ -124,6 +124,8 @@ public struct Remediation: Sendable, Equatable, Identifiable {
     public var revertRequest: RenderedRequest?
     /// The approvals recorded so far, oldest first (several when the action needs more than one).
     public var approvals: [Approval] = []
+    /// True when the analyst who rejected it marked its signals a false positive.
+    public var falsePositive = false
     /// Who decided the revert (an analyst, `auto:RULE`, `expiry`, `allowlist`), when, and why.
     public var revertedBy: String?
     public var revertedAt: Timestamp?
@@ -300,6 +302,9 @@ public struct Attempt: Sendable, Equatable, Identifiable {
         case dispatch
         /// Its revert.
         case revert
+        /// A triage update of one of its Datadog signals (the word back to Datadog): never
+        /// changes the remediation's state.
+        case triage
     }
 
     /// How an attempt ended.
@@ -341,6 +346,8 @@ public struct Attempt: Sendable, Equatable, Identifiable {
     /// The end of a command's stderr (at most 2048 bytes, `…` first when cut), nil when it wrote
     /// none or for HTTP and outbox attempts. Attacker-influenced: escape before display.
     public var stderr: String?
+    /// For a triage attempt: what it set on which signal (`signal ID → archived (remediated)`).
+    public var subject: String?
 
     public init(
         id: Int64, remediationID: Int64, kind: Kind = .dispatch, number: Int, startedAt: Timestamp, durationMs: Int? = nil, status: Int? = nil,
@@ -373,14 +380,15 @@ extension Attempt {
     /// What came back from one attempt, in words: `HTTP 503 — service unavailable` (an HTTP
     /// status is 100–599), `exit 3` / `exit 0` (a command's exit status, which is stored in the
     /// same field and is below 100), or `no answer — connection refused` when nothing answered
-    /// (no status: a network error, a timeout, a signal). The error follows an em dash unless it
+    /// (no status: a network error, a timeout, a signal), or `done` when there is neither a
+    /// status nor an error (an outbox line appended). The error follows an em dash unless it
     /// only repeats the status, or starts with it.
     public static func resultText(status: Int?, error: String?) -> String {
         let what: String
         switch status {
         case .some(let s) where s >= 100: what = "HTTP \(s)"
         case .some(let s): what = "exit \(s)"
-        case nil: what = "no answer"
+        case nil: what = error == nil ? "done" : "no answer"
         }
         guard let error, !error.isEmpty, error != what else { return what }
         // An error that starts with the status says more about it (`exit 3 (stderr: …)`,

@@ -136,9 +136,15 @@ struct Connection {
         switch route {
         case .notFound:
             return .error(HTTPError(status: 404, message: "no such path: use POST /webhook, GET /healthz, GET /readyz or GET /metrics"))
-        case .webhook:
+        case .unknownWebhook:
+            return .error(HTTPError(status: 404, message: "no such webhook route: \(Route.webhookRoutes)"))
+        case .webhook(let webhook):
             guard head.method == "POST" else { return methodNotAllowed(head, allow: "POST") }
             guard receiver.authenticator.allows(head) else { return unauthorized() }
+            // After authentication, so an unauthenticated client cannot list the configured senders.
+            if case .generic(let name)? = webhook.sender, options.senders().generic[name] == nil {
+                return .error(HTTPError(status: 404, message: PayloadError.unknownSender(name).description))
+            }
             if head.framing == .none && head.field("Content-Length") == nil {
                 return .error(HTTPError(status: 411, message: "POST /webhook needs Content-Length or Transfer-Encoding: chunked"))
             }
@@ -197,8 +203,10 @@ struct Connection {
     private func respond(_ route: Route, _ head: HTTPRequestHead, _ body: [UInt8]) -> HTTPResponse {
         switch route {
         case .healthz, .readyz:
+            var isHealthz = false
+            if case .healthz = route { isHealthz = true }
             var r =
-                route == .healthz
+                isHealthz
                 ? HealthCheck.response(options.health(), ok: "ok", notOK: "unavailable")
                 : HealthCheck.response(
                     (receiver.isStopping ? [HealthCheck("receiver", problem: "shutting down")] : []) + options.readiness(), ok: "ready",
@@ -213,53 +221,60 @@ struct Connection {
                 body: Array(receiver.metrics.exposition(extra: options.extraMetrics()).utf8), close: false)
             if head.method == "HEAD" { r.body = [] }
             return r
-        case .webhook:
-            return webhook(head, body)
-        case .notFound:
+        case .webhook(let webhook):
+            return self.webhook(webhook, head, body)
+        case .notFound, .unknownWebhook:
             return .error(HTTPError(status: 404, message: "not found"))
         }
     }
 
-    private func webhook(_ head: HTTPRequestHead, _ body: [UInt8]) -> HTTPResponse {
+    /// Reads the body as its route's sender's (`SenderIntake.signals`), stores every signal it
+    /// holds in one transaction, and answers 202 with what was stored (`WebhookAnswer`). A body
+    /// that cannot be read is kept as an intake error and answered 400 (413 when it holds more
+    /// alerts than one post may, 404 for a generic sender no longer configured).
+    private func webhook(_ route: WebhookRoute, _ head: HTTPRequestHead, _ body: [UInt8]) -> HTTPResponse {
         let mediaType = head.mediaType  // parsed once: it is a scan, a split and a lowercasing
         let format = PayloadFormat(mediaType: mediaType) ?? .json
-        let signal: Signal
+        let signals: [Signal]
         do {
-            signal = try SignalPayload.decode(body: body, format: format)
+            signals = try SenderIntake.signals(body: body, format: format, sender: route.sender, settings: options.senders())
         } catch {
             receiver.metrics.intakeErrors.add(1, ordering: .relaxed)
-            let reason = error.description
-            let contentType = mediaType
-            let peer = self.peer
+            let status: Int
+            let message: String
+            switch error {
+            case .tooManyAlerts:
+                status = 413
+                message = error.description
+            case .unknownSender:
+                status = 404
+                message = error.description
+            default:
+                status = 400
+                message = "malformed body: \(error.description)"
+            }
             do {
                 try receiver.intake.recordIntakeError(
-                    IntakeErrorEntry(peer: peer, status: 400, reason: reason, contentType: contentType, body: body))
+                    IntakeErrorEntry(peer: peer, status: status, reason: error.description, contentType: mediaType, body: body))
             } catch {
                 receiver.metrics.storeErrors.add(1, ordering: .relaxed)
             }
-            return .error(HTTPError(status: 400, message: "malformed body: \(reason)"))
+            return .error(HTTPError(status: status, message: message))
         }
-        let incoming = IncomingSignal(signal: signal, rawBody: body, contentType: mediaType, peer: peer)
+        let post = IncomingPost(signals: signals, rawBody: body, contentType: mediaType, peer: peer)
         do {
-            let reply = try receiver.intake.intake(incoming)
-            if reply.record.duplicate {
-                receiver.metrics.duplicates.add(1, ordering: .relaxed)
-            } else {
-                receiver.metrics.signalsStored.add(1, ordering: .relaxed)
+            let outcomes = try receiver.intake.intake(post: post)
+            for (signal, outcome) in zip(signals, outcomes) {
+                receiver.metrics.countDelivery(source: signal.source, duplicate: outcome.record.duplicate)
+                if !outcome.record.duplicate && signal.flags.contains(.unrecognised) {
+                    receiver.metrics.countUnrecognised(source: signal.source)
+                }
             }
-            let json = JSONValue.object([
-                JSONMember("signal", .string(reply.record.signalID)),
-                JSONMember("id", .number(String(reply.record.rowID))),
-                JSONMember("duplicate", .bool(reply.record.duplicate)),
-                JSONMember("updated", .bool(reply.record.updated)),
-                JSONMember("new_entities", .number(String(reply.record.newEntities.count))),
-                JSONMember("remediations", .array(reply.remediations.map { .number(String($0)) })),
-            ])
-            return .json(202, json.compactText)
+            return .json(202, WebhookAnswer.json(signals: signals, outcomes: outcomes).compactText)
         } catch {
             receiver.metrics.storeErrors.add(1, ordering: .relaxed)
             guard error.isTransient else {
-                // A deterministic failure: retrying cannot help, so Datadog must not retry it
+                // A deterministic failure: retrying cannot help, so the sender must not retry it
                 // forever. The body is kept as an intake error for the analyst.
                 let reason = "store failed: \(error)"
                 try? receiver.intake.recordIntakeError(
@@ -275,15 +290,30 @@ struct Connection {
 
 /// The receiver's routes (DESIGN.md "HTTP").
 enum Route {
-    case webhook, healthz, readyz, metrics, notFound
+    /// `POST /webhook` and each sender's `/webhook/…` route (`WebhookRoute`).
+    case webhook(WebhookRoute)
+    case healthz, readyz, metrics
+    /// Under `/webhook/` but no sender's route.
+    case unknownWebhook
+    case notFound
+
+    /// The webhook routes, for a 404's message.
+    static let webhookRoutes =
+        "POST /webhook, /webhook/datadog, /webhook/alertmanager, /webhook/grafana, /webhook/guardduty, /webhook/crowdsec or /webhook/generic/NAME"
 
     init(head: HTTPRequestHead) {
         switch head.path {
-        case "/webhook", "/webhook/datadog": self = .webhook
         case "/healthz": self = .healthz
         case "/readyz": self = .readyz
         case "/metrics": self = .metrics
-        default: self = .notFound
+        default:
+            if let route = WebhookRoute(path: head.path) {
+                self = .webhook(route)
+            } else if head.path.hasPrefix("/webhook/") {
+                self = .unknownWebhook
+            } else {
+                self = .notFound
+            }
         }
     }
 }

@@ -3,7 +3,8 @@ import GavelCore
 import GavelStore
 import Synchronization
 
-/// The embedded HTTP/1.1 receiver: accepts Datadog security webhooks and stores each signal
+/// The embedded HTTP/1.1 receiver: accepts the senders' webhooks (Datadog, Alertmanager, Grafana,
+/// GuardDuty, CrowdSec, generic JSON senders; `WebhookRoute`) and stores every signal of a post
 /// through the store's `SignalIntake` before it answers.
 ///
 /// Threads: one accept thread polling the listening socket; one thread per connection up to
@@ -216,6 +217,10 @@ public struct ReceiverOptions: Sendable {
     /// What `GET /readyz` requires (the store can acknowledge deliveries), read the same way:
     /// 200 when all are sound and the receiver is not stopping, else 503. None: 200.
     public var readiness: @Sendable () -> [HealthCheck] = { [] }
+    /// The senders' settings (label names, generic senders), read at each webhook request so a
+    /// configuration applied while running takes effect. Default: `SenderSettings()` (no
+    /// generic sender).
+    public var senders: @Sendable () -> SenderSettings = { SenderSettings() }
 
     /// Creates options; every parameter defaults to the value documented on its property.
     public init(

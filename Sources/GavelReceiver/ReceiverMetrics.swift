@@ -18,8 +18,28 @@ public final class ReceiverMetrics: Sendable {
     private let status3xx = Atomic<Int>(0)
     private let status4xx = Atomic<Int>(0)
     private let status5xx = Atomic<Int>(0)
+    /// Per sender (`Signal.source`): deliveries stored, and new signals flagged `unrecognised`.
+    private let perSource = Mutex<[String: (deliveries: Int, unrecognised: Int)]>([:])
 
     public init() {}
+
+    /// Counts one stored delivery of a signal from `source` (and a new signal or a duplicate in the totals).
+    public func countDelivery(source: String, duplicate: Bool) {
+        if duplicate {
+            duplicates.add(1, ordering: .relaxed)
+        } else {
+            signalsStored.add(1, ordering: .relaxed)
+        }
+        perSource.withLock { $0[source, default: (0, 0)].deliveries += 1 }
+    }
+
+    /// Counts one new signal from `source` kept flagged `unrecognised`.
+    public func countUnrecognised(source: String) {
+        perSource.withLock { $0[source, default: (0, 0)].unrecognised += 1 }
+    }
+
+    /// Deliveries stored from `source` so far.
+    public func deliveries(source: String) -> Int { perSource.withLock { $0[source]?.deliveries ?? 0 } }
 
     /// Counts one response by its status class (1xx … 5xx).
     public func count(status: Int) {
@@ -59,9 +79,32 @@ public final class ReceiverMetrics: Sendable {
         counter(
             "gavel_accept_errors_total", "accept() failures (such as out of file descriptors), each followed by a 100 ms back-off.",
             acceptErrors.load(ordering: .relaxed))
+        let sources = perSource.withLock { $0 }.sorted { $0.key < $1.key }
+        lines.append("# HELP gavel_deliveries_total Signal deliveries stored, by sender (a post of several alerts counts each signal).")
+        lines.append("# TYPE gavel_deliveries_total counter")
+        for (source, counts) in sources { lines.append("gavel_deliveries_total{source=\"\(Self.labelValue(source))\"} \(counts.deliveries)") }
+        lines.append("# HELP gavel_signals_unrecognised_total New signals from which no rule and no entity could be read, by sender.")
+        lines.append("# TYPE gavel_signals_unrecognised_total counter")
+        for (source, counts) in sources where counts.unrecognised > 0 {
+            lines.append("gavel_signals_unrecognised_total{source=\"\(Self.labelValue(source))\"} \(counts.unrecognised)")
+        }
         lines.append("# HELP gavel_open_connections Connections open now.")
         lines.append("# TYPE gavel_open_connections gauge")
         lines.append("gavel_open_connections \(openConnections.load(ordering: .relaxed))")
         return (lines + extra).joined(separator: "\n") + "\n"
+    }
+
+    /// A label value escaped as the text exposition format requires: `\\`, `\"` and `\n`.
+    static func labelValue(_ text: String) -> String {
+        var out = ""
+        for c in text.unicodeScalars {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
     }
 }

@@ -88,10 +88,11 @@ public final class LiveConfiguration: Sendable {
         var version: Int?
         /// Allowlist entries added at run time (`gavel allowlist add`), on top of the configuration's.
         var entries: [AllowlistEntry]
+        /// The process's configuration file as last read.
+        var file: ConfigFile?
     }
 
     private let state: Mutex<State>
-    let file: ConfigFile?
     let builtIn: GavelConfig
     let load: @Sendable (String, String) throws -> GavelConfig
 
@@ -103,8 +104,7 @@ public final class LiveConfiguration: Sendable {
         initial: ConfigurationChoice, version: Int?, entries: [AllowlistEntry] = [], file: ConfigFile?, builtIn: GavelConfig,
         load: @escaping @Sendable (String, String) throws -> GavelConfig
     ) {
-        state = Mutex(State(choice: initial, version: version, entries: entries))
-        self.file = file
+        state = Mutex(State(choice: initial, version: version, entries: entries, file: file))
         self.builtIn = builtIn
         self.load = load
     }
@@ -117,6 +117,9 @@ public final class LiveConfiguration: Sendable {
             return config
         }
     }
+    /// The senders' settings of the configuration in force (read by the receiver at each webhook
+    /// request: cheaper than `config`, which also merges the run-time allowlist).
+    public var senders: SenderSettings { state.withLock { $0.choice.config.senders } }
     /// Which configuration this is, in one line.
     public var description: String { state.withLock { $0.choice.description } }
     /// Why dispatch is held here, nil when it is not.
@@ -125,18 +128,30 @@ public final class LiveConfiguration: Sendable {
     public var dispatchSettings: DispatchSettings { DispatchSettings(config: config, heldBecause: heldBecause) }
 
     /// Re-reads the configuration in force and the run-time allowlist; when the version changed,
-    /// chooses again.
+    /// re-reads this process's file too (the usual change is: edit the file, `gavel config apply`
+    /// it — the file then matches the new version) and chooses again. A file that can no longer
+    /// be read or loaded keeps its last good reading.
     /// - Returns: the new description when the choice changed, nil otherwise.
     @discardableResult
     public func refresh(from store: any ConfigurationRegistry & AllowlistBook) throws -> String? {
         let entries = try store.allowlistEntries()
         let inForce = try store.configurationInForce()
-        state.withLock { $0.entries = entries }
-        guard state.withLock({ $0.version }) != inForce?.version else { return nil }
+        let (version, known) = state.withLock { s in
+            s.entries = entries
+            return (s.version, s.file)
+        }
+        guard version != inForce?.version else { return nil }
+        var file = known
+        if let path = known?.path, let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8),
+            text != known?.text, let config = try? load(text, path)
+        {
+            file = ConfigFile(path: path, text: text, config: config)
+        }
         let next = try ConfigurationChoice.choose(file: file, inForce: inForce, builtIn: builtIn, load: load)
         state.withLock {
             $0.choice = next
             $0.version = inForce?.version
+            $0.file = file
         }
         return next.description + (next.heldBecause.map { "; " + $0 } ?? "")
     }

@@ -7,13 +7,16 @@ import Synchronization
 
 /// The long-running parts that `serve`, `console` and `dispatch` share: the store's ingest path
 /// (for the receiver), the dispatcher (woken after every commit, so auto-remediation goes out at
-/// once), and a watch on the configuration in force (re-read every 2 s).
+/// once), the word back to Datadog (`TriageReporter`, on its own thread), and a watch on the
+/// configuration in force (re-read every 2 s).
 ///
 /// Thread-safety: `Sendable`; each part owns its thread and its own store session.
 public final class Runtime: Sendable {
     public let engine: any StoreEngine
     public let configuration: LiveConfiguration
     public let dispatcher: Dispatcher
+    /// The word back to Datadog (idle unless the configuration has a `datadog` section).
+    public let triageReporter: TriageReporter
     private let log: @Sendable (String) -> Void
     private let stopping = Atomic<Bool>(false)
     private let watchDone = DispatchSemaphore(value: 0)
@@ -28,6 +31,7 @@ public final class Runtime: Sendable {
         self.configuration = configuration
         self.log = log
         self.dispatcher = Dispatcher(engine: engine, settings: { configuration.dispatchSettings }, log: log)
+        self.triageReporter = TriageReporter(engine: engine, settings: { configuration.dispatchSettings }, log: log)
         let thread = Thread { [self] in
             watch()
             watchDone.signal()
@@ -72,6 +76,8 @@ public final class Runtime: Sendable {
         options.extraMetrics = {
             QueueMetrics.lines(engine: engine) + dispatcher.metrics.exposition() + QueueMetrics.healthLines(health())
         }
+        let configuration = self.configuration
+        options.senders = { configuration.senders }
         return options
     }
 
@@ -86,13 +92,17 @@ public final class Runtime: Sendable {
         }
     }
 
-    /// Starts the dispatcher thread.
-    public func start() { dispatcher.start() }
+    /// Starts the dispatcher thread and the word back to Datadog.
+    public func start() {
+        dispatcher.start()
+        triageReporter.start()
+    }
 
-    /// Stops the dispatcher and the watch, and closes the ingest path.
+    /// Stops the dispatcher, the word back and the watch, and closes the ingest path.
     public func close() {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         dispatcher.stop()
+        triageReporter.stop()
         watchWake.signal()
         watchDone.wait()
         intakeBox.withLock { $0 }?.close()

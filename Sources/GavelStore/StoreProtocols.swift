@@ -14,6 +14,7 @@ import GavelCore
 /// processes hold, then fails `unavailable`; an engine with one writer gives announced waiters
 /// a turn (SQLite: `SQLiteStore`).
 public typealias Store = SignalLog & RemediationQueue & RuleBook & AuditLog & ConsolePages & ConfigurationRegistry & AllowlistBook
+    & TriageQueue
 
 /// How a session opens the store.
 public enum StoreAccess: Sendable, Equatable {
@@ -63,6 +64,13 @@ public protocol SignalIntake: Sendable {
     /// - Throws: `unavailable` (answer 503 + `Retry-After`) or `failed` (answer 500, keep the body
     ///   with `recordIntakeError`).
     func intake(_ incoming: IncomingSignal) throws(StoreError) -> IntakeOutcome
+    /// Stores every signal of one post, each a delivery with its own `IntakePlan`, all in one
+    /// transaction (all or none), returning only once it is durable. A post of several signals is
+    /// kept once, byte for byte (`IncomingPost`). A new signal flagged `unrecognised` is also
+    /// listed as an intake error (status 202), for the analyst's Intake errors view.
+    /// - Returns: one outcome per signal, in the post's order.
+    /// - Throws: as `intake(_:)`.
+    func intake(post: IncomingPost) throws(StoreError) -> [IntakeOutcome]
     /// Keeps a body the receiver refused (cut to 64 KiB; the newest 10,000 are kept).
     func recordIntakeError(_ entry: IntakeErrorEntry) throws(StoreError)
     /// Checks that deliveries can be acknowledged now (`/healthz`, `/readyz`): the store reachable

@@ -3,7 +3,7 @@ import GavelCore
 /// One table `gavel migrate` copies: its name, its columns in the order rows are exchanged, and
 /// the columns of its key (rows are read in key order, a batch at a time).
 ///
-/// The tables and columns are the store's schema as both engines keep it (schema v6 on both):
+/// The tables and columns are the store's schema as both engines keep it (schema v7 on both):
 /// ids are copied as they are, so a remediation or signal keeps its id, and the audit log's
 /// hashes are copied verbatim, so its chain still verifies.
 public struct TransferTable: Sendable, Equatable {
@@ -94,11 +94,12 @@ public enum StoreTransfer {
             [
                 "id", "signal_id", "source", "rule_key", "rule_name", "rule_id", "rule_type", "severity", "title", "message", "link", "event_id",
                 "date_ms", "tags", "queries", "group_by", "event_name", "event_outcome", "actor", "attributes", "flags", "content_type", "raw_body",
-                "body_sha256", "received_ms", "updated_ms", "deliveries",
+                "body_sha256", "received_ms", "updated_ms", "deliveries", "status", "suggested_duration_s", "event_count", "first_seen", "last_seen",
             ]),
         TransferTable("entities", ["signal", "kind", "value", "position", "delivery", "folded"], key: ["signal", "kind", "value"]),
+        TransferTable("posts", ["id", "received_ms", "peer", "content_type", "body", "body_sha256", "alerts"]),
         TransferTable(
-            "deliveries", ["id", "signal", "received_ms", "peer", "content_type", "body_sha256", "body", "duplicate", "new_entities"]),
+            "deliveries", ["id", "signal", "received_ms", "peer", "content_type", "body_sha256", "body", "duplicate", "new_entities", "post"]),
         TransferTable("intake_errors", ["id", "received_ms", "peer", "status", "reason", "content_type", "body", "body_size"]),
         TransferTable(
             "rules", ["rule_key", "rule_id", "rule_name", "mode", "mode_explicit", "disabled_actions", "throttled_ms", "last_seen_ms"],
@@ -111,13 +112,20 @@ public enum StoreTransfer {
                 "created_ms", "updated_ms", "last_seen_ms", "decided_by", "decided_ms", "reason", "attempts", "last_status", "last_error",
                 "next_attempt_ms", "claimed_by", "lease_until_ms", "request", "bound_request", "config_version", "search_text",
                 "dispatched_ms", "expires_ms", "duration_ms", "suggested_duration_ms", "dispatch_response", "revert_request", "reverted_by",
-                "reverted_ms", "revert_reason",
+                "reverted_ms", "revert_reason", "false_positive",
             ]),
         TransferTable("remediation_signals", ["remediation", "signal"], key: ["remediation", "signal"]),
         TransferTable(
             "remediation_entities", ["remediation", "kind", "value", "first_signal", "first_position", "folded"],
             key: ["remediation", "kind", "value"]),
-        TransferTable("attempts", ["id", "remediation", "started_ms", "duration_ms", "status", "outcome", "error", "response", "kind", "stderr"]),
+        TransferTable(
+            "triage_updates",
+            [
+                "id", "remediation", "signal", "signal_id", "event", "change", "body", "state", "attempts", "next_attempt_ms", "claimed_by",
+                "lease_until_ms", "last_status", "last_error", "created_ms", "updated_ms",
+            ]),
+        TransferTable(
+            "attempts", ["id", "remediation", "started_ms", "duration_ms", "status", "outcome", "error", "response", "kind", "triage", "stderr"]),
         TransferTable("approvals", ["remediation", "analyst", "at_ms"], key: ["remediation", "analyst"]),
         TransferTable("notes", ["id", "remediation", "author", "at_ms", "text"]),
         TransferTable("allowlist_entries", ["id", "kind", "value", "reason", "added_by", "added_ms"]),

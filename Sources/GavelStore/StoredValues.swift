@@ -35,17 +35,28 @@ public struct IncomingSignal: Sendable {
 
 /// One extracted entity of a signal: its kind as stored and its value.
 public struct EntityValue: Sendable, Equatable, Hashable {
-    /// `ip`, `user`, `security_group`, `invalid_ip`, `user_email`, `user_name`, `actor`.
+    /// Targets: `ip`, `user`, `security_group`, `ip_range`. Shown only: `invalid_ip`,
+    /// `user_email`, `user_name`, `actor`, and the context kinds `context_ip`, `context_host`,
+    /// `context_resource`, `context_security_group` (never proposed).
     public var kind: String
     public var value: String
     public init(_ kind: String, _ value: String) {
         self.kind = kind
         self.value = value
     }
+
+    /// Every kind a store accepts (the schema's CHECK).
+    public static let kinds: [String] = [
+        "ip", "user", "security_group", "invalid_ip", "user_email", "user_name", "actor", "ip_range", "context_ip", "context_host",
+        "context_resource", "context_security_group",
+    ]
+    /// The kinds a remediation can act on (an update of a signal proposes only for new ones of these).
+    public static let targetKinds: Set<String> = ["ip", "user", "security_group"]
 }
 
 extension Signal {
-    /// The entities stored for this signal, in extraction order.
+    /// The entities stored for this signal, in extraction order: targets, then what is only shown,
+    /// then context.
     public var entityValues: [EntityValue] {
         ips.map { EntityValue("ip", $0.description) }
             + users.map { EntityValue("user", $0) }
@@ -54,6 +65,31 @@ extension Signal {
             + userEmails.map { EntityValue("user_email", $0) }
             + userNames.map { EntityValue("user_name", $0) }
             + (actor.map { [EntityValue("actor", $0)] } ?? [])
+            + ipRanges.map { EntityValue("ip_range", $0.description) }
+            + contextIPs.map { EntityValue("context_ip", $0.description) }
+            + contextHosts.map { EntityValue("context_host", $0) }
+            + contextResources.map { EntityValue("context_resource", $0) }
+            + contextSecurityGroups.map { EntityValue("context_security_group", $0) }
+    }
+
+    /// Adds one stored entity back to its list (the inverse of `entityValues`); unknown kinds and
+    /// unparsable addresses are skipped.
+    public mutating func addStoredEntity(kind: String, value: String) {
+        switch kind {
+        case "ip": if let ip = IPAddress(parsing: value) { ips.append(ip) }
+        case "user": users.append(value)
+        case "security_group": securityGroups.append(value)
+        case "invalid_ip": invalidIPs.append(value)
+        case "user_email": userEmails.append(value)
+        case "user_name": userNames.append(value)
+        case "actor": actor = actor ?? value
+        case "ip_range": if let range = CIDR(parsing: value) { ipRanges.append(range) }
+        case "context_ip": if let ip = IPAddress(parsing: value) { contextIPs.append(ip) }
+        case "context_host": contextHosts.append(value)
+        case "context_resource": contextResources.append(value)
+        case "context_security_group": contextSecurityGroups.append(value)
+        default: break
+        }
     }
 }
 
@@ -157,8 +193,10 @@ public struct IntakeErrorEntry: Sendable, Equatable, Identifiable {
 public enum Decision: Sendable, Equatable {
     /// Send it.
     case approve
-    /// Do not send it; the reason is required and non-empty.
-    case reject(String)
+    /// Do not send it; the reason is required and non-empty. `falsePositive`: the analyst judged
+    /// the signals a false positive (recorded on the remediation, and told to Datadog as such
+    /// when the word back is configured).
+    case reject(String, falsePositive: Bool = false)
     /// Send a failed remediation again.
     case retry
     /// Take back an approval not yet claimed by a dispatcher.

@@ -31,7 +31,9 @@ enum CLI {
             printError(error.message)
             return 2
         } catch let error as ConfigFailure {
-            printError(safe("gavel \(verb.name): \(error.message)"))
+            // `gavel config: config: actions…` says "config" once: the verb names it already.
+            let message = error.message.hasPrefix(verb.name + ": ") ? String(error.message.dropFirst(verb.name.count + 2)) : error.message
+            printError(safe("gavel \(verb.name): \(message)"))
             return 2
         } catch let error as StoreError {
             if case .location(let message) = error {
@@ -79,15 +81,27 @@ struct Invocation {
 
     /// The configuration to use with `store`; `adopt`: a store with none in force adopts this
     /// process's file (audited with the analyst's name).
+    /// A decision made while this folder's file differs from the configuration in force binds its
+    /// request under the one in force: say so on stderr (README: "a process whose file differs
+    /// says so").
     func configuration(_ store: any Store, adopt: Bool = false) throws -> LiveConfiguration {
-        try setup.configuration(store: store, receiving: false, adoptAs: adopt ? try analyst() : nil)
+        let configuration = try setup.configuration(store: store, receiving: false, adoptAs: adopt ? try analyst() : nil)
+        if adopt, let held = configuration.heldBecause {
+            printError(
+                safe(
+                    "gavel \(verb.name): note: " + held.replacingOccurrences(of: "dispatch is held here", with: "decisions here use the one in force")
+                ))
+        }
+        return configuration
     }
 
-    /// Who the analyst is: `--by NAME`, else `$GAVEL_ANALYST`, else the OS user — never the shared
-    /// configuration (that would make every analyst the same person). Validated so the audit log
-    /// holds a plain name.
+    /// Who the analyst is: `--by NAME`, else `$GAVEL_ANALYST`, else `$SUDO_USER` (the person
+    /// behind `sudo -u gavel gavel …`, docs/operations.md), else the OS user — never the shared
+    /// configuration (that would make every analyst the same person). Self-declared, not
+    /// authenticated (SECURITY.md). Validated so the audit log holds a plain name.
     func analyst() throws(UsageFailure) -> String {
-        let named = value("by").map { ("--by", $0) } ?? setup.environment["GAVEL_ANALYST"].flatMap { $0.isEmpty ? nil : ("$GAVEL_ANALYST", $0) }
+        func env(_ name: String) -> (String, String)? { setup.environment[name].flatMap { $0.isEmpty ? nil : ("$" + name, $0) } }
+        let named = value("by").map { ("--by", $0) } ?? env("GAVEL_ANALYST") ?? env("SUDO_USER")
         if let (source, by) = named {
             let trimmed = by.trimmingASCIIWhitespace()
             guard !trimmed.isEmpty, trimmed.count <= 64, !trimmed.hasPrefix("auto:"),

@@ -18,7 +18,7 @@ enum Deciding {
             guard let reason = i.value("reason")?.trimmingASCIIWhitespace(), !reason.isEmpty else {
                 throw UsageFailure("gavel reject: --reason TEXT is required (say why, for the audit log)")
             }
-            chosen = .reject(reason)
+            chosen = .reject(reason, falsePositive: i.flag("false-positive"))
         }
         let actor = try i.analyst()
         let store = try i.openStore()
@@ -40,7 +40,9 @@ enum Deciding {
             ["approve": "approved", "reject": "rejected", "retry": "queued for retry", "withdraw": "withdrawn (back to pending)"][verb] ?? verb
         let waiting = chosen == .approve ? after.filter { $0.state == .pending } : []
         let finished = ids.filter { id in !waiting.contains { $0.id == id } }
-        if !finished.isEmpty { print("\(done): \(finished.map(String.init).joined(separator: ", ")) (by \(actor))") }
+        var marked = ""
+        if case .reject(_, true) = chosen { marked = " as a false positive" }
+        if !finished.isEmpty { print("\(done)\(marked): \(finished.map(String.init).joined(separator: ", ")) (by \(actor))") }
         for r in waiting {
             let needed = configuration.config.requiredApprovals(action: r.action, ruleID: r.ruleKey, ruleName: r.ruleName)
             let who = r.approvals.map { "\($0.analyst), \($0.at.rfc3339)" }.joined(separator: "; ")
@@ -99,7 +101,7 @@ enum Deciding {
     /// `gavel auto (RULE | --all) (on|off|dry-run)`.
     static func auto(_ i: Invocation) throws -> Int32 {
         let all = i.flag("all")
-        guard i.positional.count == (all ? 1 : 2) else { throw UsageFailure("gavel auto: usage: \(i.verb.usage)") }
+        guard i.positional.count == (all ? 1 : 2) else { throw UsageFailure("gavel auto: usage: \(i.verb.compactUsage)") }
         let word = i.positional[i.positional.count - 1]
         let actor = try i.analyst()
         if all {
@@ -189,7 +191,7 @@ enum Configuring {
                         + "; running gavel processes take it within a few seconds"))
             return 0
         default:
-            throw UsageFailure("gavel config: usage: \(i.verb.usage)")
+            throw UsageFailure("gavel config: usage: \(i.verb.compactUsage)")
         }
     }
 }

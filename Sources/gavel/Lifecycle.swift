@@ -17,7 +17,12 @@ enum Lifecycle {
         }
         if rows.isEmpty { print("nothing is in force") }
         for r in rows {
-            let left = r.expiresAt.map { "\(DurationText.timeLeft($0.milliseconds(since: now))) left (expires \($0.rfc3339))" } ?? "permanent"
+            let left =
+                r.expiresAt.map { at in
+                    at.milliseconds(since: now) > 0
+                        ? "\(DurationText.timeLeft(at.milliseconds(since: now))) left (expires \(at.rfc3339))"
+                        : "overdue: expired at \(at.rfc3339), the revert is due"
+                } ?? "permanent"
             print(
                 row([
                     String(r.id), r.state.rawValue, "\(r.action) \(r.target)", r.ruleDisplayName, "since \(r.inForceSince?.rfc3339 ?? "-")", left,
@@ -50,7 +55,7 @@ enum Lifecycle {
 
     /// `gavel extend ID... DURATION [--by NAME]`: the expiry moves (or `permanent`).
     static func extend(_ i: Invocation) throws -> Int32 {
-        guard i.positional.count >= 2 else { throw UsageFailure("gavel extend: usage: \(i.verb.usage)") }
+        guard i.positional.count >= 2 else { throw UsageFailure("gavel extend: usage: \(i.verb.compactUsage)") }
         let durationText = i.positional[i.positional.count - 1]
         let ms: Int64?
         do {
@@ -98,7 +103,7 @@ enum Lifecycle {
             }
             return 0
         case "add":
-            guard i.positional.count == 2 else { throw UsageFailure("gavel allowlist: usage: \(i.verb.usage)") }
+            guard i.positional.count == 2 else { throw UsageFailure("gavel allowlist: usage: \(i.verb.compactUsage)") }
             guard let reason = i.value("reason")?.trimmingASCIIWhitespace(), !reason.isEmpty else {
                 throw UsageFailure("gavel allowlist add: --reason TEXT is required (say why, for the audit log)")
             }
@@ -119,14 +124,15 @@ enum Lifecycle {
             let config = try i.configuration(store, adopt: true).config
             let concerned = try store.addAllowlistEntry(
                 AllowlistEntry(kind: kind, value: value, reason: reason, addedBy: actor), config: config, at: .now)
-            print(safe("allowlisted \(kind.rawValue) \(value) (by \(actor))"))
+            let guessed = i.value("kind") == nil ? " — kind taken from the value's shape; --kind ip|user|security_group chooses" : ""
+            print(safe("allowlisted \(kind.rawValue) \(value) (by \(actor))\(guessed)"))
             for id in concerned {
                 let r = try store.remediation(id: id)
                 print(safe("revert proposed for remediation \(id): \(r?.action ?? "") \(r?.target ?? "") (\(r?.state.rawValue ?? ""))"))
             }
             return 0
         default:
-            throw UsageFailure("gavel allowlist: usage: \(i.verb.usage)")
+            throw UsageFailure("gavel allowlist: usage: \(i.verb.compactUsage)")
         }
     }
 }

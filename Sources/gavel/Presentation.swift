@@ -26,6 +26,7 @@ extension Remediation {
             JSONMember("decided_by", optional(decidedBy)),
             JSONMember("decided_at", optional(decidedAt?.rfc3339)),
             JSONMember("reason", optional(reason)),
+            JSONMember("false_positive", .bool(falsePositive)),
             JSONMember("attempts", .number(String(attempts))),
             JSONMember("last_status", jsonNumber(lastStatus)),
             JSONMember("last_error", optional(lastError)),
@@ -60,6 +61,17 @@ extension StoredSignal {
             JSONMember("deliveries", .number(String(deliveries))),
             JSONMember("source", .string(source)),
             JSONMember("flags", strings(signal.flags.map(\.rawValue))),
+            JSONMember("status", .string(signal.status.rawValue)),
+            JSONMember("ip_ranges", strings(signal.ipRanges.map(\.description))),
+            JSONMember("invalid_ips", strings(signal.invalidIPs)),
+            JSONMember("context_ips", strings(signal.contextIPs.map(\.description))),
+            JSONMember("context_hosts", strings(signal.contextHosts)),
+            JSONMember("context_resources", strings(signal.contextResources)),
+            JSONMember("context_security_groups", strings(signal.contextSecurityGroups)),
+            JSONMember("suggested_duration_s", jsonNumber(signal.suggestedDurationSeconds)),
+            JSONMember("event_count", jsonNumber(signal.eventCount)),
+            JSONMember("first_seen", optional(signal.firstSeen)),
+            JSONMember("last_seen", optional(signal.lastSeen)),
         ])
     }
 }
@@ -77,6 +89,7 @@ extension Attempt {
             JSONMember("outcome", optional(outcome?.rawValue)),
             JSONMember("error", optional(error)),
             JSONMember("stderr", optional(stderr)),
+            JSONMember("subject", optional(subject)),
         ])
     }
 
@@ -85,9 +98,29 @@ extension Attempt {
 
     /// One line of `gavel show`.
     var line: String {
-        "\(kind == .revert ? "revert attempt" : "attempt") \(number) at \(startedAt.rfc3339): \(outcome?.rawValue ?? "in progress")"
+        "\(kind == .dispatch ? "attempt" : "\(kind.rawValue) attempt") \(number)" + (subject.map { " (\($0))" } ?? "")
+            + " at \(startedAt.rfc3339): \(outcome?.rawValue ?? "in progress")"
             + (outcome == nil && status == nil && error == nil ? "" : ", " + Attempt.resultText(status: status, error: error))
             + (durationMs.map { " (\($0) ms)" } ?? "")
+    }
+}
+
+extension TriageUpdate {
+    /// A Datadog triage update in `gavel show --json` (`datadog_triage`).
+    var json: JSONValue {
+        .object([
+            JSONMember("signal_id", .string(signalID)), JSONMember("event", .string(event.rawValue)), JSONMember("change", .string(change)),
+            JSONMember("state", .string(state.rawValue)), JSONMember("attempts", .number(String(attempts))),
+            JSONMember("last_status", jsonNumber(lastStatus)), JSONMember("last_error", optional(lastError)),
+            JSONMember("next_attempt_at", optional(nextAttemptAt?.rfc3339)), JSONMember("updated_at", .string(updatedAt.rfc3339)),
+        ])
+    }
+
+    /// One line of `gavel show`.
+    var line: String {
+        "datadog:   signal \(signalID) → \(change) (\(event.rawValue)): \(state.rawValue)"
+            + (attempts > 0 ? ", \(attempts) attempt(s)" : "") + (lastStatus.map { ", status \($0)" } ?? "")
+            + (lastError.map { " — \($0)" } ?? "") + (state == .queued ? (nextAttemptAt.map { ", next at \($0.rfc3339)" } ?? "") : "")
     }
 }
 

@@ -13,13 +13,20 @@ enum Reading {
             return 0
         }
         for s in signals {
-            let what = (s.signal.ips.map(\.description) + s.signal.users + s.signal.securityGroups).joined(separator: " ")
-            let flags = s.signal.flags.isEmpty ? "" : "[" + s.signal.flags.map(\.rawValue).joined(separator: ",") + "]"
+            let sig = s.signal
+            let targets = sig.ips.map(\.description) + sig.users + sig.securityGroups + sig.ipRanges.map(\.description)
+            let context = sig.contextIPs.map(\.description) + sig.contextHosts + sig.contextResources + sig.contextSecurityGroups
+            let what = targets.joined(separator: " ") + (context.isEmpty ? "" : " (context: " + context.joined(separator: " ") + ")")
+            let flags = sig.flags.isEmpty ? "" : "[" + sig.flags.map(\.rawValue).joined(separator: ",") + "]"
             let deliveries = s.deliveries > 1 ? "×\(s.deliveries)" : ""
+            let status = sig.isResolved ? "resolved" : ""
             print(
                 row(
-                    [s.receivedAt.rfc3339, s.signal.severity?.rawValue ?? "-", s.signal.signalID, s.signal.ruleName ?? "-", what, deliveries, flags]
-                        .filter { !$0.isEmpty }))
+                    [
+                        s.receivedAt.rfc3339, s.source, sig.severity?.rawValue ?? "-", sig.signalID, sig.ruleName ?? "-", status, what, deliveries,
+                        flags,
+                    ]
+                    .filter { !$0.isEmpty }))
         }
         return 0
     }
@@ -67,6 +74,7 @@ enum Reading {
         let request = try requestText(r, store: store, config: config, analyst: try i.analyst())
         let notes = try store.notes(ofRemediation: r.id)
         let attempts = try store.attempts(ofRemediation: id)
+        let triage = try store.triageUpdates(ofRemediation: id)
         let audit = try store.auditEntries(limit: 0, before: nil, subject: "remediation \(id)").reversed()
         if i.flag("json") {
             guard case .object(var members) = r.listJSON else { return 1 }
@@ -76,6 +84,7 @@ enum Reading {
                 members.append(JSONMember("revert_request", .string(revertText(r, store: store, config: config, analyst: try i.analyst()).text)))
             }
             members.append(JSONMember("attempts", .array(attempts.map(\.json))))
+            members.append(JSONMember("datadog_triage", .array(triage.map(\.json))))
             members.append(
                 JSONMember(
                     "notes",
@@ -92,21 +101,33 @@ enum Reading {
         }
         var lines = [
             "remediation \(r.id): \(r.action) \(r.target) (\(r.targetKind.rawValue))",
-            "state:     \(r.state.rawValue)" + (r.decidedBy.map { " by \($0)" } ?? "") + (r.decidedAt.map { " at \($0.rfc3339)" } ?? ""),
+            // The state and when it last changed; who decided is its own line (an approval is not
+            // what made a remediation `reverted` or `failed`).
+            "state:     \(r.state.rawValue) since \(r.updatedAt.rfc3339)",
             "rule:      \(r.ruleDisplayName)", "severity:  \(r.severity?.rawValue ?? "-")",
             "signals:   \(r.signalCount) — \(r.signalIDs.joined(separator: ", "))",
             "ips:       \(r.ips.isEmpty ? "-" : r.ips.joined(separator: ", "))",
             "users:     \(r.users.isEmpty ? "-" : r.users.joined(separator: ", "))",
         ]
-        if let reason = r.reason { lines.append("reason:    \(reason)") }
+        if let by = r.decidedBy {
+            let verb = r.state == .rejected ? "rejected" : (r.state == .suppressed ? "suppressed" : "approved")
+            lines.append("decided:   \(verb) by \(by)" + (r.decidedAt.map { " at \($0.rfc3339)" } ?? ""))
+        }
+        if let reason = r.reason { lines.append("reason:    \(reason)" + (r.falsePositive ? " (marked a false positive)" : "")) }
         if let e = r.lastError { lines.append("error:     \(e)") }
         if r.state == .approved, let next = r.nextAttemptAt {
             lines.append("sends at:  \(next.rfc3339) (gavel withdraw \(r.id) takes it back before)")
         }
         if let since = r.inForceSince {
-            lines.append("in force:  since \(since.rfc3339), " + (r.expiresAt.map { "expires \($0.rfc3339)" } ?? "permanent"))
+            if r.state.isInForce {
+                lines.append("in force:  since \(since.rfc3339), " + (r.expiresAt.map { "expires \($0.rfc3339)" } ?? "permanent"))
+            } else {
+                lines.append("in force:  \(since.rfc3339) → \(r.updatedAt.rfc3339) (\(r.state.rawValue))")
+            }
         }
-        if let by = r.revertedBy { lines.append("revert:    by \(by)" + (r.revertReason.map { " — \($0)" } ?? "")) }
+        if let by = r.revertedBy {
+            lines.append("revert:    by \(by)" + (r.revertedAt.map { " at \($0.rfc3339)" } ?? "") + (r.revertReason.map { " — \($0)" } ?? ""))
+        }
         let needed = config.requiredApprovals(action: r.action, ruleID: r.ruleKey, ruleName: r.ruleName)
         if needed > 1 || r.approvals.count > 1 {
             lines.append(
@@ -125,6 +146,7 @@ enum Reading {
             print(revert.heading)
             for line in revert.text.split(separator: "\n", omittingEmptySubsequences: false) { print("  " + safe(String(line))) }
         }
+        for t in triage { print(safe(t.line)) }
         for a in attempts { for line in a.lines { print(safe(line)) } }
         for a in audit { print(safe(a.line)) }
         return 0

@@ -64,7 +64,11 @@ enum Running {
             let dispatcher = Dispatcher(
                 engine: try i.setup.location.engine(), settings: { configuration.dispatchSettings }, log: { printError(safe($0)) })
             let (attempted, failed) = try dispatcher.runOnce()
-            print("attempted \(attempted) remediation(s), \(failed) failed")
+            // Then the word back to Datadog for what was decided or dispatched (its failures are its own).
+            let triage = TriageReporter(
+                engine: try i.setup.location.engine(), settings: { configuration.dispatchSettings }, log: { printError(safe($0)) })
+            let told = try triage.runOnce()
+            print("attempted \(attempted) remediation(s), \(failed) failed" + (told > 0 ? "; \(told) Datadog triage update(s) attempted" : ""))
             return failed > 0 ? 1 : 0
         }
         let runtime = Runtime(engine: try i.setup.location.engine(), configuration: configuration, log: { printError(safe($0)) })

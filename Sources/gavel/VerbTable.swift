@@ -25,7 +25,7 @@ struct Option: Sendable, Equatable {
     static let db = Option("db", "PATH", "database file or postgres:// URI (default $GAVEL_DB or ./gavel.db)")
     static let config = Option(
         "config", "PATH", "configuration file (default $GAVEL_CONFIG, or ./gavel.json when present, else the one in force)")
-    static let by = Option("by", "NAME", "the analyst named in the audit log (default: the OS user)")
+    static let by = Option("by", "NAME", "the analyst named in the audit log (default: $GAVEL_ANALYST, else $SUDO_USER, else the OS user)")
     static let json = Option("json", nil, "print JSON (DESIGN.md \"JSON output of the CLI\")")
     static let limit = Option("limit", "N", "at most N rows, newest first (default 1000; 0: no limit)")
     /// Every verb takes these.
@@ -60,6 +60,8 @@ struct Verb: Sendable {
     let name: String
     /// The usage line, as DESIGN.md's contract writes it (`gavel show ID    [--json]`).
     let usage: String
+    /// `usage` with its column padding removed, for one-line error messages.
+    var compactUsage: String { usage.split(separator: " ").joined(separator: " ") }
     let positionals: Positionals
     /// One line: what it does.
     let summary: String
@@ -95,7 +97,7 @@ struct Verb: Sendable {
             if positionals.max == 0 {
                 throw UsageFailure("gavel \(name): unexpected argument '\(parsed.positional[0])' (see 'gavel help \(name)')")
             }
-            throw UsageFailure("gavel \(name): usage: \(usage)")
+            throw UsageFailure("gavel \(name): usage: \(compactUsage) (see 'gavel help \(name)')")
         }
         return parsed
     }

@@ -8,7 +8,8 @@ enum Verbs {
 
     static let all: [Verb] = [
         Verb(
-            name: "console", usage: "gavel [console]  [--listen HOST:PORT] [--no-receiver] [--read-only]", positionals: .none,
+            name: "console", usage: "gavel [console]  [--listen HOST:PORT] [--no-receiver] [--read-only] [--by NAME] [--insecure]",
+            positionals: .none,
             summary: "Run the console with its embedded receiver and dispatcher (the default verb).",
             options: [
                 Option("listen", "HOST:PORT", "receiver address (default 127.0.0.1:8787; port 0 picks a free one)"),
@@ -29,10 +30,18 @@ enum Verbs {
             name: "dispatch", usage: "gavel dispatch   [--once]", positionals: .none,
             summary: "Run the dispatcher alone (--once: send what is approved, then exit).",
             options: [Option("once", nil, "send what is approved and due, then exit")], store: .existing,
-            notes: "Exit status with --once: 1 when a remediation attempted in this run ended failed.", run: Running.dispatch),
+            notes: """
+                Exit status with --once: 1 when a remediation attempted in this run ended failed. With a datadog section, --once then
+                sends the Datadog triage updates that are due (their failures do not change the exit status).
+                """, run: Running.dispatch),
         Verb(
-            name: "signals", usage: "gavel signals    [--json] [--limit N]", positionals: .none, summary: "List received signals, newest first.",
-            options: [.json, .limit], store: .existing, run: Reading.signals),
+            name: "signals", usage: "gavel signals    [--json] [--limit N]", positionals: .none,
+            summary: "List received signals, newest first, with their sender (source), targets and context.",
+            options: [.json, .limit], store: .existing,
+            notes: """
+                Context (the monitored host, an attacked instance and its security groups) is shown after the targets and is never
+                remediated; a resolved alert is marked resolved. --json adds source, status, context_*, ip_ranges, suggested_duration_s.
+                """, run: Reading.signals),
         Verb(
             name: "list", usage: "gavel list       [--state STATE] [--rule RULE] [--json] [--limit N]", positionals: .none,
             summary: "List remediations, newest first.",
@@ -43,10 +52,12 @@ enum Verbs {
         Verb(
             name: "show", usage: "gavel show ID    [--json]", positionals: Positionals(synopsis: "ID", min: 1, max: 1),
             summary: "Show one remediation: its signals, the exact request approving it sends (secrets masked), attempts and audit trail.",
-            options: [.json, Option("by", "NAME", "whose approval the request preview shows (default: the OS user)")], store: .existing,
+            options: [
+                .json, Option("by", "NAME", "whose approval the request preview shows (default: $GAVEL_ANALYST, else $SUDO_USER, else the OS user)"),
+            ], store: .existing,
             run: Reading.show),
         Verb(
-            name: "approve", usage: "gavel approve ID... [--by NAME]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
+            name: "approve", usage: "gavel approve ID... [--by NAME] [--yes]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
             summary: "Approve pending remediations (a running serve/console dispatches them).",
             options: [.by, Option("yes", nil, "confirm an action marked confirm without a terminal (delete-security-group)")], store: .existing,
             notes: """
@@ -55,10 +66,16 @@ enum Verbs {
                 (the two-person rule) stays pending until different analysts approved it; the last approval binds the request.
                 """, run: { try Deciding.decide($0, .approve) }),
         Verb(
-            name: "reject", usage: "gavel reject  ID... --reason TEXT [--by NAME]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
-            summary: "Reject pending remediations with a reason.",
-            options: [Option("reason", "TEXT", "why (required; recorded in the audit log)"), .by], store: .existing,
-            notes: "Decisions on several IDs apply all or none.", run: { try Deciding.decide($0, nil) }),
+            name: "reject", usage: "gavel reject  ID... --reason TEXT [--false-positive] [--by NAME]",
+            positionals: Positionals(synopsis: "ID...", min: 1, max: nil), summary: "Reject pending remediations with a reason.",
+            options: [
+                Option("reason", "TEXT", "why (required; recorded in the audit log)"),
+                Option("false-positive", nil, "the signals behind it are a false positive (with the word back to Datadog: archived as such)"), .by,
+            ], store: .existing,
+            notes: """
+                Decisions on several IDs apply all or none. With a datadog section in the configuration, each Datadog signal of
+                a rejection marked --false-positive is archived in Datadog with reason false_positive (docs/datadog.md).
+                """, run: { try Deciding.decide($0, nil) }),
         Verb(
             name: "retry", usage: "gavel retry   ID... [--by NAME]", positionals: Positionals(synopsis: "ID...", min: 1, max: nil),
             summary: "Send failed remediations again (the request bound at approval).", options: [.by], store: .existing,
@@ -103,7 +120,10 @@ enum Verbs {
                 Option("all", nil, "every rule: the kill switch (--all off) and its release (--all on)"), .by,
                 Option("new", nil, "set the mode of a rule that has not sent a signal yet and is not configured"),
             ], store: .existing,
-            notes: "Leaving auto (and --all off) returns the rule's automatic approvals not yet sent to pending.",
+            notes: """
+                --all takes on or off only (the kill switch and its release); dry-run is set per rule. Leaving auto (and
+                --all off) returns the rule's automatic approvals not yet sent to pending.
+                """,
             run: Deciding.auto),
         Verb(
             name: "note", usage: "gavel note ID TEXT [--by NAME]", positionals: Positionals(synopsis: "ID TEXT", min: 2, max: nil),

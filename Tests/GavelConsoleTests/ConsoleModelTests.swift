@@ -100,6 +100,30 @@ import Testing
         #expect(log.effects == [.reject([1, 2], reason: "dup", by: "alice")])
     }
 
+    @Test func capitalFRejectsAsAFalsePositiveAloneOrTagged() {
+        let (s, log) = Fixture.session(Fixture.data())
+        s.press(keys("j F"))
+        guard case .reason(let prompt) = s.model.mode else {
+            Issue.record("no reason prompt")
+            return
+        }
+        #expect(prompt.purpose == .rejectFalsePositive && prompt.editor.prompt == "false positive, reason: ")
+        s.press(keys("vpn <Enter>"))
+        #expect(log.effects == [.reject([2], reason: "vpn", by: "alice", falsePositive: true)])
+        s.press(keys("k <Space> j <Space> F"))
+        guard case .confirm(let c) = s.model.mode else {
+            Issue.record("no confirmation")
+            return
+        }
+        #expect(c.title == "Reject as a false positive 2 remediations of 2 tagged?")
+        s.press(keys("y scanner <Enter>"))
+        guard case .reject(let ids, "scanner", "alice", true)? = log.effects.last else {
+            Issue.record("\(log.effects)")
+            return
+        }
+        #expect(ids.count == 2 && !ids.contains(2))
+    }
+
     @Test func autoToggleConfirmsWithEnabledActions() {
         let data = Fixture.data()
         let (s, log) = Fixture.session(data)

@@ -136,6 +136,7 @@ import Testing
         #expect(Attempt.resultText(status: 0, error: nil) == "exit 0")
         #expect(Attempt.resultText(status: 3, error: "exit 3") == "exit 3")
         #expect(Attempt.resultText(status: nil, error: "connection refused") == "no answer — connection refused")
+        #expect(Attempt.resultText(status: nil, error: nil) == "done")
         var failed = Fixture.ban(3, "203.0.113.42", state: .failed)
         failed.decidedBy = "alice"
         #expect(StoreDataSource.historyLine(failed).hasPrefix("#3 ban-ip failed (approved by alice) "))

@@ -125,11 +125,11 @@ import Testing
                                                                                                         │     event: AuthorizeSecurityGroupIngress / success
                                                                                                         │     security groups: sg-0a1b2c3d4e5f60789
                                                                                                         │     actor: arn:aws:iam::123456789012:user/dev
-                                                                                                        │     signal id: AAAB-sg · received 2026-05-28 20:26:40Z
+                                                                                                        │     signal id: AAAB-sg · from datadog · received 2026-05-28
+                                                                                                        │       20:26:40Z
                                                                                                         │     link: https://app.datadoghq.com/security?query=%40workflow
                                                                                                         │       .rule.type%3A%22Signal%20Correlation%22&event=AAAB
                                                                                                         │     network.client.ip: 192.0.2.10
-                                                                                                        │     evt.name: AuthorizeSecurityGroupIngress
         Pending: row 1 of 5 loaded
         a approve  r reject  Space tag  A auto  c note  Enter detail  Tab view  / filter  ? help  q quit
         """#

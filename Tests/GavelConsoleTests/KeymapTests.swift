@@ -69,6 +69,22 @@ import Testing
         #expect(footer == hints.map { "\($0.label) \($0.hint)" }.joined(separator: "  "))
     }
 
+    /// At 80 columns the History and Rules views have more keys than fit: the ones that do not fit
+    /// are still named (`w c f more`), in table order, rather than skipped from the middle; the
+    /// global Enter and Tab hints give way first.
+    @Test(arguments: [ConsoleView.history, .rules, .pending, .inForce])
+    func aNarrowFooterNamesEveryKeyOfTheView(_ view: ConsoleView) {
+        let (s, _) = Fixture.session(Fixture.data(), size: (24, 80))
+        s.press(Key.parseScript(view == .pending ? "" : "\(ConsoleView.allCases.firstIndex(of: view)! + 1)")!)
+        let footer = s.frame().text.components(separatedBy: "\n")[23]
+        #expect(DisplayText.columns(footer, width: { _ in 1 }) <= 80)
+        let words = Set(footer.split(separator: " ").map(String.init))
+        for hint in (keymap.perView[view] ?? []).filter({ $0.hint != nil }) {
+            #expect(hint.label.split(separator: " ").allSatisfy { words.contains(String($0)) }, "\(hint.label) in \(footer)")
+        }
+        #expect(footer.hasSuffix("/ filter  ? help  q quit"))
+    }
+
     @Test func scriptParsing() {
         #expect(
             Key.parseScript("j <Enter> /ab <Esc> <Space> <PgDn> <Ctrl-C> <F1> <lt>") == [

@@ -188,6 +188,30 @@ import Testing
         #expect(afterDelete.status == 1 && afterDelete.err.contains("entry \(rows[4]):"), "\(afterDelete)")
     }
 
+    /// The newcomer pass: under `sudo -u gavel`, the person who ran sudo is the analyst; `show`
+    /// says what changed the state apart from who decided; a decision made where ./gavel.json
+    /// differs from the configuration in force says so.
+    @Test func sudoUserNamesTheAnalystAndShowSeparatesStateFromDecision() throws {
+        let sink = try LoopbackSink([.status(200)])
+        defer { sink.stop() }
+        let serve = try ServeProcess(config: Self.config(sink))
+        defer { serve.cleanup() }
+        let db = ["--db", serve.dbPath]
+        _ = try curl(serve.baseURL + "/webhook", body: Self.banSignal("u1", ip: "203.0.113.9"))
+        let noted = try GavelBinary.run(["note", "1", "checked"] + db, environment: ["SUDO_USER": "dave", "GAVEL_ANALYST": ""])
+        #expect(noted.status == 0 && noted.out.contains("by dave"), "\(noted)")
+        // A folder whose gavel.json differs from the configuration in force: the decision says so.
+        let folder = serve.folder + "/elsewhere"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try #"{"actions": {"ban-ip": {"outbox": {}}}}"#.write(toFile: folder + "/gavel.json", atomically: true, encoding: .utf8)
+        let approved = try GavelBinary.run(["approve", "1", "--by", "alice"] + db, cwd: folder)
+        #expect(approved.status == 0 && approved.err.contains("note: ./gavel.json differs from the configuration in force"), "\(approved)")
+        #expect(try waitForState(1, db, "dispatched") == "dispatched")
+        let shown = try GavelBinary.run(["show", "1"] + db).out
+        #expect(shown.contains("\nstate:     dispatched since "))
+        #expect(shown.contains("\ndecided:   approved by alice at "))
+    }
+
     @Test func theConsoleShowsTheAnalystApprovalsAndNotes() throws {
         let sink = try LoopbackSink([.status(200)])
         defer { sink.stop() }

@@ -13,7 +13,7 @@ import Testing
         "gavel list       [--state STATE] [--rule RULE] [--json] [--limit N]",
         "gavel show ID    [--json]",
         "gavel approve ID... [--by NAME]",
-        "gavel reject  ID... --reason TEXT [--by NAME]",
+        "gavel reject  ID... --reason TEXT [--false-positive] [--by NAME]",
         "gavel retry   ID... [--by NAME]",
         "gavel rules      [--json]",
         "gavel auto (RULE | --all) (on|off|dry-run)",

@@ -31,7 +31,7 @@ import Testing
         #expect(p.terminationStatus == 0, "last input and failure:\n\(e.split(separator: "\n").suffix(4).joined(separator: "\n"))")
         let count = Int(o.split(separator: " ").dropFirst().first ?? "") ?? 0
         let targets = try FileManager.default.contentsOfDirectory(atPath: Self.root + "/Fuzz/corpus")
-        #expect(Set(targets).isSuperset(of: ["http", "chunked", "number", "payload", "ip", "sanitize", "template", "senders"]))
+        #expect(Set(targets).isSuperset(of: ["http", "chunked", "number", "payload", "ip", "sanitize", "template", "senders", "triage"]))
         #expect(count >= 50, "\(o)")
     }
 }

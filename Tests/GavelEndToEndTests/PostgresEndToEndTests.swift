@@ -277,18 +277,27 @@ struct PostgresEndToEndTests {
     }
 
     @Test func migrateCopiesADemoDatabaseSoListAndSignalsAreTheSameOnBothEngines() throws {
-        let serve = try ServeProcess()
+        // With the word back to Datadog configured (its API down: the updates stay queued) and
+        // posts of several alerts, so every table has rows.
+        let serve = try ServeProcess(
+            environment: ["DD_API_KEY": "k", "DD_APP_KEY": "a"],
+            config: #"{"datadog": {"api_url": "http://127.0.0.1:\#(LoopbackSink.closedPort())", "max_retries": 0}}"#)
         defer { serve.cleanup() }
         #expect(try GavelBinary.run(["demo", "--to", serve.baseURL]).status == 0)
+        for name in ["alertmanager", "guardduty"] {
+            #expect(try curl(serve.baseURL + "/webhook/\(name)", body: SenderSamples.text(name)).contains(#""source":"\#(name)""#))
+        }
         let db = ["--db", serve.dbPath]
         // Remediation 1 (deleting a security group) is irreversible: two analysts approve it.
         #expect(try GavelBinary.run(["approve", "1", "--by", "alice", "--yes"] + db).status == 0)
         #expect(try GavelBinary.run(["approve", "1", "--by", "carol", "--yes"] + db).status == 0)
         #expect(try GavelBinary.run(["approve", "3", "--by", "alice", "--yes"] + db).status == 0)
-        #expect(try GavelBinary.run(["reject", "2", "--reason", "known scanner", "--by", "bob"] + db).status == 0)
+        #expect(try GavelBinary.run(["reject", "2", "--reason", "known scanner", "--false-positive", "--by", "bob"] + db).status == 0)
         #expect(try GavelBinary.run(["note", "2", #"carrier NAT "range" \ ask Bob"#, "--by", "bob"] + db).status == 0)
         #expect(try GavelBinary.run(["allowlist", "add", "198.51.100.0/24", "--reason", "partner office", "--by", "carol"] + db).status == 0)
         waitFor(seconds: 10) { (try? GavelBinary.run(["list", "--state", "dispatched"] + db).out.isEmpty) == false }
+        // The word back was tried (and failed: its API is down) for the Datadog signals of 2 and 3.
+        waitFor(seconds: 10) { (try? GavelBinary.run(["show", "2", "--json"] + db).out.contains(#""state":"failed""#)) == true }
         serve.stop()
         let (_, uri, _) = try Self.database()
         let migrated = try GavelBinary.run(["migrate", "--from", serve.dbPath, "--to", uri])
@@ -308,6 +317,9 @@ struct PostgresEndToEndTests {
         let shown = try JSONValue.parse(try GavelBinary.run(["show", "1", "--json", "--db", uri]).out)
         #expect(shown["approvals"].map { "\($0)" }?.contains("carol") == true, "\(shown)")
         #expect(try GavelBinary.run(["show", "2", "--json", "--db", uri]).out.contains("carrier NAT"))
+        let rejected = try JSONValue.parse(try GavelBinary.run(["show", "2", "--json", "--db", uri]).out)
+        #expect(rejected["false_positive"] == .bool(true) && "\(rejected["datadog_triage"] ?? .null)".contains("false_positive"))
+        #expect(try GavelBinary.run(["signals", "--json", "--db", uri]).out.contains(#""context_ips":["10.0.2.15","192.0.2.80"]"#))
         #expect(try GavelBinary.run(["audit", "--verify", "--db", uri]).out.hasPrefix("audit log intact"))
         // Into a database that is not empty: refused, nothing changed.
         let again = try GavelBinary.run(["migrate", "--from", serve.dbPath, "--to", uri])

@@ -16,7 +16,7 @@ final class RunningReceiver {
 
     init(
         secret: String? = nil, readDeadline: Double = 10, maxConnections: Int = 512, maxBody: Int = 1 << 20,
-        busyTimeoutMs: Int32 = 5000, maxConnectionsPerPeer: Int = 64, faultMemorySeconds: Double = 10,
+        busyTimeoutMs: Int32 = 5000, maxConnectionsPerPeer: Int = 64, configJSON: String? = nil, faultMemorySeconds: Double = 10,
         configure: (inout ReceiverOptions, SQLiteIntake) -> Void = { _, _ in }
     ) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -27,7 +27,11 @@ final class RunningReceiver {
         var options = ReceiverOptions(
             listen: ListenAddress(host: "127.0.0.1", port: 0), secret: secret, limits: limits,
             readDeadlineSeconds: readDeadline, maxConnections: maxConnections, maxConnectionsPerPeer: maxConnectionsPerPeer)
-        let config = GavelConfig.builtInDefaults(databasePath: folder + "/gavel.db")
+        let path = folder + "/gavel.db"
+        let config =
+            try configJSON.map { try GavelConfig.load(text: $0, origin: "test", environment: [:], databasePath: path) }
+            ?? GavelConfig.builtInDefaults(databasePath: path)
+        options.senders = { config.senders }
         let intake = SQLiteIntake(writer: w, config: { config }, faultMemorySeconds: faultMemorySeconds)
         configure(&options, intake)
         receiver = try Receiver(options: options, intake: intake)

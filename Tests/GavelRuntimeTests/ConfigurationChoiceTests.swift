@@ -57,4 +57,37 @@ import Testing
             try ConfigurationChoice.choose(file: nil, inForce: inForce(#"{"bogus": 1}"#), builtIn: builtIn, load: load)
         }
     }
+
+    /// The newcomer's finding: editing the file and `gavel config apply`-ing it held dispatch in
+    /// the running process, which compared the file as read at its start with the new version.
+    /// The file is read again when the version in force changes.
+    @Test func aRunningProcessFollowsItsFileOnceTheFileIsApplied() throws {
+        let folder = NSTemporaryDirectory() + "gavel-live-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/gavel.json"
+        try http.write(toFile: path, atomically: true, encoding: .utf8)
+        let store = try StoreLocation(folder + "/gavel.db").engine().open(.create)
+        _ = try store.applyConfiguration(text: http, source: path, by: "alice", expectedVersion: nil, at: .now)
+        let started = ConfigFile(path: path, text: http, config: try load(http, path))
+        let first = try ConfigurationChoice.choose(file: started, inForce: try store.configurationInForce(), builtIn: builtIn, load: load)
+        let live = LiveConfiguration(
+            initial: first, version: 1, file: started, builtIn: builtIn,
+            load: { try GavelConfig.load(text: $0, origin: $1, environment: [:], databasePath: folder + "/gavel.db") })
+        #expect(live.heldBecause == nil)
+        // Edit the file, apply it: the running process takes version 2 and is not held.
+        try other.write(toFile: path, atomically: true, encoding: .utf8)
+        _ = try store.applyConfiguration(text: other, source: path, by: "bob", expectedVersion: 1, at: .now)
+        #expect(try live.refresh(from: store) != nil)
+        #expect(live.heldBecause == nil)
+        guard case .http(let h)? = live.config.actions["ban-ip"]?.kind else {
+            Issue.record("not the HTTP action")
+            return
+        }
+        #expect(h.url.text == "http://127.0.0.1:9/other")
+        // Someone else applies a third configuration: this process's file now differs, so it holds.
+        _ = try store.applyConfiguration(text: http, source: "/elsewhere/gavel.json", by: "carol", expectedVersion: 2, at: .now)
+        #expect(try live.refresh(from: store) != nil)
+        #expect(live.heldBecause?.contains("differs from the configuration in force (version 3") == true)
+    }
 }

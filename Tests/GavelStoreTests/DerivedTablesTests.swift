@@ -135,6 +135,10 @@ import Testing
                 ALTER TABLE remediations DROP COLUMN reverted_by; ALTER TABLE remediations DROP COLUMN reverted_ms;
                 ALTER TABLE remediations DROP COLUMN revert_reason;
                 ALTER TABLE audit DROP COLUMN prev_hash; ALTER TABLE audit DROP COLUMN hash; DROP TABLE approvals; DROP TABLE notes;
+                ALTER TABLE signals DROP COLUMN status; ALTER TABLE signals DROP COLUMN suggested_duration_s;
+                ALTER TABLE signals DROP COLUMN event_count; ALTER TABLE signals DROP COLUMN first_seen; ALTER TABLE signals DROP COLUMN last_seen;
+                DROP TABLE posts; ALTER TABLE deliveries DROP COLUMN post; ALTER TABLE remediations DROP COLUMN false_positive;
+                DROP TABLE triage_updates; ALTER TABLE attempts DROP COLUMN triage;
                 PRAGMA user_version = 2;
                 """)
         }

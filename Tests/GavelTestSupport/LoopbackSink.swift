@@ -34,12 +34,14 @@ public final class LoopbackSink: Sendable {
     private let listener: Int32
     private let state: Mutex<State>
 
-    public init(_ script: [Reply] = [.status(200)]) throws {
+    /// - Parameter port: the port to listen on (0: a free one) — a stand-in that was down can
+    ///   come back on its old port.
+    public init(_ script: [Reply] = [.status(200)], port: UInt16 = 0) throws {
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard listener >= 0 else { throw SinkError.socket(errno) }
         var one: Int32 = 1
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = Self.loopback(port: 0)
+        var address = Self.loopback(port: port)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -48,7 +50,7 @@ public final class LoopbackSink: Sendable {
             throw SinkError.socket(errno)
         }
         self.listener = listener
-        port = Self.localPort(of: listener)
+        self.port = Self.localPort(of: listener)
         state = Mutex(State(script: script))
         startThread { [self] in acceptLoop() }
     }

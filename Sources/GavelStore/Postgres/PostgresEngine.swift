@@ -136,6 +136,15 @@ final class PostgresIntake: SignalIntake {
         return outcome
     }
 
+    func intake(post: IncomingPost) throws(StoreError) -> [IntakeOutcome] {
+        let config = self.config()
+        let outcomes = try withStore { store in
+            try store.transaction { try store.intake(post: post, config: config, mayAnnounce: mayAnnounce) }
+        }
+        if outcomes.contains(where: { !$0.autoApproved.isEmpty }) { onCommit() }
+        return outcomes
+    }
+
     /// At most one announcement of proposals per 250 ms from this process (consoles refresh every
     /// second anyway; automatic approvals are always announced).
     private func mayAnnounce() -> Bool {

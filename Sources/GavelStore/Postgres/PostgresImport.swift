@@ -67,7 +67,10 @@ final class PostgresImport: StoreImporting {
 
     func finishImport() throws {
         try pgCall {
-            for table in ["signals", "deliveries", "intake_errors", "audit", "remediations", "attempts", "notes", "allowlist_entries"] {
+            for table in [
+                "signals", "posts", "deliveries", "intake_errors", "audit", "remediations", "triage_updates", "attempts", "notes",
+                "allowlist_entries",
+            ] {
                 try db.query(
                     "SELECT setval(pg_get_serial_sequence('\(table)', 'id'), coalesce((SELECT max(id) FROM \(table)), 0) + 1, false)")
             }

@@ -142,6 +142,13 @@ extension PostgresStore {
                     WHERE id = $6 AND state = $7 AND claimed_by = $8
                     """, values)
                 guard changed == 1 else { return false }
+                if to == .dispatched || to == .reverted {
+                    let r = claim.remediation
+                    try queueTriage(
+                        claim.id, event: to == .dispatched ? .dispatched : .reverted,
+                        analyst: to == .dispatched ? (r.decidedBy ?? "") : (r.revertedBy ?? "gavel"), reason: r.revertReason, config: config,
+                        at: now)
+                }
                 let what = claim.kind == .revert ? "revert attempt" : "attempt"
                 let detail =
                     "\(what) \(claim.attempt): " + Attempt.resultText(status: report.status, error: report.error)
@@ -245,7 +252,10 @@ extension PostgresStore {
                             updated_ms = $3 WHERE id = $4 AND state = $5
                         """, [.text(to.rawValue), .text(error), .integer(now.milliseconds), .integer(id), .text(from.rawValue)])
                     try db.run(
-                        "UPDATE attempts SET outcome = 'interrupted', error = 'interrupted; outcome unknown' WHERE remediation = $1 AND outcome IS NULL",
+                        """
+                        UPDATE attempts SET outcome = 'interrupted', error = 'interrupted; outcome unknown'
+                        WHERE remediation = $1 AND outcome IS NULL AND kind != 'triage'
+                        """,
                         [.integer(id)])
                     let why = leaseRanOut ? "the lease of \(holder) ran out" : "\(holder) is gone"
                     let what = from == .reverting ? "revert " : ""

@@ -16,18 +16,26 @@ extension PostgresStore {
     /// - a rule in auto counts its budget under one advisory lock, so budgets hold exactly.
     /// - Parameter mayAnnounce: asked before announcing a proposal (not an automatic approval)
     ///   to other processes; the ingest path allows one per 250 ms per process.
-    func intake(_ incoming: IncomingSignal, config: GavelConfig, mayAnnounce: () -> Bool = { true }) throws -> IntakeOutcome {
+    func intake(_ incoming: IncomingSignal, config: GavelConfig, post: Int64? = nil, mayAnnounce: () -> Bool = { true }) throws
+        -> IntakeOutcome
+    {
         let signal = incoming.signal
         let now = incoming.receivedAt
         let key = try resolveRuleKey(ruleID: signal.ruleID, name: signal.ruleName) ?? signal.ruleKey
-        let record = try record(incoming, ruleKey: key)
+        let record = try record(incoming, ruleKey: key, post: post)
+        if !record.duplicate && signal.flags.contains(.unrecognised) {
+            try recordIntakeError(
+                IntakeErrorEntry(
+                    receivedAt: now, peer: incoming.peer, status: 202, reason: Self.unrecognisedReason(signal), contentType: incoming.contentType,
+                    body: incoming.rawBody))
+        }
         guard !record.duplicate || record.updated else {
             return IntakeOutcome(record: record, remediations: [], autoApproved: [])
         }
         let rule = try touchRule(
             key: key, ruleID: signal.ruleID, name: signal.ruleName, startingMode: RemediationPlanner.mode(for: signal, config: config), at: now)
-        var situation = IntakeSituation(
-            signal: signal, rule: rule, newEntityValues: record.duplicate ? Set(record.newEntities.map(\.value)) : nil, now: now)
+        let newTargets = record.newEntities.filter { EntityValue.targetKinds.contains($0.kind) }.map(\.value)
+        var situation = IntakeSituation(signal: signal, rule: rule, newEntityValues: record.duplicate ? Set(newTargets) : nil, now: now)
         let proposals = IntakePlan.proposals(signal: signal, rule: rule, newEntityValues: situation.newEntityValues, config: config)
         for lock in Set(proposals.map { "\($0.action) \($0.target)" }).sorted() {
             try db.query("SELECT pg_advisory_xact_lock(hashtextextended($1, $2))", [.text(lock), .integer(PostgresSchema.lockSeed)])
@@ -78,6 +86,27 @@ extension PostgresStore {
             try announce("intake")
         }
         return outcome
+    }
+
+    /// Stores every signal of a post in the caller's transaction: a post of several signals is
+    /// kept once in `posts` first, and each delivery links to it.
+    func intake(post: IncomingPost, config: GavelConfig, mayAnnounce: () -> Bool = { true }) throws -> [IntakeOutcome] {
+        var postID: Int64?
+        if post.isBatch {
+            postID = try db.query(
+                "INSERT INTO posts (received_ms, peer, content_type, body, body_sha256, alerts) VALUES ($1,$2,$3,$4,$5,$6) RETURNING id",
+                [
+                    .integer(post.receivedAt.milliseconds), .text(post.peer), .text(post.contentType), .bytes(post.rawBody),
+                    .text(post.bodySHA256 ?? SHA256.hex(post.rawBody)), .int(post.signals.count),
+                ]
+            ).first?.int64(0)
+        }
+        return try post.signals.map { try intake($0, config: config, post: postID, mayAnnounce: mayAnnounce) }
+    }
+
+    /// The Intake errors view's reason for a signal kept flagged `unrecognised` (as on SQLite).
+    static func unrecognisedReason(_ signal: Signal) -> String {
+        "stored as signal \(signal.signalID) (source \(signal.source)) flagged unrecognised: no rule and no entity could be read from it"
     }
 
     /// The states whose remediation a new signal of its (action, target) attaches to

@@ -43,17 +43,32 @@ extension PostgresStore {
     public func attempts(ofRemediation id: Int64) throws(StoreError) -> [Attempt] {
         try pgCall {
             var numbers: [Attempt.Kind: Int] = [:]
+            var triageNumbers: [Int64: Int] = [:]
             return try db.query(
-                "SELECT id, started_ms, duration_ms, status, outcome, error, response, kind, stderr FROM attempts WHERE remediation = $1 ORDER BY id",
+                """
+                SELECT a.id, a.started_ms, a.duration_ms, a.status, a.outcome, a.error, a.response, a.kind, a.triage, t.signal_id, t.change,
+                    a.stderr
+                FROM attempts a LEFT JOIN triage_updates t ON t.id = a.triage WHERE a.remediation = $1 ORDER BY a.id
+                """,
                 [.integer(id)]
             ).map { a in
                 let kind = Attempt.Kind(rawValue: a.string(7) ?? "") ?? .dispatch
-                numbers[kind, default: 0] += 1
-                return Attempt(
-                    id: a.int64(0) ?? 0, remediationID: id, kind: kind, number: numbers[kind] ?? 1,
-                    startedAt: Timestamp(milliseconds: a.int64(1) ?? 0), durationMs: a.int64(2).map { Int($0) }, status: a.int64(3).map { Int($0) },
+                let number: Int
+                if kind == .triage, let update = a.int64(8) {
+                    // A triage attempt is numbered within its update (one Datadog signal, one event).
+                    triageNumbers[update, default: 0] += 1
+                    number = triageNumbers[update] ?? 1
+                } else {
+                    numbers[kind, default: 0] += 1
+                    number = numbers[kind] ?? 1
+                }
+                var attempt = Attempt(
+                    id: a.int64(0) ?? 0, remediationID: id, kind: kind, number: number, startedAt: Timestamp(milliseconds: a.int64(1) ?? 0),
+                    durationMs: a.int64(2).map { Int($0) }, status: a.int64(3).map { Int($0) },
                     outcome: a.string(4).flatMap(Attempt.Outcome.init(rawValue:)), error: a.string(5), response: a.string(6),
-                    stderr: a.string(8))
+                    stderr: a.string(11))
+                if let signal = a.string(9) { attempt.subject = "signal \(signal) → \(a.string(10) ?? "")" }
+                return attempt
             }
         }
     }
@@ -105,7 +120,7 @@ extension PostgresStore {
             try startRevert(
                 current, event: decision.event, cause: cause, by: actor, reason: current.revertReason ?? "revert approved", config: config, at: now)
             return
-        case (.revertPending, .reject(let text)):
+        case (.revertPending, .reject(let text, _)):
             let kept = try RemediationLifecycle.next(from: current.state, on: .reject, by: cause)
             let changed = try db.run(
                 "UPDATE remediations SET state = $1, revert_reason = $2, updated_ms = $3 WHERE id = $4 AND state = $5",
@@ -199,31 +214,37 @@ extension PostgresStore {
                 (bound, refusal) = try binding(current, config: config, by: actor)
                 version = .int(config.version)
             }
-        case .reject(let text):
+        case .reject(let text, _):
             reason = .text(text)
         case .withdraw:
             decidedBy = .null
             decidedAt = .null
             try db.run("DELETE FROM approvals WHERE remediation = $1", [.integer(id)])
         }
+        var falsePositive = false
+        if case .reject(_, let marked) = decision { falsePositive = marked }
         let changed = try db.run(
             """
             UPDATE remediations SET state = $1, decided_by = $2, decided_ms = $3, updated_ms = $4, reason = $5, next_attempt_ms = $6,
                 bound_request = $7, config_version = $8, last_error = CASE WHEN $9::integer = 1 THEN NULL ELSE last_error END,
-                request = CASE WHEN $12::integer = 1 THEN $13 ELSE request END
+                request = CASE WHEN $12::integer = 1 THEN $13 ELSE request END, false_positive = $14
             WHERE id = $10 AND state = $11
             """,
             [
                 .text(to.rawValue), decidedBy, decidedAt, .integer(now.milliseconds), reason, nextAttempt, bound, version,
                 .int(decision == .retry ? 1 : 0), .integer(id), .text(current.state.rawValue), .int(decision.event == .reject ? 0 : 1), refusal,
+                .int(falsePositive ? 1 : 0),
             ])
         guard changed == 1 else { throw conflict }
         var detail: String?
-        if case .reject(let text) = decision { detail = text }
+        if case .reject(let text, let marked) = decision { detail = marked ? "false positive: \(text)" : text }
         if case .text(let refused) = refusal { detail = refused }
         try audit(
             actor: actor, action: decision.verb, subject: "remediation \(id)", before: current.state.rawValue, after: to.rawValue, detail: detail,
             at: now)
+        if case .reject(let text, let marked) = decision, to == .rejected {
+            try queueTriage(id, event: marked ? .falsePositive : .rejected, analyst: actor, reason: text, config: config, at: now)
+        }
     }
 
     /// What an approval (or an analyst's retry) binds: the request `actor`'s decision sends, or —

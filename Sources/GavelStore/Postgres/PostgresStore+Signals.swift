@@ -5,8 +5,10 @@ extension PostgresStore {
     /// Stores one delivery of a signal, in the caller's transaction: one `INSERT … ON CONFLICT
     /// (signal_id) DO UPDATE` makes the signal on first sight or counts the delivery on a
     /// signal already stored (concurrent deliveries of one id to several receivers queue on its
-    /// row and make one signal); then the delivery row and the entities not seen before.
-    func record(_ incoming: IncomingSignal, ruleKey: String) throws -> SignalRecord {
+    /// row and make one signal); then the delivery row and the entities not seen before. A later
+    /// delivery also records the sender's newest `status`, the highest event count and the newest
+    /// last-seen time; `post` links the delivery to the post it came in when that carried several.
+    func record(_ incoming: IncomingSignal, ruleKey: String, post: Int64? = nil) throws -> SignalRecord {
         let s = incoming.signal
         let sha = incoming.bodySHA256
         let received = incoming.receivedAt.milliseconds
@@ -16,13 +18,17 @@ extension PostgresStore {
             WITH s AS (
                 INSERT INTO signals (signal_id, rule_key, rule_name, rule_id, rule_type, severity, title, message, link,
                     event_id, date_ms, tags, queries, group_by, event_name, event_outcome, actor, attributes, flags,
-                    content_type, raw_body, body_sha256, received_ms, updated_ms)
-                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$23)
-                ON CONFLICT (signal_id) DO UPDATE SET deliveries = signals.deliveries + 1, updated_ms = excluded.updated_ms
+                    content_type, raw_body, body_sha256, received_ms, updated_ms, source, status, suggested_duration_s, event_count,
+                    first_seen, last_seen)
+                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$23,$25,$26,$27,$28,$29,$30)
+                ON CONFLICT (signal_id) DO UPDATE SET deliveries = signals.deliveries + 1, updated_ms = excluded.updated_ms,
+                    status = excluded.status, last_seen = coalesce(excluded.last_seen, signals.last_seen),
+                    event_count = CASE WHEN excluded.event_count IS NOT NULL AND (signals.event_count IS NULL OR excluded.event_count > signals.event_count)
+                                       THEN excluded.event_count ELSE signals.event_count END
                 RETURNING id, (xmax = 0) AS inserted, body_sha256),
             d AS (
-                INSERT INTO deliveries (signal, received_ms, peer, content_type, body_sha256, duplicate)
-                SELECT s.id, $23, $24, $20, $22, CASE WHEN s.inserted THEN 0 ELSE 1 END FROM s RETURNING id)
+                INSERT INTO deliveries (signal, received_ms, peer, content_type, body_sha256, duplicate, post)
+                SELECT s.id, $23, $24, $20, $22, CASE WHEN s.inserted THEN 0 ELSE 1 END, $31 FROM s RETURNING id)
             SELECT s.id, s.inserted, s.body_sha256, d.id FROM s, d
             """,
             [
@@ -30,7 +36,8 @@ extension PostgresStore {
                 .text(s.title), .text(s.message), .text(s.link), .text(s.eventID), .text(s.date), .text(pgJSONArray(s.tags)),
                 .text(pgJSONArray(s.matchedQueries)), .text(pgJSONArray(s.groupByFields)), .text(s.eventName), .text(s.eventOutcome),
                 .text(s.actor), .text(incoming.attributesJSON), .text(pgJSONArray(s.flags.map(\.rawValue))), .text(incoming.contentType),
-                .bytes(incoming.rawBody), .text(sha), .integer(received), .text(incoming.peer),
+                .bytes(incoming.rawBody), .text(sha), .integer(received), .text(incoming.peer), .text(s.source), .text(s.status.rawValue),
+                .int(s.suggestedDurationSeconds), .int(s.eventCount), .text(s.firstSeen), .text(s.lastSeen), post.map { .integer($0) } ?? .null,
             ]
         ).first
         guard let stored, let rowID = stored.int64(0), let deliveryID = stored.int64(3) else {
@@ -159,7 +166,8 @@ extension PostgresStore {
     static let signalColumns = """
         s.id, s.signal_id, s.source, s.rule_name, s.rule_id, s.rule_type, s.severity, s.title, s.message, s.link, s.event_id, s.date_ms,
         s.tags, s.queries, s.group_by, s.event_name, s.event_outcome, s.actor, s.flags, s.attributes, s.received_ms, s.deliveries,
-        (SELECT coalesce(json_agg(json_build_array(e.kind, e.value) ORDER BY e.position), '[]') FROM entities e WHERE e.signal = s.id)
+        (SELECT coalesce(json_agg(json_build_array(e.kind, e.value) ORDER BY e.position), '[]') FROM entities e WHERE e.signal = s.id),
+        s.status, s.suggested_duration_s, s.event_count, s.first_seen, s.last_seen
         """
 
     /// Maps one `signalColumns` row to a `StoredSignal`: the one place a stored signal becomes the domain value.
@@ -181,18 +189,15 @@ extension PostgresStore {
         s.eventOutcome = r.string(16)
         s.actor = r.string(17)
         s.flags = pgStringArray(r.string(18)).compactMap(SignalFlag.init(rawValue:))
+        s.source = r.string(2) ?? "datadog"
+        s.status = r.string(23).flatMap(SignalStatus.init(rawValue:)) ?? .firing
+        s.suggestedDurationSeconds = r.int64(24).map { Int($0) }
+        s.eventCount = r.int64(25).map { Int($0) }
+        s.firstSeen = r.string(26)
+        s.lastSeen = r.string(27)
         if let text = r.string(22), case .array(let pairs)? = try? JSONValue.parse(text) {
             for case .array(let pair) in pairs where pair.count == 2 {
-                let value = pair[1].scalarText ?? ""
-                switch pair[0].scalarText {
-                case "ip": if let ip = IPAddress(parsing: value) { s.ips.append(ip) }
-                case "user": s.users.append(value)
-                case "security_group": s.securityGroups.append(value)
-                case "invalid_ip": s.invalidIPs.append(value)
-                case "user_email": s.userEmails.append(value)
-                case "user_name": s.userNames.append(value)
-                default: break
-                }
+                s.addStoredEntity(kind: pair[0].scalarText ?? "", value: pair[1].scalarText ?? "")
             }
         }
         return StoredSignal(

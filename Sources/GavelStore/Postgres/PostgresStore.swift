@@ -56,7 +56,8 @@ public final class PostgresStore: Store {
                 FROM (SELECT kind, value, first_signal, first_position FROM remediation_entities WHERE remediation = r.id
                 ORDER BY first_signal, first_position, kind, value LIMIT \(entityLimit)) e),
             \(signalIDs),
-            (SELECT json_agg(json_build_array(a.analyst, a.at_ms) ORDER BY a.at_ms, a.analyst) FROM approvals a WHERE a.remediation = r.id)
+            (SELECT json_agg(json_build_array(a.analyst, a.at_ms) ORDER BY a.at_ms, a.analyst) FROM approvals a WHERE a.remediation = r.id),
+            r.false_positive
             """
     }
 
@@ -103,6 +104,7 @@ public final class PostgresStore: Store {
         remediation.revertedAt = r.int64(31).map(Timestamp.init(milliseconds:))
         remediation.revertReason = r.string(32)
         remediation.approvals = approvals
+        remediation.falsePositive = r.int(36) != 0
         return remediation
     }
 

@@ -85,10 +85,16 @@ final class SQLiteIntake: SignalIntake {
 
     func intake(_ incoming: IncomingSignal) throws(StoreError) -> IntakeOutcome {
         let config = self.config()
+        return try remembered { () throws(StoreError) in try storeCall { try writer.submit { store in try store.intake(incoming, config: config) } } }
+    }
+
+    /// Runs a delivery's store call, remembering a transient fault it met (and forgetting the
+    /// last one when it succeeds) for `checkHealth`.
+    private func remembered<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         do {
-            let outcome = try storeCall { try writer.submit { store in try store.intake(incoming, config: config) } }
+            let value = try body()
             lastFault.withLock { $0 = nil }
-            return outcome
+            return value
         } catch {
             if error.isTransient { lastFault.withLock { $0 = (error.description, DispatchTime.now().uptimeNanoseconds) } }
             throw error
@@ -106,6 +112,12 @@ final class SQLiteIntake: SignalIntake {
         if let fault = lastFault.withLock({ $0 }), now &- fault.at < UInt64(max(0, faultMemorySeconds) * 1e9) {
             let ago = Int((now &- fault.at) / 1_000_000_000)
             throw StoreError.unavailable("the last delivery, \(ago) s ago, could not be stored: \(fault.what)")
+        }
+    }
+
+    func intake(post: IncomingPost) throws(StoreError) -> [IntakeOutcome] {
+        let config = self.config()
+        return try remembered { () throws(StoreError) in try storeCall { try writer.submit { store in try store.intake(post: post, config: config) } }
         }
     }
 

@@ -141,6 +141,13 @@ extension SQLiteStore {
                         .integer(claim.id), .text(from.rawValue), .text(claim.claim.worker),
                     ])
                 guard changed == 1 else { return false }
+                if to == .dispatched || to == .reverted {
+                    let r = claim.remediation
+                    try queueTriage(
+                        claim.id, event: to == .dispatched ? .dispatched : .reverted,
+                        analyst: to == .dispatched ? (r.decidedBy ?? "") : (r.revertedBy ?? "gavel"), reason: r.revertReason, config: config,
+                        at: now)
+                }
                 let what = claim.kind == .revert ? "revert attempt" : "attempt"
                 let detail =
                     "\(what) \(claim.attempt): " + Attempt.resultText(status: report.status, error: report.error)
@@ -236,7 +243,10 @@ extension SQLiteStore {
                             updated_ms = ? WHERE id = ? AND state = ?
                         """, [.text(to.rawValue), .text(error), .integer(now.milliseconds), .integer(id), .text(from.rawValue)])
                     try db.run(
-                        "UPDATE attempts SET outcome = 'interrupted', error = 'interrupted; outcome unknown' WHERE remediation = ? AND outcome IS NULL",
+                        """
+                        UPDATE attempts SET outcome = 'interrupted', error = 'interrupted; outcome unknown'
+                        WHERE remediation = ? AND outcome IS NULL AND kind != 'triage'
+                        """,
                         [.integer(id)])
                     let why = leaseRanOut ? "the lease of \(holder) ran out" : "\(holder) is gone"
                     let what = from == .reverting ? "revert " : ""

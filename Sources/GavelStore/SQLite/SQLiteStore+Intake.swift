@@ -9,18 +9,24 @@ extension SQLiteStore {
     /// twice), gather what the plan needs (the rule, the remediations proposals would attach to,
     /// the auto budgets used, the kill switch), make the plan and carry it out — every state set
     /// through `RemediationLifecycle`.
-    func intake(_ incoming: IncomingSignal, config: GavelConfig) throws -> IntakeOutcome {
+    func intake(_ incoming: IncomingSignal, config: GavelConfig, post: Int64? = nil) throws -> IntakeOutcome {
         let signal = incoming.signal
         let now = incoming.receivedAt
         let key = try resolveRuleKey(ruleID: signal.ruleID, name: signal.ruleName) ?? signal.ruleKey
-        let record = try record(incoming, ruleKey: key)
+        let record = try record(incoming, ruleKey: key, post: post)
+        if !record.duplicate && signal.flags.contains(.unrecognised) {
+            try recordIntakeError(
+                IntakeErrorEntry(
+                    receivedAt: now, peer: incoming.peer, status: 202, reason: Self.unrecognisedReason(signal), contentType: incoming.contentType,
+                    body: incoming.rawBody))
+        }
         guard !record.duplicate || record.updated else {
             return IntakeOutcome(record: record, remediations: [], autoApproved: [])
         }
         let rule = try touchRule(
             key: key, ruleID: signal.ruleID, name: signal.ruleName, startingMode: RemediationPlanner.mode(for: signal, config: config), at: now)
-        var situation = IntakeSituation(
-            signal: signal, rule: rule, newEntityValues: record.duplicate ? Set(record.newEntities.map(\.value)) : nil, now: now)
+        let newTargets = record.newEntities.filter { EntityValue.targetKinds.contains($0.kind) }.map(\.value)
+        var situation = IntakeSituation(signal: signal, rule: rule, newEntityValues: record.duplicate ? Set(newTargets) : nil, now: now)
         let proposals = IntakePlan.proposals(signal: signal, rule: rule, newEntityValues: situation.newEntityValues, config: config)
         for p in proposals {
             let state = IntakePlan.startState(of: p, rule: rule)
@@ -56,6 +62,27 @@ extension SQLiteStore {
         }
         let plan = IntakePlan.make(situation, config: config)
         return try apply(plan, record: record, signal: signal, rule: rule, config: config, at: now)
+    }
+
+    /// Stores every signal of a post in the caller's transaction: a post of several signals is
+    /// kept once in `posts` first, and each delivery links to it.
+    func intake(post: IncomingPost, config: GavelConfig) throws -> [IntakeOutcome] {
+        var postID: Int64?
+        if post.isBatch {
+            try db.run(
+                "INSERT INTO posts (received_ms, peer, content_type, body, body_sha256, alerts) VALUES (?,?,?,?,?,?)",
+                [
+                    .integer(post.receivedAt.milliseconds), .text(post.peer), .text(post.contentType), .blob(post.rawBody),
+                    .text(post.bodySHA256 ?? SHA256.hex(post.rawBody)), .integer(Int64(post.signals.count)),
+                ])
+            postID = db.lastInsertRowID
+        }
+        return try post.signals.map { try intake($0, config: config, post: postID) }
+    }
+
+    /// The Intake errors view's reason for a signal kept flagged `unrecognised`.
+    static func unrecognisedReason(_ signal: Signal) -> String {
+        "stored as signal \(signal.signalID) (source \(signal.source)) flagged unrecognised: no rule and no entity could be read from it"
     }
 
     private func apply(_ plan: IntakePlan, record: SignalRecord, signal: Signal, rule: Rule, config: GavelConfig, at now: Timestamp) throws

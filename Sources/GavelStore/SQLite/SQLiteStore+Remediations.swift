@@ -50,18 +50,32 @@ extension SQLiteStore {
     public func attempts(ofRemediation id: Int64) throws(StoreError) -> [Attempt] {
         try storeCall {
             var numbers: [Attempt.Kind: Int] = [:]
+            var triageNumbers: [Int64: Int] = [:]
             return try db.query(
-                "SELECT id, started_ms, duration_ms, status, outcome, error, response, kind, stderr FROM attempts WHERE remediation = ? ORDER BY id",
+                """
+                SELECT a.id, a.started_ms, a.duration_ms, a.status, a.outcome, a.error, a.response, a.kind, a.triage, t.signal_id, t.change,
+                    a.stderr
+                FROM attempts a LEFT JOIN triage_updates t ON t.id = a.triage WHERE a.remediation = ? ORDER BY a.id
+                """,
                 [.integer(id)]
             ).map { a in
                 let kind = Attempt.Kind(rawValue: a.string(7) ?? "") ?? .dispatch
-                numbers[kind, default: 0] += 1
-                return Attempt(
-                    id: a.int64(0) ?? 0, remediationID: id, kind: kind, number: numbers[kind] ?? 1,
-                    startedAt: Timestamp(milliseconds: a.int64(1) ?? 0),
+                let number: Int
+                if kind == .triage, let update = a.int64(8) {
+                    // A triage attempt is numbered within its update (one Datadog signal, one event).
+                    triageNumbers[update, default: 0] += 1
+                    number = triageNumbers[update] ?? 1
+                } else {
+                    numbers[kind, default: 0] += 1
+                    number = numbers[kind] ?? 1
+                }
+                var attempt = Attempt(
+                    id: a.int64(0) ?? 0, remediationID: id, kind: kind, number: number, startedAt: Timestamp(milliseconds: a.int64(1) ?? 0),
                     durationMs: a.int64(2).map { Int($0) }, status: a.int64(3).map { Int($0) },
                     outcome: a.string(4).flatMap(Attempt.Outcome.init(rawValue:)), error: a.string(5), response: a.string(6),
-                    stderr: a.string(8))
+                    stderr: a.string(11))
+                if let signal = a.string(9) { attempt.subject = "signal \(signal) → \(a.string(10) ?? "")" }
+                return attempt
             }
         }
     }
@@ -104,7 +118,7 @@ extension SQLiteStore {
             try startRevert(
                 current, event: decision.event, cause: cause, by: actor, reason: current.revertReason ?? "revert approved", config: config, at: now)
             return
-        case (.revertPending, .reject(let text)):
+        case (.revertPending, .reject(let text, _)):
             let kept = try RemediationLifecycle.next(from: current.state, on: .reject, by: cause)
             let changed = try db.run(
                 "UPDATE remediations SET state = ?, revert_reason = ?, updated_ms = ? WHERE id = ? AND state = ?",
@@ -197,24 +211,26 @@ extension SQLiteStore {
                 (bound, refusal) = try binding(current, config: config, by: actor)
                 version = .int(config.version)
             }
-        case .reject(let text):
+        case .reject(let text, _):
             reason = .text(text)
         case .withdraw:
             decidedBy = .null
             decidedAt = .null
             try db.run("DELETE FROM approvals WHERE remediation = ?", [.integer(id)])
         }
+        var falsePositive = false
+        if case .reject(_, let marked) = decision { falsePositive = marked }
         let changed = try db.run(
             """
             UPDATE remediations SET state = ?, decided_by = ?, decided_ms = ?, updated_ms = ?, reason = ?, next_attempt_ms = ?,
                 bound_request = ?, config_version = ?, last_error = CASE WHEN ? THEN NULL ELSE last_error END,
-                request = CASE WHEN ? THEN ? ELSE request END
+                request = CASE WHEN ? THEN ? ELSE request END, false_positive = ?
             WHERE id = ? AND state = ?
             """,
             [
                 .text(to.rawValue), decidedBy, decidedAt, .integer(now.milliseconds), reason, nextAttempt, bound, version,
-                .integer(decision == .retry ? 1 : 0), .integer(decision.event == .reject ? 0 : 1), refusal, .integer(id),
-                .text(current.state.rawValue),
+                .integer(decision == .retry ? 1 : 0), .integer(decision.event == .reject ? 0 : 1), refusal, .integer(falsePositive ? 1 : 0),
+                .integer(id), .text(current.state.rawValue),
             ])
         guard changed == 1 else {
             throw StoreError.conflict(
@@ -223,11 +239,14 @@ extension SQLiteStore {
                     wanted: decision.verb))
         }
         var detail: String?
-        if case .reject(let text) = decision { detail = text }
+        if case .reject(let text, let marked) = decision { detail = marked ? "false positive: \(text)" : text }
         if case .text(let refused) = refusal { detail = refused }
         try audit(
             actor: actor, action: decision.verb, subject: "remediation \(id)", before: current.state.rawValue, after: to.rawValue,
             detail: detail, at: now)
+        if case .reject(let text, let marked) = decision, to == .rejected {
+            try queueTriage(id, event: marked ? .falsePositive : .rejected, analyst: actor, reason: text, config: config, at: now)
+        }
     }
 
     /// What an approval (or an analyst's retry) binds: the request `actor`'s decision sends, or —

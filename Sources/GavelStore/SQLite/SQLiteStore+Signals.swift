@@ -4,8 +4,11 @@ import GavelStore
 extension SQLiteStore {
     /// Stores one delivery of a signal: inserts the signal on first sight (under `ruleKey`, the
     /// rule row it resolved to), otherwise records the delivery and adds only the entities not
-    /// seen before. Must run inside a write transaction (the ingest writer's group commit).
-    func record(_ incoming: IncomingSignal, ruleKey: String) throws -> SignalRecord {
+    /// seen before; a later delivery also records the sender's newest `status` (an alert resolved),
+    /// the highest event count and the newest last-seen time. `post` links the delivery to the
+    /// post it came in (`posts`) when that carried several signals. Must run inside a write
+    /// transaction (the ingest writer's group commit).
+    func record(_ incoming: IncomingSignal, ruleKey: String, post: Int64? = nil) throws -> SignalRecord {
         let s = incoming.signal
         let sha = incoming.bodySHA256
         let received = incoming.receivedAt.milliseconds
@@ -20,14 +23,25 @@ extension SQLiteStore {
                 "SELECT 1 FROM deliveries WHERE signal = ? AND body_sha256 = ? LIMIT 1", [.integer(id), .text(sha)]
             ).isEmpty
             updated = !(existing.string(1) == sha || seenBefore)
-            try db.run("UPDATE signals SET deliveries = deliveries + 1, updated_ms = ? WHERE id = ?", [.integer(received), .integer(id)])
+            try db.run(
+                """
+                UPDATE signals SET deliveries = deliveries + 1, updated_ms = ?, status = ?,
+                    event_count = CASE WHEN ? IS NOT NULL AND (event_count IS NULL OR ? > event_count) THEN ? ELSE event_count END,
+                    last_seen = coalesce(?, last_seen)
+                WHERE id = ?
+                """,
+                [
+                    .integer(received), .text(s.status.rawValue), .int(s.eventCount), .int(s.eventCount), .int(s.eventCount),
+                    .text(s.lastSeen), .integer(id),
+                ])
         } else {
             try db.run(
                 """
                 INSERT INTO signals (signal_id, rule_key, rule_name, rule_id, rule_type, severity, title, message, link,
                     event_id, date_ms, tags, queries, group_by, event_name, event_outcome, actor, attributes, flags,
-                    content_type, raw_body, body_sha256, received_ms, updated_ms)
-                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                    content_type, raw_body, body_sha256, received_ms, updated_ms, source, status, suggested_duration_s, event_count,
+                    first_seen, last_seen)
+                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                 """,
                 [
                     .text(s.signalID), .text(ruleKey), .text(s.ruleName), .text(s.ruleID), .text(s.ruleType),
@@ -36,17 +50,19 @@ extension SQLiteStore {
                     .text(jsonArray(s.groupByFields)), .text(s.eventName), .text(s.eventOutcome), .text(s.actor),
                     .text(incoming.attributesJSON), .text(jsonArray(s.flags.map(\.rawValue))),
                     .text(incoming.contentType), .blob(incoming.rawBody), .text(sha), .integer(received), .integer(received),
+                    .text(s.source), .text(s.status.rawValue), .int(s.suggestedDurationSeconds), .int(s.eventCount), .text(s.firstSeen),
+                    .text(s.lastSeen),
                 ])
             rowID = db.lastInsertRowID
         }
         try db.run(
             """
-            INSERT INTO deliveries (signal, received_ms, peer, content_type, body_sha256, body, duplicate)
-            VALUES (?,?,?,?,?,?,?)
+            INSERT INTO deliveries (signal, received_ms, peer, content_type, body_sha256, body, duplicate, post)
+            VALUES (?,?,?,?,?,?,?,?)
             """,
             [
                 .integer(rowID), .integer(received), .text(incoming.peer), .text(incoming.contentType),
-                .text(sha), updated ? .blob(incoming.rawBody) : .null, .integer(duplicate ? 1 : 0),
+                .text(sha), updated ? .blob(incoming.rawBody) : .null, .integer(duplicate ? 1 : 0), post.map { .integer($0) } ?? .null,
             ])
         let deliveryID = db.lastInsertRowID
         var newEntities: [EntityValue] = []
@@ -89,7 +105,8 @@ extension SQLiteStore {
     /// The columns `storedSignal(from:)` reads (table alias `s`).
     static let signalColumns = """
         s.id, s.signal_id, s.source, s.rule_name, s.rule_id, s.rule_type, s.severity, s.title, s.message, s.link, s.event_id, s.date_ms,
-        s.tags, s.queries, s.group_by, s.event_name, s.event_outcome, s.actor, s.flags, s.attributes, s.received_ms, s.deliveries
+        s.tags, s.queries, s.group_by, s.event_name, s.event_outcome, s.actor, s.flags, s.attributes, s.received_ms, s.deliveries,
+        s.status, s.suggested_duration_s, s.event_count, s.first_seen, s.last_seen
         """
 
     /// Maps one `signalColumns` row (and its entities) to a `StoredSignal`: the one place a stored
@@ -113,17 +130,14 @@ extension SQLiteStore {
         s.eventOutcome = r.string(16)
         s.actor = r.string(17)
         s.flags = stringArray(r.string(18)).compactMap(SignalFlag.init(rawValue:))
+        s.source = r.string(2) ?? "datadog"
+        s.status = r.string(22).flatMap(SignalStatus.init(rawValue:)) ?? .firing
+        s.suggestedDurationSeconds = r.int64(23).map { Int($0) }
+        s.eventCount = r.int64(24).map { Int($0) }
+        s.firstSeen = r.string(25)
+        s.lastSeen = r.string(26)
         for e in try db.query("SELECT kind, value FROM entities WHERE signal = ? ORDER BY position", [.integer(id)]) {
-            let value = e.string(1) ?? ""
-            switch e.string(0) {
-            case "ip": if let ip = IPAddress(parsing: value) { s.ips.append(ip) }
-            case "user": s.users.append(value)
-            case "security_group": s.securityGroups.append(value)
-            case "invalid_ip": s.invalidIPs.append(value)
-            case "user_email": s.userEmails.append(value)
-            case "user_name": s.userNames.append(value)
-            default: break
-            }
+            s.addStoredEntity(kind: e.string(0) ?? "", value: e.string(1) ?? "")
         }
         return StoredSignal(
             id: id, signal: s, attributesText: r.string(19), source: r.string(2) ?? "datadog",

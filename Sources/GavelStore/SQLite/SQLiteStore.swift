@@ -26,7 +26,7 @@ public final class SQLiteStore: Store {
         r.id, r.action, r.target_kind, r.target, r.rule_key, r.rule_name, r.severity_rank, r.state, r.idempotency_key, r.signals,
         r.decided_by, r.decided_ms, r.reason, r.attempts, r.last_status, r.last_error, r.created_ms, r.updated_ms, r.last_seen_ms,
         r.next_attempt_ms, r.claimed_by, r.lease_until_ms, r.bound_request, r.request, r.config_version, r.dispatched_ms, r.expires_ms,
-        r.duration_ms, r.dispatch_response, r.revert_request, r.reverted_by, r.reverted_ms, r.revert_reason
+        r.duration_ms, r.dispatch_response, r.revert_request, r.reverted_by, r.reverted_ms, r.revert_reason, r.false_positive
         """
 
     /// How much of a remediation's signals a mapping reads.
@@ -75,6 +75,7 @@ public final class SQLiteStore: Store {
         remediation.revertedBy = r.string(30)
         remediation.revertedAt = r.int64(31).map(Timestamp.init(milliseconds:))
         remediation.revertReason = r.string(32)
+        remediation.falsePositive = r.int(33) != 0
         remediation.approvals = try db.query("SELECT analyst, at_ms FROM approvals WHERE remediation = ? ORDER BY at_ms, analyst", [.integer(id)])
             .map { Approval(analyst: $0.string(0) ?? "", at: Timestamp(milliseconds: $0.int64(1) ?? 0)) }
         return remediation

@@ -19,7 +19,7 @@ enum Schema {
     }
 
     static let migrations: [Migration] =
-        sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch, accountability, reserved7, reserved8, commandStderr]
+        sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch, accountability, senders, reserved8, commandStderr]
 
     static let sqlMigrations: [String] = [
         // 1: signals, entities, deliveries, intake errors, audit log, rules, remediations.
@@ -424,9 +424,103 @@ enum Schema {
             }
         })
 
-    /// 7 and 8: numbers reserved for work on other branches (the PostgreSQL engine, intake);
-    /// empty here, so that this branch's migration is 9. Replaced by theirs when merged.
-    static let reserved7 = Migration(sql: "")
+    /// 7: every sender (issue 13).
+    /// - `signals`: the sender's `status` (`firing`, `resolved`), the suggested duration in
+    ///   seconds, the event count, first and last seen as the sender wrote them (`source` was
+    ///   there from the start).
+    /// - `entities` rebuilt for its CHECK on `kind` (SQLite cannot alter a CHECK,
+    ///   https://sqlite.org/lang_altertable.html#otheralter): `ip_range` and the context kinds
+    ///   `context_ip`, `context_host`, `context_resource`, `context_security_group`. The
+    ///   `remediation_entities` triggers that read it are recreated (they still keep only `ip` and
+    ///   `user`: context is never a remediation's entity).
+    /// - `posts`: a post of several alerts, kept once byte for byte; `deliveries.post` (a `posts`
+    ///   id) links each of its signals' deliveries to it.
+    /// - `remediations.false_positive`: the analyst's mark on a rejection.
+    /// - `triage_updates` (the word back to Datadog, `TriageQueue`) and `attempts.triage`, the
+    ///   id of the update a `triage` attempt tried.
+    static let senders = Migration(
+        sql: """
+            ALTER TABLE signals ADD COLUMN status TEXT NOT NULL DEFAULT 'firing';
+            ALTER TABLE signals ADD COLUMN suggested_duration_s INTEGER;
+            ALTER TABLE signals ADD COLUMN event_count INTEGER;
+            ALTER TABLE signals ADD COLUMN first_seen TEXT;
+            ALTER TABLE signals ADD COLUMN last_seen TEXT;
+            DROP TRIGGER remediation_entities_link;
+            DROP TRIGGER remediation_entities_entity;
+            DROP TRIGGER remediation_entities_unlink;
+            CREATE TABLE entities_v7 (
+                signal   INTEGER NOT NULL REFERENCES signals(id) ON DELETE CASCADE,
+                kind     TEXT NOT NULL CHECK (kind IN ('ip','user','security_group','invalid_ip','user_email','user_name','actor',
+                                                      'ip_range','context_ip','context_host','context_resource','context_security_group')),
+                value    TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                delivery INTEGER NOT NULL,
+                folded   TEXT,
+                PRIMARY KEY (signal, kind, value)
+            ) WITHOUT ROWID;
+            INSERT INTO entities_v7 (signal, kind, value, position, delivery, folded)
+                SELECT signal, kind, value, position, delivery, folded FROM entities;
+            DROP TABLE entities;
+            ALTER TABLE entities_v7 RENAME TO entities;
+            CREATE INDEX entities_value ON entities(kind, value);
+            CREATE TRIGGER remediation_entities_link AFTER INSERT ON remediation_signals BEGIN
+                INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
+                    SELECT new.remediation, kind, value, signal, position, folded FROM entities WHERE signal = new.signal AND kind IN ('ip','user')
+                    ON CONFLICT (remediation, kind, value) DO UPDATE SET
+                        first_signal = min(first_signal, excluded.first_signal), first_position = min(first_position, excluded.first_position)
+                    WHERE excluded.first_signal < first_signal OR excluded.first_position < first_position;
+            END;
+            CREATE TRIGGER remediation_entities_entity AFTER INSERT ON entities WHEN new.kind IN ('ip','user') BEGIN
+                INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
+                    SELECT remediation, new.kind, new.value, new.signal, new.position, new.folded FROM remediation_signals WHERE signal = new.signal
+                    ON CONFLICT (remediation, kind, value) DO UPDATE SET
+                        first_signal = min(first_signal, excluded.first_signal), first_position = min(first_position, excluded.first_position)
+                    WHERE excluded.first_signal < first_signal OR excluded.first_position < first_position;
+            END;
+            CREATE TRIGGER remediation_entities_unlink AFTER DELETE ON remediation_signals BEGIN
+                DELETE FROM remediation_entities WHERE remediation = old.remediation;
+                INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
+                    SELECT rs.remediation, e.kind, e.value, min(e.signal), min(e.position), e.folded
+                    FROM remediation_signals rs JOIN entities e ON e.signal = rs.signal
+                    WHERE rs.remediation = old.remediation AND e.kind IN ('ip','user') GROUP BY rs.remediation, e.kind, e.value;
+            END;
+            CREATE TABLE posts (
+                id           INTEGER PRIMARY KEY,
+                received_ms  INTEGER NOT NULL,
+                peer         TEXT,
+                content_type TEXT,
+                body         BLOB NOT NULL,
+                body_sha256  TEXT NOT NULL,
+                alerts       INTEGER NOT NULL
+            );
+            ALTER TABLE deliveries ADD COLUMN post INTEGER;
+            ALTER TABLE remediations ADD COLUMN false_positive INTEGER NOT NULL DEFAULT 0;
+            CREATE TABLE triage_updates (
+                id              INTEGER PRIMARY KEY,
+                remediation     INTEGER NOT NULL REFERENCES remediations(id) ON DELETE CASCADE,
+                signal          INTEGER NOT NULL REFERENCES signals(id) ON DELETE CASCADE,
+                signal_id       TEXT NOT NULL,
+                event           TEXT NOT NULL,
+                change          TEXT NOT NULL,
+                body            TEXT NOT NULL,
+                state           TEXT NOT NULL,
+                attempts        INTEGER NOT NULL DEFAULT 0,
+                next_attempt_ms INTEGER,
+                claimed_by      TEXT,
+                lease_until_ms  INTEGER,
+                last_status     INTEGER,
+                last_error      TEXT,
+                created_ms      INTEGER NOT NULL,
+                updated_ms      INTEGER NOT NULL
+            );
+            CREATE INDEX triage_updates_due ON triage_updates(state, next_attempt_ms);
+            CREATE INDEX triage_updates_remediation ON triage_updates(remediation, id);
+            ALTER TABLE attempts ADD COLUMN triage INTEGER;
+            """,
+        rebuildsTables: true)
+
+    /// 8: a number reserved for work on another branch (storms); empty here, so that this
+    /// branch's migration is 9. Replaced by its migration when merged.
     static let reserved8 = Migration(sql: "")
 
     /// 9: the end of a command's stderr on each attempt (issue 16: `gavel show` said only
