@@ -52,6 +52,8 @@ public final class Dispatcher: Sendable {
     /// The engine's change feed while the loop runs (PostgreSQL: `LISTEN`); nil for SQLite.
     private let changes = Mutex<(any ChangeWatch)?>(nil)
     private let log: @Sendable (String) -> Void
+    /// Attempts by action and outcome, their durations, and the loop's heartbeat (`/metrics`, `/healthz`).
+    public let metrics = DispatchMetrics()
 
     /// - Parameters:
     ///   - engine: the store to dispatch from.
@@ -99,6 +101,14 @@ public final class Dispatcher: Sendable {
 
     /// The last store error the loop met, or why dispatch is held (shown as a banner); nil when healthy.
     public var problem: String? { lastError.withLock { $0 } }
+
+    /// Why this dispatcher is not dispatching as it should (`/healthz`), nil when it is: not
+    /// running, stalled (`DispatchMetrics.stall`: no turn of its loop for 30 s past the deadline of
+    /// the attempt it is in, or past its last turn when idle), or its `problem` (held, store fault).
+    public var health: String? {
+        guard started.load(ordering: .acquiring), !stopped.load(ordering: .acquiring) else { return "not running" }
+        return metrics.stall() ?? problem
+    }
 
     /// The lease margin unless told otherwise: `$GAVEL_LEASE_MARGIN_SECONDS` (a number ≥ 1, for
     /// tests and for setups whose dispatchers must take over faster), else 60 s.
@@ -159,6 +169,7 @@ public final class Dispatcher: Sendable {
         var store: (any Store)?
         var lastRecovery = Timestamp(milliseconds: 0)
         while !stopped.load(ordering: .acquiring) {
+            metrics.turned()
             do {
                 if store == nil { store = try engine.open(.existing) }
                 guard let store else { continue }
@@ -224,8 +235,17 @@ public final class Dispatcher: Sendable {
     func process(_ claim: DispatchClaim, _ store: any Store, config: GavelConfig) {
         let r = claim.remediation
         let started = DispatchTime.now().uptimeNanoseconds
-        func finish(_ result: AttemptReport.Result, status: Int? = nil, error: String?, response: String = "") {
+        func finish(
+            _ result: AttemptReport.Result, status: Int? = nil, error: String?, response: String = "", stderr: String? = nil, sent: Bool = false
+        ) {
             let ms = Int((DispatchTime.now().uptimeNanoseconds &- started) / 1_000_000)
+            let counted: DispatchMetrics.Outcome =
+                switch result {
+                case .dispatched: .success
+                case .retry: .retry
+                case .failed: .failed
+                }
+            metrics.record(action: r.action, kind: claim.kind.rawValue, outcome: counted, seconds: sent ? Double(ms) / 1000 : nil)
             let what = "remediation \(r.id) \(r.action) \(r.target) \(claim.kind == .revert ? "revert attempt" : "attempt") \(claim.attempt): "
             switch result {
             case .dispatched: log(what + "dispatched" + (status.map { " (" + Attempt.resultText(status: $0, error: nil) + ")" } ?? ""))
@@ -233,7 +253,7 @@ public final class Dispatcher: Sendable {
             case .failed: log(what + "failed: " + (error ?? "failed"))
             }
             do {
-                let report = AttemptReport(result: result, status: status, error: error, response: response, durationMs: ms)
+                let report = AttemptReport(result: result, status: status, error: error, response: response, durationMs: ms, stderr: stderr)
                 if try !store.finish(claim, report, config: config, at: .now) {
                     log(what + "the claim lapsed meanwhile; another dispatcher recovered it")
                 }
@@ -241,8 +261,9 @@ public final class Dispatcher: Sendable {
                 lastError.withLock { $0 = "dispatcher: recording remediation \(r.id): \(error)" }
             }
         }
+        let budget = RetrySeries.Lookup(claim: claim, store: store)
         if claim.kind == .revert {
-            send(claim, config: config, finish: finish)
+            send(claim, config: config, budget: budget, finish: finish)
             return
         }
         // The brakes also hold back automatic approvals not yet sent (e.g. waiting to retry).
@@ -250,6 +271,7 @@ public final class Dispatcher: Sendable {
             do {
                 if let reason = try brakes(on: r, store: store) {
                     try store.withdrawClaim(claim, reason: reason, at: .now)
+                    metrics.record(action: r.action, kind: claim.kind.rawValue, outcome: .withdrawn, seconds: nil)
                     log("remediation \(r.id): returned to pending: \(reason)")
                     return
                 }
@@ -269,16 +291,22 @@ public final class Dispatcher: Sendable {
             return
         }
         if let reason = config.allowlist.match(kind: action.target, target: r.target) {
-            do { try store.suppressClaim(claim, reason: reason, at: .now) } catch { finish(.failed, error: "\(error)") }
+            do {
+                try store.suppressClaim(claim, reason: reason, at: .now)
+                metrics.record(action: r.action, kind: claim.kind.rawValue, outcome: .suppressed, seconds: nil)
+            } catch {
+                finish(.failed, error: "\(error)")
+            }
             return
         }
-        send(claim, config: config, finish: finish)
+        send(claim, config: config, budget: budget, finish: finish)
     }
 
     /// Sends exactly the claimed request (bound at approval, or the revert's bound when it was
     /// decided), with secrets from this process's environment, and records the outcome.
     private func send(
-        _ claim: DispatchClaim, config: GavelConfig, finish: (AttemptReport.Result, Int?, String?, String) -> Void
+        _ claim: DispatchClaim, config: GavelConfig, budget: RetrySeries.Lookup,
+        finish: (AttemptReport.Result, Int?, String?, String, String?, Bool) -> Void
     ) {
         let request: RenderedRequest
         do throws(DispatchRefusal) {
@@ -287,20 +315,32 @@ public final class Dispatcher: Sendable {
             case .failure(let refusal): throw refusal
             }
         } catch {
-            finish(.failed, nil, error.description, "")
+            finish(.failed, nil, error.description, "", nil, false)
             return
         }
+        metrics.busy(with: "remediation \(claim.id) \(claim.remediation.action)", forSeconds: request.deadlineSeconds)
         let outcome = executor.execute(request, idempotencyKey: claim.idempotencyKey)
         switch outcome.kind {
         case .success:
-            finish(.dispatched, outcome.status, nil, outcome.responseExcerpt)
-        case .retryable where retryPolicy.shouldRetry(after: outcome, attempt: claim.attempt, maxRetries: request.maxRetries):
-            var rng = SystemRandomNumberGenerator()
-            let delay = retryPolicy.delay(afterAttempt: claim.attempt, random: &rng)
-            let next = Timestamp.now.adding(milliseconds: Int64(delay * 1000))
-            finish(.retry(at: next), outcome.status, outcome.error, outcome.responseExcerpt)
+            finish(.dispatched, outcome.status, nil, outcome.responseExcerpt, outcome.stderrTail, true)
         case .retryable, .permanent:
-            finish(.failed, outcome.status, outcome.error ?? "failed", outcome.responseExcerpt)
+            let series = budget.series
+            var rng = SystemRandomNumberGenerator()
+            let delay = retryPolicy.delay(afterAttempt: series.attempt, random: &rng)
+            let now = Timestamp.now
+            let elapsed = Double(now.milliseconds(since: series.firstStarted)) / 1000
+            if retryPolicy.shouldRetry(
+                after: outcome, attempt: series.attempt, maxRetries: request.maxRetries, elapsed: elapsed, delay: delay,
+                retryFor: request.retryForSeconds)
+            {
+                finish(
+                    .retry(at: now.adding(milliseconds: Int64(delay * 1000))), outcome.status, outcome.error, outcome.responseExcerpt,
+                    outcome.stderrTail, true)
+            } else {
+                var error = outcome.error ?? "failed"
+                if outcome.kind == .retryable { error += "; " + RetrySeries.gaveUp(series, elapsed: elapsed, request: request) }
+                finish(.failed, outcome.status, error, outcome.responseExcerpt, outcome.stderrTail, true)
+            }
         }
     }
 

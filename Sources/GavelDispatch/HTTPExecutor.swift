@@ -3,32 +3,35 @@ import Foundation
 import FoundationNetworking
 import GavelCore
 
-/// Sends an HTTP action's request with `URLSession` and classifies the answer.
+/// Sends an HTTP action's request and classifies the answer.
 ///
-/// - Headers: the rendered headers, then `User-Agent: gavel/0.1` and
-///   `Idempotency-Key: <key>` (these two win over rendered ones of the same name; the
-///   Idempotency-Key header is the IETF httpapi draft's, so the target can drop a re-send).
+/// - What is sent is `HTTPDispatchRequest.wire(idempotencyKey:)`: the request line, `Host`, the
+///   rendered header fields in the configured order (with `Idempotency-Key: <key>`, the IETF
+///   httpapi draft's header, carrying the remediation's key on every attempt), `Content-Length`
+///   and the body — exactly what the request preview shows. For `http://` URLs gavel's own
+///   HTTP/1.1 client (`PlainHTTPExchange`) writes those bytes and nothing else. For `https://`
+///   URLs the platform's client (`URLSession`, libcurl) sends the same fields but orders them
+///   itself and adds `Accept`, `Accept-Encoding`, `Accept-Language` and `Connection`; a request
+///   without a `User-Agent` gets `gavel/VERSION` there (`HTTPDispatchRequest.userAgent`), so libcurl's own is never sent.
 ///   A header name that is not an RFC 9110 token, a value with CR, LF or NUL
 ///   (checklist D6: header injection), or a rendered `Content-Length`, `Transfer-Encoding`,
 ///   `Connection` or `Host` refuses the request: `.permanent`, nothing sent.
 /// - Redirects are never followed (checklist D6): a 3xx answer is `.permanent`,
 ///   `"redirect not followed"`.
-/// - `timeoutSeconds` bounds the whole exchange (connect, send, answer); at the deadline the
-///   task is cancelled (checklist D4). Once the status line has arrived it decides the
+/// - `timeoutSeconds` bounds the whole exchange (resolve, connect, send, answer); at the deadline
+///   the exchange is abandoned (checklist D4). Once the status line has arrived it decides the
 ///   outcome, even if the body then breaks off or outlasts the deadline.
-/// - At most 64 KiB of the response body are kept; then the call returns and the task is
-///   cancelled in the background; the first 4096 bytes become the excerpt. URLSession on
-///   Linux has no backpressure, so libcurl may read (and drop) more until the cancel lands.
+/// - At most 64 KiB of the response body are kept, then reading stops; the first 4096 bytes
+///   become the excerpt. (URLSession on Linux has no backpressure, so for `https` libcurl may
+///   read — and drop — more until its cancel lands.)
 /// - Classification: 2xx `.success`; 408, 429, 5xx, network errors and timeouts
 ///   `.retryable`; other 1xx/3xx/4xx and anything else `.permanent`.
 ///
-/// Each call uses its own ephemeral session (no cookies, no cache, no credential store) and
-/// blocks the calling thread, which must not be the session's delegate queue.
-/// `URLSession` on Linux sends headers in its own order, not the configured one, and adds
-/// `Accept`, `Accept-Encoding`, `Accept-Language` and `Connection: keep-alive`.
+/// Each call uses its own connection (for `https`, its own ephemeral session: no cookies, no
+/// cache, no credential store) and blocks the calling thread.
 public struct HTTPExecutor: Sendable {
-    /// The `User-Agent` sent with every request.
-    public static let userAgent = "gavel/0.1"
+    /// The `User-Agent` an `https` request without one gets (`HTTPDispatchRequest.userAgent`).
+    public static let userAgent = HTTPDispatchRequest.userAgent
 
     /// Creates an HTTP executor.
     public init() {}
@@ -46,6 +49,9 @@ public struct HTTPExecutor: Sendable {
         case .success(let built): urlRequest = built
         case .failure(let refusal):
             return DispatchOutcome(kind: .permanent, error: refusal.reason, durationMs: watch.elapsedMs)
+        }
+        if urlRequest.url?.scheme?.lowercased() == "http" {
+            return plain(request, idempotencyKey: idempotencyKey, watch: watch)
         }
 
         let recorder = ExchangeRecorder()
@@ -91,6 +97,29 @@ public struct HTTPExecutor: Sendable {
         return DispatchOutcome(
             kind: .retryable, error: exchange.errorText ?? "no response",
             responseExcerpt: excerpt, durationMs: ms)
+    }
+
+    /// Sends an `http://` request with gavel's own client: exactly its wire bytes.
+    private func plain(_ request: HTTPDispatchRequest, idempotencyKey: String, watch: Stopwatch) -> DispatchOutcome {
+        let wire: HTTPWireRequest
+        do {
+            wire = try request.wire(idempotencyKey: idempotencyKey)
+        } catch {
+            return DispatchOutcome(kind: .permanent, error: error.message, durationMs: watch.elapsedMs)
+        }
+        let deadline = monotonicNanoseconds() &+ UInt64(min(request.timeoutSeconds, 1e6) * 1e9)
+        let answer = PlainHTTPExchange(wire: wire, deadline: deadline).run()
+        let ms = watch.elapsedMs
+        let excerpt = answer.body.excerpt
+        if let status = answer.status {
+            let (kind, error) = Self.classify(status: status)
+            return DispatchOutcome(kind: kind, status: status, error: error, responseExcerpt: excerpt, durationMs: ms)
+        }
+        if answer.timedOut {
+            return DispatchOutcome(
+                kind: .retryable, error: "timeout after \(formatSeconds(request.timeoutSeconds)) s", responseExcerpt: excerpt, durationMs: ms)
+        }
+        return DispatchOutcome(kind: .retryable, error: answer.error ?? "no response", responseExcerpt: excerpt, durationMs: ms)
     }
 
     /// The outcome kind and error text for an HTTP status (RFC 9110 §15).

@@ -363,12 +363,15 @@ public struct AttemptReport: Sendable, Equatable {
     public var response: String
     /// How long the attempt took, in milliseconds.
     public var durationMs: Int
+    /// The end of a command's stderr, nil for none (kept on the attempt: `Attempt.stderr`).
+    public var stderr: String?
 
-    public init(result: Result, status: Int? = nil, error: String? = nil, response: String = "", durationMs: Int = 0) {
+    public init(result: Result, status: Int? = nil, error: String? = nil, response: String = "", durationMs: Int = 0, stderr: String? = nil) {
         self.result = result
         self.status = status
         self.error = error
         self.response = response
         self.durationMs = durationMs
+        self.stderr = stderr
     }
 }

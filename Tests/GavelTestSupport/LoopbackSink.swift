@@ -17,6 +17,8 @@ public final class LoopbackSink: Sendable {
         case headThenHang(Int, bodyLength: Int)
         /// A 302 to `location`.
         case redirect(to: String)
+        /// Exactly these bytes (a head and body of any framing), then the connection is closed.
+        case raw([UInt8])
     }
 
     private struct State {
@@ -114,6 +116,8 @@ public final class LoopbackSink: Sendable {
         switch reply {
         case .status(let code, let body):
             send(fd, Array("HTTP/1.1 \(code) Scripted\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body)
+        case .raw(let bytes):
+            send(fd, bytes)
         case .redirect(let location):
             send(fd, Array("HTTP/1.1 302 Found\r\nLocation: \(location)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))
         case .hang, .headThenHang:

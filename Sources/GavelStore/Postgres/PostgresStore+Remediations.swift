@@ -46,7 +46,8 @@ extension PostgresStore {
             var triageNumbers: [Int64: Int] = [:]
             return try db.query(
                 """
-                SELECT a.id, a.started_ms, a.duration_ms, a.status, a.outcome, a.error, a.response, a.kind, a.triage, t.signal_id, t.change
+                SELECT a.id, a.started_ms, a.duration_ms, a.status, a.outcome, a.error, a.response, a.kind, a.triage, t.signal_id, t.change,
+                    a.stderr
                 FROM attempts a LEFT JOIN triage_updates t ON t.id = a.triage WHERE a.remediation = $1 ORDER BY a.id
                 """,
                 [.integer(id)]
@@ -64,7 +65,8 @@ extension PostgresStore {
                 var attempt = Attempt(
                     id: a.int64(0) ?? 0, remediationID: id, kind: kind, number: number, startedAt: Timestamp(milliseconds: a.int64(1) ?? 0),
                     durationMs: a.int64(2).map { Int($0) }, status: a.int64(3).map { Int($0) },
-                    outcome: a.string(4).flatMap(Attempt.Outcome.init(rawValue:)), error: a.string(5), response: a.string(6))
+                    outcome: a.string(4).flatMap(Attempt.Outcome.init(rawValue:)), error: a.string(5), response: a.string(6),
+                    stderr: a.string(11))
                 if let signal = a.string(9) { attempt.subject = "signal \(signal) → \(a.string(10) ?? "")" }
                 return attempt
             }
@@ -193,20 +195,25 @@ extension PostgresStore {
         var decidedAt: PGValue = .integer(now.milliseconds)
         var reason: PGValue = .null
         var nextAttempt: PGValue = .null
+        var refusal: PGValue = .null
         switch decision {
         case .approve:
             // A grace delay: the approval waits, visibly, and can be withdrawn before it goes.
             if let grace = config.actions[current.action]?.graceMs { nextAttempt = .integer(now.adding(milliseconds: grace).milliseconds) }
             // The request is bound here, at the approval: every attempt and retry sends these bytes.
-            if let action = config.actions[current.action],
-                let request = try? current.request(action: action, signal: try latestSignalReference(id), decidedBy: actor)
-            {
+            // One that cannot be rendered safely binds its refusal instead (`bindingRefusal`).
+            (bound, refusal) = try binding(current, config: config, by: actor)
+            version = .int(config.version)
+        case .retry:
+            if let request = current.boundRequest {
                 bound = .text(request.storageText)
+                version = .int(current.configVersion)
+            } else {
+                // Refused at its approval (or approved before requests were bound): the analyst's
+                // retry is a new decision, so it binds what it would send now.
+                (bound, refusal) = try binding(current, config: config, by: actor)
                 version = .int(config.version)
             }
-        case .retry:
-            bound = current.boundRequest.map { .text($0.storageText) } ?? .null
-            version = .int(current.configVersion)
         case .reject(let text, _):
             reason = .text(text)
         case .withdraw:
@@ -220,21 +227,35 @@ extension PostgresStore {
             """
             UPDATE remediations SET state = $1, decided_by = $2, decided_ms = $3, updated_ms = $4, reason = $5, next_attempt_ms = $6,
                 bound_request = $7, config_version = $8, last_error = CASE WHEN $9::integer = 1 THEN NULL ELSE last_error END,
-                false_positive = $12
+                request = CASE WHEN $12::integer = 1 THEN $13 ELSE request END, false_positive = $14
             WHERE id = $10 AND state = $11
             """,
             [
                 .text(to.rawValue), decidedBy, decidedAt, .integer(now.milliseconds), reason, nextAttempt, bound, version,
-                .int(decision == .retry ? 1 : 0), .integer(id), .text(current.state.rawValue), .int(falsePositive ? 1 : 0),
+                .int(decision == .retry ? 1 : 0), .integer(id), .text(current.state.rawValue), .int(decision.event == .reject ? 0 : 1), refusal,
+                .int(falsePositive ? 1 : 0),
             ])
         guard changed == 1 else { throw conflict }
         var detail: String?
         if case .reject(let text, let marked) = decision { detail = marked ? "false positive: \(text)" : text }
+        if case .text(let refused) = refusal { detail = refused }
         try audit(
             actor: actor, action: decision.verb, subject: "remediation \(id)", before: current.state.rawValue, after: to.rawValue, detail: detail,
             at: now)
         if case .reject(let text, let marked) = decision, to == .rejected {
             try queueTriage(id, event: marked ? .falsePositive : .rejected, analyst: actor, reason: text, config: config, at: now)
+        }
+    }
+
+    /// What an approval (or an analyst's retry) binds: the request `actor`'s decision sends, or —
+    /// when it cannot be rendered safely — no request and the refusal (`Remediation.bindingRefusal`).
+    /// An action missing from the configuration binds nothing: the dispatcher fails it by name.
+    private func binding(_ r: Remediation, config: GavelConfig, by actor: String) throws -> (bound: PGValue, refusal: PGValue) {
+        guard let action = config.actions[r.action] else { return (.null, .null) }
+        do {
+            return (.text(try r.request(action: action, signal: try latestSignalReference(r.id), decidedBy: actor).storageText), .null)
+        } catch let refusal as DispatchRefusal {
+            return (.null, .text(refusal.description))
         }
     }
 }

@@ -72,11 +72,12 @@ extension SQLiteStore {
         }
     }
 
-    /// What a claimed remediation sends: the request bound at its approval; for an approval
-    /// recorded before requests were bound (or one that could not be rendered then), rendered now
-    /// with the same values — and refused the same way.
+    /// What a claimed remediation sends: the request bound at its approval, or the refusal bound
+    /// then; for an approval recorded before requests were bound, rendered now with the same
+    /// values — and refused the same way.
     private func request(for r: Remediation, config: GavelConfig) throws -> Result<RenderedRequest, DispatchRefusal> {
         if let bound = r.boundRequest { return .success(bound) }
+        if let refusal = r.bindingRefusal { return .failure(refusal) }
         guard let action = config.actions[r.action] else {
             return .failure(DispatchRefusal("action '\(r.action)' is not in the configuration"))
         }
@@ -111,10 +112,10 @@ extension SQLiteStore {
                 let to = try RemediationLifecycle.next(from: from, on: event, by: .dispatcher)
                 // What the attempt did is recorded even when the claim was lost meanwhile.
                 try db.run(
-                    "UPDATE attempts SET duration_ms = ?, status = ?, outcome = ?, error = ?, response = ? WHERE id = ?",
+                    "UPDATE attempts SET duration_ms = ?, status = ?, outcome = ?, error = ?, response = ?, stderr = ? WHERE id = ?",
                     [
                         .integer(Int64(report.durationMs)), .int(report.status), .text(outcome.rawValue), .text(report.error),
-                        .text(report.response), .integer(claim.attemptID),
+                        .text(report.response), .text(report.stderr), .integer(claim.attemptID),
                     ])
                 var extra = ""
                 var extraValues: [SQLValue] = []

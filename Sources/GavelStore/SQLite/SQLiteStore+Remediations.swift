@@ -53,7 +53,8 @@ extension SQLiteStore {
             var triageNumbers: [Int64: Int] = [:]
             return try db.query(
                 """
-                SELECT a.id, a.started_ms, a.duration_ms, a.status, a.outcome, a.error, a.response, a.kind, a.triage, t.signal_id, t.change
+                SELECT a.id, a.started_ms, a.duration_ms, a.status, a.outcome, a.error, a.response, a.kind, a.triage, t.signal_id, t.change,
+                    a.stderr
                 FROM attempts a LEFT JOIN triage_updates t ON t.id = a.triage WHERE a.remediation = ? ORDER BY a.id
                 """,
                 [.integer(id)]
@@ -71,7 +72,8 @@ extension SQLiteStore {
                 var attempt = Attempt(
                     id: a.int64(0) ?? 0, remediationID: id, kind: kind, number: number, startedAt: Timestamp(milliseconds: a.int64(1) ?? 0),
                     durationMs: a.int64(2).map { Int($0) }, status: a.int64(3).map { Int($0) },
-                    outcome: a.string(4).flatMap(Attempt.Outcome.init(rawValue:)), error: a.string(5), response: a.string(6))
+                    outcome: a.string(4).flatMap(Attempt.Outcome.init(rawValue:)), error: a.string(5), response: a.string(6),
+                    stderr: a.string(11))
                 if let signal = a.string(9) { attempt.subject = "signal \(signal) → \(a.string(10) ?? "")" }
                 return attempt
             }
@@ -188,22 +190,27 @@ extension SQLiteStore {
         var decidedAt: SQLValue = .integer(now.milliseconds)
         var reason: SQLValue = .null
         var nextAttempt: SQLValue = .null
+        var refusal: SQLValue = .null
         switch decision {
         case .approve:
             // A grace delay: the approval waits, visibly, and can be withdrawn before it goes.
             if let grace = config.actions[current.action]?.graceMs { nextAttempt = .integer(now.adding(milliseconds: grace).milliseconds) }
             // The request is bound here, at the approval: every attempt and retry sends these
-            // bytes. One that cannot be rendered safely stays unbound; the dispatcher then fails
-            // it with the refusal, and nothing is sent.
-            if let action = config.actions[current.action],
-                let request = try? current.request(action: action, signal: try latestSignalReference(id), decidedBy: actor)
-            {
+            // bytes. One that cannot be rendered safely binds its refusal instead (`bindingRefusal`):
+            // the dispatcher fails it with that reason and sends nothing — a later signal never
+            // makes it sendable.
+            (bound, refusal) = try binding(current, config: config, by: actor)
+            version = .int(config.version)
+        case .retry:
+            if let request = current.boundRequest {
                 bound = .text(request.storageText)
+                version = .int(current.configVersion)
+            } else {
+                // Refused at its approval (or approved before requests were bound): the analyst's
+                // retry is a new decision, so it binds what it would send now.
+                (bound, refusal) = try binding(current, config: config, by: actor)
                 version = .int(config.version)
             }
-        case .retry:
-            bound = current.boundRequest.map { .text($0.storageText) } ?? .null
-            version = .int(current.configVersion)
         case .reject(let text, _):
             reason = .text(text)
         case .withdraw:
@@ -216,12 +223,14 @@ extension SQLiteStore {
         let changed = try db.run(
             """
             UPDATE remediations SET state = ?, decided_by = ?, decided_ms = ?, updated_ms = ?, reason = ?, next_attempt_ms = ?,
-                bound_request = ?, config_version = ?, last_error = CASE WHEN ? THEN NULL ELSE last_error END, false_positive = ?
+                bound_request = ?, config_version = ?, last_error = CASE WHEN ? THEN NULL ELSE last_error END,
+                request = CASE WHEN ? THEN ? ELSE request END, false_positive = ?
             WHERE id = ? AND state = ?
             """,
             [
                 .text(to.rawValue), decidedBy, decidedAt, .integer(now.milliseconds), reason, nextAttempt, bound, version,
-                .integer(decision == .retry ? 1 : 0), .integer(falsePositive ? 1 : 0), .integer(id), .text(current.state.rawValue),
+                .integer(decision == .retry ? 1 : 0), .integer(decision.event == .reject ? 0 : 1), refusal, .integer(falsePositive ? 1 : 0),
+                .integer(id), .text(current.state.rawValue),
             ])
         guard changed == 1 else {
             throw StoreError.conflict(
@@ -231,11 +240,24 @@ extension SQLiteStore {
         }
         var detail: String?
         if case .reject(let text, let marked) = decision { detail = marked ? "false positive: \(text)" : text }
+        if case .text(let refused) = refusal { detail = refused }
         try audit(
             actor: actor, action: decision.verb, subject: "remediation \(id)", before: current.state.rawValue, after: to.rawValue,
             detail: detail, at: now)
         if case .reject(let text, let marked) = decision, to == .rejected {
             try queueTriage(id, event: marked ? .falsePositive : .rejected, analyst: actor, reason: text, config: config, at: now)
+        }
+    }
+
+    /// What an approval (or an analyst's retry) binds: the request `actor`'s decision sends, or —
+    /// when it cannot be rendered safely — no request and the refusal (`Remediation.bindingRefusal`).
+    /// An action missing from the configuration binds nothing: the dispatcher fails it by name.
+    private func binding(_ r: Remediation, config: GavelConfig, by actor: String) throws -> (bound: SQLValue, refusal: SQLValue) {
+        guard let action = config.actions[r.action] else { return (.null, .null) }
+        do {
+            return (.text(try r.request(action: action, signal: try latestSignalReference(r.id), decidedBy: actor).storageText), .null)
+        } catch let refusal as DispatchRefusal {
+            return (.null, .text(refusal.description))
         }
     }
 }

@@ -18,7 +18,8 @@ enum Schema {
         var after: (@Sendable (Database) throws -> Void)?
     }
 
-    static let migrations: [Migration] = sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch, accountability, senders]
+    static let migrations: [Migration] =
+        sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch, accountability, senders, reserved8, commandStderr]
 
     static let sqlMigrations: [String] = [
         // 1: signals, entities, deliveries, intake errors, audit log, rules, remediations.
@@ -517,6 +518,14 @@ enum Schema {
             ALTER TABLE attempts ADD COLUMN triage INTEGER;
             """,
         rebuildsTables: true)
+
+    /// 8: a number reserved for work on another branch (storms); empty here, so that this
+    /// branch's migration is 9. Replaced by its migration when merged.
+    static let reserved8 = Migration(sql: "")
+
+    /// 9: the end of a command's stderr on each attempt (issue 16: `gavel show` said only
+    /// "exit 3" while the reason was in the output).
+    static let commandStderr = Migration(sql: "ALTER TABLE attempts ADD COLUMN stderr TEXT;")
 
     /// The schema version this build writes.
     static var latestVersion: Int { migrations.count }
