@@ -15,6 +15,8 @@ enum PGValue: Sendable, Equatable {
     static func int(_ i: Int?) -> PGValue { i.map { .integer(Int64($0)) } ?? .null }
     /// `.integer` of a count or position.
     static func int(_ i: Int) -> PGValue { .integer(Int64(i)) }
+    /// `.integer` of a time in epoch milliseconds, or `.null` for nil.
+    static func time(_ t: Timestamp?) -> PGValue { t.map { .integer($0.milliseconds) } ?? .null }
 }
 
 /// One result row in text format: column values by position, with typed accessors.

@@ -1,4 +1,5 @@
 import CSQLite
+import GavelCore
 
 /// A value bound to, or read from, an SQL statement.
 enum SQLValue: Sendable, Equatable {
@@ -17,6 +18,8 @@ extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Exp
     static func text(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
     /// `.integer(i)` or `.null` for nil.
     static func int(_ i: Int?) -> SQLValue { i.map { .integer(Int64($0)) } ?? .null }
+    /// `.integer` of a time in epoch milliseconds, or `.null` for nil.
+    static func time(_ t: Timestamp?) -> SQLValue { t.map { .integer($0.milliseconds) } ?? .null }
 }
 
 /// A prepared statement owned by one `Database` (cached there; not `Sendable`).
