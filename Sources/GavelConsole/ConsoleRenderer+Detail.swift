@@ -80,7 +80,7 @@ extension ConsoleRenderer {
     /// double-width character moves whole to the next row). Continuation rows hang two columns
     /// deeper than the line's own indentation. Every row keeps the line's style.
     static func wrap(_ line: DetailLine, columns limit: Int, width: (Unicode.Scalar) -> Int) -> [DetailLine] {
-        let text = DisplayText.sanitize(line.text)
+        let text = DisplayText.sanitize(cutForWrapping(line.text, columns: limit))
         guard limit > 0, DisplayText.columns(text, width: width) > limit else { return [DetailLine(text, line.style)] }
         let tokenBreaks = jsonBreaks(text)
         let indent = text.prefix { $0 == " " }.count
@@ -120,6 +120,17 @@ extension ConsoleRenderer {
         return rows
     }
 
+    /// `text` cut to what `wrap` can show at `columns` columns (`maxWrappedRows` rows), plus `…`
+    /// when it was cut: every character takes at least one column (escapes take more), so the
+    /// rows drawn are the same, and the work per frame is bounded by the pane rather than by the
+    /// value (issue 16: a 240 KB attribute line was sanitized and measured whole at every frame).
+    static func cutForWrapping(_ text: String, columns: Int) -> String {
+        let most = max(columns, 1) * maxWrappedRows
+        guard text.utf8.count > most else { return text }
+        let kept = text.prefix(most)
+        return kept.endIndex == text.endIndex ? text : kept + "…"
+    }
+
     /// Where a line of JSON may break between tokens: before the index following `,` `:` `{` `[`
     /// and before `}` `]`, outside strings (escapes followed). Empty for a line that does not
     /// start (after its indentation) with `{` or `[`.
@@ -153,9 +164,19 @@ extension ConsoleRenderer {
         return breaks
     }
 
-    /// A multi-line value as lines: sanitized keeping LF only, then split.
-    static func block(_ text: String, indent: String = "", style: CellStyle = .normal) -> [DetailLine] {
-        DisplayText.sanitize(text, singleLine: false)
+    /// A multi-line value as lines: sanitized keeping LF only, then split; at most `maxLines`
+    /// lines (the rest is not looked at).
+    static func block(_ text: String, indent: String = "", style: CellStyle = .normal, maxLines: Int = 2000) -> [DetailLine] {
+        // Line feeds are counted as scalars (as `sanitize` keeps them), not as Characters (CR LF is one).
+        let utf8 = text.utf8
+        var end = utf8.startIndex
+        var lines = 0
+        while lines < maxLines, let newline = utf8[end...].firstIndex(of: UInt8(ascii: "\n")) {
+            end = utf8.index(after: newline)
+            lines += 1
+        }
+        let shown = lines < maxLines ? text : String(decoding: utf8[..<utf8.index(before: end)], as: UTF8.self)
+        return DisplayText.sanitize(shown, singleLine: false)
             .split(separator: "\n", omittingEmptySubsequences: false)
             .map { DetailLine(indent + String($0), style) }
     }
@@ -244,7 +265,7 @@ extension ConsoleRenderer {
                     + (sig.flags.contains(.sampleFinding) ? ["a GuardDuty sample finding"] : [])
                 out.append(DetailLine("    " + notes.joined(separator: " · "), sig.flags.contains(.unrecognised) ? .suspicious : .dim))
             }
-            if let msg = sig.message { out += block(msg, indent: "    ").prefix(6) }
+            if let msg = sig.message { out += block(msg, indent: "    ", maxLines: 6) }
             var facts: [String] = []
             if !sig.ips.isEmpty { facts.append("ips: " + sig.ips.map(\.description).joined(separator: ", ")) }
             if !sig.users.isEmpty { facts.append("users: " + sig.users.joined(separator: ", ")) }
@@ -273,6 +294,7 @@ extension ConsoleRenderer {
                 if let ms = a.durationMs { t += " (\(ms) ms)" }
                 t += " " + Attempt.resultText(status: a.status, error: a.error)
                 out.append(DetailLine(t, a.error == nil ? .normal : .error))
+                out += a.stderrLines().map { DetailLine("      stderr: " + $0, .dim) }
             }
         }
         return out

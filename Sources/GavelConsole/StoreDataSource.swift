@@ -23,6 +23,13 @@ public final class StoreDataSource: ConsoleDataSource {
     /// parsed once, not at every refresh (a hostile 40,000-element array would otherwise be
     /// parsed every second).
     private var outlines: [Int64: [String]] = [:]
+    /// How many times attributes were parsed (each signal once while it stays cached): what the
+    /// regression test for issue 16's 71-second scripted session counts.
+    private(set) var attributeParses = 0
+
+    /// Most lines of a signal's attribute outline, and most characters of one line (the rest is
+    /// cut with a note of how much): the pane shows a few hundred lines, not 100,000 elements.
+    static let outlineLimits = (lines: 400, characters: 2000)
 
     /// - Parameters:
     ///   - analyst: the name decisions from this console carry (shown in the request preview).
@@ -74,12 +81,24 @@ public final class StoreDataSource: ConsoleDataSource {
     private func outline(of s: StoredSignal) -> [String] {
         if let lines = outlines[s.id] { return lines }
         var lines: [String] = []
-        if let text = s.attributesText, let attributes = try? JSONValue.parse(text) {
-            lines = Array(attributes.outlineLines().prefix(400))
+        if let text = s.attributesText {
+            attributeParses += 1
+            if let attributes = try? JSONValue.parse(text) {
+                lines = attributes.outlineLines().prefix(Self.outlineLimits.lines).map(Self.cut)
+            }
         }
         if outlines.count >= 256 { outlines.removeAll(keepingCapacity: true) }
         outlines[s.id] = lines
         return lines
+    }
+
+    /// `line` cut to `outlineLimits.characters`, saying how many characters were left out.
+    static func cut(_ line: String) -> String {
+        let most = outlineLimits.characters
+        guard line.utf8.count > most else { return line }
+        let kept = line.prefix(most)
+        let rest = line[kept.endIndex...].count
+        return rest == 0 ? line : kept + " … (\(rest) more characters)"
     }
 
     /// gavel's own history of the target: other remediations of it, and how many signals named it.

@@ -141,6 +141,52 @@ struct ActionLoader {
         }
     }
 
+    /// `path`: the command's `PATH`, absolute directories separated by `:` (no empty entry: it
+    /// would mean the working directory). Nil when absent.
+    static func commandPath(_ node: ConfigObject) throws(ConfigError) -> String? {
+        guard let text = try node.string("path") else { return nil }
+        let entries = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard !text.isEmpty, entries.allSatisfy({ $0.hasPrefix("/") }),
+            !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
+        else {
+            throw ConfigError(
+                field: node.field("path"), message: "expected absolute directories separated by ':', e.g. \"/usr/local/bin:/usr/bin:/bin\"")
+        }
+        return text
+    }
+
+    /// `pass_env`: the names of variables the command gets from gavel's environment, or
+    /// prefixes ending in `*` (`AWS_*`; a lone `*` is refused). `PATH` (use `path`) and
+    /// `GAVEL_IDEMPOTENCY_KEY` cannot be passed (a prefix never matches them either).
+    static func passEnvironment(_ node: ConfigObject) throws(ConfigError) -> [String] {
+        guard let names = try node.strings("pass_env") else { return [] }
+        for (i, name) in names.enumerated() {
+            let field = "\(node.field("pass_env"))[\(i)]"
+            let bare = name.hasSuffix("*") ? String(name.dropLast()) : name
+            guard Template.isEnvironmentName(bare) else {
+                throw ConfigError(
+                    field: field, message: "expected a variable name ([A-Za-z_][A-Za-z0-9_]*) or a prefix ending in '*', e.g. \"AWS_*\"")
+            }
+            if name == "PATH" { throw ConfigError(field: field, message: "set the command's PATH with \"path\"") }
+            if name == "GAVEL_IDEMPOTENCY_KEY" {
+                throw ConfigError(field: field, message: "set by gavel for every attempt")
+            }
+        }
+        return names
+    }
+
+    /// `retry_for`: how long after the first attempt failures are still retried — a duration of
+    /// at most 24h (`"15m"`, `"90s"`), or `"0s"` for by count only. Nil when absent.
+    static func retryFor(_ node: ConfigObject) throws(ConfigError) -> Double? {
+        guard let text = try node.string("retry_for") else { return nil }
+        if text == "0" || text == "0s" { return 0 }
+        let field = node.field("retry_for")
+        guard let ms = try duration(text, field: field), ms <= 24 * DurationText.hour else {
+            throw ConfigError(field: field, message: "expected a duration of at most 24h, e.g. \"15m\" (or \"0s\": retry by count only)")
+        }
+        return Double(ms) / 1000
+    }
+
     /// A duration field (`DurationText`): milliseconds, nil for `permanent`.
     static func duration(_ text: String, field: String) throws(ConfigError) -> Int64? {
         do {
@@ -170,11 +216,12 @@ struct ActionLoader {
         let url = try Template(urlText, field: node.field("url"), allowing: extraForms)
         try ActionURLPolicy(allowInternal: allowInternalURLs).check(url, field: node.field("url"))
         let body = try bodyTemplate(node, target: target)
-        let headers = try headerTemplates(node, hasBody: body != nil)
+        let headers = try headerTemplates(node, hasBody: body != nil, userAgent: true)
         let template = HTTPTemplate(
             method: method, url: url, headers: headers, body: body,
             timeoutSeconds: try node.seconds("timeout_seconds", maximum: 300) ?? 10,
-            retries: try node.int("retries", in: 0...20) ?? 5)
+            retries: try node.int("retries", in: 0...20) ?? 5,
+            retryForSeconds: try ActionLoader.retryFor(node) ?? HTTPTemplate.defaultRetryForSeconds)
         try node.finish()
         return template
     }
@@ -195,7 +242,9 @@ struct ActionLoader {
         }
         let template = CommandTemplate(
             argv: argv, timeoutSeconds: try node.seconds("timeout_seconds", maximum: 3600) ?? 30,
-            retries: try node.int("retries", in: 0...20) ?? 0)
+            retries: try node.int("retries", in: 0...20) ?? 0, retryForSeconds: try ActionLoader.retryFor(node) ?? 0,
+            path: try ActionLoader.commandPath(node) ?? CommandDispatchRequest.defaultPath,
+            passEnvironment: try ActionLoader.passEnvironment(node))
         try node.finish()
         return template
     }
@@ -222,7 +271,7 @@ struct ActionLoader {
     }
 
     /// `headers`: an object of name → value template (in the file's order), then the defaults not configured.
-    private func headerTemplates(_ node: ConfigObject, hasBody: Bool) throws(ConfigError) -> [HeaderTemplate] {
+    private func headerTemplates(_ node: ConfigObject, hasBody: Bool, userAgent: Bool = false) throws(ConfigError) -> [HeaderTemplate] {
         var headers: [HeaderTemplate] = []
         if let object = try node.object("headers") {
             for name in object.keys {
@@ -239,7 +288,8 @@ struct ActionLoader {
             }
             try object.finish()
         }
-        for header in HeaderTemplate.defaults(hasBody: hasBody) where !headers.contains(where: { $0.name.lowercased() == header.name.lowercased() }) {
+        for header in HeaderTemplate.defaults(hasBody: hasBody, userAgent: userAgent)
+        where !headers.contains(where: { $0.name.lowercased() == header.name.lowercased() }) {
             headers.append(header)
         }
         return headers
@@ -295,6 +345,13 @@ struct ActionURLPolicy {
         let probe = url.render(TemplateContext(), escape: { _ in "x" })
         guard URLComponents(string: probe)?.host != nil else {
             throw ConfigError(field: field, message: "not an http(s) URL")
+        }
+        if let dot = URLDotSegments.offendingSegment(in: probe) {
+            throw ConfigError(
+                field: field,
+                message:
+                    "the path holds the dot segment \(dot.decoded.quotedForMessage) (\(dot.segment.quotedForMessage)), which clients and servers remove: write the path it means"
+            )
         }
         if allowInternal { return }
         var name = host.lowercased()

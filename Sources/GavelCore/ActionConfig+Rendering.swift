@@ -11,7 +11,8 @@ extension ActionConfig {
     /// The target is validated again first (`TargetValidator`, with `targetPattern`), so a
     /// value that was never a valid target cannot reach any template. Then each value is
     /// escaped for where it lands (hardening checklist D6):
-    /// - URL: percent-encoded, RFC 3986 unreserved characters only;
+    /// - URL: percent-encoded, RFC 3986 unreserved characters only; a path segment that is a dot
+    ///   segment (`.`, `..`, also percent-encoded, once or more: `URLDotSegments`) is refused;
     /// - header: raw, refused if it would contain CR, LF, NUL or another control character (RFC 9110 §5.5);
     /// - JSON body: substituted inside string values, then serialized (RFC 8259 escaping);
     /// - argv: one element per template element, never re-split; refused if it holds NUL, or
@@ -56,17 +57,24 @@ extension ActionConfig {
         switch kind {
         case .http(let http):
             let url = http.url.render(context, escape: Template.percentEncoded)
+            if let dot = URLDotSegments.offendingSegment(in: url) {
+                throw DispatchRefusal(
+                    "URL path segment \(dot.segment.quotedForMessage) (from \(http.url.text.quotedForMessage)) is the dot segment "
+                        + "\(dot.decoded.quotedForMessage) once decoded: the HTTP client, proxies and servers remove it with the segment "
+                        + "before it, so the request would reach another path than the one approved")
+            }
             let headers = try ActionConfig.renderHeaders(http.headers, context)
             let body = http.body.map { Array($0.render(context).utf8) } ?? []
             return .http(
                 HTTPDispatchRequest(
                     method: http.method, url: url, headers: headers, body: body,
-                    timeoutSeconds: http.timeoutSeconds, maxRetries: http.retries))
+                    timeoutSeconds: http.timeoutSeconds, maxRetries: http.retries, retryForSeconds: http.retryForSeconds))
         case .command(let command):
             return .command(
                 CommandDispatchRequest(
                     argv: try ActionConfig.renderArgv(command.argv, context),
-                    timeoutSeconds: command.timeoutSeconds, maxRetries: command.retries))
+                    timeoutSeconds: command.timeoutSeconds, maxRetries: command.retries, retryForSeconds: command.retryForSeconds,
+                    path: command.path, passEnvironment: command.passEnvironment))
         case .outbox(let outbox):
             let headers = try ActionConfig.renderHeaders(outbox.headers, context, environment: { "{{env.\($0)}}" })
             let line = JSONValue.object([

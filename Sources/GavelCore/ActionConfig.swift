@@ -120,7 +120,7 @@ public struct ActionConfig: Sendable, Equatable {
 
 /// How an action is dispatched.
 public enum ActionKind: Sendable, Equatable {
-    /// An HTTP request (FoundationNetworking), redirects not followed.
+    /// An HTTP request (gavel's own HTTP/1.1 client for `http://`, FoundationNetworking for `https://`), redirects not followed.
     case http(HTTPTemplate)
     /// A local program run without a shell, one argv element per template element.
     case command(CommandTemplate)
@@ -141,18 +141,28 @@ public struct HTTPTemplate: Sendable, Equatable {
     public var body: JSONTemplate?
     /// Deadline for the whole exchange, in seconds. Default 10.
     public var timeoutSeconds: Double
-    /// Retries after a retryable failure (network error, 408, 429, 5xx). Default 5.
+    /// Retries after a retryable failure (network error, 408, 429, 5xx), at least. Default 5.
     public var retries: Int
+    /// How long after the first attempt retryable failures are still retried, in seconds
+    /// (`retry_for`), however many retries that takes. Default 900 (15 minutes).
+    public var retryForSeconds: Double
 
-    public init(method: String = "POST", url: Template, headers: [HeaderTemplate], body: JSONTemplate?, timeoutSeconds: Double = 10, retries: Int = 5)
-    {
+    public init(
+        method: String = "POST", url: Template, headers: [HeaderTemplate], body: JSONTemplate?, timeoutSeconds: Double = 10, retries: Int = 5,
+        retryForSeconds: Double = HTTPTemplate.defaultRetryForSeconds
+    ) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeoutSeconds = timeoutSeconds
         self.retries = retries
+        self.retryForSeconds = retryForSeconds
     }
+
+    /// The default `retry_for` of an `http` action: 15 minutes (900 s), so an API outage of
+    /// minutes does not lose a ban (issue 16: `retries: 3` gave up after about 5 s).
+    public static let defaultRetryForSeconds = 900.0
 }
 
 /// One header field of an action: a literal name and a value template.
@@ -165,14 +175,16 @@ public struct HeaderTemplate: Sendable, Equatable {
         self.value = value
     }
 
-    /// The headers added unless configured (names compared ignoring case):
-    /// `Content-Type: application/json` when there is a body, and
-    /// `Idempotency-Key: {{idempotency_key}}` (the IETF httpapi idempotency-key header draft).
-    static func defaults(hasBody: Bool) -> [HeaderTemplate] {
+    /// The headers added unless configured (names compared ignoring case), after the configured
+    /// ones: `Content-Type: application/json` when there is a body,
+    /// `Idempotency-Key: {{idempotency_key}}` (the IETF httpapi idempotency-key header draft), and
+    /// — for an `http` action, not in an outbox line — `User-Agent: gavel/VERSION` (`HTTPDispatchRequest.userAgent`).
+    static func defaults(hasBody: Bool, userAgent: Bool = false) -> [HeaderTemplate] {
         var headers: [HeaderTemplate] = []
         if hasBody { headers.append(HeaderTemplate(name: "Content-Type", value: Template(literal: "application/json"))) }
         headers.append(
             HeaderTemplate(name: "Idempotency-Key", value: Template(checkedText: "{{idempotency_key}}", segments: [.placeholder(.idempotencyKey)])))
+        if userAgent { headers.append(HeaderTemplate(name: "User-Agent", value: Template(literal: HTTPDispatchRequest.userAgent))) }
         return headers
     }
 }
@@ -184,13 +196,27 @@ public struct CommandTemplate: Sendable, Equatable {
     public var argv: [Template]
     /// Seconds before the process group is killed. Default 30.
     public var timeoutSeconds: Double
-    /// Retries after a failed run (non-zero exit, timeout). Default 0.
+    /// Retries after a failed run (non-zero exit, timeout), at least. Default 0.
     public var retries: Int
+    /// How long after the first attempt failed runs are still retried, in seconds (`retry_for`).
+    /// Default 0: by count only.
+    public var retryForSeconds: Double
+    /// The child's `PATH` (`path`). Default `/usr/bin:/bin`.
+    public var path: String
+    /// Variables the child gets from gavel's environment (`pass_env`): names, or prefixes ending
+    /// in `*`. Default none: the child gets only `PATH` and `GAVEL_IDEMPOTENCY_KEY`.
+    public var passEnvironment: [String]
 
-    public init(argv: [Template], timeoutSeconds: Double = 30, retries: Int = 0) {
+    public init(
+        argv: [Template], timeoutSeconds: Double = 30, retries: Int = 0, retryForSeconds: Double = 0,
+        path: String = CommandDispatchRequest.defaultPath, passEnvironment: [String] = []
+    ) {
         self.argv = argv
         self.timeoutSeconds = timeoutSeconds
         self.retries = retries
+        self.retryForSeconds = retryForSeconds
+        self.path = path
+        self.passEnvironment = passEnvironment
     }
 }
 

@@ -186,6 +186,14 @@ public struct Remediation: Sendable, Equatable, Identifiable {
     /// The allowlist entry or validation failure that suppressed it, when `suppressed`.
     public var suppressedBy: String? { state == .suppressed ? reason : nil }
 
+    /// Why no request could be bound at its (final) approval — a value that cannot be sent safely
+    /// (`DispatchRefusal`), recorded instead of the request as `refused: …` — or nil. The
+    /// dispatcher fails it with this reason and sends nothing; a later signal never re-renders it.
+    public var bindingRefusal: DispatchRefusal? {
+        guard boundRequest == nil, let text = legacyRequestText, text.hasPrefix("refused: "), decidedBy != nil else { return nil }
+        return DispatchRefusal(String(text.dropFirst("refused: ".count)))
+    }
+
     /// The recorded request as display text with secrets masked (bound, simulated, or legacy); nil when none.
     public var recordedRequestText: String? {
         if let boundRequest { return boundRequest.masked().displayText }
@@ -337,17 +345,21 @@ public struct Attempt: Sendable, Equatable, Identifiable {
     public var outcome: Outcome?
     /// What went wrong, when it failed.
     public var error: String?
-    /// The start of the response body or command output (attacker-influenced; escape before display).
+    /// The start of the response body or of a command's stdout (attacker-influenced; escape before display).
     public var response: String?
     /// The idempotency key of the batch it went in (`RenderedRequest.batchKey`); nil when it was sent alone.
     public var batchKey: String?
+    /// The end of a command's stderr (at most 2048 bytes, `…` first when cut), nil when it wrote
+    /// none or for HTTP and outbox attempts. Attacker-influenced: escape before display.
+    public var stderr: String?
     /// For a triage attempt: what it set on which signal (`signal ID → archived (remediated)`).
     public var subject: String?
 
     public init(
         id: Int64, remediationID: Int64, kind: Kind = .dispatch, number: Int, startedAt: Timestamp, durationMs: Int? = nil, status: Int? = nil,
-        outcome: Outcome? = nil, error: String? = nil, response: String? = nil
+        outcome: Outcome? = nil, error: String? = nil, response: String? = nil, stderr: String? = nil
     ) {
+        self.stderr = stderr
         self.id = id
         self.remediationID = remediationID
         self.kind = kind
@@ -362,12 +374,21 @@ public struct Attempt: Sendable, Equatable, Identifiable {
 }
 
 extension Attempt {
+    /// The end of the command's stderr as lines for `gavel show` and the console: the last
+    /// `limit` non-blank ones, oldest first (not sanitized: the caller escapes them for where they go).
+    public func stderrLines(limit: Int = 10) -> [String] {
+        guard let stderr else { return [] }
+        let lines = stderr.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+            .filter { !$0.allSatisfy(\.isWhitespace) }
+        return lines.suffix(limit).map(String.init)
+    }
+
     /// What came back from one attempt, in words: `HTTP 503 — service unavailable` (an HTTP
     /// status is 100–599), `exit 3` / `exit 0` (a command's exit status, which is stored in the
     /// same field and is below 100), or `no answer — connection refused` when nothing answered
     /// (no status: a network error, a timeout, a signal), or `done` when there is neither a
     /// status nor an error (an outbox line appended). The error follows an em dash unless it
-    /// only repeats the exit status.
+    /// only repeats the status, or starts with it.
     public static func resultText(status: Int?, error: String?) -> String {
         let what: String
         switch status {
@@ -376,6 +397,9 @@ extension Attempt {
         case nil: what = error == nil ? "done" : "no answer"
         }
         guard let error, !error.isEmpty, error != what else { return what }
+        // An error that starts with the status says more about it (`exit 3 (stderr: …)`,
+        // `HTTP 503; gave up after …`): shown once.
+        if error.hasPrefix(what + " ") || error.hasPrefix(what + ";") { return error }
         return what + " — " + error
     }
 }

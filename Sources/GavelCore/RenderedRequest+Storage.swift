@@ -1,25 +1,30 @@
 extension RenderedRequest {
     /// The request as one compact JSON object, for a store to keep exactly what was bound at
     /// approval (unmasked: the dispatcher sends it):
-    /// - `{"kind":"http","method","url","headers":[[NAME,VALUE],…],"body":TEXT,"timeout_s","retries"}`
+    /// - `{"kind":"http","method","url","headers":[[NAME,VALUE],…],"body":TEXT,"timeout_s","retries","retry_for_s"}`
     ///   (`body` is the UTF-8 text of the rendered JSON body, `""` for none);
-    /// - `{"kind":"command","argv":[…],"timeout_s","retries"}`;
+    /// - `{"kind":"command","argv":[…],"timeout_s","retries","retry_for_s","path","pass_env":[…]}`;
+    /// (`retry_for_s` is left out when 0, and read as 0 when absent: requests bound before it existed.)
     /// - `{"kind":"outbox","path","line"}`.
     /// `init(storageText:)` reads it back to an equal value.
     public var storageText: String {
         switch self {
         case .http(let r):
-            return JSONValue.object([
-                JSONMember("kind", .string("http")), JSONMember("method", .string(r.method)), JSONMember("url", .string(r.url)),
-                JSONMember("headers", .array(r.headers.map { .array([.string($0.name), .string($0.value)]) })),
-                JSONMember("body", .string(String(decoding: r.body, as: UTF8.self))),
-                JSONMember("timeout_s", .number(Self.number(r.timeoutSeconds))), JSONMember("retries", .number(String(r.maxRetries))),
-            ]).compactText
+            return JSONValue.object(
+                [
+                    JSONMember("kind", .string("http")), JSONMember("method", .string(r.method)), JSONMember("url", .string(r.url)),
+                    JSONMember("headers", .array(r.headers.map { .array([.string($0.name), .string($0.value)]) })),
+                    JSONMember("body", .string(String(decoding: r.body, as: UTF8.self))),
+                    JSONMember("timeout_s", .number(Self.number(r.timeoutSeconds))), JSONMember("retries", .number(String(r.maxRetries))),
+                ] + Self.retryFor(r.retryForSeconds)
+            ).compactText
         case .command(let c):
-            return JSONValue.object([
-                JSONMember("kind", .string("command")), JSONMember("argv", .array(c.argv.map { .string($0) })),
-                JSONMember("timeout_s", .number(Self.number(c.timeoutSeconds))), JSONMember("retries", .number(String(c.maxRetries))),
-            ]).compactText
+            return JSONValue.object(
+                [
+                    JSONMember("kind", .string("command")), JSONMember("argv", .array(c.argv.map { .string($0) })),
+                    JSONMember("timeout_s", .number(Self.number(c.timeoutSeconds))), JSONMember("retries", .number(String(c.maxRetries))),
+                ] + Self.retryFor(c.retryForSeconds) + Self.environment(c)
+            ).compactText
         case .outbox(let o):
             return JSONValue.object([
                 JSONMember("kind", .string("outbox")), JSONMember("path", .string(o.path)), JSONMember("line", .string(o.line)),
@@ -45,7 +50,7 @@ extension RenderedRequest {
             self = .http(
                 HTTPDispatchRequest(
                     method: method, url: url, headers: headers, body: Array(body.utf8), timeoutSeconds: double("timeout_s") ?? 10,
-                    maxRetries: int("retries") ?? 5))
+                    maxRetries: int("retries") ?? 5, retryForSeconds: double("retry_for_s") ?? 0))
         case "command":
             guard case .array(let elements)? = value["argv"] else { return nil }
             var argv: [String] = []
@@ -53,13 +58,36 @@ extension RenderedRequest {
                 guard case .string(let s) = e else { return nil }
                 argv.append(s)
             }
-            self = .command(CommandDispatchRequest(argv: argv, timeoutSeconds: double("timeout_s") ?? 30, maxRetries: int("retries") ?? 0))
+            var passed: [String] = []
+            if case .array(let names)? = value["pass_env"] {
+                for n in names {
+                    guard case .string(let name) = n else { return nil }
+                    passed.append(name)
+                }
+            }
+            var path = CommandDispatchRequest.defaultPath
+            if case .string(let p)? = value["path"] { path = p }
+            self = .command(
+                CommandDispatchRequest(
+                    argv: argv, timeoutSeconds: double("timeout_s") ?? 30, maxRetries: int("retries") ?? 0,
+                    retryForSeconds: double("retry_for_s") ?? 0, path: path, passEnvironment: passed))
         case "outbox":
             guard case .string(let path)? = value["path"], case .string(let line)? = value["line"] else { return nil }
             self = .outbox(OutboxDispatchRequest(path: path, line: line))
         default:
             return nil
         }
+    }
+
+    /// `path` and `pass_env`, left out at their defaults (and read as the defaults when absent:
+    /// requests bound before they existed).
+    private static func environment(_ c: CommandDispatchRequest) -> [JSONMember] {
+        (c.path == CommandDispatchRequest.defaultPath ? [] : [JSONMember("path", .string(c.path))])
+            + (c.passEnvironment.isEmpty ? [] : [JSONMember("pass_env", .array(c.passEnvironment.map { .string($0) }))])
+    }
+
+    private static func retryFor(_ seconds: Double) -> [JSONMember] {
+        seconds > 0 ? [JSONMember("retry_for_s", .number(number(seconds)))] : []
     }
 
     private static func number(_ value: Double) -> String {

@@ -1,3 +1,4 @@
+import Foundation
 import GavelCore
 import Glibc
 
@@ -6,16 +7,26 @@ import Glibc
 /// (hardening checklist D2).
 ///
 /// The child gets a process group of its own (`POSIX_SPAWN_SETPGROUP`, pgid = its pid), stdin
-/// from `/dev/null`, stdout and stderr into one pipe, no other inherited descriptors, default
-/// signal dispositions, an empty signal mask and a minimal environment:
-/// `PATH=/usr/bin:/bin` and `GAVEL_IDEMPOTENCY_KEY=<key>`. Output is read as it comes: the first
-/// 64 KiB are kept (4096 bytes become the excerpt), the rest is read and dropped so the child
-/// never blocks on a full pipe. At the deadline the whole process group is killed with
-/// `SIGKILL` and the child reaped (checklist D4). When the child exits on its own, anything it
-/// left running in its process group is killed as well, so no stray process outlives a dispatch.
+/// from `/dev/null`, stdout and stderr into two pipes, no other inherited descriptors, default
+/// signal dispositions, an empty signal mask and exactly the environment of
+/// `CommandDispatchRequest.childEnvironment`: `PATH` (the action's `path`, default
+/// `/usr/bin:/bin`), the variables its `pass_env` names taken from gavel's environment when the
+/// command runs, and `GAVEL_IDEMPOTENCY_KEY=<key>` — nothing else (no `HOME`, no credentials
+/// unless passed). Output is read as it comes: the first 64 KiB of stdout are kept (4096 bytes
+/// become the excerpt, the response a revert can read), and the last 2048 bytes of stderr
+/// (`stderrTail`, shown with the attempt); the rest is read and dropped so the child never
+/// blocks on a full pipe. At the deadline the whole process group is killed with `SIGKILL` and
+/// the child reaped (checklist D4). When the child exits on its own, anything it left running in
+/// its process group is killed as well, so no stray process outlives a dispatch.
 public struct CommandExecutor: Sendable {
-    /// Creates a command executor.
-    public init() {}
+    /// Where passed variables are read from when a command runs (nil: this process's environment).
+    let environment: [String: String]?
+
+    /// Creates a command executor that passes variables from this process's environment.
+    public init() { environment = nil }
+
+    /// Creates a command executor that passes variables from `environment` instead (tests).
+    public init(environment: [String: String]) { self.environment = environment }
 
     /// Runs the command and waits for it, at most `request.timeoutSeconds`.
     /// - Returns: `.success` (status 0) on exit 0; `.retryable` with the exit status and
@@ -36,7 +47,7 @@ public struct CommandExecutor: Sendable {
         guard request.timeoutSeconds.isFinite, request.timeoutSeconds > 0 else {
             return refuse("timeout must be a positive number of seconds")
         }
-        let environment = ["PATH=/usr/bin:/bin", "GAVEL_IDEMPOTENCY_KEY=\(idempotencyKey)"]
+        let environment = request.childEnvironment(from: self.environment ?? ProcessInfo.processInfo.environment, idempotencyKey: idempotencyKey)
 
         let child: SpawnedChild
         switch SpawnedChild.spawn(argv: request.argv, environment: environment) {
@@ -46,27 +57,21 @@ public struct CommandExecutor: Sendable {
             return DispatchOutcome(kind: kind, error: failure.description, durationMs: watch.elapsedMs)
         }
         let ended = child.wait(timeoutSeconds: request.timeoutSeconds)
-        let excerpt = ended.output.excerpt
+        let excerpt = ended.output.stdout.excerpt
+        let stderr = ended.output.stderr
         let ms = watch.elapsedMs
+        /// A failure's error with the last line the command wrote to stderr: `exit 3 (stderr: …)`.
+        func failed(_ error: String, status: Int? = nil) -> DispatchOutcome {
+            DispatchOutcome(
+                kind: .retryable, status: status, error: error + (stderr.lastLine.map { " (stderr: \($0))" } ?? ""),
+                responseExcerpt: excerpt, durationMs: ms, stderrTail: stderr.text)
+        }
         switch ended.termination {
-        case .timedOut:
-            return DispatchOutcome(
-                kind: .retryable, error: "timeout after \(formatSeconds(request.timeoutSeconds)) s",
-                responseExcerpt: excerpt, durationMs: ms)
-        case .exited(0):
-            return DispatchOutcome(kind: .success, status: 0, responseExcerpt: excerpt, durationMs: ms)
-        case .exited(let code):
-            return DispatchOutcome(
-                kind: .retryable, status: Int(code), error: "exit \(code)",
-                responseExcerpt: excerpt, durationMs: ms)
-        case .signaled(let signal):
-            return DispatchOutcome(
-                kind: .retryable, error: "killed by signal \(signal)",
-                responseExcerpt: excerpt, durationMs: ms)
-        case .unknown:
-            return DispatchOutcome(
-                kind: .retryable, error: "exit status unknown (the process was reaped elsewhere)",
-                responseExcerpt: excerpt, durationMs: ms)
+        case .timedOut: return failed("timeout after \(formatSeconds(request.timeoutSeconds)) s")
+        case .exited(0): return DispatchOutcome(kind: .success, status: 0, responseExcerpt: excerpt, durationMs: ms, stderrTail: stderr.text)
+        case .exited(let code): return failed("exit \(code)", status: Int(code))
+        case .signaled(let signal): return failed("killed by signal \(signal)")
+        case .unknown: return failed("exit status unknown (the process was reaped elsewhere)")
         }
     }
 }

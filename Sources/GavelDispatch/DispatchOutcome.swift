@@ -33,10 +33,15 @@ public struct DispatchOutcome: Sendable, Equatable {
     /// How long the endpoint asked to be left alone, in seconds, from its `Retry-After` header
     /// (`RetryAfter`); nil when it sent none. The dispatcher pauses the action for that long.
     public var retryAfterSeconds: Double?
+    /// A command's standard error: its last `DispatchOutcome.stderrTailLimit` bytes, decoded as
+    /// UTF-8 with invalid bytes replaced; nil for HTTP and outbox attempts and a command that
+    /// wrote none. Attacker-influenced (it may echo the target): escape before display.
+    public var stderrTail: String?
 
     /// Creates an outcome; see the properties for the meaning of each field.
     public init(
-        kind: Kind, status: Int? = nil, error: String? = nil, responseExcerpt: String = "", durationMs: Int = 0, retryAfterSeconds: Double? = nil
+        kind: Kind, status: Int? = nil, error: String? = nil, responseExcerpt: String = "", durationMs: Int = 0, retryAfterSeconds: Double? = nil,
+        stderrTail: String? = nil
     ) {
         self.kind = kind
         self.status = status
@@ -44,7 +49,11 @@ public struct DispatchOutcome: Sendable, Equatable {
         self.responseExcerpt = responseExcerpt
         self.durationMs = durationMs
         self.retryAfterSeconds = retryAfterSeconds
+        self.stderrTail = stderrTail
     }
+
+    /// Most bytes of a command's standard error kept, from its end (2048).
+    public static let stderrTailLimit = 2048
 
     /// Most bytes of UTF-8 kept in `responseExcerpt` (4096).
     public static let excerptLimit = 4096
@@ -99,4 +108,34 @@ struct CappedBytes {
 
     /// `kept` as an excerpt for `DispatchOutcome.responseExcerpt`.
     var excerpt: String { DispatchOutcome.excerpt(of: kept) }
+}
+
+/// The last `DispatchOutcome.stderrTailLimit` bytes of a stream (a command's stderr: the end
+/// says why it failed); earlier bytes are counted and dropped.
+struct TailBytes {
+    private(set) var kept: [UInt8] = []
+    /// Every byte offered, kept or not.
+    private(set) var total = 0
+
+    mutating func append(_ bytes: some Collection<UInt8>) {
+        total += bytes.count
+        kept.append(contentsOf: bytes.suffix(DispatchOutcome.stderrTailLimit))
+        if kept.count > DispatchOutcome.stderrTailLimit { kept.removeFirst(kept.count - DispatchOutcome.stderrTailLimit) }
+    }
+
+    /// The tail as text, nil when nothing was written: decoded from the first UTF-8 scalar
+    /// boundary (continuation bytes cut off at the start are skipped); `…` first when bytes were dropped.
+    var text: String? {
+        guard !kept.isEmpty else { return nil }
+        let start = total > kept.count ? (kept.firstIndex { $0 & 0xC0 != 0x80 } ?? kept.endIndex) : 0
+        let decoded = String(decoding: kept[start...], as: UTF8.self)
+        return total > kept.count ? "…" + decoded : decoded
+    }
+
+    /// The last non-empty line of the tail, cut to 160 characters (for the one-line error).
+    var lastLine: String? {
+        guard let text else { return nil }
+        let line = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).last { !$0.allSatisfy(\.isWhitespace) }
+        return line.map { $0.count > 160 ? String($0.prefix(160)) + "…" : String($0) }
+    }
 }

@@ -62,7 +62,10 @@ extension Dispatcher {
                 switch unit.assembled() {
                 case .success(let request):
                     unit.request = request
+                    let what = unit.batchKey.map { "batch \($0) \(unit.action)" } ?? "remediation \(unit.claims.first?.id ?? 0) \(unit.action)"
+                    let token = metrics.sending(what, forSeconds: request.deadlineSeconds)
                     outcome = executor.execute(request, idempotencyKey: unit.key)
+                    metrics.sent(token)
                 case .failure(let refusal):
                     outcome = DispatchOutcome(kind: .permanent, error: refusal.description)
                 }

@@ -166,6 +166,7 @@ extension Dispatcher {
                     }
                     if let reason {
                         try store.withdrawClaim(claim, reason: reason, at: .now)
+                        metrics.record(action: r.action, kind: claim.kind.rawValue, outcome: .withdrawn, seconds: nil)
                         log("remediation \(r.id): returned to pending: \(reason)")
                         continue
                     }
@@ -182,6 +183,7 @@ extension Dispatcher {
                 }
                 if let reason = config.allowlist.match(kind: action.target, target: r.target) {
                     try store.suppressClaim(claim, reason: reason, at: .now)
+                    metrics.record(action: r.action, kind: claim.kind.rawValue, outcome: .suppressed, seconds: nil)
                     continue
                 }
             }
@@ -277,7 +279,7 @@ extension Dispatcher {
         }
         defer { shared.withLock { $0.recording = false } }
         var attempts = decided
-        for item in sent { attempts += reports(for: item) }
+        for item in sent { attempts += reports(for: item, store: store) }
         guard !attempts.isEmpty else { return false }
         let results: [Bool]
         do {
@@ -293,8 +295,18 @@ extension Dispatcher {
         // One line per remediation sent alone; one per batch (and per member that went otherwise).
         var batches: [String: (count: Int, first: FinishedAttempt)] = [:]
         var order: [String] = []
+        let sentKeys = Set(sent.flatMap { $0.unit.claims.map(\.attemptID) })
         for (attempt, recorded) in zip(attempts, results) {
             if case .failed = attempt.report.result, recorded { failed += 1 }
+            let counted: DispatchMetrics.Outcome =
+                switch attempt.report.result {
+                case .dispatched: .success
+                case .retry: .retry
+                case .failed: .failed
+                }
+            metrics.record(
+                action: attempt.claim.remediation.action, kind: attempt.claim.kind.rawValue, outcome: counted,
+                seconds: sentKeys.contains(attempt.claim.attemptID) ? Double(attempt.report.durationMs) / 1000 : nil)
             let r = attempt.claim.remediation
             let report = attempt.report
             if recorded, let key = report.batchKey, let seen = batches[key], seen.first.report.result == report.result {
@@ -335,26 +347,40 @@ extension Dispatcher {
 
     /// Each claim of a sent request and how its attempt ended. A batch's members retry at the same
     /// time (one backoff for the batch), never before the endpoint's `Retry-After`.
-    private func reports(for item: SentUnit) -> [FinishedAttempt] {
+    private func reports(for item: SentUnit, store: any Store) -> [FinishedAttempt] {
         let outcome = item.outcome
         var rng = SystemRandomNumberGenerator()
         let attempt = item.unit.claims.map(\.attempt).max() ?? 1
+        // A batch's members go again at the same time (so they are claimed together again).
         let delay = max(retryPolicy.delay(afterAttempt: attempt, random: &rng), outcome.retryAfterSeconds ?? 0)
         let next = item.at.adding(milliseconds: Int64(delay * 1000))
-        let maxRetries = item.unit.request?.maxRetries ?? item.unit.claims.first.flatMap { try? $0.request.get().maxRetries } ?? 0
+        let request = item.unit.request ?? item.unit.claims.first.flatMap { try? $0.request.get() }
         return item.unit.claims.map { claim in
             let result: AttemptReport.Result
+            var error = outcome.error ?? "failed"
             switch outcome.kind {
             case .success: result = .dispatched
-            case .retryable where retryPolicy.shouldRetry(after: outcome, attempt: claim.attempt, maxRetries: maxRetries): result = .retry(at: next)
-            case .retryable, .permanent: result = .failed
+            case .retryable:
+                // Retried while either budget lasts: the action's retries, or its retry_for since the
+                // series' first attempt (`RetrySeries`, read from the store only on a failure).
+                let series = RetrySeries.Lookup(claim: claim, store: store).series
+                let elapsed = Double(item.at.milliseconds(since: series.firstStarted)) / 1000
+                if retryPolicy.shouldRetry(
+                    after: outcome, attempt: series.attempt, maxRetries: request?.maxRetries ?? 0, elapsed: elapsed, delay: delay,
+                    retryFor: request?.retryForSeconds ?? 0)
+                {
+                    result = .retry(at: next)
+                } else {
+                    result = .failed
+                    if let request { error += "; " + RetrySeries.gaveUp(series, elapsed: elapsed, request: request) }
+                }
+            case .permanent: result = .failed
             }
-            let error = result == .dispatched ? nil : (outcome.error ?? "failed")
             return FinishedAttempt(
                 claim,
                 AttemptReport(
-                    result: result, status: outcome.status, error: error, response: outcome.responseExcerpt, durationMs: outcome.durationMs,
-                    batchKey: item.unit.batchKey))
+                    result: result, status: outcome.status, error: result == .dispatched ? nil : error, response: outcome.responseExcerpt,
+                    durationMs: outcome.durationMs, batchKey: item.unit.batchKey, stderr: outcome.stderrTail))
         }
     }
 

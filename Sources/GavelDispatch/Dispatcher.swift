@@ -69,6 +69,8 @@ public final class Dispatcher: Sendable {
     /// The engine's change feed while the loop runs (PostgreSQL: `LISTEN`); nil for SQLite.
     private let changes = Mutex<(any ChangeWatch)?>(nil)
     let log: @Sendable (String) -> Void
+    /// Attempts by action and outcome, their durations, and the loop's heartbeat (`/metrics`, `/healthz`).
+    public let metrics = DispatchMetrics()
 
     /// - Parameters:
     ///   - engine: the store to dispatch from.
@@ -159,6 +161,14 @@ public final class Dispatcher: Sendable {
         return out
     }
 
+    /// Why this dispatcher is not dispatching as it should (`/healthz`), nil when it is: not
+    /// running, stalled (`DispatchMetrics.stall`: no turn of its loop for 30 s past the deadline of
+    /// the attempt it is in, or past its last turn when idle), or its `problem` (held, store fault).
+    public var health: String? {
+        guard started.load(ordering: .acquiring), !stopped.load(ordering: .acquiring) else { return "not running" }
+        return metrics.stall() ?? problem
+    }
+
     /// The lease margin unless told otherwise: `$GAVEL_LEASE_MARGIN_SECONDS` (a number ≥ 1, for
     /// tests and for setups whose dispatchers must take over faster), else 60 s.
     public static var defaultLeaseMarginSeconds: Double {
@@ -237,6 +247,7 @@ public final class Dispatcher: Sendable {
         var run = Run(flushBatches: false)
         while !stopped.load(ordering: .acquiring) {
             var pause = idleMs
+            metrics.turned()
             do {
                 if store == nil { store = try engine.open(.existing) }
                 guard let store else { continue }

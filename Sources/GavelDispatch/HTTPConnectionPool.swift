@@ -27,8 +27,6 @@ final class HTTPConnectionPool: Sendable {
     }
 
     private let idle = Mutex<[String: [Idle]]>([:])
-    /// Parsed action URLs (a storm sends many requests to a few URLs).
-    private let parsed = Mutex<[String: PlainURL]>([:])
     /// How long an unused connection is kept, in seconds (4: below the 5 s most servers keep one).
     let idleSeconds: Double
     /// Most idle connections kept per host and port.
@@ -46,17 +44,6 @@ final class HTTPConnectionPool: Sendable {
         }
     }
 
-    /// `url` parsed (`HTTPExecutor.plainParts`), remembered for the next request to it.
-    func parts(of url: String) -> PlainURL? {
-        if let known = parsed.withLock({ $0[url] }) { return known }
-        guard let parts = HTTPExecutor.plainParts(url) else { return nil }
-        parsed.withLock { cache in
-            if cache.count >= 1024 { cache.removeAll() }
-            cache[url] = parts
-        }
-        return parts
-    }
-
     /// What one exchange produced.
     struct Answer {
         var status: Int?
@@ -69,9 +56,9 @@ final class HTTPConnectionPool: Sendable {
     /// Sends one request and reads its answer, all within `timeoutSeconds`.
     /// - Parameters:
     ///   - host: the host name or address (an IPv6 address without brackets).
-    ///   - authority: the `Host` header (`host:port`, `[v6]:port`, the port left out when 80).
-    ///   - request: the request's bytes (`HTTPRequestBytes`).
-    func exchange(host: String, port: Int, authority: String, method: String, request: [UInt8], timeoutSeconds: Double) -> Answer {
+    ///   - method: the request's method (a `HEAD` answer has no body).
+    ///   - request: the request's bytes (`HTTPWireRequest.bytes`).
+    func exchange(host: String, port: Int, method: String, request: [UInt8], timeoutSeconds: Double) -> Answer {
         let deadline = ContinuousClock.now + .nanoseconds(Int64(min(timeoutSeconds, 1e6) * 1e9))
         let key = "\(host)|\(port)"
         var reused = true
@@ -252,15 +239,4 @@ final class HTTPConnectionPool: Sendable {
         }
         if !kept { Glibc.close(fd) }
     }
-}
-
-/// A plain http URL taken apart for `HTTPConnectionPool`.
-struct PlainURL: Sendable {
-    /// The host name or address (IPv6 without brackets).
-    var host: String
-    var port: Int
-    /// The `Host` header's value.
-    var authority: String
-    /// The request target: path and query.
-    var target: String
 }

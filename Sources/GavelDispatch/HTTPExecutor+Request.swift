@@ -49,12 +49,26 @@ extension HTTPExecutor {
         urlRequest.httpMethod = request.method
         urlRequest.httpShouldHandleCookies = false
         urlRequest.timeoutInterval = request.timeoutSeconds.rounded(.up) + 1
-        let owned = [HTTPHeaderField("User-Agent", userAgent), HTTPHeaderField("Idempotency-Key", idempotencyKey)]
-        let ownedNames = Set(owned.map { $0.name.lowercased() })
-        for field in request.headers where !ownedNames.contains(field.name.lowercased()) {
-            urlRequest.addValue(field.value, forHTTPHeaderField: field.name)
+        // The fields are the wire's (the configured order, Idempotency-Key carrying the key); over
+        // https a User-Agent is added when none is configured, so libcurl's own is not sent.
+        var fields = request.headers
+        if let i = fields.firstIndex(where: { $0.name.lowercased() == "idempotency-key" }) {
+            fields[i].value = idempotencyKey
+            fields.removeAll { $0.name.lowercased() == "idempotency-key" && $0.value != idempotencyKey }
+        } else {
+            fields.append(HTTPHeaderField("Idempotency-Key", idempotencyKey))
         }
-        for field in owned { urlRequest.setValue(field.value, forHTTPHeaderField: field.name) }
+        if !fields.contains(where: { $0.name.lowercased() == "user-agent" }) { fields.append(HTTPHeaderField("User-Agent", userAgent)) }
+        for field in fields {
+            guard isToken(field.name) else { return .failure(Refusal(reason: "invalid header name")) }
+            guard isFieldValue(field.value) else {
+                return .failure(Refusal(reason: "header \(field.name) value contains CR, LF, NUL or another control character"))
+            }
+            guard !reservedHeaderNames.contains(field.name.lowercased()) else {
+                return .failure(Refusal(reason: "header \(field.name) is set by the transport"))
+            }
+        }
+        for field in fields { urlRequest.addValue(field.value, forHTTPHeaderField: field.name) }
         if !request.body.isEmpty { urlRequest.httpBody = Data(request.body) }
         return .success(urlRequest)
     }

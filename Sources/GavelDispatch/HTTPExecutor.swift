@@ -6,13 +6,17 @@ import Synchronization
 
 /// Sends an HTTP action's request and classifies the answer.
 ///
-/// - Transport: a plain `http://` URL goes through gavel's own HTTP/1.1 client with persistent
-///   connections (`HTTPConnectionPool`), unless a proxy is configured in the environment
-///   (`http_proxy`, `HTTP_PROXY`, `all_proxy`, `ALL_PROXY`); `https://` (and proxied plain http)
-///   goes through `URLSession` (libcurl), one session per executor shared by its requests.
-/// - Headers: the rendered headers, then `User-Agent: gavel/0.1` and
-///   `Idempotency-Key: <key>` (these two win over rendered ones of the same name; the
-///   Idempotency-Key header is the IETF httpapi draft's, so the target can drop a re-send).
+/// - What is sent is `HTTPDispatchRequest.wire(idempotencyKey:)`: the request line, `Host`, the
+///   rendered header fields in the configured order (with `Idempotency-Key: <key>`, the IETF
+///   httpapi draft's header, carrying the remediation's key — or its batch's — on every attempt),
+///   `Content-Length` and the body — exactly what the request preview shows. For `http://` URLs
+///   gavel's own HTTP/1.1 client writes those bytes and nothing else, over persistent connections
+///   (`HTTPConnectionPool`, its answers read by `HTTPResponseParser`), unless a proxy is configured
+///   in the environment (`http_proxy`, `HTTP_PROXY`, `all_proxy`, `ALL_PROXY`). For `https://`
+///   URLs (and proxied plain http) the platform's client (`URLSession`, libcurl, one session per
+///   executor) sends the same fields but orders them itself and adds `Accept`, `Accept-Encoding`,
+///   `Accept-Language` and `Connection`; a request without a `User-Agent` gets `gavel/VERSION`
+///   there (`HTTPDispatchRequest.userAgent`), so libcurl's own is never sent.
 ///   A header name that is not an RFC 9110 token, a value with CR, LF or NUL
 ///   (checklist D6: header injection), or a rendered `Content-Length`, `Transfer-Encoding`,
 ///   `Connection` or `Host` refuses the request: `.permanent`, nothing sent.
@@ -28,12 +32,9 @@ import Synchronization
 ///   (`RetryAfter`) is reported in `retryAfterSeconds`.
 ///
 /// Calls block the calling thread and may come from many threads at once.
-/// `URLSession` on Linux sends headers in its own order, not the configured one, and adds
-/// `Accept`, `Accept-Encoding`, `Accept-Language` and `Connection: keep-alive`; gavel's own client
-/// sends `Host`, the rendered headers in order, `User-Agent`, `Idempotency-Key` and `Content-Length`.
 public struct HTTPExecutor: Sendable {
-    /// The `User-Agent` sent with every request.
-    public static let userAgent = "gavel/0.1"
+    /// The `User-Agent` an `https` request without one gets (`HTTPDispatchRequest.userAgent`).
+    public static let userAgent = HTTPDispatchRequest.userAgent
 
     /// Persistent connections for plain http.
     let pool: HTTPConnectionPool
@@ -64,23 +65,8 @@ public struct HTTPExecutor: Sendable {
     /// - Returns: the outcome; `status` is the HTTP status when an answer arrived.
     public func execute(_ request: HTTPDispatchRequest, idempotencyKey: String) -> DispatchOutcome {
         let watch = Stopwatch()
-        if ownClientForPlainHTTP, request.url.utf8.starts(with: "http://".utf8) {
-            if let refusal = Self.refusal(of: request, idempotencyKey: idempotencyKey) {
-                return DispatchOutcome(kind: .permanent, error: refusal.reason, durationMs: watch.elapsedMs)
-            }
-            guard let parts = pool.parts(of: request.url) else {
-                return DispatchOutcome(kind: .permanent, error: "invalid URL: not an absolute http(s) URL", durationMs: watch.elapsedMs)
-            }
-            let bytes = HTTPRequestBytes.make(
-                method: request.method, target: parts.target, authority: parts.authority, headers: request.headers.map { ($0.name, $0.value) },
-                userAgent: Self.userAgent, idempotencyKey: idempotencyKey, body: request.body)
-            let answer = pool.exchange(
-                host: parts.host, port: parts.port, authority: parts.authority, method: request.method, request: bytes,
-                timeoutSeconds: request.timeoutSeconds)
-            let retryAfter = answer.retryAfter.flatMap { RetryAfter.seconds($0, now: Date().timeIntervalSince1970) }
-            return outcome(
-                status: answer.status, excerpt: answer.body.excerpt, timedOut: answer.timedOut, error: answer.error, retryAfter: retryAfter,
-                timeout: request.timeoutSeconds, ms: watch.elapsedMs)
+        if ownClientForPlainHTTP, request.url.lowercased().hasPrefix("http://") {
+            return plain(request, idempotencyKey: idempotencyKey, watch: watch)
         }
         let urlRequest: URLRequest
         switch Self.makeURLRequest(request, idempotencyKey: idempotencyKey) {
@@ -110,23 +96,24 @@ public struct HTTPExecutor: Sendable {
         return DispatchOutcome(kind: .retryable, error: error ?? "no response", responseExcerpt: excerpt, durationMs: ms)
     }
 
-    /// Host (IPv6 without brackets), port, `Host` header value and request target of a plain http URL
-    /// without user information; nil for anything else.
-    static func plainParts(_ text: String) -> PlainURL? {
-        guard let url = actionURL(text), url.scheme?.lowercased() == "http", url.user == nil else { return nil }
-        return plainParts(url).map { PlainURL(host: $0.host, port: $0.port, authority: $0.authority, target: $0.target) }
-    }
-
-    static func plainParts(_ url: URL) -> (host: String, port: Int, authority: String, target: String)? {
-        guard var host = url.host, !host.isEmpty, let components = URLComponents(url: url, resolvingAgainstBaseURL: false) else { return nil }
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        let port = url.port ?? 80
-        guard (1...65535).contains(port) else { return nil }
-        let bracketed = host.contains(":") ? "[\(host)]" : host
-        let authority = port == 80 ? bracketed : "\(bracketed):\(port)"
-        let path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
-        let target = path + (components.percentEncodedQuery.map { "?" + $0 } ?? "")
-        return (host, port, authority, target)
+    /// Sends an `http://` request with gavel's own client over a pooled connection: exactly its
+    /// wire bytes (`HTTPDispatchRequest.wire`, what the preview shows).
+    private func plain(_ request: HTTPDispatchRequest, idempotencyKey: String, watch: Stopwatch) -> DispatchOutcome {
+        if let refusal = Self.refusal(of: request, idempotencyKey: idempotencyKey) {
+            return DispatchOutcome(kind: .permanent, error: refusal.reason, durationMs: watch.elapsedMs)
+        }
+        let wire: HTTPWireRequest
+        do {
+            wire = try request.wire(idempotencyKey: idempotencyKey)
+        } catch {
+            return DispatchOutcome(kind: .permanent, error: error.message, durationMs: watch.elapsedMs)
+        }
+        let answer = pool.exchange(
+            host: wire.host, port: Int(wire.port), method: request.method, request: wire.bytes, timeoutSeconds: request.timeoutSeconds)
+        let retryAfter = answer.retryAfter.flatMap { RetryAfter.seconds($0, now: Date().timeIntervalSince1970) }
+        return outcome(
+            status: answer.status, excerpt: answer.body.excerpt, timedOut: answer.timedOut, error: answer.error, retryAfter: retryAfter,
+            timeout: request.timeoutSeconds, ms: watch.elapsedMs)
     }
 
     /// The outcome kind and error text for an HTTP status (RFC 9110 §15).

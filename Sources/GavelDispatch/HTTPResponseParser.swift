@@ -227,34 +227,3 @@ struct HTTPResponseParser {
         phase = .untilClose
     }
 }
-
-/// The bytes of an HTTP/1.1 request (RFC 9112 §3): the request line with the URL's path and query,
-/// `Host`, the rendered headers in their order, then `User-Agent` and `Idempotency-Key` (gavel's,
-/// replacing rendered ones of those names), `Content-Length` for a body (and `0` for an empty
-/// POST, PUT or PATCH), and the body.
-enum HTTPRequestBytes {
-    static func make(
-        method: String, target: String, authority: String, headers: [HTTPHeader], userAgent: String, idempotencyKey: String, body: [UInt8]
-    ) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(256 + body.count)
-        func line(_ text: String) {
-            out.append(contentsOf: text.utf8)
-            out.append(contentsOf: [13, 10])
-        }
-        line("\(method) \(target) HTTP/1.1")
-        line("Host: \(authority)")
-        for field in headers where !["user-agent", "idempotency-key"].contains(field.name.lowercased()) {
-            line("\(field.name): \(field.value)")
-        }
-        line("User-Agent: \(userAgent)")
-        line("Idempotency-Key: \(idempotencyKey)")
-        if !body.isEmpty || ["POST", "PUT", "PATCH"].contains(method) { line("Content-Length: \(body.count)") }
-        out.append(contentsOf: [13, 10])
-        out.append(contentsOf: body)
-        return out
-    }
-
-    /// One header field to send.
-    typealias HTTPHeader = (name: String, value: String)
-}

@@ -1,17 +1,24 @@
-/// When to try a failed dispatch again: capped exponential backoff with full jitter.
+/// When to try a failed dispatch again: capped exponential backoff with full jitter, by count
+/// and by a time budget.
 ///
 /// The delay before retry `n` is drawn uniformly from `0 ... min(cap, base × 2^(n−1))`
 /// seconds ("Full Jitter" in Marc Brooker, *Exponential Backoff and Jitter*, AWS
 /// Architecture Blog, 2015): spreading retries over the whole window keeps many
 /// remediations that failed together from hitting a recovering target together.
 /// Hardening checklist D5.
+///
+/// A retryable failure is retried while the action's `retries` are not spent **or** the next
+/// attempt would start within its `retry_for` of the first attempt (issue 16: `retries: 3`
+/// gave up after about 5 s, so an API outage of a minute lost every ban). With the defaults
+/// (`retry_for` 15 min for `http`, windows 1, 2, 4 … 60 s) an endpoint that recovers within
+/// the budget is reached at most about a minute after it does.
 public struct RetryPolicy: Sendable, Equatable {
     /// The window of the first retry, in seconds (default 1).
     public var base = 1.0
-    /// The largest window, in seconds (default 300).
-    public var cap = 300.0
+    /// The largest window, in seconds (default 60).
+    public var cap = 60.0
 
-    /// Creates a policy with the default base (1 s) and cap (300 s).
+    /// Creates a policy with the default base (1 s) and cap (60 s).
     public init() {}
 
     /// Creates a policy; negative or non-finite values are treated as 0 when computing delays.
@@ -49,6 +56,18 @@ public struct RetryPolicy: Sendable, Equatable {
     /// action allows `maxRetries` retries (so at most `maxRetries + 1` attempts in all).
     public func shouldRetry(after outcome: DispatchOutcome, attempt n: Int, maxRetries: Int) -> Bool {
         outcome.kind == .retryable && n <= maxRetries
+    }
+
+    /// Whether to try again after `outcome`, the result of attempt `n` (1-based, counted since
+    /// the decision), when the next one would start `delay` seconds from now and `elapsed`
+    /// seconds have passed since the first attempt: while `maxRetries` are not spent, or while
+    /// `elapsed + delay` stays within `retryFor` (0: by count only). Never for a non-retryable outcome.
+    public func shouldRetry(
+        after outcome: DispatchOutcome, attempt n: Int, maxRetries: Int, elapsed: Double, delay: Double, retryFor: Double
+    ) -> Bool {
+        guard outcome.kind == .retryable else { return false }
+        if n <= maxRetries { return true }
+        return retryFor > 0 && elapsed + delay <= retryFor
     }
 
     private static func sanitized(_ value: Double) -> Double {

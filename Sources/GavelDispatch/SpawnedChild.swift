@@ -1,7 +1,7 @@
 import Glibc
 
 /// A child process started by `CommandExecutor`, leader of its own process group, with its
-/// combined stdout and stderr on the read end of a pipe. Not `Sendable`: one thread spawns,
+/// stdout and its stderr on the read ends of two pipes. Not `Sendable`: one thread spawns,
 /// waits and reaps it.
 struct SpawnedChild: ~Copyable {
     /// Why `posix_spawn` failed: the errno and whether retrying is pointless.
@@ -25,31 +25,43 @@ struct SpawnedChild: ~Copyable {
     }
 
     let pid: pid_t
-    /// Read end of the output pipe, non-blocking, close-on-exec.
+    /// Read end of the stdout pipe, non-blocking, close-on-exec.
     private let output: Int32
+    /// Read end of the stderr pipe, non-blocking, close-on-exec.
+    private let errors: Int32
 
-    /// Spawns `argv[0]` (an absolute path) with `argv` and exactly `environment`.
-    static func spawn(argv: [String], environment: [String]) -> Result<SpawnedChild, Failure> {
-        let program = argv[0]
+    /// A close-on-exec pipe whose write end is 3 or above (so `dup2` onto 1 or 2 is never a
+    /// no-op that keeps `FD_CLOEXEC`) and whose read end is non-blocking; nil with errno set.
+    private static func outputPipe() -> (read: Int32, write: Int32)? {
         var pipeFDs: [Int32] = [-1, -1]
-        guard makeCloseOnExecPipe(&pipeFDs) == 0 else {
-            return .failure(Failure(call: "pipe", program: program, code: errno))
-        }
-        let readEnd = pipeFDs[0]
+        guard makeCloseOnExecPipe(&pipeFDs) == 0 else { return nil }
         var writeEnd = pipeFDs[1]
-        if writeEnd < 3 {  // never let dup2 onto 1/2 be a no-op that keeps FD_CLOEXEC
+        if writeEnd < 3 {
             let moved = fcntl(writeEnd, F_DUPFD_CLOEXEC, 3)
             close(writeEnd)
             writeEnd = moved
         }
-        _ = fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(pipeFDs[0], F_SETFL, fcntl(pipeFDs[0], F_GETFL) | O_NONBLOCK)
+        return (pipeFDs[0], writeEnd)
+    }
+
+    /// Spawns `argv[0]` (an absolute path) with `argv` and exactly `environment`.
+    static func spawn(argv: [String], environment: [String]) -> Result<SpawnedChild, Failure> {
+        let program = argv[0]
+        guard let out = outputPipe() else { return .failure(Failure(call: "pipe", program: program, code: errno)) }
+        guard let err = outputPipe() else {
+            let code = errno
+            close(out.read)
+            close(out.write)
+            return .failure(Failure(call: "pipe", program: program, code: code))
+        }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
+        posix_spawn_file_actions_adddup2(&actions, out.write, 1)
+        posix_spawn_file_actions_adddup2(&actions, err.write, 2)
         if let closeFrom = addCloseFrom { _ = closeFrom(&actions, 3) }
 
         var attributes = posix_spawnattr_t()
@@ -72,21 +84,30 @@ struct SpawnedChild: ~Copyable {
         }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, program, &actions, &attributes, cArgv, cEnv)
-        close(writeEnd)
+        close(out.write)
+        close(err.write)
         guard rc == 0 else {
-            close(readEnd)
+            close(out.read)
+            close(err.read)
             return .failure(Failure(call: "posix_spawn", program: program, code: rc))
         }
-        return .success(SpawnedChild(pid: pid, output: readEnd))
+        return .success(SpawnedChild(pid: pid, output: out.read, errors: err.read))
     }
 
-    /// Reads output until the child exits or `timeoutSeconds` pass, then kills the process
-    /// group, reaps the child and closes the pipe.
-    consuming func wait(timeoutSeconds: Double) -> (termination: Termination, output: CappedBytes) {
-        var captured = CappedBytes()
+    /// What the child wrote: the start of its stdout and the end of its stderr.
+    struct Output {
+        var stdout = CappedBytes()
+        var stderr = TailBytes()
+    }
+
+    /// Reads stdout and stderr until the child exits or `timeoutSeconds` pass, then kills the
+    /// process group, reaps the child and closes the pipes.
+    consuming func wait(timeoutSeconds: Double) -> (termination: Termination, output: Output) {
+        var captured = Output()
         let deadline = monotonicNanoseconds() &+ UInt64(min(timeoutSeconds, 1e9) * 1e9)
         let exitFD = openPidFD(pid)
-        var atEOF = false
+        var outEOF = false
+        var errEOF = false
         var timedOut = false
         while !leaderHasExited() {
             let now = monotonicNanoseconds()
@@ -98,19 +119,23 @@ struct SpawnedChild: ~Copyable {
             let sliceMs = exitFD >= 0 ? Int32.max : 20
             let waitMs = Int32(min(UInt64(sliceMs), (deadline - now + 999_999) / 1_000_000))
             var fds = [
-                pollfd(fd: atEOF ? -1 : output, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: outEOF ? -1 : output, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: errEOF ? -1 : errors, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: exitFD, events: Int16(POLLIN), revents: 0),
             ]
             _ = poll(&fds, nfds_t(fds.count), waitMs)
-            if !atEOF, fds[0].revents != 0 { atEOF = drain(into: &captured) }
+            if !outEOF, fds[0].revents != 0 { outEOF = drain(output) { captured.stdout.append($0) } }
+            if !errEOF, fds[1].revents != 0 { errEOF = drain(errors) { captured.stderr.append($0) } }
         }
         // The leader is running or a zombie, so its pid still names the group: no reuse race.
         _ = kill(-pid, SIGKILL)
         var status: Int32 = 0
         let reaped = retryingEINTR { waitpid(pid, &status, 0) }
-        if !atEOF { _ = drain(into: &captured) }
+        if !outEOF { _ = drain(output) { captured.stdout.append($0) } }
+        if !errEOF { _ = drain(errors) { captured.stderr.append($0) } }
         if exitFD >= 0 { close(exitFD) }
         close(output)
+        close(errors)
         if timedOut { return (.timedOut, captured) }
         if reaped < 0 { return (.unknown, captured) }
         let signal = status & 0x7f
@@ -125,16 +150,17 @@ struct SpawnedChild: ~Copyable {
         return rc == 0 && info._sifields._sigchld.si_pid == pid
     }
 
-    /// Reads what the pipe holds now, keeping up to the cap; stops at `EAGAIN` or after 1 MiB.
+    /// Reads what the pipe `fd` holds now, handing each chunk to `keep`; stops at `EAGAIN` or
+    /// after 1 MiB (so one flooding stream cannot starve the other).
     /// - Returns: whether end of file was reached (every writer closed the pipe).
-    private func drain(into captured: inout CappedBytes) -> Bool {
+    private func drain(_ fd: Int32, keep: (ArraySlice<UInt8>) -> Void) -> Bool {
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         var readThisCall = 0
         while readThisCall < 1 << 20 {
-            let n = buffer.withUnsafeMutableBytes { raw in retryingEINTR { read(output, raw.baseAddress, raw.count) } }
+            let n = buffer.withUnsafeMutableBytes { raw in retryingEINTR { read(fd, raw.baseAddress, raw.count) } }
             if n == 0 { return true }
             if n < 0 { return errno != EAGAIN && errno != EWOULDBLOCK }
-            captured.append(buffer[0..<n])
+            keep(buffer[0..<n])
             readThisCall += n
         }
         return false

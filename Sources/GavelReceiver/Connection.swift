@@ -135,7 +135,7 @@ struct Connection {
     private func preflight(_ route: Route, _ head: HTTPRequestHead) -> HTTPResponse? {
         switch route {
         case .notFound:
-            return .error(HTTPError(status: 404, message: "no such path: use POST /webhook, GET /healthz or GET /metrics"))
+            return .error(HTTPError(status: 404, message: "no such path: use POST /webhook, GET /healthz, GET /readyz or GET /metrics"))
         case .unknownWebhook:
             return .error(HTTPError(status: 404, message: "no such webhook route: \(Route.webhookRoutes)"))
         case .webhook(let webhook):
@@ -166,9 +166,9 @@ struct Connection {
                 return .error(HTTPError(status: 417, message: "Expect: only 100-continue is supported"))
             }
             return nil
-        case .healthz:
+        case .healthz, .readyz:
             guard head.method == "GET" || head.method == "HEAD" else { return methodNotAllowed(head, allow: "GET, HEAD") }
-            return Self.hasNoContent(head) ? nil : .error(HTTPError(status: 400, message: "GET /healthz takes no body"))
+            return Self.hasNoContent(head) ? nil : .error(HTTPError(status: 400, message: "GET \(head.path) takes no body"))
         case .metrics:
             guard head.method == "GET" || head.method == "HEAD" else { return methodNotAllowed(head, allow: "GET, HEAD") }
             guard receiver.authenticator.allows(head) else { return unauthorized() }
@@ -202,8 +202,15 @@ struct Connection {
 
     private func respond(_ route: Route, _ head: HTTPRequestHead, _ body: [UInt8]) -> HTTPResponse {
         switch route {
-        case .healthz:
-            var r = HTTPResponse.json(200, #"{"status":"ok"}"#)
+        case .healthz, .readyz:
+            var isHealthz = false
+            if case .healthz = route { isHealthz = true }
+            var r =
+                isHealthz
+                ? HealthCheck.response(options.health(), ok: "ok", notOK: "unavailable")
+                : HealthCheck.response(
+                    (receiver.isStopping ? [HealthCheck("receiver", problem: "shutting down")] : []) + options.readiness(), ok: "ready",
+                    notOK: "not ready")
             if head.method == "HEAD" { r.body = [] }
             // Without credentials (when a secret is set) a health check does not keep its slot.
             if receiver.authenticator.secret != nil && !receiver.authenticator.allows(head) { r.close = true }
@@ -285,7 +292,7 @@ struct Connection {
 enum Route {
     /// `POST /webhook` and each sender's `/webhook/…` route (`WebhookRoute`).
     case webhook(WebhookRoute)
-    case healthz, metrics
+    case healthz, readyz, metrics
     /// Under `/webhook/` but no sender's route.
     case unknownWebhook
     case notFound
@@ -297,6 +304,7 @@ enum Route {
     init(head: HTTPRequestHead) {
         switch head.path {
         case "/healthz": self = .healthz
+        case "/readyz": self = .readyz
         case "/metrics": self = .metrics
         default:
             if let route = WebhookRoute(path: head.path) {

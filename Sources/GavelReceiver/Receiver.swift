@@ -48,6 +48,9 @@ public final class Receiver: Sendable {
         self.boundAddress = ListenAddress(host: options.listen.host, port: listener.localPort)
     }
 
+    /// True once `stop()` began: `/readyz` then answers 503, so a load balancer stops sending.
+    public var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
     /// Starts the accept thread.
     public func start() {
         let thread = Thread { [self] in acceptLoop() }
@@ -176,8 +179,6 @@ public final class Receiver: Sendable {
             socket.close()
         }
     }
-
-    var isStopping: Bool { stopping.load(ordering: .relaxed) }
 }
 
 /// The receiver's settings. Defaults follow DESIGN.md, the receiver issue and issue 16.
@@ -210,6 +211,12 @@ public struct ReceiverOptions: Sendable {
     /// More lines for `/metrics` (already in the exposition format), read at each scrape
     /// on the connection's thread — e.g. remediation counts per state from the store.
     public var extraMetrics: @Sendable () -> [String] = { [] }
+    /// What `GET /healthz` reports, each part sound or why not (the store, the dispatcher), read
+    /// at each request on the connection's thread: 200 when all are sound, else 503. None: 200.
+    public var health: @Sendable () -> [HealthCheck] = { [] }
+    /// What `GET /readyz` requires (the store can acknowledge deliveries), read the same way:
+    /// 200 when all are sound and the receiver is not stopping, else 503. None: 200.
+    public var readiness: @Sendable () -> [HealthCheck] = { [] }
     /// The senders' settings (label names, generic senders), read at each webhook request so a
     /// configuration applied while running takes effect. Default: `SenderSettings()` (no
     /// generic sender).

@@ -68,10 +68,29 @@ public final class Runtime: Sendable {
         var options = ReceiverOptions(listen: address, secret: config.secret, secretHeader: config.secretHeader, limits: limits)
         let engine = self.engine
         let dispatcher = self.dispatcher
-        options.extraMetrics = { QueueMetrics.lines(engine: engine) + ActionDispatchStatus.metrics(dispatcher.status(), now: .now) }
+        let health: @Sendable () -> [HealthCheck] = { [self] in
+            [HealthCheck("store", problem: storeProblem()), HealthCheck("dispatcher", problem: dispatcher.health)]
+        }
+        options.health = health
+        options.readiness = { [self] in [HealthCheck("store", problem: storeProblem())] }
+        options.extraMetrics = {
+            QueueMetrics.lines(engine: engine) + dispatcher.metrics.exposition() + ActionDispatchStatus.metrics(dispatcher.status(), now: .now)
+                + QueueMetrics.healthLines(health())
+        }
         let configuration = self.configuration
         options.senders = { configuration.senders }
         return options
+    }
+
+    /// Why the store cannot acknowledge deliveries now (`SignalIntake.checkHealth` on the ingest
+    /// path), nil when it can.
+    func storeProblem() -> String? {
+        do {
+            try intake().checkHealth()
+            return nil
+        } catch {
+            return error.description
+        }
     }
 
     /// Starts the dispatcher thread and the word back to Datadog.
@@ -128,11 +147,24 @@ public enum QueueMetrics {
         }
         let auto = rules.filter { $0.mode == .auto }.count
         let off = (try? store.automaticDispatchDisabled()) ?? false
+        let oldest = try? store.page(ConsolePageQuery(states: [.pending], order: .newestFirst, direction: .backward, limit: 1)).first
+        let age = oldest.map { max(0, Double(Timestamp.now.milliseconds(since: $0.createdAt)) / 1000) } ?? 0
+        lines += [
+            "# HELP gavel_oldest_pending_seconds Age of the oldest pending remediation (waiting for a decision), 0 when none.",
+            "# TYPE gavel_oldest_pending_seconds gauge", "gavel_oldest_pending_seconds \(String(format: "%.3f", age))",
+        ]
         lines += [
             "# HELP gavel_rules_auto Detection rules in auto mode.", "# TYPE gavel_rules_auto gauge", "gavel_rules_auto \(auto)",
             "# HELP gavel_auto_dispatch_enabled 0 when the kill switch stops automatic dispatch.",
             "# TYPE gavel_auto_dispatch_enabled gauge", "gavel_auto_dispatch_enabled \(off ? 0 : 1)",
         ]
         return lines
+    }
+
+    /// `gavel_health{part}`: 1 when the part (`store`, `dispatcher`) is sound, 0 when `/healthz`
+    /// reports it not sound.
+    public static func healthLines(_ checks: [HealthCheck]) -> [String] {
+        ["# HELP gavel_health 1 when the part is sound, 0 when /healthz reports it not sound.", "# TYPE gavel_health gauge"]
+            + checks.map { "gavel_health{part=\"\($0.name)\"} \($0.problem == nil ? 1 : 0)" }
     }
 }

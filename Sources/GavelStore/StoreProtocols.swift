@@ -73,6 +73,12 @@ public protocol SignalIntake: Sendable {
     func intake(post: IncomingPost) throws(StoreError) -> [IntakeOutcome]
     /// Keeps a body the receiver refused (cut to 64 KiB; the newest 10,000 are kept).
     func recordIntakeError(_ entry: IntakeErrorEntry) throws(StoreError)
+    /// Checks that deliveries can be acknowledged now (`/healthz`, `/readyz`): the store reachable
+    /// (a round trip on the ingest path), its files still the ones at its path (SQLite), and no
+    /// delivery failed for a store fault within the last seconds (SQLite: 10) unless one was stored
+    /// since.
+    /// - Throws: `unavailable` naming the fault.
+    func checkHealth() throws(StoreError)
     /// Finishes pending work and releases the connection(s).
     func close()
 }

@@ -125,7 +125,8 @@ public enum StoreTransfer {
                 "lease_until_ms", "last_status", "last_error", "created_ms", "updated_ms",
             ]),
         TransferTable(
-            "attempts", ["id", "remediation", "started_ms", "duration_ms", "status", "outcome", "error", "response", "kind", "triage", "batch_key"]),
+            "attempts",
+            ["id", "remediation", "started_ms", "duration_ms", "status", "outcome", "error", "response", "kind", "triage", "stderr", "batch_key"]),
         TransferTable("approvals", ["remediation", "analyst", "at_ms"], key: ["remediation", "analyst"]),
         TransferTable("notes", ["id", "remediation", "author", "at_ms", "text"]),
         TransferTable("allowlist_entries", ["id", "kind", "value", "reason", "added_by", "added_ms"]),

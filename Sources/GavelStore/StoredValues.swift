@@ -370,14 +370,20 @@ public struct AttemptReport: Sendable, Equatable {
     /// The batch the attempt went in (its idempotency key); nil when sent alone. A retry keeps it on
     /// the remediation, so the members go again together.
     public var batchKey: String?
+    /// The end of a command's stderr, nil for none (kept on the attempt: `Attempt.stderr`).
+    public var stderr: String?
 
-    public init(result: Result, status: Int? = nil, error: String? = nil, response: String = "", durationMs: Int = 0, batchKey: String? = nil) {
+    public init(
+        result: Result, status: Int? = nil, error: String? = nil, response: String = "", durationMs: Int = 0, batchKey: String? = nil,
+        stderr: String? = nil
+    ) {
         self.result = result
         self.status = status
         self.error = error
         self.response = response
         self.durationMs = durationMs
         self.batchKey = batchKey
+        self.stderr = stderr
     }
 }
 

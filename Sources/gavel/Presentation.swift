@@ -77,7 +77,8 @@ extension StoredSignal {
 }
 
 extension Attempt {
-    /// An attempt in `gavel show --json`.
+    /// An attempt in `gavel show --json`: `number`, `kind`, `started_at`, `duration_ms`, `status`,
+    /// `outcome`, `error`, `stderr` (the end of a command's standard error, or null).
     var json: JSONValue {
         .object([
             JSONMember("number", .number(String(number))),
@@ -87,9 +88,13 @@ extension Attempt {
             JSONMember("status", jsonNumber(status)),
             JSONMember("outcome", optional(outcome?.rawValue)),
             JSONMember("error", optional(error)),
+            JSONMember("stderr", optional(stderr)),
             JSONMember("subject", optional(subject)),
         ])
     }
+
+    /// The lines of `gavel show`: the attempt, then the end of a command's stderr, indented.
+    var lines: [String] { [line] + stderrLines().map { "    stderr: " + $0 } }
 
     /// One line of `gavel show`.
     var line: String {

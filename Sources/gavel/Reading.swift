@@ -147,7 +147,7 @@ enum Reading {
             for line in revert.text.split(separator: "\n", omittingEmptySubsequences: false) { print("  " + safe(String(line))) }
         }
         for t in triage { print(safe(t.line)) }
-        for a in attempts { print(safe(a.line)) }
+        for a in attempts { for line in a.lines { print(safe(line)) } }
         for a in audit { print(safe(a.line)) }
         return 0
     }

@@ -3,7 +3,8 @@ import GavelRuntime
 
 /// Every verb of the command line (DESIGN.md "Command line"), in the order `gavel help` lists them.
 enum Verbs {
-    static let version = "gavel 0.2.0"
+    /// What `gavel --version` prints (`GavelVersion.number`, the same as the default `User-Agent`).
+    static let version = "gavel \(GavelVersion.number)"
 
     static let all: [Verb] = [
         Verb(

@@ -172,3 +172,32 @@ import Testing
         a approve  r reject  Space tag  A auto  c note  Enter detail  Tab view  / filter  ? help  q quit
         """#
 }
+
+/// Issue 16: a detail line of a megabyte wraps to the pane's rows ending in `…`, looking only at
+/// what the rows can show (the rest is not sanitized or measured at every frame).
+@Test func aMegabyteDetailLineWrapsToThePaneEndingInAnEllipsis() {
+    let line = DetailLine("    junk: [" + String(repeating: "0, ", count: 350_000) + "0]")
+    let rows = ConsoleRenderer.wrap(line, columns: 60, width: DisplayText.defaultWidth)
+    #expect(rows.count == ConsoleRenderer.maxWrappedRows)
+    #expect(rows.last?.text.hasSuffix("…") == true)
+    #expect(rows.allSatisfy { DisplayText.columns($0.text, width: DisplayText.defaultWidth) <= 60 })
+    #expect(ConsoleRenderer.cutForWrapping(line.text, columns: 60).count == 60 * ConsoleRenderer.maxWrappedRows + 1)
+    let short = "short line"
+    #expect(ConsoleRenderer.cutForWrapping(short, columns: 60) == short)
+}
+
+/// Issue 16 item 13: the console's detail shows the end of a failed command's stderr under its
+/// attempt, escaped.
+@Test func aFailedCommandsStderrIsShownUnderItsAttempt() {
+    var attempt = makeAttempt(number: 1, at: Fixture.t0, status: 3, error: "exit 3 (stderr: aws: error)", durationMilliseconds: 40)
+    attempt.stderr = "calling the API\n\naws: error: \u{1B}[31mInvalidClientTokenId\n"
+    let d = ConsoleRendererTests.sgDetailData()
+    d.details[4]?.attempts = [attempt]
+    let (s, _) = Fixture.session(d, size: (40, 160))
+    s.press(Key.parseScript("<Enter> G")!)
+    let text = s.frame().text
+    #expect(text.contains("#1 2026-05-28 20:26:40Z (40 ms) exit 3 (stderr:"), "\(text)")
+    #expect(text.contains("      stderr: calling the API"))
+    #expect(text.contains("      stderr: aws: error: \\x1b[31mInvalidClientTokenId"))
+    #expect(!text.contains("\u{1B}"))
+}

@@ -156,4 +156,42 @@ import Testing
         #expect(rows[0].contains("circuit open: ban-ip ("))
         #expect(rows.contains { $0.contains("Brute force") && $0.contains("+ban-ip (circuit open) +disable-user") })
     }
+
+    /// Issue 16: three signals whose attributes hold a 40,000-element array froze a scripted
+    /// session for 71 s: the console must parse each signal's attributes once, not at every
+    /// refresh, and keep what it draws per frame bounded by the pane (a 240 KB outline line was
+    /// sanitized and measured whole at every frame).
+    @Test func unchangedSignalsAreNotReparsedAtEveryRefresh() throws {
+        let folder = NSTemporaryDirectory() + "gavel-console-parse-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let db = try Database(path: folder + "/gavel.db")
+        let config = try GavelConfig.load(path: nil, environment: [:], databasePath: folder + "/gavel.db")
+        let elements = (0..<40_000).map(String.init).joined(separator: ",")
+        for i in 0..<3 {
+            let json =
+                #"{"SECURITY_SIGNAL_ID":"wide-\#(i)","SECURITY_RULE_NAME":"Wide","SECURITY_SIGNAL_SEVERITY":"critical","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.\#(10 + i)"]}},"junk":[\#(elements)]}}"#
+            let body = Array(json.utf8)
+            let input = IncomingSignal(
+                signal: try SignalPayload.decode(body: body, format: .json), rawBody: body, contentType: "application/json", peer: nil)
+            _ = try db.writeTransaction { try SQLiteStore(db: db).intake(input, config: config) }
+        }
+        let source = StoreDataSource(store: SQLiteStore(db: db), config: { config }, listenAddress: nil)
+        let session = ConsoleSession(model: ConsoleModel(analyst: "alice", size: (30, 100)), dataSource: source) { _ in nil }
+        session.tick()
+        var frames: [String] = []
+        for key in Key.parseScript("j k j j k k j j")! {
+            session.press(key)
+            session.tick()
+            frames.append(session.frame().text)
+        }
+        // Every remediation's detail was shown (and refreshed) many times; each signal parsed once.
+        #expect(frames.contains { $0.contains("#1 ban-ip") } && frames.contains { $0.contains("#3 ban-ip") })
+        #expect(source.attributeParses == 3)
+        let detail = try #require(try source.detail(remediationID: 2))
+        #expect(source.attributeParses == 3)
+        let junk = try #require(detail.signals.first?.attributeLines.first { $0.hasPrefix("junk: [") })
+        #expect(junk.hasSuffix(" more characters)"))
+        #expect(junk.count < StoreDataSource.outlineLimits.characters + 40)
+    }
 }

@@ -28,7 +28,7 @@ func loadTestConfigBytes(_ bytes: [UInt8]) throws(ConfigError) -> GavelConfig {
             Issue.record("not http")
             return
         }
-        #expect(http.headers.map(\.name) == ["Z-Last-Alphabetically", "Authorization", "M-Middle", "Content-Type", "Idempotency-Key"])
+        #expect(http.headers.map(\.name) == ["Z-Last-Alphabetically", "Authorization", "M-Middle", "Content-Type", "Idempotency-Key", "User-Agent"])
         #expect(http.body?.value.compactText == #"{"zeta":"{{ip}}","alpha":{"y":1,"b":[2,{"d":0,"c":1}]},"mid":null}"#)
         guard case .outbox(let outbox)? = config.actions["disable-user"]?.kind else {
             Issue.record("not outbox")

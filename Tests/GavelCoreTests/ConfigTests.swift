@@ -79,7 +79,7 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
         }
         #expect(ban.method == "POST" && ban.timeoutSeconds == 10 && ban.retries == 5)
         #expect(ban.url.text == "https://waf.example.com/v1/ip-sets/gavel-blocklist/addresses")
-        #expect(ban.headers.map(\.name) == ["Authorization", "Content-Type", "Idempotency-Key"])
+        #expect(ban.headers.map(\.name) == ["Authorization", "Content-Type", "Idempotency-Key", "User-Agent"])
         guard case .command(let disable)? = config.actions["disable-user"]?.kind else {
             Issue.record("disable-user is not a command")
             return
@@ -92,7 +92,7 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
             Issue.record("delete-security-group is not http")
             return
         }
-        #expect(del.method == "DELETE" && del.body == nil && del.headers.map(\.name) == ["X-Api-Key", "Idempotency-Key"])
+        #expect(del.method == "DELETE" && del.body == nil && del.headers.map(\.name) == ["X-Api-Key", "Idempotency-Key", "User-Agent"])
         guard case .outbox(let forward)? = config.actions["forward-signal"]?.kind else {
             Issue.record("forward-signal is not outbox")
             return
@@ -189,6 +189,34 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
         (#"{"secret_env": "MY-TOKEN"}"#, "secret_env", "not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"),
         (#"{"secret_env": "MY_TOKEN"}"#, "secret_env", "environment variable MY_TOKEN is not set (and no secret is given)"),
         (#"[1, 2]"#, "", "expected an object, got an array"),
+        (
+            #"{"actions": {"ban-ip": {"command": {"argv": ["/bin/true"], "path": "/usr/bin::/bin"}}}}"#, "actions.ban-ip.command.path",
+            "expected absolute directories"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"command": {"argv": ["/bin/true"], "path": "bin:/usr/bin"}}}}"#, "actions.ban-ip.command.path",
+            "expected absolute directories"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"command": {"argv": ["/bin/true"], "pass_env": ["HOME", "AWS-KEY"]}}}}"#, "actions.ban-ip.command.pass_env[1]",
+            "expected a variable name"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"command": {"argv": ["/bin/true"], "pass_env": ["*"]}}}}"#, "actions.ban-ip.command.pass_env[0]",
+            "expected a variable name"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"command": {"argv": ["/bin/true"], "pass_env": ["PATH"]}}}}"#, "actions.ban-ip.command.pass_env[0]",
+            "set the command's PATH with \"path\""
+        ),
+        (
+            #"{"actions": {"ban-ip": {"command": {"argv": ["/bin/true"], "pass_env": ["GAVEL_IDEMPOTENCY_KEY"]}}}}"#,
+            "actions.ban-ip.command.pass_env[0]", "set by gavel"
+        ),
+        (
+            #"{"actions": {"ban-ip": {"http": {"url": "https://a.example.com/x", "retry_for": "2d"}}}}"#, "actions.ban-ip.http.retry_for",
+            "expected a duration of at most 24h"
+        ),
     ])
     func errorsNameTheirField(_ json: String, _ field: String, _ message: String) throws {
         let error = try #require(configError(json))
@@ -279,7 +307,7 @@ let exampleConfigPath = URL(fileURLWithPath: #filePath).deletingLastPathComponen
         }
         #expect(http.method == "PUT" && http.body == nil)
         // No body: no Content-Type; a configured Idempotency-Key (any case) replaces the default.
-        #expect(http.headers.map(\.name) == ["idempotency-key"])
+        #expect(http.headers.map(\.name) == ["idempotency-key", "User-Agent"])
     }
 }
 
@@ -293,5 +321,28 @@ extension ConfigTests {
         // Verbs that do not receive (list, approve, dispatch, …) load it without the secret.
         let relaxed = try GavelConfig.load(path: exampleConfigPath, environment: [:], databasePath: "gavel.db", requireSecret: false)
         #expect(relaxed.secret == nil)
+    }
+
+    /// Issue 16 item 13: a command action's environment is configured per action.
+    @Test func commandEnvironmentIsConfiguredPerAction() throws {
+        let config = try loadTestConfig(
+            #"{"actions": {"ban-ip": {"command": {"argv": ["/usr/local/bin/ban", "--", "{{ip}}"], "path": "/usr/local/bin:/usr/bin:/bin", "pass_env": ["HOME", "AWS_*"]}}, "disable-user": {"command": {"argv": ["/bin/true"]}}}}"#
+        )
+        guard case .command(let ban)? = config.actions["ban-ip"]?.kind, case .command(let plain)? = config.actions["disable-user"]?.kind else {
+            Issue.record("not commands")
+            return
+        }
+        #expect(ban.path == "/usr/local/bin:/usr/bin:/bin" && ban.passEnvironment == ["HOME", "AWS_*"])
+        #expect(plain.path == "/usr/bin:/bin" && plain.passEnvironment.isEmpty)
+        // What is bound at approval keeps them, and the preview says what the child gets.
+        let action = try #require(config.actions["ban-ip"])
+        let rendered = try action.render(
+            TemplateContext(action: action, target: "203.0.113.7", signal: nil, remediationID: "1", idempotencyKey: "k", decidedBy: "a"))
+        #expect(RenderedRequest(storageText: rendered.storageText) == rendered)
+        #expect(
+            rendered.displayText == """
+                exec ["/usr/local/bin/ban","--","203.0.113.7"]
+                env: PATH=/usr/local/bin:/usr/bin:/bin GAVEL_IDEMPOTENCY_KEY=(the idempotency key), and from gavel's environment HOME AWS_*
+                """)
     }
 }

@@ -46,7 +46,11 @@ import Testing
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any])
         #expect(parsed["note"] as? String == "rule: " + TemplateTests.hostileRule)
         #expect(request.method == "POST" && request.timeoutSeconds == 10 && request.maxRetries == 5)
-        #expect(request.headers == [HTTPHeaderField("Content-Type", "application/json"), HTTPHeaderField("Idempotency-Key", "gavel-42")])
+        #expect(
+            request.headers == [
+                HTTPHeaderField("Content-Type", "application/json"), HTTPHeaderField("Idempotency-Key", "gavel-42"),
+                HTTPHeaderField("User-Agent", "gavel/" + GavelVersion.number),
+            ])
     }
 
     @Test func urlValuesArePercentEncoded() throws {
@@ -136,6 +140,7 @@ import Testing
             masked.headers == [
                 HTTPHeaderField("Authorization", "Bearer ****"), HTTPHeaderField("X-Api-Key", "****"), HTTPHeaderField("X-Trace", "t"),
                 HTTPHeaderField("Content-Type", "application/json"), HTTPHeaderField("Idempotency-Key", "gavel-42"),
+                HTTPHeaderField("User-Agent", "gavel/" + GavelVersion.number),
             ])
         #expect(String(decoding: masked.body, as: UTF8.self) == #"{"ip":"203.0.113.42","auth":{"token":"****"}}"#)
 
@@ -156,5 +161,45 @@ import Testing
                 #"{"action":"ban-ip","remediation_id":"42","idempotency_key":"gavel-42","target":"203.0.113.42","method":"POST","url":"outbox:ban-ip","headers":{"Authorization":"Basic ****","Content-Type":"application/json","Idempotency-Key":"gavel-42"}"#
             ))
         #expect(!masked.line.contains("dXNlcjpwdw"))
+    }
+
+    /// Issue 16: `/v1/signals/{{signal_id}}/ban/{{ip}}` with the signal id `..` became
+    /// `POST /v1/ban/203.0.125.1` (percent-encoding keeps `.`, and the client removes dot
+    /// segments). A value that is a dot segment once decoded (one layer or several) is refused,
+    /// naming the segment; dots that are not a whole segment, and dots in the query, are sent.
+    @Test func dotSegmentValuesInAURLPathAreRefused() throws {
+        let ban = try action(#"{"http": {"url": "https://waf.example.com/v1/signals/{{signal_id}}/ban/{{ip}}?from={{signal_id}}"}}"#)
+        func rendered(signalID: String) throws(DispatchRefusal) -> RenderedRequest {
+            var c = context(action: ban)
+            c.signalID = signalID
+            return try ban.render(c)
+        }
+        for hostile in [
+            ".", "..", "%2e", "%2E%2e", "%2e.", ".%2E", "%252e%252e", "%25252E%25252E", "..;", "..;x=1", "a/../b", "../x", "..\\x", "%2e%2e%2fx",
+        ] {
+            do {
+                let r = try rendered(signalID: hostile)
+                Issue.record("\(hostile.quotedForMessage) rendered: \(r.displayText)")
+            } catch {
+                #expect(error.message.contains("dot segment"), "\(error.message)")
+                #expect(error.message.contains("another path"))
+            }
+        }
+        for fine in ["...", ".hidden", "a.b", "..a", "AQAAAYxk1-example-0001", "%2e%2e%2e", "%", "%zz"] {
+            guard case .http(let r) = try rendered(signalID: fine) else {
+                Issue.record("not http")
+                continue
+            }
+            #expect(r.url.hasPrefix("https://waf.example.com/v1/signals/\(Template.percentEncoded(fine))/ban/203.0.113.42"))
+        }
+        // In the query a dot segment means nothing: only the path is judged.
+        let query = try action(#"{"http": {"url": "https://waf.example.com/ban?signal={{signal_id}}"}}"#)
+        var c = context(action: query)
+        c.signalID = ".."
+        guard case .http(let r) = try query.render(c) else { return }
+        #expect(r.url == "https://waf.example.com/ban?signal=..")
+        // A dot segment written in the configuration itself is a configuration error.
+        #expect(throws: ConfigError.self) { try action(#"{"http": {"url": "https://waf.example.com/v1/../ban/{{ip}}"}}"#) }
+        #expect(throws: ConfigError.self) { try action(#"{"http": {"url": "https://waf.example.com/v1/%2E/ban"}}"#) }
     }
 }

@@ -44,16 +44,60 @@ struct CommandExecutorTests {
         #expect(!environment.contains { $0.hasPrefix("HOME=") || $0.hasPrefix("GAVEL_TOKEN=") })
     }
 
-    @Test("a non-zero exit is retryable with its status; stdout and stderr are both captured")
+    @Test("a non-zero exit is retryable with its status; stdout is the response, stderr's end is kept apart and named in the error")
     func nonZeroExit() throws {
         let dir = try TemporaryDirectory()
         let failing = try dir.script("fail", "#!/bin/sh\necho to-stdout\necho to-stderr >&2\nexit 3\n")
         let outcome = executor.execute(CommandDispatchRequest(argv: [failing], timeoutSeconds: 10), idempotencyKey: "k")
         #expect(outcome.kind == .retryable)
         #expect(outcome.status == 3)
-        #expect(outcome.error == "exit 3")
-        #expect(outcome.responseExcerpt.contains("to-stdout\n"))
-        #expect(outcome.responseExcerpt.contains("to-stderr\n"))
+        #expect(outcome.error == "exit 3 (stderr: to-stderr)")
+        #expect(outcome.responseExcerpt == "to-stdout\n")
+        #expect(outcome.stderrTail == "to-stderr\n")
+    }
+
+    /// Issue 16 item 13: when the command fails, the reason is at the end of its stderr.
+    @Test("the last 2048 bytes of a long stderr are kept, starting on a character, marked as cut")
+    func stderrTailOfALongOutput() throws {
+        let dir = try TemporaryDirectory()
+        let noisy = try dir.script(
+            "noisy",
+            "#!/bin/sh\ni=0\nwhile [ $i -lt 400 ]; do echo \"progress é $i\" >&2; i=$((i+1)); done\necho 'aws: error: InvalidClientTokenId' >&2\nexit 254\n"
+        )
+        let outcome = executor.execute(CommandDispatchRequest(argv: [noisy], timeoutSeconds: 10), idempotencyKey: "k")
+        let tail = try #require(outcome.stderrTail)
+        #expect(tail.hasPrefix("…"))
+        #expect(tail.hasSuffix("progress é 399\naws: error: InvalidClientTokenId\n"))
+        #expect(tail.utf8.count <= DispatchOutcome.stderrTailLimit + 3)
+        #expect(!tail.contains("\u{FFFD}"))
+        #expect(outcome.error == "exit 254 (stderr: aws: error: InvalidClientTokenId)")
+        #expect(outcome.responseExcerpt.isEmpty)
+    }
+
+    /// Issue 16 item 13: the child got only PATH=/usr/bin:/bin and the key — no HOME, no cloud
+    /// credentials, no /usr/local/bin. Each action says what it passes.
+    @Test("the environment is the action's: its PATH, the variables it passes by name or prefix, the key — nothing else")
+    func environmentIsConfigurablePerAction() throws {
+        // /usr/bin/env itself is the command (a shell would add PWD): its stdout is the response.
+        let gavelEnvironment = [
+            "HOME": "/home/gavel", "AWS_REGION": "eu-west-1", "AWS_SECRET_ACCESS_KEY": "s3cr3t", "AWSX": "no", "GAVEL_TOKEN": "t",
+            "PATH": "/evil", "GAVEL_IDEMPOTENCY_KEY": "forged", "LD_PRELOAD": "/tmp/x.so",
+        ]
+        let request = CommandDispatchRequest(
+            argv: ["/usr/bin/env"], timeoutSeconds: 10, path: "/usr/local/bin:/usr/bin:/bin", passEnvironment: ["HOME", "AWS_*", "NOT_SET"])
+        let outcome = CommandExecutor(environment: gavelEnvironment).execute(request, idempotencyKey: "rem-9-key")
+        #expect(outcome.kind == .success)
+        let lines = outcome.responseExcerpt.split(separator: "\n").map(String.init)
+        #expect(
+            Set(lines) == [
+                "PATH=/usr/local/bin:/usr/bin:/bin", "AWS_REGION=eu-west-1", "AWS_SECRET_ACCESS_KEY=s3cr3t", "HOME=/home/gavel",
+                "GAVEL_IDEMPOTENCY_KEY=rem-9-key",
+            ])
+        // The default stays as it was: PATH=/usr/bin:/bin and the key.
+        let plain = CommandDispatchRequest(argv: ["/usr/bin/env"], timeoutSeconds: 10)
+        let defaults = CommandExecutor(environment: gavelEnvironment).execute(plain, idempotencyKey: "k2").responseExcerpt
+            .split(separator: "\n").map(String.init)
+        #expect(Set(defaults) == ["PATH=/usr/bin:/bin", "GAVEL_IDEMPOTENCY_KEY=k2"])
     }
 
     @Test("a command killed by a signal is retryable and says which signal")

@@ -17,7 +17,8 @@ struct HTTPClientTests {
 
     func post(_ url: String, timeout: Double = 5) -> HTTPDispatchRequest {
         HTTPDispatchRequest(
-            method: "POST", url: url, headers: [HTTPHeaderField("Content-Type", "application/json")], body: Array("{}".utf8), timeoutSeconds: timeout)
+            method: "POST", url: url, headers: [HTTPHeaderField("Content-Type", "application/json"), HTTPHeaderField("User-Agent", "gavel-test")],
+            body: Array("{}".utf8), timeoutSeconds: timeout)
     }
 
     @Test(arguments: [0, 1])
@@ -35,7 +36,7 @@ struct HTTPClientTests {
         for raw in sink.requests {
             let sent = RecordedRequest(raw)
             #expect(sent.method == "POST" && sent.target == "/v1/ban?x=1")
-            #expect(sent.values("Idempotency-Key") == ["k-1"] && sent.values("User-Agent") == ["gavel/0.1"])
+            #expect(sent.values("Idempotency-Key") == ["k-1"] && sent.values("User-Agent") == ["gavel-test"])
             #expect(sent.values("Content-Type") == ["application/json"] && sent.body == Array("{}".utf8))
             #expect(sent.values("Host") == ["127.0.0.1:\(sink.port)"])
         }

@@ -45,14 +45,14 @@ struct HTTPExecutorTests {
         #expect(sent.values("Idempotency-Key") == ["rem-42-0f3a"])
         #expect(sent.values("Content-Type") == ["application/json"])
         #expect(sent.values("X-Api-Key") == ["s3cr3t value; with=chars"])
-        #expect(sent.values("User-Agent") == ["gavel/0.1"])
+        #expect(sent.values("User-Agent").isEmpty)  // not in this request: nothing is added over http
         #expect(sent.values("Content-Length") == ["\(body.count)"])
         #expect(sent.values("Transfer-Encoding").isEmpty)
         #expect(sent.body == body)
     }
 
-    @Test("a rendered User-Agent or Idempotency-Key does not replace gavel's")
-    func ownedHeadersWin() throws {
+    @Test("a configured User-Agent is sent; an Idempotency-Key always carries the remediation's key")
+    func idempotencyKeyIsTheRemediations() throws {
         let sink = try LoopbackSink()
         defer { sink.stop() }
         let request = post(
@@ -65,7 +65,8 @@ struct HTTPExecutorTests {
         #expect(outcome.kind == .success)
         let sent = RecordedRequest(try #require(sink.requests.first))
         #expect(sent.values("Idempotency-Key") == ["real-key"])
-        #expect(sent.values("User-Agent") == ["gavel/0.1"])
+        #expect(sent.values("User-Agent") == ["curl/8"])
+        #expect(sent.headers.map(\.name) == ["Host", "idempotency-key", "User-Agent", "Content-Length"])
     }
 
     @Test(
@@ -228,5 +229,76 @@ struct HTTPExecutorTests {
         #expect(sent.method == "DELETE")
         #expect(sent.target == "/groups/sg-0123")
         #expect(sent.body.isEmpty)
+    }
+
+    /// Issue 16 item 14: configured headers were not sent in file order, and `Accept`,
+    /// `Accept-Encoding`, `Accept-Language`, `User-Agent` and `Connection` were added. The
+    /// preview (`displayText`, the text `gavel show` and the console print) is now the request's
+    /// bytes: its lines after the first, joined by CR LF, are what the endpoint receives.
+    @Test("the request preview is the bytes the endpoint receives", arguments: ["POST", "DELETE"])
+    func thePreviewIsTheBytesOnTheWire(method: String) throws {
+        let sink = try LoopbackSink([.status(200)])
+        defer { sink.stop() }
+        let body = method == "POST" ? #"{"ip": "{{ip}}", "rule": "{{rule_name}}"}"# : "null"
+        let json = #"""
+            {"allow_internal_action_urls": true, "actions": {"ban-ip": {"target": "ip", "http": {"method": "\#(method)",
+              "url": "\#(sink.url("/v1/ip-sets/{{rule_id}}/addresses"))?ip={{ip}}#fragment-not-sent",
+              "headers": {"Zeta-Last": "z", "Accept": "application/json", "M-Middle": "{{decided_by}}", "X-Empty": ""},
+              "body": \#(body)}}}}
+            """#
+        let config = try GavelConfig.load(text: json, origin: "test", environment: [:], databasePath: "/tmp/gavel-wire.db")
+        let action = try #require(config.actions["ban-ip"])
+        var signal = Signal(signalID: "AQAAAYxk1-wire")
+        signal.ruleName = "Sign-in from \"unexpected\" IP"
+        signal.ruleID = "def-000-wire"
+        let rendered = try action.render(
+            TemplateContext(
+                action: action, target: "203.0.113.7", signal: signal, remediationID: "7", idempotencyKey: "gavel-7-key", decidedBy: "alice"))
+        guard case .http(let request) = rendered else {
+            Issue.record("not http")
+            return
+        }
+        let outcome = executor.execute(request, idempotencyKey: "gavel-7-key")
+        #expect(outcome.kind == .success)
+        let preview = rendered.displayText.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(preview[0] == "to http://127.0.0.1:\(sink.port) (exactly these bytes)")
+        var expected = preview.dropFirst().joined(separator: "\r\n")
+        if request.body.isEmpty { expected += "\r\n\r\n" }
+        #expect(String(decoding: try #require(sink.requests.first), as: UTF8.self) == expected)
+        let sent = RecordedRequest(try #require(sink.requests.first))
+        #expect(sent.target == "/v1/ip-sets/def-000-wire/addresses?ip=203.0.113.7")
+        let names =
+            ["Host", "Zeta-Last", "Accept", "M-Middle", "X-Empty"] + (method == "POST" ? ["Content-Type"] : []) + ["Idempotency-Key", "User-Agent"]
+        #expect(sent.headers.map(\.name) == names + (method == "POST" ? ["Content-Length"] : []))
+        for added in ["Accept-Encoding", "Accept-Language", "Connection", "Transfer-Encoding", "Expect"] { #expect(sent.values(added).isEmpty) }
+    }
+
+    @Test("credentials in the URL are sent as Basic authorization and never shown")
+    func userinfoIsBasicAuthorization() throws {
+        let sink = try LoopbackSink([.status(204)])
+        defer { sink.stop() }
+        let url = sink.url("/ban").replacingOccurrences(of: "http://", with: "http://ops:hunter%212@")
+        let rendered = RenderedRequest.http(HTTPDispatchRequest(method: "POST", url: url, headers: [HTTPHeaderField("X-A", "1")], body: []))
+        guard case .http(let request) = rendered else { return }
+        #expect(executor.execute(request, idempotencyKey: "k").kind == .success)
+        let sent = RecordedRequest(try #require(sink.requests.first))
+        #expect(sent.values("Authorization") == ["Basic b3BzOmh1bnRlciEy"])  // "ops:hunter!2", the %21 decoded
+        for text in [rendered.displayText, rendered.masked().displayText] {
+            #expect(text.contains("Authorization: Basic ****") && !text.contains("b3Bz") && !text.contains("hunter"), "\(text)")
+        }
+    }
+
+    @Test("a chunked, a close-delimited and an interim-1xx answer are read; the status decides")
+    func answersInEveryFraming() throws {
+        for (reply, status, body) in [
+            ("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", 201, "ok"),
+            ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n", 200, "abcde"),
+            ("HTTP/1.0 503 Service Unavailable\r\n\r\ndown for maintenance", 503, "down for maintenance"),
+        ] {
+            let server = try LoopbackSink([.raw(Array(reply.utf8))])
+            defer { server.stop() }
+            let outcome = executor.execute(post(server.url("/")), idempotencyKey: "k")
+            #expect(outcome.status == status && outcome.responseExcerpt == body, "\(reply.debugDescription) → \(outcome)")
+        }
     }
 }

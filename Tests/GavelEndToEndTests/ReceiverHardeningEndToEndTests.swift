@@ -1,5 +1,6 @@
 import Foundation
 import GavelCore
+import GavelTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -7,7 +8,8 @@ import Testing
 #endif
 
 /// Issue 16 findings checked against the real binary: what `gavel signals --json` prints for a
-/// hostile rule name, and what `gavel serve` does when it runs out of file descriptors.
+/// hostile rule name, what the CLI does with another program's database, and what `gavel serve`
+/// does when it runs out of file descriptors.
 @Suite(.serialized) struct ReceiverHardeningEndToEndTests {
     /// A rule name holding U+009B (a one-byte CSI) and U+202E (right-to-left override) reaches
     /// `gavel signals --json` escaped as `\u009b` and `\u202e`: the same JSON value, but bytes a
@@ -39,6 +41,29 @@ import Testing
     /// With `ulimit -n 64`, 80 idle connections exhaust the descriptors and `accept` fails with
     /// EMFILE: the receiver backs off instead of retrying in a loop (it used to spin a core), and
     /// serves again once the idle connections are closed.
+    /// Issue 16 item 10: `gavel list --db someone-else.db` on another program's SQLite file
+    /// switched it to WAL and added gavel's tables. Every verb that opens the store refuses it
+    /// (exit 2, naming `--db` and the tables it holds) and leaves the file byte for byte as it was,
+    /// with no `-wal` or `-shm` beside it.
+    @Test func anotherProgramsDatabaseIsRefusedAndLeftUntouched() throws {
+        let dir = try TemporaryDirectory()
+        let db = dir.file("someone-else.db")
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        make.arguments = [db, "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices (total) VALUES (12.5);"]
+        try make.run()
+        make.waitUntilExit()
+        #expect(make.terminationStatus == 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: db))
+        for args in [["list"], ["list", "--json"], ["signals"], ["rules"], ["approve", "1", "--by", "alice"], ["auto", "--all", "off"]] {
+            let r = try GavelBinary.run(args + ["--db", db], cwd: dir.path)
+            #expect(r.status == 2, "\(args): \(r.status) \(r.err)")
+            #expect(r.err.contains("--db") && r.err.contains("not a gavel database") && r.err.contains("invoices"), "\(args): \(r.err)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["someone-else.db"])
+    }
+
     @Test func outOfDescriptorsBacksOffInsteadOfSpinning() throws {
         let folder = NSTemporaryDirectory() + "gavel-emfile-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -38,22 +38,25 @@ import Testing
         let request = try #require(try JSONValue.parse(shown.out)["request"]?.scalarText)
         let text = try GavelBinary.run(["show", "1", "--by", "carol"] + db).out
         #expect(text.contains("request (approving sends, secrets masked):"))
-        #expect(text.contains("  PUT \(sink.url("/v1/ban"))?ip=203.0.113.42&rule=def-000-nt1"))
+        #expect(text.contains("  to http://127.0.0.1:\(sink.port) (exactly these bytes)"))
+        #expect(text.contains("  PUT /v1/ban?ip=203.0.113.42&rule=def-000-nt1 HTTP/1.1"))
         #expect(try GavelBinary.run(["approve", "1", "--by", "carol"] + db).status == 0)
         waitForRequests(sink, 1)
         #expect(sink.requests.count == 1)
-        // What the sink received, line by line, is what show printed (secrets masked there).
-        let sent = RecordedRequest(sink.requests.first ?? [])
+        // Issue 16 item 14: what the sink received is, byte for byte, what show printed — the
+        // fields in the file's order, nothing added (the masked secret put back).
         let lines = request.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        #expect(lines[0] == "PUT http://127.0.0.1:\(sink.port)\(sent.target)" && sent.method == "PUT")
-        let blank = try #require(lines.firstIndex(of: ""))
-        for header in lines[1..<blank] {
-            let parts = header.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            let expected = parts[1] == "****" ? "not-shown" : parts[1]
-            #expect(sent.values(parts[0]) == [expected], "\(header)")
-        }
-        #expect(lines[(blank + 1)...].joined(separator: "\n") == String(decoding: sent.body, as: UTF8.self))
+        #expect(lines[0] == "to http://127.0.0.1:\(sink.port) (exactly these bytes)")
+        let shownBytes = lines.dropFirst().map { $0 == "X-Api-Key: ****" ? "X-Api-Key: not-shown" : $0 }.joined(separator: "\r\n")
+        let sent = RecordedRequest(sink.requests.first ?? [])
+        #expect(String(decoding: sink.requests.first ?? [], as: UTF8.self) == shownBytes)
+        #expect(
+            sent.headers.map(\.name) == ["Host", "X-Requested-By", "X-Api-Key", "Content-Type", "Idempotency-Key", "User-Agent", "Content-Length"])
         #expect(String(decoding: sent.body, as: UTF8.self).contains(#""by":"carol""#))
+        // The default User-Agent names the version `gavel --version` prints, not a fixed string.
+        let version = try GavelBinary.run(["--version"]).out.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(version.hasPrefix("gavel ") && version.count > "gavel ".count)
+        #expect(sent.headers.first { $0.name == "User-Agent" }?.value == "gavel/" + version.dropFirst("gavel ".count))
         // After the approval, show prints the request as bound.
         #expect(try GavelBinary.run(["show", "1"] + db).out.contains("request (bound at approval, secrets masked):"))
     }

@@ -16,7 +16,8 @@ final class RunningReceiver {
 
     init(
         secret: String? = nil, readDeadline: Double = 10, maxConnections: Int = 512, maxBody: Int = 1 << 20,
-        busyTimeoutMs: Int32 = 5000, maxConnectionsPerPeer: Int = 64, configJSON: String? = nil
+        busyTimeoutMs: Int32 = 5000, maxConnectionsPerPeer: Int = 64, configJSON: String? = nil, faultMemorySeconds: Double = 10,
+        configure: (inout ReceiverOptions, SQLiteIntake) -> Void = { _, _ in }
     ) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         writer = try IngestWriter(path: folder + "/gavel.db", busyTimeoutMs: busyTimeoutMs)
@@ -31,7 +32,9 @@ final class RunningReceiver {
             try configJSON.map { try GavelConfig.load(text: $0, origin: "test", environment: [:], databasePath: path) }
             ?? GavelConfig.builtInDefaults(databasePath: path)
         options.senders = { config.senders }
-        receiver = try Receiver(options: options, intake: SQLiteIntake(writer: w, config: { config }))
+        let intake = SQLiteIntake(writer: w, config: { config }, faultMemorySeconds: faultMemorySeconds)
+        configure(&options, intake)
+        receiver = try Receiver(options: options, intake: intake)
         receiver.start()
     }
 

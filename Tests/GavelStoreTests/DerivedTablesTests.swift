@@ -128,7 +128,7 @@ import Testing
                 DROP TRIGGER IF EXISTS remediation_counts_update; DROP TRIGGER IF EXISTS remediation_counts_delete;
                 DROP TABLE rule_aliases; DROP TABLE configurations; ALTER TABLE entities DROP COLUMN folded;
                 DROP TABLE allowlist_entries; DROP INDEX remediations_expiry; DROP INDEX remediations_action_target;
-                ALTER TABLE attempts DROP COLUMN kind;
+                ALTER TABLE attempts DROP COLUMN kind; ALTER TABLE attempts DROP COLUMN stderr;
                 ALTER TABLE remediations DROP COLUMN dispatched_ms; ALTER TABLE remediations DROP COLUMN expires_ms;
                 ALTER TABLE remediations DROP COLUMN duration_ms; ALTER TABLE remediations DROP COLUMN suggested_duration_ms;
                 ALTER TABLE remediations DROP COLUMN dispatch_response; ALTER TABLE remediations DROP COLUMN revert_request;

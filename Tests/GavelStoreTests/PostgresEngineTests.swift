@@ -44,7 +44,7 @@ struct PostgresEngineTests {
         #expect(failures.total == 0)
         // Each version once, numbered as the SQLite engine's schema (v1–v4 are one step here).
         let versions = try cluster.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM gavel_schema", database: name)
-        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "4,5,6,7,8")
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "4,5,6,7,8,9")
     }
 
     @Test func anUnreachableServerIsALocationErrorThatNeverShowsThePassword() throws {
@@ -122,9 +122,10 @@ struct PostgresEngineTests {
         let name = String(h.engine.displayName.split(separator: "/").last ?? "")
         let cluster = try PostgresCluster.shared.get()
         try h.post(signalJSON("m6", ips: ["203.0.113.9"], users: ["u@example.com"]))
-        // Back to version 6: the v8 and v7 additions removed, the entities CHECK of v4.
+        // Back to version 6: the v9, v8 and v7 additions removed, the entities CHECK of v4.
         try cluster.psql(
             """
+            ALTER TABLE attempts DROP COLUMN stderr;
             DROP INDEX remediations_batch; DROP INDEX remediations_due; ALTER TABLE remediations DROP COLUMN batch_key; ALTER TABLE attempts DROP COLUMN batch_key;
             CREATE INDEX remediations_due ON remediations(state, next_attempt_ms) WHERE state IN ('approved','dispatching');
             ALTER TABLE signals DROP COLUMN status, DROP COLUMN suggested_duration_s, DROP COLUMN event_count, DROP COLUMN first_seen,
@@ -146,7 +147,7 @@ struct PostgresEngineTests {
         _ = try h.intake().intake(post: IncomingPost(signals: signals, rawBody: Array(body.utf8), contentType: nil, peer: nil))
         #expect(try migrated.signalCount(naming: "10.0.2.15", kind: "context_ip") == 1)
         let versions = try cluster.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM gavel_schema", database: name)
-        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "4,5,6,7,8")
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "4,5,6,7,8,9")
     }
 
     @Test func aVersion4DatabaseIsMigratedWithItsAuditChainedAndWhatIsInForceDated() throws {
@@ -171,7 +172,8 @@ struct PostgresEngineTests {
             DROP TABLE triage_updates; ALTER TABLE attempts DROP COLUMN triage;
             ALTER TABLE remediations DROP COLUMN dispatched_ms, DROP COLUMN expires_ms, DROP COLUMN duration_ms, DROP COLUMN suggested_duration_ms,
                 DROP COLUMN dispatch_response, DROP COLUMN revert_request, DROP COLUMN reverted_by, DROP COLUMN reverted_ms, DROP COLUMN revert_reason;
-            DROP INDEX remediations_action_target; ALTER TABLE attempts DROP COLUMN kind; DROP TABLE allowlist_entries; DROP TABLE approvals; DROP TABLE notes;
+            DROP INDEX remediations_action_target; ALTER TABLE attempts DROP COLUMN kind, DROP COLUMN stderr; DROP TABLE allowlist_entries;
+            DROP TABLE approvals; DROP TABLE notes;
             ALTER TABLE audit DROP COLUMN prev_hash, DROP COLUMN hash; DELETE FROM gavel_schema WHERE version > 4;
             """, database: name)
         let migrated = try h.engine.open(.existing)
@@ -191,6 +193,6 @@ struct PostgresEngineTests {
         let all = try migrated.auditChain(after: 0, limit: 0)
         #expect(AuditChain.verify(all) == .intact(count: 5, head: all.last?.hash) && all.prefix(4) == entries[...])
         let versions = try cluster.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM gavel_schema", database: name)
-        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "4,5,6,7,8")
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "4,5,6,7,8,9")
     }
 }

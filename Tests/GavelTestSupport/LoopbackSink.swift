@@ -23,6 +23,8 @@ public final class LoopbackSink: Sendable {
         case chunked(Int, chunks: [String])
         /// Read the request, then close the connection without answering.
         case closeUnanswered
+        /// Exactly these bytes (a head and body of any framing), then the connection is closed.
+        case raw([UInt8])
     }
 
     private struct State {
@@ -155,6 +157,9 @@ public final class LoopbackSink: Sendable {
             bytes += Array("0\r\n\r\n".utf8)
             return send(fd, bytes) && keepAlive
         case .closeUnanswered:
+            return false
+        case .raw(let bytes):
+            send(fd, bytes)
             return false
         case .redirect(let location):
             send(fd, Array("HTTP/1.1 302 Found\r\nLocation: \(location)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))

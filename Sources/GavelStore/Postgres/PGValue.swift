@@ -18,6 +18,8 @@ enum PGValue: Sendable, Equatable {
     /// Row ids as one `bigint[]` literal (`{1,2,3}`), for `id = ANY($n::bigint[])`: one statement
     /// for many rows.
     static func ids(_ ids: some Sequence<Int64>) -> PGValue { .text("{" + ids.map(String.init).joined(separator: ",") + "}") }
+    /// `.integer` of a time in epoch milliseconds, or `.null` for nil.
+    static func time(_ t: Timestamp?) -> PGValue { t.map { .integer($0.milliseconds) } ?? .null }
 }
 
 /// One result row in text format: column values by position, with typed accessors.

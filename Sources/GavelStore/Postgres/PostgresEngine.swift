@@ -158,6 +158,11 @@ final class PostgresIntake: SignalIntake {
         try withStore { store in try store.transaction { try store.recordIntakeError(entry) } }
     }
 
+    /// A round trip on a pooled connection (a broken one is replaced once, as for a delivery).
+    func checkHealth() throws(StoreError) {
+        try withStore { store in _ = try store.db.query("SELECT 1") }
+    }
+
     func close() {
         closed.store(true, ordering: .releasing)
         idle.withLock { $0.removeAll() }

@@ -50,8 +50,11 @@ enum PostgresSchema {
     static let migrations: [Migration] = [
         Migration(version: 4, sql: base), Migration(version: 5, sql: lifeAfterDispatch),
         Migration(version: 6, sql: accountability, after: chainAudit), Migration(version: 7, sql: senders),
-        Migration(version: 8, sql: storms),
+        Migration(version: 8, sql: storms), Migration(version: 9, sql: commandStderr),
     ]
+
+    /// 9: the end of a command's stderr on each attempt (issue 16 item 13).
+    static let commandStderr = "ALTER TABLE attempts ADD COLUMN stderr text;"
 
     /// 1–4: everything of the SQLite engine's schema v4, in one step.
     static let base = """

@@ -126,6 +126,7 @@ extension PostgresStore {
     /// with the same values — and refused the same way.
     private func request(for r: Remediation, config: GavelConfig) throws -> Result<RenderedRequest, DispatchRefusal> {
         if let bound = r.boundRequest { return .success(bound) }
+        if let refusal = r.bindingRefusal { return .failure(refusal) }
         guard let action = config.actions[r.action] else {
             return .failure(DispatchRefusal("action '\(r.action)' is not in the configuration"))
         }
@@ -179,10 +180,10 @@ extension PostgresStore {
         let to = try RemediationLifecycle.next(from: from, on: event, by: .dispatcher)
         // What the attempt did is recorded even when the claim was lost meanwhile.
         try db.run(
-            "UPDATE attempts SET duration_ms = $1, status = $2, outcome = $3, error = $4, response = $5, batch_key = $6 WHERE id = $7",
+            "UPDATE attempts SET duration_ms = $1, status = $2, outcome = $3, error = $4, response = $5, batch_key = $6, stderr = $7 WHERE id = $8",
             [
                 .int(report.durationMs), .int(report.status), .text(outcome.rawValue), .text(report.error), .text(report.response),
-                .text(report.batchKey), .integer(claim.attemptID),
+                .text(report.batchKey), .text(report.stderr), .integer(claim.attemptID),
             ])
         // A retry keeps the batch, so its members are claimed and sent again together.
         let batch: PGValue = event == .retryLater ? .text(report.batchKey) : .null

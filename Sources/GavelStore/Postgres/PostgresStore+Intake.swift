@@ -187,7 +187,7 @@ extension PostgresStore {
                 "UPDATE remediations SET bound_request = $1, config_version = $2 WHERE id = $3",
                 [.text(request.storageText), .int(config.version), .integer(id)])
         } catch let error as DispatchRefusal {
-            try db.run("UPDATE remediations SET request = $1 WHERE id = $2", [.text("refused: \(error)"), .integer(id)])
+            try db.run("UPDATE remediations SET request = $1 WHERE id = $2", [.text(error.description), .integer(id)])
         }
     }
 }

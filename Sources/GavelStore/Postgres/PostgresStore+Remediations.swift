@@ -46,7 +46,8 @@ extension PostgresStore {
             var triageNumbers: [Int64: Int] = [:]
             return try db.query(
                 """
-                SELECT a.id, a.started_ms, a.duration_ms, a.status, a.outcome, a.error, a.response, a.kind, a.triage, t.signal_id, t.change, a.batch_key
+                SELECT a.id, a.started_ms, a.duration_ms, a.status, a.outcome, a.error, a.response, a.kind, a.triage, t.signal_id, t.change,
+                    a.stderr, a.batch_key
                 FROM attempts a LEFT JOIN triage_updates t ON t.id = a.triage WHERE a.remediation = $1 ORDER BY a.id
                 """,
                 [.integer(id)]
@@ -64,9 +65,10 @@ extension PostgresStore {
                 var attempt = Attempt(
                     id: a.int64(0) ?? 0, remediationID: id, kind: kind, number: number, startedAt: Timestamp(milliseconds: a.int64(1) ?? 0),
                     durationMs: a.int64(2).map { Int($0) }, status: a.int64(3).map { Int($0) },
-                    outcome: a.string(4).flatMap(Attempt.Outcome.init(rawValue:)), error: a.string(5), response: a.string(6))
+                    outcome: a.string(4).flatMap(Attempt.Outcome.init(rawValue:)), error: a.string(5), response: a.string(6),
+                    stderr: a.string(11))
                 if let signal = a.string(9) { attempt.subject = "signal \(signal) → \(a.string(10) ?? "")" }
-                attempt.batchKey = a.string(11)
+                attempt.batchKey = a.string(12)
                 return attempt
             }
         }
@@ -112,130 +114,96 @@ extension PostgresStore {
         guard let current = try fetchRemediation(id, depth: .row) else {
             throw StoreError.notFound("remediation \(id) does not exist")
         }
-        // Decisions on a revert: approving a proposed revert (or retrying a failed one) starts it;
-        // rejecting a proposed revert keeps the remediation in force.
-        switch (current.state, decision) {
-        case (.revertPending, .approve), (.revertFailed, .retry):
-            try startRevert(
-                current, event: decision.event, cause: cause, by: actor, reason: current.revertReason ?? "revert approved", config: config, at: now)
-            return
-        case (.revertPending, .reject(let text, _)):
-            let kept = try RemediationLifecycle.next(from: current.state, on: .reject, by: cause)
+        let from = current.state.rawValue
+        switch try DecisionPlan.make(current, decision, by: actor, cause: cause, config: config, at: now) {
+        case .startRevert(let reason):
+            try startRevert(current, event: decision.event, cause: cause, by: actor, reason: reason, config: config, at: now)
+        case .keepInForce(let kept, let revertReason, let detail):
             let changed = try db.run(
                 "UPDATE remediations SET state = $1, revert_reason = $2, updated_ms = $3 WHERE id = $4 AND state = $5",
-                [.text(kept.rawValue), .text("revert rejected: \(text)"), .integer(now.milliseconds), .integer(id), .text(current.state.rawValue)])
+                [.text(kept.rawValue), .text(revertReason), .integer(now.milliseconds), .integer(id), .text(from)])
             if changed == 1 {
                 try audit(
-                    actor: actor, action: "reject-revert", subject: "remediation \(id)", before: current.state.rawValue, after: kept.rawValue,
-                    detail: text, at: now)
+                    actor: actor, action: "reject-revert", subject: "remediation \(id)", before: from, after: kept.rawValue, detail: detail, at: now)
             }
-            return
-        case (.pending, .approve):
-            if let ttl = config.pendingTTL(action: current.action, ruleID: current.ruleKey, ruleName: current.ruleName),
-                now.milliseconds(since: current.createdAt) > ttl
-            {
-                throw StoreError.conflict(
-                    DecisionConflict(
-                        id: id, state: .expired, decidedBy: nil, decidedAt: nil,
-                        reason: "pending longer than \(DurationText.text(ttl)) without a decision", wanted: decision.verb))
-            }
-            let required = config.requiredApprovals(action: current.action, ruleID: current.ruleKey, ruleName: current.ruleName)
-            if required > 1 {
-                guard cause == .analyst else {
-                    throw StoreError.refused("remediation \(id) needs \(required) approvals by different analysts: auto mode never counts as one")
-                }
-                if let mine = current.approvals.first(where: { $0.analyst == actor }) {
-                    throw StoreError.refused(
-                        "\(actor) already approved remediation \(id) at \(mine.at.rfc3339) (\(current.approvals.count) of \(required) approvals): "
-                            + "another analyst must approve it")
-                }
-                try db.run(
-                    "INSERT INTO approvals (remediation, analyst, at_ms) VALUES ($1,$2,$3)", [.integer(id), .text(actor), .integer(now.milliseconds)])
-                let count = current.approvals.count + 1
-                if count < required {
-                    let stays = try RemediationLifecycle.next(from: current.state, on: .endorse, by: cause)
-                    let changed = try db.run(
-                        "UPDATE remediations SET state = $1, updated_ms = $2 WHERE id = $3 AND state = $4",
-                        [.text(stays.rawValue), .integer(now.milliseconds), .integer(id), .text(current.state.rawValue)])
-                    guard changed == 1 else {
-                        throw StoreError.conflict(
-                            DecisionConflict(
-                                id: id, state: current.state, decidedBy: current.decidedBy, decidedAt: current.decidedAt, reason: nil,
-                                wanted: "approve"))
-                    }
-                    try audit(
-                        actor: actor, action: "approve", subject: "remediation \(id)", before: current.state.rawValue, after: stays.rawValue,
-                        detail: "\(count) of \(required) approvals", at: now)
-                    return
-                }
-            } else {
-                try db.run(
-                    """
-                    INSERT INTO approvals (remediation, analyst, at_ms) VALUES ($1,$2,$3)
-                    ON CONFLICT (remediation, analyst) DO UPDATE SET at_ms = excluded.at_ms
-                    """, [.integer(id), .text(actor), .integer(now.milliseconds)])
-            }
-        default:
-            break
+        case .endorse(let stays, let detail):
+            try db.run(
+                "INSERT INTO approvals (remediation, analyst, at_ms) VALUES ($1,$2,$3)", [.integer(id), .text(actor), .integer(now.milliseconds)])
+            let changed = try db.run(
+                "UPDATE remediations SET state = $1, updated_ms = $2 WHERE id = $3 AND state = $4",
+                [.text(stays.rawValue), .integer(now.milliseconds), .integer(id), .text(from)])
+            guard changed == 1 else { throw DecisionPlan.conflict(current, wanted: decision.verb, reason: nil) }
+            try audit(actor: actor, action: "approve", subject: "remediation \(id)", before: from, after: stays.rawValue, detail: detail, at: now)
+        case .decide(let fields):
+            try carryOut(fields, on: current, decision: decision, by: actor, config: config, at: now)
         }
-        let conflict = StoreError.conflict(
-            DecisionConflict(
-                id: id, state: current.state, decidedBy: current.decidedBy, decidedAt: current.decidedAt, reason: current.reason,
-                wanted: decision.verb))
-        let to: RemediationState
-        do {
-            to = try RemediationLifecycle.next(from: current.state, on: decision.event, by: cause)
-        } catch {
-            throw conflict
+    }
+
+    /// Carries out a decision's fields (`DecisionPlan.decide`) as one compare-and-set, audited.
+    private func carryOut(
+        _ fields: DecisionFields, on current: Remediation, decision: Decision, by actor: String, config: GavelConfig, at now: Timestamp
+    )
+        throws
+    {
+        let id = current.id
+        switch fields.approval {
+        case .none: break
+        case .add:
+            try db.run(
+                "INSERT INTO approvals (remediation, analyst, at_ms) VALUES ($1,$2,$3)", [.integer(id), .text(actor), .integer(now.milliseconds)])
+        case .upsert:
+            try db.run(
+                """
+                INSERT INTO approvals (remediation, analyst, at_ms) VALUES ($1,$2,$3)
+                ON CONFLICT (remediation, analyst) DO UPDATE SET at_ms = excluded.at_ms
+                """, [.integer(id), .text(actor), .integer(now.milliseconds)])
+        case .removeAll:
+            try db.run("DELETE FROM approvals WHERE remediation = $1", [.integer(id)])
         }
         var bound: PGValue = .null
         var version: PGValue = .null
-        var decidedBy: PGValue = .text(actor)
-        var decidedAt: PGValue = .integer(now.milliseconds)
-        var reason: PGValue = .null
-        var nextAttempt: PGValue = .null
-        switch decision {
-        case .approve:
-            // A grace delay: the approval waits, visibly, and can be withdrawn before it goes.
-            if let grace = config.actions[current.action]?.graceMs { nextAttempt = .integer(now.adding(milliseconds: grace).milliseconds) }
-            // The request is bound here, at the approval: every attempt and retry sends these bytes.
-            if let action = config.actions[current.action],
-                let request = try? current.request(action: action, signal: try latestSignalReference(id), decidedBy: actor)
-            {
-                bound = .text(request.storageText)
-                version = .int(config.version)
-            }
-        case .retry:
-            bound = current.boundRequest.map { .text($0.storageText) } ?? .null
-            version = .int(current.configVersion)
-        case .reject(let text, _):
-            reason = .text(text)
-        case .withdraw:
-            decidedBy = .null
-            decidedAt = .null
-            try db.run("DELETE FROM approvals WHERE remediation = $1", [.integer(id)])
+        var refusal: PGValue = .null
+        switch fields.binding {
+        case .none: break
+        case .render:
+            (bound, refusal) = try binding(current, config: config, by: actor)
+            version = .int(config.version)
+        case .keep(let request, let configVersion):
+            bound = .text(request.storageText)
+            version = .int(configVersion)
         }
-        var falsePositive = false
-        if case .reject(_, let marked) = decision { falsePositive = marked }
         let changed = try db.run(
             """
             UPDATE remediations SET state = $1, decided_by = $2, decided_ms = $3, updated_ms = $4, reason = $5, next_attempt_ms = $6,
                 bound_request = $7, config_version = $8, last_error = CASE WHEN $9::integer = 1 THEN NULL ELSE last_error END,
-                false_positive = $12
-            WHERE id = $10 AND state = $11
+                request = CASE WHEN $10::integer = 1 THEN $11 ELSE request END, false_positive = $12
+            WHERE id = $13 AND state = $14
             """,
             [
-                .text(to.rawValue), decidedBy, decidedAt, .integer(now.milliseconds), reason, nextAttempt, bound, version,
-                .int(decision == .retry ? 1 : 0), .integer(id), .text(current.state.rawValue), .int(falsePositive ? 1 : 0),
+                .text(fields.to.rawValue), .text(fields.decidedBy), PGValue.time(fields.decidedAt), .integer(now.milliseconds),
+                .text(fields.reason), PGValue.time(fields.nextAttemptAt), bound, version, .int(fields.clearsLastError ? 1 : 0),
+                .int(fields.rewritesRefusal ? 1 : 0), refusal, .int(fields.falsePositive ? 1 : 0), .integer(id), .text(current.state.rawValue),
             ])
-        guard changed == 1 else { throw conflict }
-        var detail: String?
-        if case .reject(let text, let marked) = decision { detail = marked ? "false positive: \(text)" : text }
+        guard changed == 1 else { throw DecisionPlan.conflict(current, wanted: decision.verb, reason: current.reason) }
+        var detail = fields.auditDetail
+        if case .text(let refused) = refusal { detail = refused }
         try audit(
-            actor: actor, action: decision.verb, subject: "remediation \(id)", before: current.state.rawValue, after: to.rawValue, detail: detail,
-            at: now)
-        if case .reject(let text, let marked) = decision, to == .rejected {
-            try queueTriage(id, event: marked ? .falsePositive : .rejected, analyst: actor, reason: text, config: config, at: now)
+            actor: actor, action: decision.verb, subject: "remediation \(id)", before: current.state.rawValue, after: fields.to.rawValue,
+            detail: detail, at: now)
+        if let event = fields.triage {
+            try queueTriage(id, event: event, analyst: actor, reason: fields.reason, config: config, at: now)
+        }
+    }
+
+    /// What an approval (or an analyst's retry) binds: the request `actor`'s decision sends, or —
+    /// when it cannot be rendered safely — no request and the refusal (`Remediation.bindingRefusal`).
+    /// An action missing from the configuration binds nothing: the dispatcher fails it by name.
+    private func binding(_ r: Remediation, config: GavelConfig, by actor: String) throws -> (bound: PGValue, refusal: PGValue) {
+        guard let action = config.actions[r.action] else { return (.null, .null) }
+        do {
+            return (.text(try r.request(action: action, signal: try latestSignalReference(r.id), decidedBy: actor).storageText), .null)
+        } catch let refusal as DispatchRefusal {
+            return (.null, .text(refusal.description))
         }
     }
 }

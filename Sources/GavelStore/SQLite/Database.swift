@@ -17,7 +17,8 @@ import GavelCore
 /// signal survives power loss), `foreign_keys=ON` and a busy handler that retries every
 /// millisecond up to the timeout (default 5000 ms); the schema is migrated to the latest
 /// version on open (`PRAGMA user_version`). A file that holds another program's tables is
-/// refused before anything is written to it.
+/// refused before anything is written to it. Every write transaction first checks that the
+/// files open are still the ones at the path (`checkFilesAreTheOnesOpen`).
 final class Database {
     let handle: OpaquePointer
     /// The file path the connection was opened on.
@@ -25,6 +26,12 @@ final class Database {
     private var statements: [String: Statement] = [:]
     /// 0 outside a transaction, 1 inside `writeTransaction`/`readTransaction`, +1 per nested SAVEPOINT.
     private(set) var transactionDepth = 0
+    /// Opened read-only (never writes, so its files are not checked).
+    let readOnly: Bool
+    /// Whether the unix VFS's descriptors can be read for `checkFilesAreTheOnesOpen` (checked at open).
+    private(set) var descriptorsUsable = false
+    /// Where the store was saved when its files were found deleted or replaced (said in every refusal).
+    var recoveredCopy: String?
 
     /// Creates a missing database file empty with mode 0600 (an empty file is a valid new
     /// SQLite database), so signals, analysts' names and bound requests are private to the
@@ -57,6 +64,7 @@ final class Database {
         }
         self.handle = db
         self.path = path
+        self.readOnly = readOnly
         sqlite3_extended_result_codes(db, 1)
         gavel_sqlite_busy_poll(db, busyTimeoutMs)
         _ = gavel_sqlite_db_config_flag(db, SQLITE_DBCONFIG_DEFENSIVE, 1)
@@ -74,6 +82,7 @@ final class Database {
         // file written page by page (a third of the writer's pwrite calls under load).
         try execute("PRAGMA temp_store=MEMORY")
         if readOnly { try Schema.requireCurrent(self) } else { try Schema.migrate(self) }
+        descriptorsUsable = StoreFiles.descriptorsUsable(db: db, path: path)
     }
 
     deinit {
@@ -158,6 +167,8 @@ final class Database {
                 throw error
             }
         }
+        // Nothing is written into files that are no longer the store's (issue 16).
+        try checkFilesAreTheOnesOpen()
         try run("BEGIN IMMEDIATE")
         transactionDepth = 1
         defer { transactionDepth = 0 }

@@ -8,8 +8,9 @@ import Synchronization
 /// Receiver worker threads call `submit`, which blocks until the work is committed.
 /// The writer thread takes every job waiting (up to `maxBatch`), runs each inside its own
 /// SAVEPOINT of one `BEGIN IMMEDIATE` transaction, commits once (one fsync for the batch
-/// with `synchronous=FULL`), and only then wakes the callers — so a 2xx is never sent for
-/// a signal that is not durable. A job that fails rolls back alone; a failed COMMIT fails
+/// with `synchronous=FULL`), checks that the files committed to are still the store's
+/// (`Database.checkFilesAreTheOnesOpen`), and only then wakes the callers — so a 2xx is never
+/// sent for a signal that is not durable in the database at its path. A job that fails rolls back alone; a failed COMMIT fails
 /// every job of the batch.
 ///
 /// Fairness: after 200 ms of back-to-back batches the writer leaves the write lock free for
@@ -96,7 +97,7 @@ final class IngestWriter: Sendable {
     /// Runs `body` on the writer's own connection between two batches, outside any
     /// transaction, and returns its result.
     ///
-    /// For fault injection and maintenance only; gavel itself never calls it. The resource-fault
+    /// For health checks (`SQLiteIntake.checkHealth`), fault injection and maintenance. The resource-fault
     /// tests use it to make the writer's connection read-only (`PRAGMA query_only=ON`) or full
     /// (`PRAGMA max_page_count=N`, which SQLite only honours per connection) while the receiver runs.
     /// - Throws: what `body` threw, or `SQLiteError` "writer closed" after `close()`.
@@ -186,6 +187,9 @@ final class IngestWriter: Sendable {
                     }
                 }
             }
+            // Committed — but into the store's files? Not when they were deleted or replaced
+            // meanwhile (issue 16): then nothing of the batch is acknowledged (503, the sender retries).
+            try db.checkFilesAreTheOnesOpen()
             onCommit(batch.count)
         } catch {
             // SQLite rolls a whole transaction back by itself on some errors (SQLITE_FULL, IOERR,

@@ -1,6 +1,7 @@
 import Foundation
 import GavelCore
 import GavelStore
+import Synchronization
 
 /// The embedded engine: one SQLite database file (WAL, `synchronous=FULL`, one ingest writer
 /// with group commit). The default store.
@@ -75,20 +76,58 @@ public struct SQLiteEngine: StoreEngine {
 final class SQLiteIntake: SignalIntake {
     let writer: IngestWriter
     let config: @Sendable () -> GavelConfig
+    /// The store fault the last delivery met and when (monotonic ns), cleared by the next one
+    /// stored (`checkHealth`).
+    private let lastFault = Mutex<(what: String, at: UInt64)?>(nil)
+    /// How long a delivery's store fault keeps `checkHealth` failing when no delivery has been
+    /// stored since, in seconds (default 10, twice the `Retry-After` of a 503). Bounded so that a
+    /// load balancer that took this receiver out of rotation on `/readyz` puts it back: with no
+    /// deliveries arriving, nothing else would clear the fault. A fault that persists fails the
+    /// next delivery again.
+    let faultMemorySeconds: Double
 
-    init(writer: IngestWriter, config: @escaping @Sendable () -> GavelConfig) {
+    init(writer: IngestWriter, config: @escaping @Sendable () -> GavelConfig, faultMemorySeconds: Double = 10) {
         self.writer = writer
         self.config = config
+        self.faultMemorySeconds = faultMemorySeconds
     }
 
     func intake(_ incoming: IncomingSignal) throws(StoreError) -> IntakeOutcome {
         let config = self.config()
-        return try storeCall { try writer.submit { store in try store.intake(incoming, config: config) } }
+        return try remembered { () throws(StoreError) in try storeCall { try writer.submit { store in try store.intake(incoming, config: config) } } }
+    }
+
+    /// Runs a delivery's store call, remembering a transient fault it met (and forgetting the
+    /// last one when it succeeds) for `checkHealth`.
+    private func remembered<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        do {
+            let value = try body()
+            lastFault.withLock { $0 = nil }
+            return value
+        } catch {
+            if error.isTransient { lastFault.withLock { $0 = (error.description, DispatchTime.now().uptimeNanoseconds) } }
+            throw error
+        }
+    }
+
+    func checkHealth() throws(StoreError) {
+        try storeCall {
+            try writer.withConnection { store in
+                try store.db.checkFilesAreTheOnesOpen()
+                try store.db.query("SELECT 1 FROM remediations LIMIT 1")
+            }
+        }
+        let now = DispatchTime.now().uptimeNanoseconds
+        if let fault = lastFault.withLock({ $0 }), now &- fault.at < UInt64(max(0, faultMemorySeconds) * 1e9) {
+            let ago = Int((now &- fault.at) / 1_000_000_000)
+            throw StoreError.unavailable("the last delivery, \(ago) s ago, could not be stored: \(fault.what)")
+        }
     }
 
     func intake(post: IncomingPost) throws(StoreError) -> [IntakeOutcome] {
         let config = self.config()
-        return try storeCall { try writer.submit { store in try store.intake(post: post, config: config) } }
+        return try remembered { () throws(StoreError) in try storeCall { try writer.submit { store in try store.intake(post: post, config: config) } }
+        }
     }
 
     func recordIntakeError(_ entry: IntakeErrorEntry) throws(StoreError) {

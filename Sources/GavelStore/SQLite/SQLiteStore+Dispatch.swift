@@ -109,11 +109,12 @@ extension SQLiteStore {
         return claims
     }
 
-    /// What a claimed remediation sends: the request bound at its approval; for an approval
-    /// recorded before requests were bound (or one that could not be rendered then), rendered now
-    /// with the same values — and refused the same way.
+    /// What a claimed remediation sends: the request bound at its approval, or the refusal bound
+    /// then; for an approval recorded before requests were bound, rendered now with the same
+    /// values — and refused the same way.
     private func request(for r: Remediation, config: GavelConfig) throws -> Result<RenderedRequest, DispatchRefusal> {
         if let bound = r.boundRequest { return .success(bound) }
+        if let refusal = r.bindingRefusal { return .failure(refusal) }
         guard let action = config.actions[r.action] else {
             return .failure(DispatchRefusal("action '\(r.action)' is not in the configuration"))
         }
@@ -173,7 +174,7 @@ extension SQLiteStore {
             attemptMoves[
                 [
                     .integer(Int64(report.durationMs)), .int(report.status), .text(outcome.rawValue), .text(report.error), .text(report.response),
-                    .text(report.batchKey),
+                    .text(report.batchKey), .text(report.stderr),
                 ], default: []
             ].append(claim.attemptID)
             var extra = ""
@@ -204,7 +205,7 @@ extension SQLiteStore {
         for (values, ids) in attemptMoves {
             try db.run(
                 """
-                UPDATE attempts SET duration_ms = ?, status = ?, outcome = ?, error = ?, response = ?, batch_key = ?
+                UPDATE attempts SET duration_ms = ?, status = ?, outcome = ?, error = ?, response = ?, batch_key = ?, stderr = ?
                 WHERE id IN (SELECT value FROM json_each(?))
                 """, values + [.ids(ids)])
         }

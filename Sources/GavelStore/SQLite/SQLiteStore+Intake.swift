@@ -166,7 +166,9 @@ extension SQLiteStore {
                 "UPDATE remediations SET bound_request = ?, config_version = ? WHERE id = ?",
                 [.text(request.storageText), .int(config.version), .integer(id)])
         } catch {
-            try db.run("UPDATE remediations SET request = ? WHERE id = ?", [.text("refused: \(error)"), .integer(id)])
+            try db.run(
+                "UPDATE remediations SET request = ? WHERE id = ?",
+                [.text((error as? DispatchRefusal)?.description ?? "refused: \(error)"), .integer(id)])
         }
     }
 }

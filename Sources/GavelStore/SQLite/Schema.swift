@@ -19,7 +19,7 @@ enum Schema {
     }
 
     static let migrations: [Migration] =
-        sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch, accountability, senders, storms]
+        sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch, accountability, senders, storms, commandStderr]
 
     static let sqlMigrations: [String] = [
         // 1: signals, entities, deliveries, intake errors, audit log, rules, remediations.
@@ -531,6 +531,10 @@ enum Schema {
             CREATE INDEX remediations_due ON remediations(state, action, next_attempt_ms);
             CREATE INDEX remediations_batch ON remediations(state, action, batch_key) WHERE batch_key IS NOT NULL;
             """)
+
+    /// 9: the end of a command's stderr on each attempt (issue 16: `gavel show` said only
+    /// "exit 3" while the reason was in the output).
+    static let commandStderr = Migration(sql: "ALTER TABLE attempts ADD COLUMN stderr TEXT;")
 
     /// The schema version this build writes.
     static var latestVersion: Int { migrations.count }

@@ -1,4 +1,5 @@
 import CSQLite
+import GavelCore
 
 /// A value bound to, or read from, an SQL statement.
 enum SQLValue: Sendable, Hashable {
@@ -21,6 +22,8 @@ extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Exp
     /// for many rows (a statement that changes a remediation's state pays for its trigger and its
     /// statement journal once, not once per row).
     static func ids(_ ids: some Sequence<Int64>) -> SQLValue { .text("[" + ids.map(String.init).joined(separator: ",") + "]") }
+    /// `.integer` of a time in epoch milliseconds, or `.null` for nil.
+    static func time(_ t: Timestamp?) -> SQLValue { t.map { .integer($0.milliseconds) } ?? .null }
 }
 
 /// A prepared statement owned by one `Database` (cached there; not `Sendable`).

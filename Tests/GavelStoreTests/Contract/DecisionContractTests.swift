@@ -99,4 +99,37 @@ import Testing
         let trail = try store.auditEntries(limit: 0, before: nil, subject: "remediation \(id)").map(\.action)
         #expect(trail == ["reject", "withdraw", "approve", "propose"])
     }
+
+    /// Issue 16: an approval whose request cannot be rendered safely (here the signal id `..`
+    /// would be a dot segment in the URL path) binds the refusal: the claim carries it, the audit
+    /// entry says it, and a later signal with a harmless id never makes it sendable.
+    @Test(arguments: EngineKind.available)
+    func anApprovalThatCannotBeRenderedBindsItsRefusal(_ kind: EngineKind) throws {
+        let config = """
+            { "allow_internal_action_urls": true,
+              "actions": { "ban-ip": { "target": "ip", "http": { "url": "http://127.0.0.1:9/v1/signals/{{signal_id}}/ban/{{ip}}" } } } }
+            """
+        let h = try StoreHarness(kind, configJSON: config)
+        defer { h.close() }
+        let id = try h.post(signalJSON("..", ips: ["203.0.113.42"])).remediations[0]
+        let store = try h.store()
+        let approved = try store.decide([id], .approve, by: "alice", config: h.config, at: .now)
+        #expect(approved[0].state == .approved && approved[0].boundRequest == nil)
+        #expect(approved[0].bindingRefusal?.message.contains("dot segment") == true)
+        #expect(approved[0].recordedRequestText?.hasPrefix("refused: URL path segment") == true)
+        let audit = try store.auditEntries(limit: 1, before: nil, subject: "remediation \(id)")
+        #expect(audit.first?.action == "approve" && audit.first?.detail?.contains("dot segment") == true)
+        // A newer signal for the same target attaches; the claim still carries the refusal.
+        try h.post(signalJSON("AQAAAYxk1-harmless-0002", ips: ["203.0.113.42"]))
+        let claim = try #require(try store.claimDue(worker: "w:1:a", limit: 1, leaseMs: 60_000, config: h.config, at: .now).first)
+        guard case .failure(let refusal) = claim.request else {
+            Issue.record("the claim would send \(claim.request)")
+            return
+        }
+        #expect(refusal.message.contains("dot segment"))
+        // The dispatcher fails it with that reason (nothing is sent).
+        try store.finish(claim, AttemptReport(result: .failed, error: refusal.description), config: h.config, at: .now)
+        let failed = try #require(try store.remediation(id: id))
+        #expect(failed.state == .failed && failed.lastError?.contains("dot segment") == true)
+    }
 }
