@@ -100,11 +100,18 @@ extension ActionConfig {
     ) throws(DispatchRefusal) -> [HTTPHeaderField] {
         var fields: [HTTPHeaderField] = []
         for header in headers {
+            // A configured Idempotency-Key keeps its place but always carries the remediation's
+            // key, here already, so the preview and the outbox line show what is sent.
+            if header.name.lowercased() == "idempotency-key" {
+                fields.append(HTTPHeaderField(header.name, context.idempotencyKey))
+                continue
+            }
             var hostile = false
             let value = header.value.render(
                 context,
                 escape: { v in
-                    if v.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }) { hostile = true }
+                    // C0 but HTAB, DEL, and the C1 controls (U+0085 NEL, U+009B CSI…) — RFC 9110 §5.5.
+                    if v.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || (0x7F...0x9F).contains($0.value) }) { hostile = true }
                     return v
                 }, environment: environment)
             if hostile {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Dot segments in a rendered URL path (RFC 3986 §3.3, §5.2.4).
 ///
 /// A path segment `.` or `..` is removed, with the segment before it for `..`, by the HTTP
@@ -31,7 +33,12 @@ public enum URLDotSegments {
     /// `.` or `..`, ignoring a `;parameters` suffix.
     static func isDotSegment(_ part: Substring) -> Bool {
         let name = part.prefix { $0 != ";" }
-        return name == "." || name == ".."
+        if name == "." || name == ".." { return true }
+        // Look-alikes servers read as dots (second attacker pass): `.. ` and `..\t` (trimmed by
+        // IIS), U+FF0E `．` and U+2024 `․` (`.` under Unicode NFKC, which some servers apply).
+        let folded = String(name).precomposedStringWithCompatibilityMapping.trimmingCharacters(
+            in: CharacterSet.whitespacesAndNewlines.union(.controlCharacters))
+        return folded == "." || folded == ".."
     }
 
     /// `text` percent-decoded repeatedly until it stops changing (at most four layers); bytes

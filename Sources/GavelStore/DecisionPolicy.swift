@@ -147,6 +147,15 @@ extension DecisionPlan {
         return .decide(fields)
     }
 
+    /// The refusal of a decision that would reopen `current` (a retry of a failed remediation)
+    /// while `open` — another remediation of the same action and target — is open: one open
+    /// remediation per (action, target) (the store's unique index).
+    public static func alreadyOpen(_ current: Remediation, other open: (id: Int64, state: RemediationState), wanted: String) -> StoreError {
+        StoreError.refused(
+            "remediation \(open.id) (\(current.action) \(current.target)) is \(open.state.rawValue) for the same target: "
+                + "decide that one; \(wanted) of remediation \(current.id) is refused while it is open")
+    }
+
     /// The conflict a decision meets when `current` is no longer where it was read (the
     /// compare-and-set changed no row) or the state machine refuses it.
     public static func conflict(_ current: Remediation, wanted: String, reason: String?) -> StoreError {

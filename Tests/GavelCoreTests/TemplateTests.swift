@@ -64,12 +64,27 @@ import Testing
         #expect(Template.percentEncoded("\r\n%") == "%0D%0A%25")
     }
 
-    @Test(arguments: ["x\r\nX-Evil: 1", "x\nX-Evil: 1", "x\rY", "x\u{0}y", "x\u{1B}[2J"])
+    @Test(arguments: ["x\r\nX-Evil: 1", "x\nX-Evil: 1", "x\rY", "x\u{0}y", "x\u{1B}[2J", "x\u{7F}", "x\u{85}y", "x\u{9B}31m"])
     func headerValuesWithCRLFOrNULAreRefused(_ ruleName: String) throws {
         let ban = try action(#"{"http": {"url": "https://waf.example.com/ban", "headers": {"X-Rule": "{{rule_name}}"}}}"#)
         #expect(throws: DispatchRefusal.self) { try ban.render(context(ruleName: ruleName, action: ban)) }
         // The same value is fine in the body, escaped.
         #expect(throws: Never.self) { try ban.render(context(ruleName: "plain rule", action: ban)) }
+    }
+
+    /// The second attacker pass: a configured `Idempotency-Key` was previewed (and written to the
+    /// outbox) with its configured value while the wire carried the remediation's key.
+    @Test func aConfiguredIdempotencyKeyCarriesTheRemediationsKeyInPlace() throws {
+        let ban = try action(
+            #"{"http": {"url": "https://waf.example.com/ban", "headers": {"X-A": "1", "Idempotency-Key": "mine", "X-B": "2"}}}"#)
+        guard case .http(let request) = try ban.render(context(action: ban)) else {
+            Issue.record("not http")
+            return
+        }
+        let key = try #require(request.headers.first { $0.name == "Idempotency-Key" }?.value)
+        #expect(key == "gavel-42")
+        #expect(request.headers.map(\.name) == ["X-A", "Idempotency-Key", "X-B", "Content-Type", "User-Agent"])
+        #expect(try request.wire(idempotencyKey: key).headLines.filter { $0.hasPrefix("Idempotency-Key") } == ["Idempotency-Key: \(key)"])
     }
 
     @Test func argvElementsAreNeverResplit() throws {
@@ -176,6 +191,8 @@ import Testing
         }
         for hostile in [
             ".", "..", "%2e", "%2E%2e", "%2e.", ".%2E", "%252e%252e", "%25252E%25252E", "..;", "..;x=1", "a/../b", "../x", "..\\x", "%2e%2e%2fx",
+            // Look-alikes found by the second attacker pass: trimmed by some servers, or `.` under NFKC.
+            ".. ", "..\t", "\u{FF0E}\u{FF0E}", "\u{2024}\u{2024}", "%EF%BC%8E%EF%BC%8E",
         ] {
             do {
                 let r = try rendered(signalID: hostile)

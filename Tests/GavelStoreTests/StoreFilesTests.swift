@@ -46,4 +46,45 @@ import Testing
         let db = try t.open()
         #expect(try db.query("SELECT signal_id FROM signals ORDER BY id").map { $0.string(0) ?? "" } == ["s1", "s3", "s2"])
     }
+
+    /// The second attacker pass: the copy was saved once per process, so what was acknowledged
+    /// after a first incident had cleared was lost at a second one; and the copy was 0644.
+    @Test func aSecondIncidentSavesItsOwnPrivateCopy() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let engine = SQLiteEngine(path: t.path)
+        let config = GavelConfig.builtInDefaults(databasePath: t.path)
+        let intake = try engine.intake(config: { config }, onCommit: {})
+        defer { intake.close() }
+        let wal = t.path + "-wal"
+        func copies() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: t.folder).filter { $0.contains(".recovered-") }.sorted()
+        }
+        #expect(try deliver(intake, "a1").get().record.duplicate == false)
+        try FileManager.default.moveItem(atPath: wal, toPath: t.folder + "/aside")
+        guard case .failure = deliver(intake, "b1") else {
+            Issue.record("acknowledged without its write-ahead log")
+            return
+        }
+        let first = try copies()
+        #expect(first.count == 1)
+        for copy in first {
+            let mode = try FileManager.default.attributesOfItem(atPath: t.folder + "/" + copy)[.posixPermissions] as? Int
+            #expect(mode == 0o600, "\(copy): \(String(mode ?? 0, radix: 8))")
+        }
+        try FileManager.default.moveItem(atPath: t.folder + "/aside", toPath: wal)
+        #expect(try deliver(intake, "c1").get().record.duplicate == false)
+        Thread.sleep(forTimeInterval: 1.1)  // the copies are named by the second
+        try FileManager.default.removeItem(atPath: wal)
+        guard case .failure = deliver(intake, "d1") else {
+            Issue.record("acknowledged without its write-ahead log")
+            return
+        }
+        let second = try copies().filter { !first.contains($0) }
+        #expect(second.count == 1)
+        for copy in second {
+            let db = try Database(path: t.folder + "/" + copy, readOnly: true, create: false)
+            #expect(try db.query("SELECT signal_id FROM signals ORDER BY id").map { $0.string(0) ?? "" } == ["a1", "c1"])
+        }
+    }
 }

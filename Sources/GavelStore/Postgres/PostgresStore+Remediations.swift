@@ -146,6 +146,14 @@ extension PostgresStore {
         throws
     {
         let id = current.id
+        if fields.to.isOpen && !current.state.isOpen,
+            let open = try db.query(
+                "SELECT id, state FROM remediations WHERE action = $1 AND target = $2 AND id <> $3 AND state IN ('pending','approved','dispatching') LIMIT 1",
+                [.text(current.action), .text(current.target), .integer(id)]
+            ).first, let state = open.string(1).flatMap(RemediationState.init(rawValue:))
+        {
+            throw DecisionPlan.alreadyOpen(current, other: (open.int64(0) ?? 0, state), wanted: decision.verb)
+        }
         switch fields.approval {
         case .none: break
         case .add:

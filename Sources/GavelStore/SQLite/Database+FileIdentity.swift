@@ -64,14 +64,20 @@ extension Database {
     /// path: `SQLITE_READONLY_DBMOVED` (transient: the receiver answers 503 + `Retry-After`, so the
     /// sender keeps the delivery), saying which file and where a copy of the store was saved.
     ///
-    /// On first detection the connection saves what it can still read — everything committed
-    /// through the unlinked files — to `PATH.recovered-YYYYMMDDTHHMMSSZ` with SQLite's online
-    /// backup. The store is sound again when the paths name the files this connection has open
+    /// On first detection of an incident the connection saves what it can still read — everything
+    /// committed through the unlinked files — to `PATH.recovered-YYYYMMDDTHHMMSSZ` (mode 0600) with
+    /// SQLite's online backup; once the files are back, a later incident saves a copy of its own. The store is sound again when the paths name the files this connection has open
     /// again (a file moved back), or after gavel is restarted on a sound database.
     /// - Throws: `SQLiteError` (`SQLITE_READONLY_DBMOVED`) naming the file.
     func checkFilesAreTheOnesOpen() throws(SQLiteError) {
-        guard !readOnly, transactionDepth == 0, let problem = StoreFiles.problem(db: handle, path: path, descriptorsUsable: descriptorsUsable)
-        else {
+        guard !readOnly, transactionDepth == 0 else { return }
+        guard let problem = StoreFiles.problem(db: handle, path: path, descriptorsUsable: descriptorsUsable) else {
+            if recoveredCopy != nil {
+                // Sound again (the files are back): a later incident saves its own copy, holding
+                // what was acknowledged in between (the second attacker pass lost those).
+                recoveredCopy = nil
+                StoreFiles.saved.withLock { _ = $0.removeValue(forKey: path) }
+            }
             return
         }
         if recoveredCopy == nil {
@@ -83,6 +89,8 @@ extension Database {
                     .replacingOccurrences(of: ".", with: "")
                 let copy = "\(path).recovered-\(stamp)"
                 let outcome: String
+                // As private as the database itself (0600): it holds every signal and raw body.
+                Database.createPrivately(copy)
                 do {
                     try backup(to: copy)
                     outcome = "what this gavel had stored up to now is saved in \(copy)"

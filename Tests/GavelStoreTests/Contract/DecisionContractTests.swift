@@ -100,6 +100,34 @@ import Testing
         #expect(trail == ["reject", "withdraw", "approve", "propose"])
     }
 
+    /// The second attacker pass: retrying a failed remediation whose target had been proposed
+    /// again answered a raw unique-constraint error. It is refused naming the open one, and
+    /// nothing changes.
+    @Test(arguments: EngineKind.available)
+    func aRetryWhileTheTargetIsOpenAgainIsRefusedNamingTheOpenOne(_ kind: EngineKind) throws {
+        let h = try StoreHarness(kind)
+        defer { h.close() }
+        let first = try h.post(signalJSON("s1", ips: ["203.0.113.42"])).remediations[0]
+        let store = try h.store()
+        try store.decide([first], .approve, by: "alice", config: h.config, at: .now)
+        let claim = try #require(try store.claimDue(worker: "h:1:a", limit: 1, leaseMs: 60_000, config: h.config, at: .now).first)
+        try store.finish(claim, AttemptReport(result: .failed, status: 400, error: "HTTP 400"), config: h.config, at: .now)
+        let again = try h.post(signalJSON("s2", ips: ["203.0.113.42"])).remediations[0]
+        #expect(again != first)
+        do throws(StoreError) {
+            try store.decide([first], .retry, by: "alice", config: h.config, at: .now)
+            Issue.record("a second open remediation for one target")
+        } catch {
+            #expect(
+                error
+                    == .refused(
+                        "remediation \(again) (ban-ip 203.0.113.42) is pending for the same target: "
+                            + "decide that one; retry of remediation \(first) is refused while it is open"))
+        }
+        #expect(try store.remediation(id: first)?.state == .failed)
+        #expect(try store.remediation(id: again)?.state == .pending)
+    }
+
     /// Issue 16: an approval whose request cannot be rendered safely (here the signal id `..`
     /// would be a dot segment in the URL path) binds the refusal: the claim carries it, the audit
     /// entry says it, and a later signal with a harmless id never makes it sendable.
