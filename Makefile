@@ -3,7 +3,7 @@ export LANG ?= C.UTF-8
 SWIFT ?= swift
 GAVEL := .build/debug/gavel
 
-.PHONY: run test build serve bench bench-console fuzz fuzz-ci soak screenshots clean format lint
+.PHONY: run test build serve bench bench-dispatch bench-console fuzz fuzz-ci soak screenshots clean format lint
 
 ## make run: build, then start the console with its embedded receiver (127.0.0.1:8787, ./gavel.db).
 run: build
@@ -29,6 +29,13 @@ serve: build
 ## auto-remediation latency. See BENCHMARKS.md.
 bench:
 	bench/run.sh $(ARGS)
+
+## make bench-dispatch: dispatch at storm scale (issue 15 item 5): 10,000 approved bans to a loopback sink
+## answering after 50 ms, sequential (concurrency 1), concurrent (64) and batched (500 per request); wall
+## time, requests, bans/s, gavel's CPU per ban, each ban sent exactly once (release build; ARGS go to
+## bench/dispatch.sh: --n N --sequential-n N --delay-ms MS --only MODES). See BENCHMARKS.md.
+bench-dispatch:
+	bench/dispatch.sh $(ARGS)
 
 ## make screenshots: screenshots/*.png from a real run (console in tmux, demo signals, one approval);
 ## installs tmux, python3-pil and fonts-dejavu-core when missing. See scripts/screenshots.sh.

@@ -89,9 +89,11 @@ extension ConsoleRenderer {
             top = m.ruleSelection.scrollTop
             selectedIndex = m.ruleSelection.index(in: rules.map(\.key))
             cells = rules.map { r in
-                let actions = r.allActions.map { (r.enabledActions.contains($0) ? "+" : "-") + $0 }.joined(separator: " ")
+                let actions = r.allActions.map {
+                    (r.enabledActions.contains($0) ? "+" : "-") + $0 + (r.openCircuits.contains($0) ? " (circuit open)" : "")
+                }.joined(separator: " ")
                 return [
-                    (r.mode.rawValue, r.mode == .auto ? .tagged : .normal), (r.name, .normal), (actions, .normal),
+                    (r.mode.rawValue, r.mode == .auto ? .tagged : .normal), (r.name, .normal), (actions, r.openCircuits.isEmpty ? .normal : .error),
                     (String(r.counts.pending), .normal), (String(r.counts.dispatched), .normal),
                     (r.rule.lastSeenAt.map { TimeText.age($0, now: m.now) } ?? "-", .dim), (r.throttled ? "throttled" : "", .error),
                 ]

@@ -72,12 +72,16 @@ public struct RuleRow: Sendable, Equatable, Identifiable {
     public var enabledActions: [String]
     /// Every action the rule can propose (config or defaults).
     public var allActions: [String]
+    /// Those of its actions whose circuit is open in this process's dispatcher: their remediations
+    /// wait (issue 15).
+    public var openCircuits: Set<String>
 
-    public init(rule: Rule, counts: RuleCounts = RuleCounts(), enabledActions: [String], allActions: [String]) {
+    public init(rule: Rule, counts: RuleCounts = RuleCounts(), enabledActions: [String], allActions: [String], openCircuits: Set<String> = []) {
         self.rule = rule
         self.counts = counts
         self.enabledActions = enabledActions
         self.allActions = allActions
+        self.openCircuits = openCircuits
     }
 
     /// The key the rule is stored under (what effects name).

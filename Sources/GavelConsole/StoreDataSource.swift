@@ -16,6 +16,9 @@ public final class StoreDataSource: ConsoleDataSource {
     let demoCommand: String
     /// Extra banner text from the process (dispatcher or receiver trouble); nil when healthy.
     let problems: () -> String?
+    /// Actions whose circuit is open in this process's dispatcher, with when it may close (nil
+    /// while a probe decides).
+    let circuits: () -> [String: Timestamp?]
     /// Attribute outlines by signal row id: a stored signal never changes, so its attributes are
     /// parsed once, not at every refresh (a hostile 40,000-element array would otherwise be
     /// parsed every second).
@@ -31,11 +34,13 @@ public final class StoreDataSource: ConsoleDataSource {
     /// - Parameters:
     ///   - analyst: the name decisions from this console carry (shown in the request preview).
     ///   - problems: extra banner text (dispatcher trouble, configuration differences).
+    ///   - circuits: the actions whose circuit is open in this process's dispatcher (header, Rules view).
     ///   - demoCommand: how to run `gavel demo` from the analyst's shell (``ConsoleSummary/demoCommand``).
     public init(
         store: any Store, config: @escaping () -> GavelConfig, listenAddress: String?, analyst: String = "(you)",
-        problems: @escaping () -> String? = { nil }, demoCommand: String = "gavel demo"
+        problems: @escaping () -> String? = { nil }, circuits: @escaping () -> [String: Timestamp?] = { [:] }, demoCommand: String = "gavel demo"
     ) {
+        self.circuits = circuits
         self.analyst = analyst
         self.demoCommand = demoCommand
         self.store = store
@@ -129,11 +134,12 @@ public final class StoreDataSource: ConsoleDataSource {
     public func rules() throws -> [RuleRow] {
         let counts = try store.ruleCounts()
         let config = self.config()
+        let open = Set(circuits().keys)
         return try store.rules().map { r in
             let groups = try store.ruleNamesSecurityGroups(key: r.key)
             return RuleRow(
                 rule: r, counts: counts[r.key] ?? RuleCounts(), enabledActions: r.enabledActions(config: config, namesSecurityGroups: groups),
-                allActions: r.configuredActions(config: config, namesSecurityGroups: groups))
+                allActions: r.configuredActions(config: config, namesSecurityGroups: groups), openCircuits: open)
         }.sorted { $0.name.localizedStandardCompare($1.name) == .orderedAscending }
     }
 
@@ -151,6 +157,15 @@ public final class StoreDataSource: ConsoleDataSource {
         let rules = try store.rules()
         let throttled = rules.filter { $0.mode == .auto && $0.throttledAt != nil }.count
         if throttled > 0 { banners.append("\(throttled) rule(s) throttled") }
+        let open = circuits()
+        if !open.isEmpty {
+            let now = Timestamp.now
+            let parts = open.keys.sorted().map { name -> String in
+                guard let until = open[name] ?? nil else { return "\(name) (probing)" }
+                return "\(name) (\(DurationText.timeLeft(max(1000, until.milliseconds(since: now)))))"
+            }
+            banners.append("circuit open: " + parts.joined(separator: ", "))
+        }
         if let p = problems() { banners.append(p) }
         return ConsoleSummary(
             counts: try store.stateCounts(), rulesInAuto: rules.filter { $0.mode == .auto }.count, listenAddress: listenAddress,

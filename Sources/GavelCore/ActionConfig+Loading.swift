@@ -67,6 +67,7 @@ struct ActionLoader {
             throw ConfigError(field: path, message: "one of http, command, outbox is required")
         }
         try lifecycle(node, into: &action)
+        try sending(node, into: &action)
         try node.finish()
         action.name = name
         return action

@@ -42,11 +42,21 @@ public struct ActionConfig: Sendable, Equatable {
     public var approvals: Int
     /// How long a proposal may stay pending before it `expired`s, in milliseconds; nil: forever.
     public var pendingTTLMs: Int64?
+    /// How many requests of this action (and its reverts) one dispatcher process keeps in flight
+    /// at once, 1…256. Default 8 (`defaultConcurrency`).
+    public var concurrency: Int
+    /// The most requests per period (a token bucket per dispatcher process); nil: no limit.
+    public var rate: RateLimit?
+    /// When the action's circuit opens and for how long. Default 5 failures, 30 s.
+    public var circuit: CircuitSettings
+    /// Many remediations per request; nil: one request per remediation (the default).
+    public var batch: BatchSettings?
 
     public init(
         name: String, target: TargetKind, idempotent: Bool = true, confirm: Bool = false, kind: ActionKind, targetPattern: String? = nil,
         revert: ActionKind? = nil, durationMs: Int64? = nil, irreversible: Bool = false, escalation: Escalation? = nil, graceMs: Int64? = nil,
-        extendOnRepeat: Bool = true, approvals: Int? = nil, pendingTTLMs: Int64? = nil
+        extendOnRepeat: Bool = true, approvals: Int? = nil, pendingTTLMs: Int64? = nil, concurrency: Int = ActionConfig.defaultConcurrency,
+        rate: RateLimit? = nil, circuit: CircuitSettings = CircuitSettings(), batch: BatchSettings? = nil
     ) {
         self.name = name
         self.target = target
@@ -62,6 +72,10 @@ public struct ActionConfig: Sendable, Equatable {
         self.extendOnRepeat = extendOnRepeat
         self.approvals = approvals ?? (irreversible ? 2 : 1)
         self.pendingTTLMs = pendingTTLMs
+        self.concurrency = concurrency
+        self.rate = rate
+        self.circuit = circuit
+        self.batch = batch
     }
 
     /// The names of the built-in actions and what they act on.

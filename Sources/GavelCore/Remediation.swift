@@ -130,6 +130,10 @@ public struct Remediation: Sendable, Equatable, Identifiable {
     public var revertedBy: String?
     public var revertedAt: Timestamp?
     public var revertReason: String?
+    /// The batch it waits to be sent in again (its last attempt went in this batch and a retry or a
+    /// crash recovery re-queued it): a dispatcher claims the batch's members together and re-sends
+    /// them under the same key (`RenderedRequest.batchKey`); nil otherwise.
+    public var batchKey: String?
 
     public init(
         id: Int64, action: String, targetKind: TargetKind, target: String, ruleKey: String, ruleName: String? = nil,
@@ -343,6 +347,8 @@ public struct Attempt: Sendable, Equatable, Identifiable {
     public var error: String?
     /// The start of the response body or of a command's stdout (attacker-influenced; escape before display).
     public var response: String?
+    /// The idempotency key of the batch it went in (`RenderedRequest.batchKey`); nil when it was sent alone.
+    public var batchKey: String?
     /// The end of a command's stderr (at most 2048 bytes, `…` first when cut), nil when it wrote
     /// none or for HTTP and outbox attempts. Attacker-influenced: escape before display.
     public var stderr: String?

@@ -62,6 +62,9 @@ public enum RemediationEvent: String, Sendable, CaseIterable, Hashable {
     case endorse
     /// A pending remediation waited past its `pending_ttl`: never dispatched.
     case expire
+    /// A dispatcher gives back a claim it never sent (its action's circuit opened, or it stops):
+    /// due again at once, its unstarted attempt removed, its retries untouched.
+    case release
 }
 
 /// One row of the state machine table: `event` moves a remediation in `from` to `to`, and
@@ -142,6 +145,9 @@ public enum RemediationLifecycle {
         // Accountability (issue 14): approvals by several analysts, and a pending remediation's TTL.
         RemediationTransition(.pending, .endorse, .pending, by: [.analyst]),
         RemediationTransition(.pending, .expire, .expired, by: [.clock]),
+        // Storms (issue 15): claims taken ahead and given back unsent.
+        RemediationTransition(.dispatching, .release, .approved, by: [.dispatcher]),
+        RemediationTransition(.reverting, .release, .reverting, by: [.dispatcher]),
     ]
 
     private static let index: [Key: RemediationTransition] = {

@@ -174,6 +174,10 @@ public struct Template: Sendable, Equatable, CustomStringConvertible {
                         throw ConfigError(field: field, message: "{{\(name)}}: not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
                     }
                     segment = .environment(variable)
+                } else if name == "targets" {
+                    throw ConfigError(
+                        field: field,
+                        message: "{{targets}} is only allowed in a batch body (batch.body, batch.revert_body), as a whole JSON string value")
                 } else {
                     let known = Placeholder.allCases.map(\.rawValue).joined(separator: ", ")
                     throw ConfigError(

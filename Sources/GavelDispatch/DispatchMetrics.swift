@@ -46,6 +46,9 @@ public final class DispatchMetrics: Sendable {
         /// While an attempt runs: until when it may legitimately run (monotonic ns).
         var busyUntil: UInt64?
         var busyWith: String?
+        /// Requests in flight on sender threads, by token: until when each may run, and what it is.
+        var sending: [Int: (until: UInt64, what: String)] = [:]
+        var nextToken = 0
     }
 
     private let state = Mutex(State())
@@ -83,13 +86,32 @@ public final class DispatchMetrics: Sendable {
         }
     }
 
-    /// Why the dispatcher looks stalled at `now`, or nil: it has not gone round for `grace`
+    /// A request starts on a sender thread that may take up to `seconds` (its deadline); returns
+    /// the token `sent(_:)` takes when it ends. The loop going round does not clear it.
+    func sending(_ what: String, forSeconds seconds: Double, at now: UInt64 = DispatchTime.now().uptimeNanoseconds) -> Int {
+        state.withLock {
+            $0.nextToken += 1
+            $0.sending[$0.nextToken] = (now &+ UInt64(max(0, min(seconds, 86_400)) * 1e9), what)
+            return $0.nextToken
+        }
+    }
+
+    /// The request of `token` ended.
+    func sent(_ token: Int) {
+        _ = state.withLock { $0.sending.removeValue(forKey: token) }
+    }
+
+    /// Why the dispatcher looks stalled at `now`, or nil: a request on a sender thread still running
+    /// `grace` seconds past its deadline, or it has not gone round for `grace`
     /// seconds beyond the deadline of the attempt it is in (or beyond its last turn when idle).
     /// - Parameter grace: seconds allowed past a deadline or a turn (default 30).
     public func stall(at now: UInt64 = DispatchTime.now().uptimeNanoseconds, grace: Double = 30) -> String? {
         state.withLock { s in
             guard let last = s.lastTurn else { return nil }
             let graceNs = UInt64(grace * 1e9)
+            if let oldest = s.sending.values.min(by: { $0.until < $1.until }), now > oldest.until &+ graceNs {
+                return "stalled: \(oldest.what) has run \(Int((now - oldest.until) / 1_000_000_000)) s past its deadline"
+            }
             if let until = s.busyUntil {
                 guard now > until &+ graceNs else { return nil }
                 return "stalled: \(s.busyWith ?? "an attempt") has run \(Int((now - until) / 1_000_000_000)) s past its deadline"

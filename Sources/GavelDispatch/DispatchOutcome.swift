@@ -30,18 +30,25 @@ public struct DispatchOutcome: Sendable, Equatable {
     public var responseExcerpt: String
     /// Wall time of the attempt in milliseconds, measured on a monotonic clock.
     public var durationMs: Int
+    /// How long the endpoint asked to be left alone, in seconds, from its `Retry-After` header
+    /// (`RetryAfter`); nil when it sent none. The dispatcher pauses the action for that long.
+    public var retryAfterSeconds: Double?
     /// A command's standard error: its last `DispatchOutcome.stderrTailLimit` bytes, decoded as
     /// UTF-8 with invalid bytes replaced; nil for HTTP and outbox attempts and a command that
     /// wrote none. Attacker-influenced (it may echo the target): escape before display.
     public var stderrTail: String?
 
     /// Creates an outcome; see the properties for the meaning of each field.
-    public init(kind: Kind, status: Int? = nil, error: String? = nil, responseExcerpt: String = "", durationMs: Int = 0, stderrTail: String? = nil) {
+    public init(
+        kind: Kind, status: Int? = nil, error: String? = nil, responseExcerpt: String = "", durationMs: Int = 0, retryAfterSeconds: Double? = nil,
+        stderrTail: String? = nil
+    ) {
         self.kind = kind
         self.status = status
         self.error = error
         self.responseExcerpt = responseExcerpt
         self.durationMs = durationMs
+        self.retryAfterSeconds = retryAfterSeconds
         self.stderrTail = stderrTail
     }
 

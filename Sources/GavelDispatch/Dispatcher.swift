@@ -17,41 +17,58 @@ public struct DispatchSettings: Sendable {
     }
 }
 
-/// The dispatcher: claims approved remediations from the store and sends them.
+/// The dispatcher: claims approved remediations from the store and sends them, many at once.
 ///
-/// One thread with its own store session. Each turn it recovers claims whose holder died or
+/// One loop thread with its own store session, and sender threads. Each turn the loop records the
+/// outcomes the senders finished (many in one transaction), recovers claims whose holder died or
 /// whose lease ran out (re-queued with the same idempotency key when the action is idempotent,
-/// else `failed` "interrupted; outcome unknown"), claims the oldest due remediation under a
-/// lease (`RemediationQueue.claimDue`, atomic across processes and hosts), checks the brakes
-/// (the kill switch and the rule's mode for an automatic approval) and the allowlist again,
-/// sends exactly the request bound at approval, and records the outcome: success →
-/// `dispatched`; a retryable failure → `approved` again after capped exponential backoff with
-/// full jitter, until the action's retries are spent → `failed`; a permanent failure → `failed`.
+/// else `failed` "interrupted; outcome unknown"), and claims what each action can send soon
+/// (`RemediationQueue.claimDue` with a quota per action, atomic across processes and hosts): up
+/// to its `concurrency` in flight and as many again waiting, fewer under a rate limit, one while
+/// its circuit probes, none while its circuit is open or its endpoint asked for a pause. Each claim
+/// passes the brakes (the kill switch and the rule's mode for an automatic approval) and the
+/// allowlist again; then exactly the request bound at approval is queued for a sender — alone, or
+/// for a batch action gathered with others (`BatchSettings`: up to `max`, for at most `window`)
+/// into one request whose `Idempotency-Key` names the batch (recorded on its members before it is
+/// sent).
 ///
-/// Thread-safety: `Sendable`; the store session stays on the dispatcher thread.
+/// A sender takes the next request whose action has a free place, a token of its rate limit and a
+/// closed circuit, sends it, and hands the outcome back: success → `dispatched`; a retryable
+/// failure → `approved` again after capped exponential backoff with full jitter (and no earlier
+/// than the endpoint's `Retry-After`; a batch's members all at the same time, to go again together),
+/// until the action's retries are spent → `failed`; a permanent failure → `failed`. Claims that an
+/// opened circuit, a pause or `stop()` leave unsent go back to the queue unchanged (`releaseClaims`).
+///
+/// Thread-safety: `Sendable`; the store session stays on the loop thread (or the caller's, for
+/// `runOnce`), senders share only the queues and gates behind a `Mutex`.
 public final class Dispatcher: Sendable {
-    private let engine: any StoreEngine
+    let engine: any StoreEngine
     private let settings: @Sendable () -> DispatchSettings
-    private let executor: any DispatchExecuting
-    private let retryPolicy: RetryPolicy
+    let executor: any DispatchExecuting
+    let retryPolicy: RetryPolicy
     /// Who claims, as `host:pid:instance` (recovery checks that pid on this host, and for this
     /// process, that the instance is still running).
     public let worker: String
-    private let wakeSignal = DispatchSemaphore(value: 0)
+    let wakeSignal = DispatchSemaphore(value: 0)
+    let workAvailable = DispatchSemaphore(value: 0)
+    /// Wakes the recorder (outcomes to write).
+    let recordSignal = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let lastError = Mutex<String?>(nil)
+    /// Sending state shared by the loop and the senders.
+    let shared = Mutex(SendingState())
     /// How long the loop sleeps when nothing is due, in ms (a decision made by another
     /// process is picked up within this time; `wake()` cuts it short).
-    private let idleMs: Int
+    let idleMs: Int
     /// How often claims of dead dispatchers are looked for, in ms.
     private let recoveryIntervalMs: Int64
     /// What a claim's lease adds to the longest action deadline, in seconds.
     private let leaseMarginSeconds: Double
     /// The engine's change feed while the loop runs (PostgreSQL: `LISTEN`); nil for SQLite.
     private let changes = Mutex<(any ChangeWatch)?>(nil)
-    private let log: @Sendable (String) -> Void
+    let log: @Sendable (String) -> Void
     /// Attempts by action and outcome, their durations, and the loop's heartbeat (`/metrics`, `/healthz`).
     public let metrics = DispatchMetrics()
 
@@ -63,7 +80,7 @@ public final class Dispatcher: Sendable {
     ///   - leaseMarginSeconds: what a claim's lease adds to the longest action deadline (default
     ///     `$GAVEL_LEASE_MARGIN_SECONDS`, else 60; see `leaseMs`).
     ///   - log: receives one line per dispatch outcome (`serve` writes it to stderr, the console
-    ///     to its log file); called on the dispatcher thread.
+    ///     to its log file); called on the loop thread.
     public init(
         engine: any StoreEngine, settings: @escaping @Sendable () -> DispatchSettings, executor: any DispatchExecuting = Executor(),
         retryPolicy: RetryPolicy = RetryPolicy(), idleMs: Int = 250, recoveryIntervalMs: Int64 = 2000,
@@ -102,6 +119,48 @@ public final class Dispatcher: Sendable {
     /// The last store error the loop met, or why dispatch is held (shown as a banner); nil when healthy.
     public var problem: String? { lastError.withLock { $0 } }
 
+    func setProblem(_ text: String?) { lastError.withLock { $0 = text } }
+
+    /// The settings now.
+    func currentSettings() -> DispatchSettings { settings() }
+
+    /// How each action is being sent now (actions this process has sent or claimed), by name.
+    public func status() -> [ActionDispatchStatus] {
+        let now = Dispatcher.clock()
+        let wall = Timestamp.now
+        func wallTime(_ t: Double) -> Timestamp { wall.adding(milliseconds: Int64(((t - now) * 1000).rounded())) }
+        return shared.withLock { s in
+            s.gates.keys.sorted().map { name in
+                let g = s.gates[name]!
+                let circuit: ActionDispatchStatus.Circuit
+                switch g.circuit {
+                case .closed: circuit = .closed
+                case .open(let until): circuit = until > now ? .open(until: wallTime(until)) : .halfOpen
+                case .halfOpen: circuit = .halfOpen
+                }
+                return ActionDispatchStatus(
+                    action: name, inFlight: g.inFlight, queued: s.queues[name]?.count ?? 0, circuit: circuit,
+                    consecutiveFailures: g.consecutiveFailures, pausedUntil: g.pausedUntil.flatMap { $0 > now ? wallTime($0) : nil },
+                    rateLimitWaits: g.rateLimitWaits, rateLimitWaitSeconds: g.rateLimitWaitSeconds, pauses: g.pauses,
+                    circuitOpenings: g.circuitOpenings)
+            }
+        }
+    }
+
+    /// The actions whose circuit is open (or probing) in this process, with when it closes at the
+    /// earliest (nil while probing).
+    public func openCircuits() -> [String: Timestamp?] {
+        var out: [String: Timestamp?] = [:]
+        for s in status() {
+            switch s.circuit {
+            case .closed: continue
+            case .open(let until): out[s.action] = until
+            case .halfOpen: out[s.action] = .some(nil)
+            }
+        }
+        return out
+    }
+
     /// Why this dispatcher is not dispatching as it should (`/healthz`), nil when it is: not
     /// running, stalled (`DispatchMetrics.stall`: no turn of its loop for 30 s past the deadline of
     /// the attempt it is in, or past its last turn when idle), or its `problem` (held, store fault).
@@ -133,7 +192,8 @@ public final class Dispatcher: Sendable {
     /// Makes the loop look for work now (after a commit that approved something).
     public func wake() { wakeSignal.signal() }
 
-    /// Stops after the dispatch in progress, and waits for the thread (if it was started).
+    /// Stops: claims not yet sent go back to the queue, requests in flight finish (each within its
+    /// timeout) and are recorded; waits for the thread (if it was started).
     public func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         changes.withLock { $0 }?.cancel()
@@ -142,9 +202,10 @@ public final class Dispatcher: Sendable {
         finished.wait()
     }
 
-    /// Sends every remediation that is approved and due now, then returns how many were
-    /// attempted and how many of those ended `failed` (`gavel dispatch --once`). Runs on the
-    /// calling thread.
+    /// Sends every remediation that is approved and due now (concurrently, by the same rules as the
+    /// running loop), waits for every answer, then returns how many were attempted and how many of
+    /// those ended `failed` (`gavel dispatch --once`). Runs on the calling thread, with sender
+    /// threads that end before it returns; not for a dispatcher that was `start()`ed.
     /// - Throws: `StoreError` when the store cannot be opened, or dispatch is held.
     @discardableResult
     public func runOnce() throws(StoreError) -> (attempted: Int, failed: Int) {
@@ -153,22 +214,39 @@ public final class Dispatcher: Sendable {
         if let held = current.heldBecause { throw StoreError.refused(held) }
         try recover(store, config: current.config)
         try store.expirePending(config: current.config, at: .now)
-        var count = 0
-        var failed = 0
-        while let claim = try store.claimDue(
-            worker: worker, limit: 1, leaseMs: leaseMs(current.config), config: current.config, at: .now
-        ).first {
-            process(claim, store, config: current.config)
-            count += 1
-            if try store.remediation(id: claim.id)?.state == .failed { failed += 1 }
+        var run = Run(flushBatches: true)
+        startRecorder()
+        let counted = shared.withLock { ($0.attempted, $0.failed) }
+        defer {
+            stopWorkers()
+            stopRecorder()
         }
-        return (count, failed)
+        do {
+            while true {
+                let config = settings().config
+                try turn(store, config: config, run: &run)
+                if !run.claimedAny && !hasWork() { break }
+                if !run.claimedAny { _ = wakeSignal.wait(timeout: .now() + .milliseconds(20)) }
+            }
+        } catch let error as StoreError {
+            releaseEverything(store, run: &run)
+            throw error
+        } catch {
+            releaseEverything(store, run: &run)
+            throw StoreError.failed("\(error)")
+        }
+        stopRecorder()
+        let done = shared.withLock { ($0.attempted, $0.failed) }
+        return (done.0 - counted.0, done.1 - counted.1)
     }
 
     private func loop() {
+        startRecorder()
         var store: (any Store)?
         var lastRecovery = Timestamp(milliseconds: 0)
+        var run = Run(flushBatches: false)
         while !stopped.load(ordering: .acquiring) {
+            var pause = idleMs
             metrics.turned()
             do {
                 if store == nil { store = try engine.open(.existing) }
@@ -176,33 +254,50 @@ public final class Dispatcher: Sendable {
                 let current = settings()
                 if let held = current.heldBecause {
                     lastError.withLock { $0 = held }
+                    releaseEverything(store, run: &run)
                 } else {
                     let now = Timestamp.now
                     if now.milliseconds(since: lastRecovery) >= recoveryIntervalMs {
                         try recover(store, config: current.config)
                         try store.expirePending(config: current.config, at: now)
                         lastRecovery = now
+                        run.othersDue = true
                     }
-                    if let claim = try store.claimDue(worker: worker, limit: 1, leaseMs: leaseMs(current.config), config: current.config, at: now)
-                        .first
-                    {
-                        lastError.withLock { $0 = nil }
-                        process(claim, store, config: current.config)
-                        continue
-                    }
+                    try turn(store, config: current.config, run: &run)
                     lastError.withLock { $0 = nil }
+                    if run.claimedAny { continue }
+                    pause = min(pause, run.nextBatchDeadlineMs ?? pause)
+                    if hasWork() { pause = min(pause, 20) }  // record what finished at least this often
                 }
             } catch {
                 lastError.withLock { $0 = "dispatcher: \(error)" }
-                if case .location = error { store = nil }
+                if case .location = error as? StoreError { store = nil }
             }
-            _ = wakeSignal.wait(timeout: .now() + .milliseconds(idleMs))
+            _ = wakeSignal.wait(timeout: .now() + .milliseconds(max(1, pause)))
+            while wakeSignal.wait(timeout: .now()) == .success {}  // one turn for many wake-ups
+        }
+        if let store {
+            releaseEverything(store, run: &run)
+            while hasWork() { _ = wakeSignal.wait(timeout: .now() + .milliseconds(50)) }
+        }
+        stopWorkers()
+        stopRecorder()
+    }
+
+    /// True while a request is queued or in flight, or an outcome waits to be recorded.
+    func hasWork() -> Bool {
+        shared.withLock { s in
+            s.inFlight > 0 || !s.finished.isEmpty || !s.decided.isEmpty || s.recording || s.queues.values.contains { !$0.isEmpty }
         }
     }
 
-    /// A claim's lease: the longest deadline of any action plus the margin (a minute unless
-    /// `leaseMarginSeconds` says otherwise), so a live dispatcher always finishes (or gives up)
-    /// before another one — on this host or another — may take the remediation over.
+    /// A claim's lease: the longest a claim may take in this process, plus the margin (a minute
+    /// unless `leaseMarginSeconds` says otherwise), so a live dispatcher always finishes (or gives
+    /// up) before another one — on this host or another — may take the remediation over. The longest
+    /// it may take: the longest deadline of any action twice (a claimed request waits behind at most
+    /// one request of its place in flight: claims are taken only for free places and `concurrency`
+    /// more), the longest batch window, and the two seconds of tokens a rate-limited action claims
+    /// ahead. Claims held back by an open circuit or a pause are given back, not kept.
     func leaseMs(_ config: GavelConfig) -> Int64 {
         let longest =
             config.actions.values.map { action -> Double in
@@ -212,10 +307,12 @@ public final class Dispatcher: Sendable {
                 case .outbox: 5
                 }
             }.max() ?? 30
-        return Int64((longest + leaseMarginSeconds) * 1000)
+        let window = Double(config.actions.values.compactMap { $0.batch?.windowMs }.max() ?? 0) / 1000
+        let rated = config.actions.values.contains { $0.rate != nil } ? 2.0 : 0
+        return Int64((2 * longest + window + rated + leaseMarginSeconds) * 1000)
     }
 
-    private func recover(_ store: any Store, config: GavelConfig) throws(StoreError) {
+    func recover(_ store: any Store, config: GavelConfig) throws(StoreError) {
         let host = Dispatcher.hostName()
         try store.recoverClaims(
             at: .now,
@@ -230,130 +327,8 @@ public final class Dispatcher: Sendable {
             isIdempotent: { config.actions[$0]?.idempotent ?? false })
     }
 
-    /// Sends one claimed remediation and records the outcome. Store errors while recording
-    /// leave it `dispatching`; recovery then handles it like an interrupted dispatch.
-    func process(_ claim: DispatchClaim, _ store: any Store, config: GavelConfig) {
-        let r = claim.remediation
-        let started = DispatchTime.now().uptimeNanoseconds
-        func finish(
-            _ result: AttemptReport.Result, status: Int? = nil, error: String?, response: String = "", stderr: String? = nil, sent: Bool = false
-        ) {
-            let ms = Int((DispatchTime.now().uptimeNanoseconds &- started) / 1_000_000)
-            let counted: DispatchMetrics.Outcome =
-                switch result {
-                case .dispatched: .success
-                case .retry: .retry
-                case .failed: .failed
-                }
-            metrics.record(action: r.action, kind: claim.kind.rawValue, outcome: counted, seconds: sent ? Double(ms) / 1000 : nil)
-            let what = "remediation \(r.id) \(r.action) \(r.target) \(claim.kind == .revert ? "revert attempt" : "attempt") \(claim.attempt): "
-            switch result {
-            case .dispatched: log(what + "dispatched" + (status.map { " (" + Attempt.resultText(status: $0, error: nil) + ")" } ?? ""))
-            case .retry: log(what + "will retry: " + (error ?? "failed"))
-            case .failed: log(what + "failed: " + (error ?? "failed"))
-            }
-            do {
-                let report = AttemptReport(result: result, status: status, error: error, response: response, durationMs: ms, stderr: stderr)
-                if try !store.finish(claim, report, config: config, at: .now) {
-                    log(what + "the claim lapsed meanwhile; another dispatcher recovered it")
-                }
-            } catch {
-                lastError.withLock { $0 = "dispatcher: recording remediation \(r.id): \(error)" }
-            }
-        }
-        let budget = RetrySeries.Lookup(claim: claim, store: store)
-        if claim.kind == .revert {
-            send(claim, config: config, budget: budget, finish: finish)
-            return
-        }
-        // The brakes also hold back automatic approvals not yet sent (e.g. waiting to retry).
-        if let decidedBy = r.decidedBy, decidedBy.hasPrefix("auto:") {
-            do {
-                if let reason = try brakes(on: r, store: store) {
-                    try store.withdrawClaim(claim, reason: reason, at: .now)
-                    metrics.record(action: r.action, kind: claim.kind.rawValue, outcome: .withdrawn, seconds: nil)
-                    log("remediation \(r.id): returned to pending: \(reason)")
-                    return
-                }
-            } catch {
-                finish(.failed, error: "\(error)")
-                return
-            }
-        }
-        guard let action = config.actions[r.action] else {
-            finish(.failed, error: "action '\(r.action)' is not in the configuration")
-            return
-        }
-        // The row's target is checked again, whatever was bound: a target that is not valid for
-        // its kind never leaves gavel, even in a row written by an older version or by hand.
-        if case .failure(let refusal) = TargetValidator.validate(r.target, kind: action.target, pattern: action.targetPattern) {
-            finish(.failed, error: refusal.description)
-            return
-        }
-        if let reason = config.allowlist.match(kind: action.target, target: r.target) {
-            do {
-                try store.suppressClaim(claim, reason: reason, at: .now)
-                metrics.record(action: r.action, kind: claim.kind.rawValue, outcome: .suppressed, seconds: nil)
-            } catch {
-                finish(.failed, error: "\(error)")
-            }
-            return
-        }
-        send(claim, config: config, budget: budget, finish: finish)
-    }
-
-    /// Sends exactly the claimed request (bound at approval, or the revert's bound when it was
-    /// decided), with secrets from this process's environment, and records the outcome.
-    private func send(
-        _ claim: DispatchClaim, config: GavelConfig, budget: RetrySeries.Lookup,
-        finish: (AttemptReport.Result, Int?, String?, String, String?, Bool) -> Void
-    ) {
-        let request: RenderedRequest
-        do throws(DispatchRefusal) {
-            switch claim.request {
-            case .success(let bound): request = try bound.resolvingEnvironment(ProcessInfo.processInfo.environment)
-            case .failure(let refusal): throw refusal
-            }
-        } catch {
-            finish(.failed, nil, error.description, "", nil, false)
-            return
-        }
-        metrics.busy(with: "remediation \(claim.id) \(claim.remediation.action)", forSeconds: request.deadlineSeconds)
-        let outcome = executor.execute(request, idempotencyKey: claim.idempotencyKey)
-        switch outcome.kind {
-        case .success:
-            finish(.dispatched, outcome.status, nil, outcome.responseExcerpt, outcome.stderrTail, true)
-        case .retryable, .permanent:
-            let series = budget.series
-            var rng = SystemRandomNumberGenerator()
-            let delay = retryPolicy.delay(afterAttempt: series.attempt, random: &rng)
-            let now = Timestamp.now
-            let elapsed = Double(now.milliseconds(since: series.firstStarted)) / 1000
-            if retryPolicy.shouldRetry(
-                after: outcome, attempt: series.attempt, maxRetries: request.maxRetries, elapsed: elapsed, delay: delay,
-                retryFor: request.retryForSeconds)
-            {
-                finish(
-                    .retry(at: now.adding(milliseconds: Int64(delay * 1000))), outcome.status, outcome.error, outcome.responseExcerpt,
-                    outcome.stderrTail, true)
-            } else {
-                var error = outcome.error ?? "failed"
-                if outcome.kind == .retryable { error += "; " + RetrySeries.gaveUp(series, elapsed: elapsed, request: request) }
-                finish(.failed, outcome.status, error, outcome.responseExcerpt, outcome.stderrTail, true)
-            }
-        }
-    }
-
-    /// Why an automatic approval must not go now: the kill switch, or its rule no longer in auto.
-    private func brakes(on r: Remediation, store: any Store) throws(StoreError) -> String? {
-        if try store.automaticDispatchDisabled() {
-            return "automatic dispatch switched off (gavel auto --all off) before it was sent"
-        }
-        if let rule = try store.rule(named: r.ruleKey), rule.mode != .auto {
-            return "rule \(rule.displayName) switched to \(rule.mode.rawValue) before it was sent"
-        }
-        return nil
-    }
+    /// Seconds on a monotonic clock (rate limits, pauses, circuits, batch windows).
+    static func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
     static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)

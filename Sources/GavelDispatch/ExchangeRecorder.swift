@@ -19,6 +19,8 @@ final class ExchangeRecorder: NSObject, URLSessionDataDelegate, Sendable {
         /// The body reached the cap and the task was cancelled on purpose.
         var truncated = false
         var errorText: String?
+        /// The answer's `Retry-After` header, when it had one.
+        var retryAfter: String?
     }
 
     /// Signalled when the task completes (successfully or not) or the body reaches the cap.
@@ -41,7 +43,12 @@ final class ExchangeRecorder: NSObject, URLSessionDataDelegate, Sendable {
         _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
         completionHandler: @escaping @Sendable (URLSession.ResponseDisposition) -> Void
     ) {
-        if let http = response as? HTTPURLResponse { state.withLock { $0.status = http.statusCode } }
+        if let http = response as? HTTPURLResponse {
+            state.withLock {
+                $0.status = http.statusCode
+                $0.retryAfter = http.value(forHTTPHeaderField: "Retry-After")
+            }
+        }
         completionHandler(.allow)
     }
 

@@ -11,19 +11,40 @@ extension HTTPExecutor {
     /// Header names the transport owns; a rendered one would fight libcurl over the framing.
     static let reservedHeaderNames: Set<String> = ["content-length", "transfer-encoding", "connection", "host"]
 
-    /// Builds the `URLRequest`, or the reason it must not be sent.
-    static func makeURLRequest(_ request: HTTPDispatchRequest, idempotencyKey: String) -> Result<URLRequest, Refusal> {
-        guard isToken(request.method) else { return .failure(Refusal(reason: "invalid HTTP method")) }
-        guard let url = URL(string: request.url),
-            let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-            let host = url.host, !host.isEmpty
-        else { return .failure(Refusal(reason: "invalid URL: not an absolute http(s) URL")) }
+    /// The reason `request` must not be sent, checked without building anything: the method, the
+    /// timeout, a body on GET or HEAD, and every header (the URL is checked where it is parsed).
+    static func refusal(of request: HTTPDispatchRequest, idempotencyKey: String) -> Refusal? {
+        guard isToken(request.method) else { return Refusal(reason: "invalid HTTP method") }
         guard request.timeoutSeconds.isFinite, request.timeoutSeconds > 0 else {
-            return .failure(Refusal(reason: "timeout must be a positive number of seconds"))
+            return Refusal(reason: "timeout must be a positive number of seconds")
         }
         if (request.method == "GET" || request.method == "HEAD") && !request.body.isEmpty {
-            return .failure(Refusal(reason: "\(request.method) request with a body"))
+            return Refusal(reason: "\(request.method) request with a body")
         }
+        for field in request.headers + [HTTPHeaderField("User-Agent", userAgent), HTTPHeaderField("Idempotency-Key", idempotencyKey)] {
+            guard isToken(field.name) else { return Refusal(reason: "invalid header name") }
+            guard isFieldValue(field.value) else {
+                return Refusal(reason: "header \(field.name) value contains CR, LF, NUL or another control character")
+            }
+            guard !reservedHeaderNames.contains(field.name.lowercased()) else {
+                return Refusal(reason: "header \(field.name) is set by the transport")
+            }
+        }
+        return nil
+    }
+
+    /// An absolute http(s) URL with a host, or nil.
+    static func actionURL(_ text: String) -> URL? {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host, !host.isEmpty
+        else { return nil }
+        return url
+    }
+
+    /// Builds the `URLRequest`, or the reason it must not be sent.
+    static func makeURLRequest(_ request: HTTPDispatchRequest, idempotencyKey: String) -> Result<URLRequest, Refusal> {
+        if let refusal = refusal(of: request, idempotencyKey: idempotencyKey) { return .failure(refusal) }
+        guard let url = actionURL(request.url) else { return .failure(Refusal(reason: "invalid URL: not an absolute http(s) URL")) }
         var urlRequest = URLRequest(url: url)
         urlRequest.httpMethod = request.method
         urlRequest.httpShouldHandleCookies = false

@@ -88,7 +88,7 @@ public enum ConsoleRunner {
         let dispatcher = runtime?.dispatcher
         let source = StoreDataSource(
             store: store, config: { configuration.config }, listenAddress: listen, analyst: options.analyst,
-            problems: { dispatcher?.problem ?? configuration.heldBecause },
+            problems: { dispatcher?.problem ?? configuration.heldBecause }, circuits: { dispatcher?.openCircuits() ?? [:] },
             demoCommand: Self.demoCommand(argv0: CommandLine.arguments.first ?? "gavel"))
         let consoleOptions = ConsoleOptions(
             analyst: options.analyst, readOnly: options.readOnly, term: nil,

@@ -74,7 +74,8 @@ public final class Runtime: Sendable {
         options.health = health
         options.readiness = { [self] in [HealthCheck("store", problem: storeProblem())] }
         options.extraMetrics = {
-            QueueMetrics.lines(engine: engine) + dispatcher.metrics.exposition() + QueueMetrics.healthLines(health())
+            QueueMetrics.lines(engine: engine) + dispatcher.metrics.exposition() + ActionDispatchStatus.metrics(dispatcher.status(), now: .now)
+                + QueueMetrics.healthLines(health())
         }
         let configuration = self.configuration
         options.senders = { configuration.senders }

@@ -148,19 +148,30 @@ public protocol RemediationQueue: AnyObject {
     @discardableResult
     func extend(_ ids: [Int64], by ms: Int64?, actor: String, at now: Timestamp) throws(StoreError) -> [Remediation]
 
-    /// Claims up to `limit` due pieces of work under a lease until `now + leaseMs`: approved
-    /// remediations (`approved` → `dispatching`) and reverts (remediations in force whose expiry
-    /// passed become `reverting` first, their revert request bound under `config`). One attempt
-    /// opened each. Two dispatchers never claim the same one.
-    func claimDue(worker: String, limit: Int, leaseMs: Int64, config: GavelConfig, at now: Timestamp) throws(StoreError) -> [DispatchClaim]
-    /// Records how an attempt ended and moves the remediation on: a dispatch to `dispatched` (in
-    /// force, its expiry set from `config`: the rule's or action's duration, the sender's suggestion,
-    /// escalated for a repeat offender), `approved` with a retry time, or `failed`; a revert to
-    /// `reverted`, `reverting` with a retry time, or `revert-failed`. Audited.
-    /// - Returns: false when the claim was lost meanwhile (its lease ran out and another dispatcher
-    ///   recovered it): nothing is recorded on the remediation then.
+    /// Claims due pieces of work under a lease until `now + leaseMs`, at most `quota` of each action:
+    /// approved remediations (`approved` → `dispatching`) and reverts (remediations in force whose
+    /// expiry passed become `reverting` first, their revert request bound under `config`). One
+    /// attempt opened each. Two dispatchers never claim the same one. Per action, members of a batch
+    /// waiting to go again (`Remediation.batchKey`) come first, together, then the oldest due.
+    func claimDue(worker: String, quota: ClaimQuota, leaseMs: Int64, config: GavelConfig, at now: Timestamp) throws(StoreError)
+        -> [DispatchClaim]
+    /// Records how attempts ended, in one transaction, and moves each remediation on: a dispatch to
+    /// `dispatched` (in force, its expiry set from `config`: the rule's or action's duration, the
+    /// sender's suggestion, escalated for a repeat offender), `approved` with a retry time, or
+    /// `failed`; a revert to `reverted`, `reverting` with a retry time, or `revert-failed`. Audited,
+    /// one entry per remediation. A retry keeps the attempt's batch on the remediation.
+    /// - Returns: for each attempt, false when its claim was lost meanwhile (its lease ran out and
+    ///   another dispatcher recovered it): nothing is recorded on that remediation then.
     @discardableResult
-    func finish(_ claim: DispatchClaim, _ report: AttemptReport, config: GavelConfig, at now: Timestamp) throws(StoreError) -> Bool
+    func finish(_ attempts: [FinishedAttempt], config: GavelConfig, at now: Timestamp) throws(StoreError) -> [Bool]
+    /// Records, before they are sent, which claims go in which batch (its key), in one transaction: on
+    /// the remediations (so a crash recovery re-queues them as that batch) and on their attempts.
+    /// Claims lost meanwhile are left alone.
+    func recordBatches(_ batches: [(key: String, claims: [DispatchClaim])], at now: Timestamp) throws(StoreError)
+    /// Gives back claims that were never sent (the action's circuit opened, the dispatcher stops):
+    /// `dispatching` → `approved` (a revert stays `reverting`), due at once, the unstarted attempt
+    /// removed and the attempt count restored, so no retry is spent. Claims lost meanwhile are left alone.
+    func releaseClaims(_ claims: [DispatchClaim], at now: Timestamp) throws(StoreError)
     /// Takes back an automatic approval before it is sent (the brakes): `dispatching` → `pending`,
     /// the attempt closed unsent.
     func withdrawClaim(_ claim: DispatchClaim, reason: String, at now: Timestamp) throws(StoreError)
@@ -244,4 +255,25 @@ public protocol ConfigurationRegistry: AnyObject {
     /// - Returns: the stored configuration (its new version).
     func applyConfiguration(text: String, source: String?, by actor: String, expectedVersion: Int?, at now: Timestamp) throws(StoreError)
         -> StoredConfiguration
+}
+
+extension RemediationQueue {
+    /// Claims up to `limit` due pieces of work of any action (`claimDue(worker:quota:…)`).
+    public func claimDue(worker: String, limit: Int, leaseMs: Int64, config: GavelConfig, at now: Timestamp) throws(StoreError)
+        -> [DispatchClaim]
+    {
+        try claimDue(worker: worker, quota: .any(limit), leaseMs: leaseMs, config: config, at: now)
+    }
+
+    /// Records that these claims go in the batch `key` (`recordBatches` with one batch).
+    public func recordBatch(_ claims: [DispatchClaim], key: String, at now: Timestamp) throws(StoreError) {
+        try recordBatches([(key, claims)], at: now)
+    }
+
+    /// Records how one attempt ended (`finish(_:config:at:)` with one attempt).
+    /// - Returns: false when the claim was lost meanwhile.
+    @discardableResult
+    public func finish(_ claim: DispatchClaim, _ report: AttemptReport, config: GavelConfig, at now: Timestamp) throws(StoreError) -> Bool {
+        try finish([FinishedAttempt(claim, report)], config: config, at: now).first ?? false
+    }
 }

@@ -112,7 +112,7 @@ public enum StoreTransfer {
                 "created_ms", "updated_ms", "last_seen_ms", "decided_by", "decided_ms", "reason", "attempts", "last_status", "last_error",
                 "next_attempt_ms", "claimed_by", "lease_until_ms", "request", "bound_request", "config_version", "search_text",
                 "dispatched_ms", "expires_ms", "duration_ms", "suggested_duration_ms", "dispatch_response", "revert_request", "reverted_by",
-                "reverted_ms", "revert_reason", "false_positive",
+                "reverted_ms", "revert_reason", "false_positive", "batch_key",
             ]),
         TransferTable("remediation_signals", ["remediation", "signal"], key: ["remediation", "signal"]),
         TransferTable(
@@ -125,7 +125,8 @@ public enum StoreTransfer {
                 "lease_until_ms", "last_status", "last_error", "created_ms", "updated_ms",
             ]),
         TransferTable(
-            "attempts", ["id", "remediation", "started_ms", "duration_ms", "status", "outcome", "error", "response", "kind", "triage", "stderr"]),
+            "attempts",
+            ["id", "remediation", "started_ms", "duration_ms", "status", "outcome", "error", "response", "kind", "triage", "stderr", "batch_key"]),
         TransferTable("approvals", ["remediation", "analyst", "at_ms"], key: ["remediation", "analyst"]),
         TransferTable("notes", ["id", "remediation", "author", "at_ms", "text"]),
         TransferTable("allowlist_entries", ["id", "kind", "value", "reason", "added_by", "added_ms"]),

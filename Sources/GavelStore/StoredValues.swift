@@ -338,6 +338,10 @@ public struct DispatchClaim: Sendable, Equatable {
 
     public var id: Int64 { remediation.id }
 
+    /// The batch its remediation last went in, when a retry or a recovery left it to go again with
+    /// the same members (`Remediation.batchKey`).
+    public var batchKey: String? { remediation.batchKey }
+
     /// The idempotency key this claim sends with (the revert's own for a revert).
     public var idempotencyKey: String { kind == .revert ? remediation.revertIdempotencyKey : remediation.idempotencyKey }
 }
@@ -363,15 +367,51 @@ public struct AttemptReport: Sendable, Equatable {
     public var response: String
     /// How long the attempt took, in milliseconds.
     public var durationMs: Int
+    /// The batch the attempt went in (its idempotency key); nil when sent alone. A retry keeps it on
+    /// the remediation, so the members go again together.
+    public var batchKey: String?
     /// The end of a command's stderr, nil for none (kept on the attempt: `Attempt.stderr`).
     public var stderr: String?
 
-    public init(result: Result, status: Int? = nil, error: String? = nil, response: String = "", durationMs: Int = 0, stderr: String? = nil) {
+    public init(
+        result: Result, status: Int? = nil, error: String? = nil, response: String = "", durationMs: Int = 0, batchKey: String? = nil,
+        stderr: String? = nil
+    ) {
         self.result = result
         self.status = status
         self.error = error
         self.response = response
         self.durationMs = durationMs
+        self.batchKey = batchKey
         self.stderr = stderr
     }
+}
+
+/// One claim and how its attempt ended, for `RemediationQueue.finish(_:config:at:)`.
+public struct FinishedAttempt: Sendable, Equatable {
+    public var claim: DispatchClaim
+    public var report: AttemptReport
+
+    public init(_ claim: DispatchClaim, _ report: AttemptReport) {
+        self.claim = claim
+        self.report = report
+    }
+}
+
+/// How many due remediations a dispatcher claims at once, per action: it takes only what it can
+/// send soon (free places in flight, tokens of its rate limit, a closed circuit).
+public struct ClaimQuota: Sendable, Equatable {
+    /// Most claims per action name (0 or absent: none of that action, unless `others` covers it).
+    public var actions: [String: Int]
+    /// Most claims in all of the actions not named in `actions` (an action no longer configured is
+    /// claimed this way, so that it can be failed with a clear error).
+    public var others: Int
+
+    public init(actions: [String: Int] = [:], others: Int = 0) {
+        self.actions = actions
+        self.others = others
+    }
+
+    /// Up to `limit` claims of any action.
+    public static func any(_ limit: Int) -> ClaimQuota { ClaimQuota(others: limit) }
 }

@@ -138,6 +138,25 @@ import Testing
         #expect(summary.counts[.pending] == (try f.db.query("SELECT count(*) FROM remediations WHERE state = 'pending'").first?.int(0)))
     }
 
+    @Test func anOpenCircuitShowsInTheHeaderAndOnTheRulesActions() throws {
+        let f = try Fixture()
+        let config = try GavelConfig.load(path: nil, environment: [:], databasePath: f.folder + "/gavel.db")
+        let until = Timestamp.now.adding(milliseconds: 25_000)
+        let source = StoreDataSource(
+            store: SQLiteStore(db: f.db), config: { config }, listenAddress: nil, circuits: { ["ban-ip": until] })
+        #expect(try f.source.summary().banner == nil)
+        #expect(try source.summary().banner?.hasPrefix("circuit open: ban-ip (2") == true)
+        #expect(try source.rules().allSatisfy { $0.openCircuits == ["ban-ip"] })
+        let session = ConsoleSession(model: ConsoleModel(analyst: "alice", readOnly: false, size: (24, 100), now: Date()), dataSource: source) { _ in
+            nil
+        }
+        session.tick(now: Date())
+        session.press(Key.parseScript("3")!)
+        let rows = session.frame().rows.map(\.text)
+        #expect(rows[0].contains("circuit open: ban-ip ("))
+        #expect(rows.contains { $0.contains("Brute force") && $0.contains("+ban-ip (circuit open) +disable-user") })
+    }
+
     /// Issue 16: three signals whose attributes hold a 40,000-element array froze a scripted
     /// session for 71 s: the console must parse each signal's attributes once, not at every
     /// refresh, and keep what it draws per frame bounded by the pane (a 240 KB outline line was

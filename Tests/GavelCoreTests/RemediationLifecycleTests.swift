@@ -17,6 +17,7 @@ import Testing
         "dispatched -propose-revert-> revert-pending", "revert-pending -approve-> reverting", "revert-pending -reject-> dispatched",
         "reverting -claim-> reverting", "reverting -succeed-> reverted", "reverting -retry-later-> reverting", "reverting -fail-> revert-failed",
         "reverting -requeue-> reverting", "reverting -abandon-> revert-failed", "revert-failed -retry-> reverting",
+        "dispatching -release-> approved", "reverting -release-> reverting",
     ]
 
     static func name(_ t: RemediationTransition) -> String { "\(t.from?.rawValue ?? "nil") -\(t.event.rawValue)-> \(t.to.rawValue)" }

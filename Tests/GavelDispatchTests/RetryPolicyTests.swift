@@ -113,9 +113,12 @@ struct RetryPolicyTests {
 /// about 5 s, so an API outage of a minute lost every ban. Retries now also run by a time budget
 /// (`retry_for`); these run it with a budget of a second or two and backoff windows of 50–100 ms.
 @Suite(.serialized) struct RetryBudgetTests {
+    /// The action's circuit never opens here (`"failures": 0`): these tests count retries, and the
+    /// default circuit (5 failures in a row) would hold the sixth attempt for its cool-down.
     static func config(_ sink: LoopbackSink, retries: Int, retryFor: String?) -> String {
         httpConfig(sink, retries: retries).replacingOccurrences(
-            of: "\"retries\": \(retries)", with: "\"retries\": \(retries)" + (retryFor.map { ", \"retry_for\": \"\($0)\"" } ?? ""))
+            of: "\"retries\": \(retries)", with: "\"retries\": \(retries)" + (retryFor.map { ", \"retry_for\": \"\($0)\"" } ?? "")
+        ).replacingOccurrences(of: "\"target\": \"ip\",", with: "\"target\": \"ip\", \"circuit\": { \"failures\": 0 },")
     }
 
     func dispatcher(_ bench: DispatchBench) -> Dispatcher {

@@ -111,6 +111,57 @@ struct PostgresEndToEndTests {
         #expect(states.trimmingCharacters(in: .whitespacesAndNewlines) == "dispatched 500")
     }
 
+    /// Issue 15 on PostgreSQL: two serve processes batch 500 approvals of one action (50 per
+    /// request, 4 in flight each); the first batch meets a 503 and goes again as the same batch
+    /// (same members, same key). Every remediation arrives in exactly one successful batch, each
+    /// records its own attempts with its batch's key, and no batch holds more than 50.
+    @Test func twoDispatchersBatchFiveHundredApprovalsAndAFailedBatchGoesAgainWhole() throws {
+        let (cluster, uri, name) = try Self.database()
+        let sink = try LoopbackSink([.status(503), .status(200)], keepAlive: true)
+        defer { sink.stop() }
+        let config = """
+            { "allow_internal_action_urls": true,
+              "actions": { "ban-ip": { "target": "ip", "http": { "url": "\(sink.url("/ban"))", "body": { "ip": "{{ip}}" } },
+                "concurrency": 4, "batch": { "max": 50, "window": "100ms", "body": { "items": "{{targets}}" } } } } }
+            """
+        let a = try ServeProcess(config: config, database: uri)
+        defer { a.cleanup() }
+        let b = try ServeProcess(config: config, database: uri)
+        defer { b.cleanup() }
+        let toA = WebhookConnection(port: a.port)
+        let toB = WebhookConnection(port: b.port)
+        for n in 0..<500 { #expect((n % 2 == 0 ? toA : toB).post(Self.signal(n, prefix: "batch", pool: 500)) == 202) }
+        let approve = try GavelBinary.run(["approve"] + (1...500).map(String.init) + ["--db", uri, "--by", "alice"])
+        #expect(approve.status == 0, "\(approve.err)")
+        waitFor(seconds: 60) {
+            (try? cluster.psql("SELECT count(*) FROM remediations WHERE state = 'dispatched'", database: name))?.hasPrefix("500") ?? false
+        }
+        usleep(1_000_000)  // anything sent twice would have arrived by now
+        let requests = sink.requests.map(RecordedRequest.init)
+        func members(_ r: RecordedRequest) -> [String] {
+            guard case .array(let items)? = (try? JSONValue.parse(String(decoding: r.body, as: UTF8.self)))?["items"] else { return [] }
+            return items.compactMap { $0["ip"]?.scalarText }
+        }
+        let failed = requests[0]
+        let succeeded = Array(requests.dropFirst())
+        let sent = succeeded.flatMap(members)
+        #expect(sent.count == 500 && Set(sent).count == 500, "\(sent.count) sent, \(Set(sent).count) distinct")
+        #expect(requests.allSatisfy { (1...50).contains(members($0).count) })
+        // The failed batch went again whole, with its key.
+        let failedKey = failed.values("Idempotency-Key").first ?? ""
+        #expect(failedKey.hasPrefix("gavel-batch-"))
+        let again = succeeded.filter { $0.values("Idempotency-Key").first == failedKey }
+        #expect(again.count == 1 && again.first.map(members) == members(failed))
+        // Every remediation: its own attempts with its batch's key, one success each.
+        let attempts = try cluster.psql(
+            "SELECT outcome || ' ' || count(*) || ' ' || count(batch_key) FROM attempts GROUP BY outcome ORDER BY outcome", database: name)
+        let retried = members(failed).count
+        #expect(attempts.split(separator: "\n") == ["retry \(retried) \(retried)", "success 500 500"])
+        let keys = try cluster.psql("SELECT count(DISTINCT batch_key) FROM attempts WHERE outcome = 'success'", database: name)
+        #expect(keys.hasPrefix("\(succeeded.count)"))
+        #expect(try cluster.psql("SELECT count(*) FROM remediations WHERE batch_key IS NOT NULL", database: name).hasPrefix("0"))
+    }
+
     @Test func aReceiverKilledMidLoadLosesNoAcknowledgedSignal() throws {
         let (cluster, uri, name) = try Self.database()
         let a = try ServeProcess(database: uri)

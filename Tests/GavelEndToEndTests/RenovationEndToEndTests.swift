@@ -91,7 +91,13 @@ import Testing
         waitForRequests(sink, 1)
         #expect(sink.requests.count == 1)
         #expect(RecordedRequest(sink.requests.first ?? []).target.hasPrefix("/v1/ban?ip=203.0.113.42"))
-        let shown = try JSONValue.parse(try GavelBinary.run(["show", "1", "--json", "--db", first.dbPath], cwd: elsewhere.path).out)
+        // The sink records the request before it answers: the outcome is recorded just after.
+        var shown = JSONValue.null
+        for _ in 0..<50 {
+            shown = try JSONValue.parse(try GavelBinary.run(["show", "1", "--json", "--db", first.dbPath], cwd: elsewhere.path).out)
+            if shown["state"] == .string("dispatched") { break }
+            usleep(100_000)
+        }
         #expect(shown["state"] == .string("dispatched") && shown["config_version"] == .number("1"))
         for folder in [first.folder, elsewhere.path] { #expect(!FileManager.default.fileExists(atPath: folder + "/gavel-outbox.jsonl")) }
         // A process whose file differs says so and holds its dispatch until the file is applied.

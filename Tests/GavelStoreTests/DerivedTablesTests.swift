@@ -139,6 +139,7 @@ import Testing
                 ALTER TABLE signals DROP COLUMN event_count; ALTER TABLE signals DROP COLUMN first_seen; ALTER TABLE signals DROP COLUMN last_seen;
                 DROP TABLE posts; ALTER TABLE deliveries DROP COLUMN post; ALTER TABLE remediations DROP COLUMN false_positive;
                 DROP TABLE triage_updates; ALTER TABLE attempts DROP COLUMN triage;
+                DROP INDEX remediations_due; DROP INDEX remediations_batch; ALTER TABLE remediations DROP COLUMN batch_key; ALTER TABLE attempts DROP COLUMN batch_key;
                 PRAGMA user_version = 2;
                 """)
         }

@@ -77,10 +77,12 @@ import Testing
                     ),
                     config: config, nowMs: 1000)
             }
-            // Back to version 6: the v7 (and v9) additions removed, the entities CHECK of v1.
+            // Back to version 6: the v9, v8 and v7 additions removed, the entities CHECK of v1.
             try db.execute(
                 """
                 ALTER TABLE attempts DROP COLUMN stderr;
+                DROP INDEX remediations_due; DROP INDEX remediations_batch; ALTER TABLE remediations DROP COLUMN batch_key;
+                ALTER TABLE attempts DROP COLUMN batch_key;
                 ALTER TABLE signals DROP COLUMN status; ALTER TABLE signals DROP COLUMN suggested_duration_s;
                 ALTER TABLE signals DROP COLUMN event_count; ALTER TABLE signals DROP COLUMN first_seen; ALTER TABLE signals DROP COLUMN last_seen;
                 DROP TABLE posts; ALTER TABLE deliveries DROP COLUMN post; ALTER TABLE remediations DROP COLUMN false_positive;

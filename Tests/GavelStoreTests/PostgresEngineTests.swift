@@ -44,7 +44,7 @@ struct PostgresEngineTests {
         #expect(failures.total == 0)
         // Each version once, numbered as the SQLite engine's schema (v1–v4 are one step here).
         let versions = try cluster.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM gavel_schema", database: name)
-        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "4,5,6,7,9")
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "4,5,6,7,8,9")
     }
 
     @Test func anUnreachableServerIsALocationErrorThatNeverShowsThePassword() throws {
@@ -122,10 +122,12 @@ struct PostgresEngineTests {
         let name = String(h.engine.displayName.split(separator: "/").last ?? "")
         let cluster = try PostgresCluster.shared.get()
         try h.post(signalJSON("m6", ips: ["203.0.113.9"], users: ["u@example.com"]))
-        // Back to version 6: the v7 (and v9) additions removed, the entities CHECK of v4.
+        // Back to version 6: the v9, v8 and v7 additions removed, the entities CHECK of v4.
         try cluster.psql(
             """
             ALTER TABLE attempts DROP COLUMN stderr;
+            DROP INDEX remediations_batch; DROP INDEX remediations_due; ALTER TABLE remediations DROP COLUMN batch_key; ALTER TABLE attempts DROP COLUMN batch_key;
+            CREATE INDEX remediations_due ON remediations(state, next_attempt_ms) WHERE state IN ('approved','dispatching');
             ALTER TABLE signals DROP COLUMN status, DROP COLUMN suggested_duration_s, DROP COLUMN event_count, DROP COLUMN first_seen,
                 DROP COLUMN last_seen;
             DROP TABLE posts; ALTER TABLE deliveries DROP COLUMN post; ALTER TABLE remediations DROP COLUMN false_positive;
@@ -145,7 +147,7 @@ struct PostgresEngineTests {
         _ = try h.intake().intake(post: IncomingPost(signals: signals, rawBody: Array(body.utf8), contentType: nil, peer: nil))
         #expect(try migrated.signalCount(naming: "10.0.2.15", kind: "context_ip") == 1)
         let versions = try cluster.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM gavel_schema", database: name)
-        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "4,5,6,7,9")
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "4,5,6,7,8,9")
     }
 
     @Test func aVersion4DatabaseIsMigratedWithItsAuditChainedAndWhatIsInForceDated() throws {
@@ -159,9 +161,11 @@ struct PostgresEngineTests {
         try store.decide([id], .approve, by: "alice", config: h.config, at: .now)
         let claim = try #require(try store.claimDue(worker: "h:1:a", limit: 1, leaseMs: 60_000, config: h.config, at: .now).first)
         try store.finish(claim, AttemptReport(result: .dispatched, status: 200, response: #"{"id":"r-1"}"#), config: h.config, at: .now)
-        // Back to what a version-4 database held: no v5/v6/v7 columns or tables, audit rows unchained.
+        // Back to what a version-4 database held: no v5/v6/v7/v8 columns or tables, audit rows unchained.
         try cluster.psql(
             """
+            DROP INDEX remediations_batch; DROP INDEX remediations_due; ALTER TABLE remediations DROP COLUMN batch_key; ALTER TABLE attempts DROP COLUMN batch_key;
+            CREATE INDEX remediations_due ON remediations(state, next_attempt_ms) WHERE state IN ('approved','dispatching');
             ALTER TABLE signals DROP COLUMN status, DROP COLUMN suggested_duration_s, DROP COLUMN event_count, DROP COLUMN first_seen,
                 DROP COLUMN last_seen;
             DROP TABLE posts; ALTER TABLE deliveries DROP COLUMN post; ALTER TABLE remediations DROP COLUMN false_positive;
@@ -189,6 +193,6 @@ struct PostgresEngineTests {
         let all = try migrated.auditChain(after: 0, limit: 0)
         #expect(AuditChain.verify(all) == .intact(count: 5, head: all.last?.hash) && all.prefix(4) == entries[...])
         let versions = try cluster.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM gavel_schema", database: name)
-        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "4,5,6,7,9")
+        #expect(versions.trimmingCharacters(in: .whitespacesAndNewlines) == "4,5,6,7,8,9")
     }
 }

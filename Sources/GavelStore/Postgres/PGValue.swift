@@ -15,6 +15,9 @@ enum PGValue: Sendable, Equatable {
     static func int(_ i: Int?) -> PGValue { i.map { .integer(Int64($0)) } ?? .null }
     /// `.integer` of a count or position.
     static func int(_ i: Int) -> PGValue { .integer(Int64(i)) }
+    /// Row ids as one `bigint[]` literal (`{1,2,3}`), for `id = ANY($n::bigint[])`: one statement
+    /// for many rows.
+    static func ids(_ ids: some Sequence<Int64>) -> PGValue { .text("{" + ids.map(String.init).joined(separator: ",") + "}") }
     /// `.integer` of a time in epoch milliseconds, or `.null` for nil.
     static func time(_ t: Timestamp?) -> PGValue { t.map { .integer($0.milliseconds) } ?? .null }
 }

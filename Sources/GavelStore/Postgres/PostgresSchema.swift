@@ -50,8 +50,7 @@ enum PostgresSchema {
     static let migrations: [Migration] = [
         Migration(version: 4, sql: base), Migration(version: 5, sql: lifeAfterDispatch),
         Migration(version: 6, sql: accountability, after: chainAudit), Migration(version: 7, sql: senders),
-        // 8 is reserved for another branch (as in the SQLite engine).
-        Migration(version: 9, sql: commandStderr),
+        Migration(version: 8, sql: storms), Migration(version: 9, sql: commandStderr),
     ]
 
     /// 9: the end of a command's stderr on each attempt (issue 16 item 13).
@@ -344,6 +343,18 @@ enum PostgresSchema {
         CREATE INDEX triage_updates_due ON triage_updates(state, next_attempt_ms);
         CREATE INDEX triage_updates_remediation ON triage_updates(remediation, id);
         ALTER TABLE attempts ADD COLUMN triage bigint;
+        """
+
+    /// 8: storms (issue 15), as SQLite's v8: the batch a remediation waits to be sent in again
+    /// (`batch_key`, kept by a retry or a crash recovery), the batch each attempt went in, and the
+    /// indexes claims walk per action (due remediations oldest first, replacing v4's
+    /// `remediations_due` without the action; members of batches waiting to go again, a partial index).
+    static let storms = """
+        ALTER TABLE remediations ADD COLUMN batch_key text COLLATE "C";
+        ALTER TABLE attempts ADD COLUMN batch_key text COLLATE "C";
+        DROP INDEX remediations_due;
+        CREATE INDEX remediations_due ON remediations(state, action, next_attempt_ms);
+        CREATE INDEX remediations_batch ON remediations(state, action, batch_key) WHERE batch_key IS NOT NULL;
         """
 
     /// Chains the audit rows already there, in id order (v6), under the audit lock.

@@ -57,7 +57,7 @@ public final class PostgresStore: Store {
                 ORDER BY first_signal, first_position, kind, value LIMIT \(entityLimit)) e),
             \(signalIDs),
             (SELECT json_agg(json_build_array(a.analyst, a.at_ms) ORDER BY a.at_ms, a.analyst) FROM approvals a WHERE a.remediation = r.id),
-            r.false_positive
+            r.false_positive, r.batch_key
             """
     }
 
@@ -105,6 +105,7 @@ public final class PostgresStore: Store {
         remediation.revertReason = r.string(32)
         remediation.approvals = approvals
         remediation.falsePositive = r.int(36) != 0
+        remediation.batchKey = r.string(37)
         return remediation
     }
 

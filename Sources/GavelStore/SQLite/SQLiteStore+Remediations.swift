@@ -54,7 +54,7 @@ extension SQLiteStore {
             return try db.query(
                 """
                 SELECT a.id, a.started_ms, a.duration_ms, a.status, a.outcome, a.error, a.response, a.kind, a.triage, t.signal_id, t.change,
-                    a.stderr
+                    a.stderr, a.batch_key
                 FROM attempts a LEFT JOIN triage_updates t ON t.id = a.triage WHERE a.remediation = ? ORDER BY a.id
                 """,
                 [.integer(id)]
@@ -75,6 +75,7 @@ extension SQLiteStore {
                     outcome: a.string(4).flatMap(Attempt.Outcome.init(rawValue:)), error: a.string(5), response: a.string(6),
                     stderr: a.string(11))
                 if let signal = a.string(9) { attempt.subject = "signal \(signal) → \(a.string(10) ?? "")" }
+                attempt.batchKey = a.string(12)
                 return attempt
             }
         }

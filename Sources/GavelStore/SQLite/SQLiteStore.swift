@@ -26,7 +26,7 @@ public final class SQLiteStore: Store {
         r.id, r.action, r.target_kind, r.target, r.rule_key, r.rule_name, r.severity_rank, r.state, r.idempotency_key, r.signals,
         r.decided_by, r.decided_ms, r.reason, r.attempts, r.last_status, r.last_error, r.created_ms, r.updated_ms, r.last_seen_ms,
         r.next_attempt_ms, r.claimed_by, r.lease_until_ms, r.bound_request, r.request, r.config_version, r.dispatched_ms, r.expires_ms,
-        r.duration_ms, r.dispatch_response, r.revert_request, r.reverted_by, r.reverted_ms, r.revert_reason, r.false_positive
+        r.duration_ms, r.dispatch_response, r.revert_request, r.reverted_by, r.reverted_ms, r.revert_reason, r.false_positive, r.batch_key
         """
 
     /// How much of a remediation's signals a mapping reads.
@@ -35,6 +35,8 @@ public final class SQLiteStore: Store {
         case row
         /// Everything `gavel list --json` shows: the newest 50 signal ids, the first 200 IPs and users.
         case full
+        /// The row alone, no IPs, users or approvals (what a dispatch claim needs).
+        case bare
     }
 
     /// Maps one `remediationColumns` row to a `Remediation`: the one place a stored remediation
@@ -42,11 +44,14 @@ public final class SQLiteStore: Store {
     func remediation(from r: Row, depth: Depth) throws -> Remediation {
         let id = r.int64(0) ?? 0
         let entityLimit: Int64 = depth == .row ? 20 : 200
-        let entities = try db.query(
-            """
-            SELECT kind, value FROM remediation_entities WHERE remediation = ?
-            ORDER BY first_signal, first_position, kind, value LIMIT ?
-            """, [.integer(id), .integer(entityLimit)])
+        let entities =
+            depth == .bare
+            ? []
+            : try db.query(
+                """
+                SELECT kind, value FROM remediation_entities WHERE remediation = ?
+                ORDER BY first_signal, first_position, kind, value LIMIT ?
+                """, [.integer(id), .integer(entityLimit)])
         var signalIDs: [String] = []
         if depth == .full {
             signalIDs = try db.query(
@@ -76,6 +81,8 @@ public final class SQLiteStore: Store {
         remediation.revertedAt = r.int64(31).map(Timestamp.init(milliseconds:))
         remediation.revertReason = r.string(32)
         remediation.falsePositive = r.int(33) != 0
+        remediation.batchKey = r.string(34)
+        if depth == .bare { return remediation }
         remediation.approvals = try db.query("SELECT analyst, at_ms FROM approvals WHERE remediation = ? ORDER BY at_ms, analyst", [.integer(id)])
             .map { Approval(analyst: $0.string(0) ?? "", at: Timestamp(milliseconds: $0.int64(1) ?? 0)) }
         return remediation
@@ -120,6 +127,26 @@ public final class SQLiteStore: Store {
                 .integer(entry.id), .integer(now.milliseconds), .text(actor), .text(action), .text(subject), .text(before), .text(after),
                 .text(detail), .text(previous), .text(AuditChain.hash(previous: previous, content: entry.chainContent)),
             ])
+    }
+
+    /// Appends several entries (ids and hashes assigned here, in order), reading the chain's end once.
+    func audit(_ entries: [AuditEntry]) throws {
+        guard !entries.isEmpty else { return }
+        let last = try db.query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").first
+        var id = last?.int64(0) ?? 0
+        var previous = last?.string(1) ?? AuditChain.genesis
+        for var entry in entries {
+            id += 1
+            entry.id = id
+            let hash = AuditChain.hash(previous: previous, content: entry.chainContent)
+            try db.run(
+                "INSERT INTO audit (id, at_ms, actor, action, subject, before, after, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    .integer(id), .integer(entry.at.milliseconds), .text(entry.actor), .text(entry.action), .text(entry.subject), .text(entry.before),
+                    .text(entry.after), .text(entry.detail), .text(previous), .text(hash),
+                ])
+            previous = hash
+        }
     }
 
     public func auditEntries(limit: Int, before: Int64?, subject: String?) throws(StoreError) -> [AuditEntry] {

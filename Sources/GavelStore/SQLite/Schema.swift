@@ -19,7 +19,7 @@ enum Schema {
     }
 
     static let migrations: [Migration] =
-        sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch, accountability, senders, reserved8, commandStderr]
+        sqlMigrations.map { Migration(sql: $0) } + [renovation, lifeAfterDispatch, accountability, senders, storms, commandStderr]
 
     static let sqlMigrations: [String] = [
         // 1: signals, entities, deliveries, intake errors, audit log, rules, remediations.
@@ -519,9 +519,18 @@ enum Schema {
             """,
         rebuildsTables: true)
 
-    /// 8: a number reserved for work on another branch (storms); empty here, so that this
-    /// branch's migration is 9. Replaced by its migration when merged.
-    static let reserved8 = Migration(sql: "")
+    /// 8: storms (issue 15): the batch a remediation waits to be sent in again (`batch_key`: set
+    /// when its batch is sent, kept by a retry or a crash recovery, cleared when it succeeds or
+    /// fails for good), the batch each attempt went in, and the indexes dispatch claims walk per
+    /// action: due remediations oldest first, and the few members of batches waiting to go again
+    /// (a partial index, so marking a batch before it is sent touches no large index).
+    static let storms = Migration(
+        sql: """
+            ALTER TABLE remediations ADD COLUMN batch_key TEXT;
+            ALTER TABLE attempts ADD COLUMN batch_key TEXT;
+            CREATE INDEX remediations_due ON remediations(state, action, next_attempt_ms);
+            CREATE INDEX remediations_batch ON remediations(state, action, batch_key) WHERE batch_key IS NOT NULL;
+            """)
 
     /// 9: the end of a command's stderr on each attempt (issue 16: `gavel show` said only
     /// "exit 3" while the reason was in the output).

@@ -2,7 +2,7 @@ import CSQLite
 import GavelCore
 
 /// A value bound to, or read from, an SQL statement.
-enum SQLValue: Sendable, Equatable {
+enum SQLValue: Sendable, Hashable {
     case null
     case integer(Int64)
     case real(Double)
@@ -18,6 +18,10 @@ extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Exp
     static func text(_ s: String?) -> SQLValue { s.map { .text($0) } ?? .null }
     /// `.integer(i)` or `.null` for nil.
     static func int(_ i: Int?) -> SQLValue { i.map { .integer(Int64($0)) } ?? .null }
+    /// Row ids as one JSON array text, for `id IN (SELECT value FROM json_each(?))`: one statement
+    /// for many rows (a statement that changes a remediation's state pays for its trigger and its
+    /// statement journal once, not once per row).
+    static func ids(_ ids: some Sequence<Int64>) -> SQLValue { .text("[" + ids.map(String.init).joined(separator: ",") + "]") }
     /// `.integer` of a time in epoch milliseconds, or `.null` for nil.
     static func time(_ t: Timestamp?) -> SQLValue { t.map { .integer($0.milliseconds) } ?? .null }
 }
