@@ -69,6 +69,9 @@ struct Run {
     var flushBatches: Bool
     /// The last turn claimed something (look again at once).
     var claimedAny = false
+    /// The last turn claimed nothing of an action only because its queue was full: more may be
+    /// due, so `runOnce` must not end before the senders have drained it and looked again.
+    var heldBack = false
     /// Open batches by action, kind and request shape.
     var openBatches: [String: OpenBatch] = [:]
     /// How long until the first open batch's window ends, in ms; nil when none is open.
@@ -87,6 +90,7 @@ extension Dispatcher {
         var blocked: Set<String> = []
         var quota = ClaimQuota(others: run.othersDue ? 8 : 0)
         var sendersWanted = 0
+        var heldBack = false
         shared.withLock { s in
             for (name, action) in config.actions {
                 if s.gates[name] == nil {
@@ -111,6 +115,7 @@ extension Dispatcher {
                     units = min(units, max(0, budget - queued))
                 }
                 s.gates[name] = gate
+                if units == 0 && queued > 0 { heldBack = true }
                 if let batch = action.batch {
                     // Two batches a turn at most, so the first goes out while the next are claimed.
                     let gathered = run.openBatches.filter { $0.key.hasPrefix(name + "\u{0}") }.values.reduce(0) { $0 + $1.claims.count }
@@ -124,6 +129,7 @@ extension Dispatcher {
         if !blocked.isEmpty { releaseQueued(store, only: blocked, run: &run) }
         let claims = try store.claimDue(worker: worker, quota: quota, leaseMs: leaseMs(config), config: config, at: .now)
         run.claimedAny = !claims.isEmpty
+        run.heldBack = heldBack
         if run.othersDue {
             run.othersDue = claims.filter { config.actions[$0.remediation.action] == nil }.count >= quota.others
         }

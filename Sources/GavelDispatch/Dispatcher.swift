@@ -225,7 +225,9 @@ public final class Dispatcher: Sendable {
             while true {
                 let config = settings().config
                 try turn(store, config: config, run: &run)
-                if !run.claimedAny && !hasWork() { break }
+                // Nothing claimed, nothing in flight: done — unless the quota was 0 because the queue
+                // was full when the turn began (the senders may have drained it since).
+                if !run.claimedAny && !run.heldBack && !hasWork() { break }
                 if !run.claimedAny { _ = wakeSignal.wait(timeout: .now() + .milliseconds(20)) }
             }
         } catch let error as StoreError {
