@@ -153,7 +153,7 @@ capture rules
 keys 1
 wait_for 'SEV +ID' "the pending view"
 keys '?'
-wait_for 'Ctrl-C +quit' "the help overlay"
+wait_for 'Esc/\? close help' "the help overlay"
 capture help
 
 keys Escape
