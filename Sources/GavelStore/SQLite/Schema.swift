@@ -228,6 +228,34 @@ enum Schema {
         """,
     ]
 
+    /// The triggers that keep `remediation_entities` (a remediation's IPs and users, with the
+    /// first signal and position each came from, and its folded text) in step with
+    /// `remediation_signals` and `entities`. Created by the renovation (4) and again by the senders
+    /// migration (7), which rebuilds `entities` and so drops them.
+    static let remediationEntitiesTriggers = """
+        CREATE TRIGGER remediation_entities_link AFTER INSERT ON remediation_signals BEGIN
+            INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
+                SELECT new.remediation, kind, value, signal, position, folded FROM entities WHERE signal = new.signal AND kind IN ('ip','user')
+                ON CONFLICT (remediation, kind, value) DO UPDATE SET
+                    first_signal = min(first_signal, excluded.first_signal), first_position = min(first_position, excluded.first_position)
+                WHERE excluded.first_signal < first_signal OR excluded.first_position < first_position;
+        END;
+        CREATE TRIGGER remediation_entities_entity AFTER INSERT ON entities WHEN new.kind IN ('ip','user') BEGIN
+            INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
+                SELECT remediation, new.kind, new.value, new.signal, new.position, new.folded FROM remediation_signals WHERE signal = new.signal
+                ON CONFLICT (remediation, kind, value) DO UPDATE SET
+                    first_signal = min(first_signal, excluded.first_signal), first_position = min(first_position, excluded.first_position)
+                WHERE excluded.first_signal < first_signal OR excluded.first_position < first_position;
+        END;
+        CREATE TRIGGER remediation_entities_unlink AFTER DELETE ON remediation_signals BEGIN
+            DELETE FROM remediation_entities WHERE remediation = old.remediation;
+            INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
+                SELECT rs.remediation, e.kind, e.value, min(e.signal), min(e.position), e.folded
+                FROM remediation_signals rs JOIN entities e ON e.signal = rs.signal
+                WHERE rs.remediation = old.remediation AND e.kind IN ('ip','user') GROUP BY rs.remediation, e.kind, e.value;
+        END;
+        """
+
     /// 4: the renovation (one remediation, one store).
     /// - `remediations` rebuilt without the state CHECK: the states are the state machine table's
     ///   (`RemediationLifecycle`), so a new state is not a table rebuild; with `bound_request`
@@ -302,27 +330,7 @@ enum Schema {
             DROP TRIGGER remediation_entities_link;
             DROP TRIGGER remediation_entities_entity;
             DROP TRIGGER remediation_entities_unlink;
-            CREATE TRIGGER remediation_entities_link AFTER INSERT ON remediation_signals BEGIN
-                INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
-                    SELECT new.remediation, kind, value, signal, position, folded FROM entities WHERE signal = new.signal AND kind IN ('ip','user')
-                    ON CONFLICT (remediation, kind, value) DO UPDATE SET
-                        first_signal = min(first_signal, excluded.first_signal), first_position = min(first_position, excluded.first_position)
-                    WHERE excluded.first_signal < first_signal OR excluded.first_position < first_position;
-            END;
-            CREATE TRIGGER remediation_entities_entity AFTER INSERT ON entities WHEN new.kind IN ('ip','user') BEGIN
-                INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
-                    SELECT remediation, new.kind, new.value, new.signal, new.position, new.folded FROM remediation_signals WHERE signal = new.signal
-                    ON CONFLICT (remediation, kind, value) DO UPDATE SET
-                        first_signal = min(first_signal, excluded.first_signal), first_position = min(first_position, excluded.first_position)
-                    WHERE excluded.first_signal < first_signal OR excluded.first_position < first_position;
-            END;
-            CREATE TRIGGER remediation_entities_unlink AFTER DELETE ON remediation_signals BEGIN
-                DELETE FROM remediation_entities WHERE remediation = old.remediation;
-                INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
-                    SELECT rs.remediation, e.kind, e.value, min(e.signal), min(e.position), e.folded
-                    FROM remediation_signals rs JOIN entities e ON e.signal = rs.signal
-                    WHERE rs.remediation = old.remediation AND e.kind IN ('ip','user') GROUP BY rs.remediation, e.kind, e.value;
-            END;
+            \(remediationEntitiesTriggers)
             CREATE TABLE rule_aliases (
                 kind     TEXT NOT NULL CHECK (kind IN ('id','name')),
                 value    TEXT NOT NULL,
@@ -463,27 +471,7 @@ enum Schema {
             DROP TABLE entities;
             ALTER TABLE entities_v7 RENAME TO entities;
             CREATE INDEX entities_value ON entities(kind, value);
-            CREATE TRIGGER remediation_entities_link AFTER INSERT ON remediation_signals BEGIN
-                INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
-                    SELECT new.remediation, kind, value, signal, position, folded FROM entities WHERE signal = new.signal AND kind IN ('ip','user')
-                    ON CONFLICT (remediation, kind, value) DO UPDATE SET
-                        first_signal = min(first_signal, excluded.first_signal), first_position = min(first_position, excluded.first_position)
-                    WHERE excluded.first_signal < first_signal OR excluded.first_position < first_position;
-            END;
-            CREATE TRIGGER remediation_entities_entity AFTER INSERT ON entities WHEN new.kind IN ('ip','user') BEGIN
-                INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
-                    SELECT remediation, new.kind, new.value, new.signal, new.position, new.folded FROM remediation_signals WHERE signal = new.signal
-                    ON CONFLICT (remediation, kind, value) DO UPDATE SET
-                        first_signal = min(first_signal, excluded.first_signal), first_position = min(first_position, excluded.first_position)
-                    WHERE excluded.first_signal < first_signal OR excluded.first_position < first_position;
-            END;
-            CREATE TRIGGER remediation_entities_unlink AFTER DELETE ON remediation_signals BEGIN
-                DELETE FROM remediation_entities WHERE remediation = old.remediation;
-                INSERT INTO remediation_entities (remediation, kind, value, first_signal, first_position, folded)
-                    SELECT rs.remediation, e.kind, e.value, min(e.signal), min(e.position), e.folded
-                    FROM remediation_signals rs JOIN entities e ON e.signal = rs.signal
-                    WHERE rs.remediation = old.remediation AND e.kind IN ('ip','user') GROUP BY rs.remediation, e.kind, e.value;
-            END;
+            \(remediationEntitiesTriggers)
             CREATE TABLE posts (
                 id           INTEGER PRIMARY KEY,
                 received_ms  INTEGER NOT NULL,
