@@ -2,6 +2,10 @@
 # A temp folder $tmp, background pids in $pids killed and reaped on exit, and two helpers:
 #   free_port          a free TCP port on 127.0.0.1
 #   wait_port PORT     until something accepts on 127.0.0.1:PORT (10 s), else fails
+#   cpu_ns PID         "PROCESS_NS WRITER_NS": CPU used so far by process PID (utime+stime of
+#                      /proc/PID/stat, clock ticks, so 10 ms steps) and by its thread named
+#                      gavel-writer (first field of its /proc/PID/task/TID/schedstat, ns;
+#                      for a build whose threads are unnamed, its busiest thread)
 #   start_pg           a throwaway PostgreSQL cluster in $tmp/pg (Debian's server binaries; as
 #                      user postgres when run as root), fsync and synchronous_commit on (the
 #                      defaults); sets PG_URL (database "bench") and PSQL; stopped by cleanup
@@ -24,6 +28,25 @@ wait_port() {
   done
   echo "${BENCH_NAME:-bench}: nothing listening on 127.0.0.1:$1" >&2
   return 1
+}
+
+cpu_ns() {
+  local ticks writer=0 t
+  ticks=$(getconf CLK_TCK)
+  # Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the command name.
+  local process
+  process=$(sed 's/.*) //' "/proc/$1/stat" | awk -v hz="$ticks" '{ printf "%.0f", ($12 + $13) * 1e9 / hz }')
+  local busiest=0 named=0 c
+  for t in /proc/"$1"/task/*; do
+    c=$(cut -d' ' -f1 "$t/schedstat" 2>/dev/null || echo 0)
+    # The writer names itself with ThreadName.set (GavelCore); builds before that did not, and
+    # there the writer is the busiest thread.
+    if [ "$(cat "$t/comm" 2>/dev/null)" = "gavel-writer" ]; then named=$c; fi
+    [ "$c" -gt "$busiest" ] && busiest=$c
+  done
+  writer=$named
+  [ "$named" -gt 0 ] || writer=$busiest
+  echo "$process $writer"
 }
 
 start_pg() {

@@ -10,12 +10,16 @@
 # is a row in `signals` (zero acknowledged signals missing), and runs bench/auto_latency.sh.
 #
 #   bench/run.sh [--smoke] [--only NAMES] [--duration 10s] [--connections 32] [--no-auto] [--new-targets]
+#                [--gavel PATH]
 #
 #   --smoke        CI: gavel on SQLite and on PostgreSQL (debug build), 3 s each, the zero-loss
 #                  check only; never judges speed
 #   --only NAMES   comma-separated subset of gavel,gavel-pg,nginx,webhook,python
 #   --new-targets  every signal names an IP never seen before (so each proposes a remediation and
 #                  writes an audit row) instead of cycling through 200
+#   --gavel PATH   run this gavel binary instead of building one (A/B runs of two builds)
+# For gavel on SQLite it also prints the CPU per signal stored: the whole process's
+# (/proc/PID/stat utime+stime) and the ingest writer thread's (/proc/PID/task/TID/schedstat).
 # Installs wrk, nginx-light and webhook from Debian when missing (as root, or prints the command).
 # Everything listens on 127.0.0.1 only; servers run in the foreground of this script, under a
 # temp prefix that is removed at the end.
@@ -30,6 +34,7 @@ connections=32
 threads=2
 auto=1
 targets=cycle
+gavel_given=
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1; only=gavel,gavel-pg; duration=3s; auto=0 ;;
@@ -38,7 +43,8 @@ while [ $# -gt 0 ]; do
     --connections) connections="$2"; shift ;;
     --no-auto) auto=0 ;;
     --new-targets) targets=new ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --gavel) gavel_given="$2"; shift ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -64,7 +70,10 @@ fi
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
 # --- gavel ------------------------------------------------------------------------------
-if [ "$smoke" -eq 1 ]; then
+if [ -n "$gavel_given" ]; then
+  [ -x "$gavel_given" ] || { echo "bench/run.sh: --gavel $gavel_given is not an executable" >&2; exit 2; }
+  gavel=$(cd "$(dirname "$gavel_given")" && pwd)/$(basename "$gavel_given")
+elif [ "$smoke" -eq 1 ]; then
   scripts/ensure-deps.sh build
   swift build >/dev/null
   gavel="$PWD/.build/debug/gavel"
@@ -117,7 +126,9 @@ if wants gavel; then
   (cd "$tmp/gavel" && exec env -u GAVEL_CONFIG -u GAVEL_TOKEN -u GAVEL_DB "$gavel" serve --listen "127.0.0.1:$port" --db "$tmp/gavel/gavel.db" 2>"$tmp/gavel/serve.log") &
   pids+=($!); gpid=$!
   wait_port "$port"
+  read -r cpu0 writer0 < <(cpu_ns "$gpid")
   run_wrk gavel "http://127.0.0.1:$port/webhook"
+  read -r cpu1 writer1 < <(cpu_ns "$gpid")
   stop "$gpid"
   read -r rows deliveries remediations < <(python3 - "$tmp/gavel/gavel.db" <<'EOF'
 import sqlite3, sys
@@ -127,6 +138,11 @@ print(q("SELECT count(*) FROM signals"), q("SELECT count(*) FROM deliveries"), q
 EOF
 )
   missing=$(( ${acked[gavel]} - rows ))
+  if [ "$rows" -gt 0 ]; then
+    cpu_process=$(( (cpu1 - cpu0) / rows / 1000 ))
+    cpu_writer=$(( (writer1 - writer0) / rows / 1000 ))
+    echo "bench: gavel CPU per signal stored: process $cpu_process µs, ingest writer thread $cpu_writer µs" >&2
+  fi
   echo "bench: gavel acknowledged ${acked[gavel]} signals; the database holds $rows signals, $deliveries deliveries, $remediations remediations" >&2
   if [ "$missing" -gt 0 ]; then
     echo "bench: FAIL: $missing acknowledged signals are missing from the database" >&2
@@ -218,6 +234,7 @@ if [ -n "${rps[gavel]:-}" ]; then
     awk -v p="${p99[gavel]}" 'BEGIN { printf "gavel p99    %6.2f ms (target <= 10 ms)\n", p }'
   fi
   echo "acknowledged signals missing: $(( ${acked[gavel]} - rows > 0 ? ${acked[gavel]} - rows : 0 ))"
+  [ -z "${cpu_process:-}" ] || echo "gavel CPU per signal: process ${cpu_process} µs, ingest writer ${cpu_writer} µs"
 fi
 if [ -n "${rps[gavel-pg]:-}" ]; then
   [ -z "${rps[gavel]:-}" ] || awk -v g="${rps[gavel]}" -v p="${rps[gavel-pg]}" 'BEGIN { printf "gavel-pg/gavel %6.2fx   (PostgreSQL beside SQLite, same load)\n", p / g }'
