@@ -8,6 +8,13 @@
 /// SQLITE_TRANSIENT is a cast macro; Swift cannot import it.
 static inline sqlite3_destructor_type gavel_sqlite_transient(void) { return SQLITE_TRANSIENT; }
 
+/// sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0): SQLite stops keeping memory statistics, which
+/// every sqlite3_malloc/sqlite3_free otherwise updates under one process-wide mutex (8.5 % of
+/// the ingest writer's time in bench/; BENCHMARKS.md). Must run before SQLite is initialised
+/// (the first sqlite3_open); later it returns SQLITE_MISUSE and changes nothing. gavel reads
+/// no memory statistics (sqlite3_memory_used, sqlite3_status).
+static inline int gavel_sqlite_disable_memstatus(void) { return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 /// sqlite3_db_config is variadic; wrap the integer-flag form (e.g. SQLITE_DBCONFIG_DEFENSIVE).
 static inline int gavel_sqlite_db_config_flag(sqlite3 *db, int op, int value) {
     int out = 0;

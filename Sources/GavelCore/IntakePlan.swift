@@ -55,11 +55,15 @@ public struct IntakeSituation: Sendable, Equatable {
     public var automaticDispatchDisabled: Bool
     /// Now: when the delivery was received.
     public var now: Timestamp
+    /// `IntakePlan.configuredProposals(for: signal, config:)` when it was made before (nil: made here).
+    public var configuredProposals: [ProposedRemediation]?
 
     public init(
         signal: Signal, rule: Rule, newEntityValues: Set<String>? = nil, existing: [ActionTarget: ExistingRemediation] = [:],
-        autoUsage: AutoUsage = AutoUsage(), automaticDispatchDisabled: Bool = false, now: Timestamp
+        autoUsage: AutoUsage = AutoUsage(), automaticDispatchDisabled: Bool = false, now: Timestamp,
+        configuredProposals: [ProposedRemediation]? = nil
     ) {
+        self.configuredProposals = configuredProposals
         self.signal = signal
         self.rule = rule
         self.newEntityValues = newEntityValues
@@ -154,11 +158,32 @@ public struct IntakePlan: Sendable, Equatable {
     /// The remediations a delivery proposes (before attaching): `RemediationPlanner.propose`
     /// within the rule's enabled actions (its configured list, or the defaults, less what an
     /// analyst disabled); for an update of a stored signal, only those on its new entities.
-    public static func proposals(signal: Signal, rule: Rule, newEntityValues: Set<String>?, config: GavelConfig) -> [ProposedRemediation] {
-        let configured = config.ruleConfig(for: signal)?.actions ?? RemediationPlanner.defaultActions(for: signal)
-        let proposals = RemediationPlanner.propose(for: signal, config: config, enabledActions: Set(configured).subtracting(rule.disabledActions))
+    ///
+    /// `configured`, when given, is `configuredProposals(for:config:)` of the same signal and
+    /// configuration, made earlier on another thread: the rule's disabled actions are then only
+    /// taken out of it (the same list, without validating and allowlisting the targets again).
+    public static func proposals(
+        signal: Signal, rule: Rule, newEntityValues: Set<String>?, config: GavelConfig, configured: [ProposedRemediation]? = nil
+    ) -> [ProposedRemediation] {
+        let proposals: [ProposedRemediation]
+        if let configured {
+            proposals = rule.disabledActions.isEmpty ? configured : configured.filter { !rule.disabledActions.contains($0.action) }
+        } else {
+            let actions = config.ruleConfig(for: signal)?.actions ?? RemediationPlanner.defaultActions(for: signal)
+            proposals = RemediationPlanner.propose(for: signal, config: config, enabledActions: Set(actions).subtracting(rule.disabledActions))
+        }
         guard let newEntityValues else { return proposals }
         return proposals.filter { newEntityValues.contains($0.target) }
+    }
+
+    /// What the configuration proposes for `signal` whatever its rule's row says: every action of
+    /// its rule's configured list (or the defaults) on every target, validated and allowlisted
+    /// (`RemediationPlanner.propose` with no action disabled). It needs no store, so the receiver
+    /// makes it on the connection's thread (`IncomingSignal.configuredProposals`) and the ingest
+    /// writer only takes out the rule's disabled actions (`proposals(…, configured:)`): a
+    /// proposal's action is always one of the list, so the result is the same.
+    public static func configuredProposals(for signal: Signal, config: GavelConfig) -> [ProposedRemediation] {
+        RemediationPlanner.propose(for: signal, config: config, enabledActions: nil)
     }
 
     /// The state a new remediation for `proposal` starts in: `suppressed` when stopped by the
@@ -173,7 +198,9 @@ public struct IntakePlan: Sendable, Equatable {
     ///   - config: the configuration in force (rule action lists, actions, allowlist, auto limits).
     public static func make(_ situation: IntakeSituation, config: GavelConfig) -> IntakePlan {
         let rule = situation.rule
-        let proposals = proposals(signal: situation.signal, rule: rule, newEntityValues: situation.newEntityValues, config: config)
+        let proposals = proposals(
+            signal: situation.signal, rule: rule, newEntityValues: situation.newEntityValues, config: config,
+            configured: situation.configuredProposals)
         var usage = situation.autoUsage
         let fresh = isFresh(situation.signal, now: situation.now)
         let minutes = max(1, config.autoLimits.windowSeconds / 60)

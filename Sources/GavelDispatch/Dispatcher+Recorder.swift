@@ -14,7 +14,10 @@ extension Dispatcher {
             return true
         }
         guard start else { return }
-        let thread = Thread { [self] in recorderLoop() }
+        let thread = Thread { [self] in
+            ThreadName.set("gavel-recorder")
+            recorderLoop()
+        }
         thread.name = "gavel-recorder"
         thread.start()
     }

@@ -20,7 +20,10 @@ extension Dispatcher {
         }
         for _ in 0..<wake { workAvailable.signal() }
         for _ in 0..<start {
-            let thread = Thread { [self] in senderLoop() }
+            let thread = Thread { [self] in
+                ThreadName.set("gavel-sender")
+                senderLoop()
+            }
             thread.name = "gavel-sender"
             thread.stackSize = 512 * 1024
             thread.start()

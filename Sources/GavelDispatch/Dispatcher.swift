@@ -182,6 +182,7 @@ public final class Dispatcher: Sendable {
         let watch = engine.watchChanges { [weak self] in self?.wake() }
         changes.withLock { $0 = watch }
         let thread = Thread { [self] in
+            ThreadName.set("gavel-dispatch")
             loop()
             finished.signal()
         }

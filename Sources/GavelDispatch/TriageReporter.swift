@@ -59,6 +59,7 @@ public final class TriageReporter: Sendable {
     public func start() {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let thread = Thread { [self] in
+            ThreadName.set("gavel-triage")
             loop()
             finished.signal()
         }

@@ -53,7 +53,10 @@ public final class Receiver: Sendable {
 
     /// Starts the accept thread.
     public func start() {
-        let thread = Thread { [self] in acceptLoop() }
+        let thread = Thread { [self] in
+            ThreadName.set("gavel-accept")
+            acceptLoop()
+        }
         thread.name = "gavel-accept"
         thread.start()
     }
@@ -147,6 +150,7 @@ public final class Receiver: Sendable {
         }
         connections.withLock { $0[socket.fd] = socket }
         let thread = Thread { [self] in
+            ThreadName.set("gavel-conn")
             Connection(socket: socket, peer: peer, receiver: self).run()
             connections.withLock { _ = $0.removeValue(forKey: socket.fd) }
             socket.close()

@@ -33,6 +33,7 @@ public final class Runtime: Sendable {
         self.dispatcher = Dispatcher(engine: engine, settings: { configuration.dispatchSettings }, log: log)
         self.triageReporter = TriageReporter(engine: engine, settings: { configuration.dispatchSettings }, log: log)
         let thread = Thread { [self] in
+            ThreadName.set("gavel-config")
             watch()
             watchDone.signal()
         }

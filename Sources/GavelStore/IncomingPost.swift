@@ -22,7 +22,7 @@ public struct IncomingPost: Sendable {
     /// When the request was received.
     public let receivedAt: Timestamp
     /// One delivery per signal, in the body's order (see the type's summary for their bytes).
-    public let signals: [IncomingSignal]
+    public private(set) var signals: [IncomingSignal]
 
     /// - Parameter signals: what `SenderIntake.signals` read from `rawBody` (at least one).
     public init(signals: [Signal], rawBody: [UInt8], contentType: String?, peer: String?, receivedAt: Timestamp = .now) {
@@ -40,6 +40,17 @@ public struct IncomingPost: Sendable {
                 return IncomingSignal(signal: signal, rawBody: own, contentType: contentType, peer: peer, receivedAt: receivedAt)
             }
         }
+    }
+
+    /// The same post with each signal's `configuredProposals` made for `config`: the engines call
+    /// it on the caller's thread (a receiver connection, many in parallel) with the configuration
+    /// they then hand to the one writer, so the writer does not validate and allowlist targets.
+    public func planned(for config: GavelConfig) -> IncomingPost {
+        var post = self
+        for i in post.signals.indices {
+            post.signals[i].configuredProposals = IntakePlan.configuredProposals(for: post.signals[i].signal, config: config)
+        }
+        return post
     }
 
     /// True when the post carried more than one signal (it is then kept once, apart from them).

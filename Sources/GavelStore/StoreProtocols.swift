@@ -34,7 +34,8 @@ public protocol StoreEngine: Sendable {
     /// - Throws: `StoreError.location` for a missing, foreign or unreachable store; `unavailable`/`failed` otherwise.
     func open(_ access: StoreAccess) throws(StoreError) -> any Store
     /// The receiver's ingest path on this store, deciding with `config()` (read at each delivery,
-    /// so a configuration applied while running takes effect).
+    /// so a configuration applied while running takes effect). `onCommit` is called after a
+    /// delivery that approved a remediation automatically is committed (the dispatcher wakes).
     func intake(config: @escaping @Sendable () -> GavelConfig, onCommit: @escaping @Sendable () -> Void) throws(StoreError) -> any SignalIntake
     /// Calls `onChange` soon after any process — on this host or another — commits a change to
     /// remediations, rules or the configuration (a decision, a claim, an intake that proposed

@@ -4,7 +4,10 @@ import GavelCore
 public struct IncomingSignal: Sendable {
     /// The normalized signal.
     public var signal: Signal {
-        didSet { attributesJSON = signal.attributes?.compactText }
+        didSet {
+            attributesJSON = signal.attributes?.compactText
+            configuredProposals = nil
+        }
     }
     /// The request body exactly as received.
     public var rawBody: [UInt8] {
@@ -21,6 +24,10 @@ public struct IncomingSignal: Sendable {
     public var peer: String?
     /// When the request was received.
     public var receivedAt: Timestamp
+    /// `IntakePlan.configuredProposals(for: signal, config:)` for the configuration the intake
+    /// is given, made on the receiver's connection thread (`IncomingPost.planned(for:)`); nil:
+    /// the store makes it. It must be made from that same configuration.
+    public var configuredProposals: [ProposedRemediation]?
 
     public init(signal: Signal, rawBody: [UInt8], contentType: String?, peer: String?, receivedAt: Timestamp = .now) {
         self.signal = signal

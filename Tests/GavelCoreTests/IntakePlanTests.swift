@@ -39,6 +39,27 @@ import Testing
         #expect(plan.steps.map(\.target) == ["203.0.113.2"])
     }
 
+    @Test func proposalsMadeOnAnotherThreadGiveTheSamePlanLessTheRulesDisabledActions() throws {
+        // The receiver makes `configuredProposals` on the connection's thread; the writer only
+        // takes the rule's disabled actions out. Whatever the rule row says, the plan is the same.
+        let s = signal(["203.0.113.1", "10.0.0.1", "203.0.113.1"], users: ["u@example.com"])
+        let config = try config()  // protect_internal (the default) suppresses 10.0.0.1
+        let configured = IntakePlan.configuredProposals(for: s, config: config)
+        #expect(configured.map(\.action) == ["ban-ip", "ban-ip", "disable-user"])
+        for disabled: Set<String> in [[], ["disable-user"], ["ban-ip"], ["ban-ip", "disable-user"]] {
+            let rule = Rule(key: "Brute force", name: "Brute force", disabledActions: disabled)
+            for newEntities: Set<String>? in [nil, ["10.0.0.1", "u@example.com"]] {
+                let fresh = IntakePlan.proposals(signal: s, rule: rule, newEntityValues: newEntities, config: config)
+                let early = IntakePlan.proposals(signal: s, rule: rule, newEntityValues: newEntities, config: config, configured: configured)
+                #expect(early == fresh, "disabled \(disabled), new entities \(String(describing: newEntities))")
+                var situation = IntakeSituation(signal: s, rule: rule, newEntityValues: newEntities, now: now)
+                let plan = IntakePlan.make(situation, config: config)
+                situation.configuredProposals = configured
+                #expect(IntakePlan.make(situation, config: config) == plan)
+            }
+        }
+    }
+
     @Test func allowlistedTargetsAreSuppressedAndDryRunSimulated() throws {
         let s = signal(["10.0.0.1", "203.0.113.1"])
         let plan = IntakePlan.make(IntakeSituation(signal: s, rule: Rule(key: "r", mode: .dryRun), now: now), config: try config())

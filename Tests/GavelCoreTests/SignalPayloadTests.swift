@@ -121,6 +121,19 @@ import Testing
         #expect(s.securityGroups == ["sg-1", "sg-2"])
     }
 
+    @Test func anAttributePathKnowsEverySpellingOfItsKeys() throws {
+        let path = AttributePath("network.client.ip")
+        #expect(path.count == 3)
+        #expect(path.key(from: 0, through: 0, prefixed: false) == "network")
+        #expect(path.key(from: 0, through: 2, prefixed: false) == "network.client.ip")
+        #expect(path.key(from: 1, through: 2, prefixed: false) == "client.ip")
+        #expect(path.key(from: 0, through: 1, prefixed: true) == "@network.client")
+        #expect(path.key(from: 2, through: 2, prefixed: true) == "ip")  // the facet @ is on the first key only
+        let mixed = try JSONValue.parse(#"{"@network":{"client.ip":"a"},"@network.client":{"ip":["b"]},"network.client.ip":"c"}"#)
+        #expect(SignalPayloadReader.values(at: path, in: mixed).compactMap(\.scalarText) == ["c", "a", "b"])
+        #expect(SignalPayloadReader.values(at: "network.client.ip", in: mixed).compactMap(\.scalarText) == ["c", "a", "b"])
+    }
+
     @Test func invalidIPsAreKeptApartAndFlagged() throws {
         let s = try json(
             #"""

@@ -24,7 +24,42 @@ import Testing
             (try db.query("PRAGMA wal_autocheckpoint").first?.int(0), try db.query("PRAGMA synchronous").first?.int(0))
         }
         #expect(checkpoint == 4000)
-        #expect(synchronous == 2)
+        #expect(synchronous == 1)  // NORMAL: its syncer fdatasyncs the log before any caller hears (IngestWriterTests)
+    }
+
+    /// Within one batch the intake remembers the rule it resolved and touched; a job rolled back
+    /// must take what it established with it, or the next job of the batch would skip the rule
+    /// row and its aliases that no longer exist.
+    @Test func aRuleTouchedByARolledBackJobIsStillMadeByTheNextJobOfTheBatch() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let db = try t.open()
+        let config = try defaults(t)
+        struct Boom: Error {}
+        func body(_ id: String, _ severity: String) -> String {
+            #"{"SECURITY_SIGNAL_ID":"\#(id)","SECURITY_RULE_NAME":"memo rule","SECURITY_SIGNAL_SEVERITY":"\#(severity)","#
+                + #""SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.7"]}}}}"#
+        }
+        try db.writeTransaction {
+            #expect(throws: Boom.self) {
+                try db.writeTransaction {
+                    _ = try db.intake(try incoming(body("m1", "critical")), config: config, nowMs: 1000)
+                    throw Boom()
+                }
+            }
+            _ = try db.intake(try incoming(body("m2", "low")), config: config, nowMs: 2000)
+            _ = try db.intake(try incoming(body("m3", "high")), config: config, nowMs: 3000)  // the remembered rule
+            _ = try db.intake(try incoming(body("m4", "medium")), config: config, nowMs: 4000)
+        }
+        #expect(
+            try db.query("SELECT rule_key, last_seen_ms FROM rules").map { [$0.string(0), $0.int64(1).map(String.init)] } == [["memo rule", "4000"]])
+        #expect(try db.query("SELECT rule_key FROM rule_aliases WHERE kind = 'name' AND value = 'memo rule'").map { $0.string(0) } == ["memo rule"])
+        #expect(try db.query("SELECT signal_id FROM signals ORDER BY id").map { $0.string(0) } == ["m2", "m3", "m4"])
+        // One remediation gathered the three; its rank is the highest seen (high), not the rolled-back critical.
+        let r = try #require(try db.query("SELECT signals, severity_rank FROM remediations WHERE target = '203.0.113.7'").first)
+        #expect(r.int(0) == 3)
+        #expect(r.int(1) == Severity.high.rank)
+        #expect(try db.query("SELECT count(*) FROM remediations").first?.int(0) == 1)
     }
 
     @Test func derivedFieldsFollowTheBodyAndTheSignal() throws {

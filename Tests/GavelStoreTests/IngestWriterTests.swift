@@ -42,6 +42,70 @@ import Testing
         #expect(duplicates.total == 15)
     }
 
+    @Test func eachAcknowledgementWaitsForASyncOfTheLogAfterItsCommit() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let syncs = BatchCounter()
+        let writer = try IngestWriter(
+            path: t.path,
+            syncFile: { fd in
+                syncs.add(1)
+                return fdatasync(fd)
+            })
+        for i in 1...5 {
+            try writer.submit { db in try db.run("INSERT INTO settings VALUES ('k\(i)', 'v')") }
+            // Its own batch was committed after the previous sync, so a sync after it came first.
+            #expect(syncs.total >= i)
+        }
+        // The writer's connection leaves the syncing of its commits to the syncer (NORMAL);
+        // every other connection still syncs its own (FULL).
+        #expect(try writer.withConnection { db in try db.query("PRAGMA synchronous").first?.int(0) } == 1)
+        writer.close()
+        #expect(try t.open().query("PRAGMA synchronous").first?.int(0) == 2)
+        #expect(try t.open().query("SELECT count(*) FROM settings WHERE key LIKE 'k%'").first?.int(0) == 5)
+    }
+
+    @Test func aFailedSyncFailsItsBatchAndEveryLaterJobUntilRestart() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let writer = try IngestWriter(
+            path: t.path,
+            syncFile: { _ in
+                errno = EIO
+                return -1
+            })
+        var first: (any Error)?
+        do {
+            try writer.submit { db in try db.run("INSERT INTO settings VALUES ('first', 'v')") }
+        } catch {
+            first = error
+        }
+        let failure = try #require(first as? SQLiteError)
+        #expect(failure.code == IngestWriter.ioErrFsync && failure.isTransient)  // 503 + Retry-After: the sender keeps it
+        #expect(failure.message.contains("fdatasync of the write-ahead log failed"))
+        #expect(failure.message.contains("until gavel is restarted"))
+        #expect(throws: SQLiteError.self) {
+            try writer.submit { db in try db.run("INSERT INTO settings VALUES ('later', 'v')") }
+        }
+        #expect(throws: SQLiteError.self) { try writer.withConnection { _ in 0 } }  // /healthz and /readyz fail too
+        writer.close()
+        // Nothing runs once a sync failed: the later job was never written.
+        #expect(try t.open().query("SELECT key FROM settings WHERE key = 'later'").isEmpty)
+    }
+
+    @Test func theWriterAndTheSyncerAreNamedForTopAndPerf() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let writer = try IngestWriter(path: t.path)
+        defer { writer.close() }
+        try writer.submit { _ in 0 }
+        let names = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").compactMap { task in
+            try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        #expect(names.contains("gavel-writer"))
+        #expect(names.contains("gavel-syncer"))
+    }
+
     @Test func aFailingJobRollsBackAloneAndOthersCommit() throws {
         let t = TemporaryDatabase()
         defer { t.cleanup() }

@@ -127,6 +127,9 @@ final class PostgresIntake: SignalIntake {
 
     func intake(_ incoming: IncomingSignal) throws(StoreError) -> IntakeOutcome {
         let config = self.config()
+        var planned = incoming
+        planned.configuredProposals = IntakePlan.configuredProposals(for: incoming.signal, config: config)
+        let incoming = planned
         let outcome = try withStore { store in
             try store.transaction { try store.intake(incoming, config: config, mayAnnounce: mayAnnounce) }
         }
@@ -138,6 +141,7 @@ final class PostgresIntake: SignalIntake {
 
     func intake(post: IncomingPost) throws(StoreError) -> [IntakeOutcome] {
         let config = self.config()
+        let post = post.planned(for: config)  // before the transaction: no store needed
         let outcomes = try withStore { store in
             try store.transaction { try store.intake(post: post, config: config, mayAnnounce: mayAnnounce) }
         }
@@ -222,6 +226,7 @@ final class PostgresChangeWatch: ChangeWatch {
 
     init(engine: PostgresEngine, onChange: @escaping @Sendable () -> Void) {
         let thread = Thread { [self] in
+            ThreadName.set("gavel-pg-listen")
             var listener: PGConnection?
             while !stopped.load(ordering: .acquiring) {
                 do {

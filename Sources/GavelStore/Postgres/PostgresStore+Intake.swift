@@ -40,8 +40,11 @@ extension PostgresStore {
             try addRuleAliases(key: key, ruleID: configured, name: configured)
         }
         let newTargets = record.newEntities.filter { EntityValue.targetKinds.contains($0.kind) }.map(\.value)
-        var situation = IntakeSituation(signal: signal, rule: rule, newEntityValues: record.duplicate ? Set(newTargets) : nil, now: now)
-        let proposals = IntakePlan.proposals(signal: signal, rule: rule, newEntityValues: situation.newEntityValues, config: config)
+        var situation = IntakeSituation(
+            signal: signal, rule: rule, newEntityValues: record.duplicate ? Set(newTargets) : nil, now: now,
+            configuredProposals: incoming.configuredProposals)
+        let proposals = IntakePlan.proposals(
+            signal: signal, rule: rule, newEntityValues: situation.newEntityValues, config: config, configured: situation.configuredProposals)
         for lock in Set(proposals.map { "\($0.action) \($0.target)" }).sorted() {
             try db.query("SELECT pg_advisory_xact_lock(hashtextextended($1, $2))", [.text(lock), .integer(PostgresSchema.lockSeed)])
         }

@@ -32,6 +32,16 @@ final class Database {
     private(set) var descriptorsUsable = false
     /// Where the store was saved when its files were found deleted or replaced (said in every refusal).
     var recoveredCopy: String?
+    /// Facts the current write transaction has already established (a rule key resolved, its
+    /// aliases inserted), so a batch of the ingest writer does not ask again for each signal.
+    /// Emptied when a write transaction begins and on every rollback (of a SAVEPOINT too), so
+    /// an entry never outlives the rows it stands for. Only the intake uses it (`SQLiteStore.intake`).
+    var transactionFacts: Set<String> = []
+    /// Rule keys resolved in the current write transaction, by `transactionFacts`' rules.
+    var transactionRuleKeys: [String: String] = [:]
+    /// Rule rows as the current write transaction's intake last touched them (`touchRule`), by
+    /// `transactionFacts`' rules; anything else that writes a rule row empties it.
+    var transactionRules: [String: Rule] = [:]
 
     /// Creates a missing database file empty with mode 0600 (an empty file is a valid new
     /// SQLite database), so signals, analysts' names and bound requests are private to the
@@ -52,6 +62,7 @@ final class Database {
     /// - Throws: `SQLiteError` when the file cannot be opened, is not a database, is another program's
     ///   database (`SQLITE_NOTADB`, "not a gavel database"), or a migration fails.
     init(path: String, busyTimeoutMs: Int32 = 5000, readOnly: Bool = false, create: Bool = true) throws(SQLiteError) {
+        _ = Self.configureLibrary
         var db: OpaquePointer?
         let writeFlags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0)
         let flags = (readOnly ? SQLITE_OPEN_READONLY : writeFlags) | SQLITE_OPEN_NOMUTEX
@@ -84,6 +95,11 @@ final class Database {
         if readOnly { try Schema.requireCurrent(self) } else { try Schema.migrate(self) }
         descriptorsUsable = StoreFiles.descriptorsUsable(db: db, path: path)
     }
+
+    /// Process-wide SQLite settings, made once before the first connection opens: memory
+    /// statistics off (`gavel_sqlite_disable_memstatus`). Ignored by SQLite when something else
+    /// in the process opened a database first.
+    private static let configureLibrary: Void = { _ = gavel_sqlite_disable_memstatus() }()
 
     deinit {
         statements.removeAll()
@@ -162,6 +178,7 @@ final class Database {
                 try run("RELEASE \(name)")
                 return result
             } catch {
+                forgetTransactionFacts()
                 _ = try? run("ROLLBACK TO \(name)")
                 _ = try? run("RELEASE \(name)")
                 throw error
@@ -169,9 +186,13 @@ final class Database {
         }
         // Nothing is written into files that are no longer the store's (issue 16).
         try checkFilesAreTheOnesOpen()
+        forgetTransactionFacts()
         try run("BEGIN IMMEDIATE")
         transactionDepth = 1
-        defer { transactionDepth = 0 }
+        defer {
+            transactionDepth = 0
+            forgetTransactionFacts()
+        }
         do {
             let result = try body()
             try run("COMMIT")
@@ -180,6 +201,12 @@ final class Database {
             if sqlite3_get_autocommit(handle) == 0 { _ = try? run("ROLLBACK") }
             throw error
         }
+    }
+
+    private func forgetTransactionFacts() {
+        if !transactionFacts.isEmpty { transactionFacts.removeAll(keepingCapacity: true) }
+        if !transactionRuleKeys.isEmpty { transactionRuleKeys.removeAll(keepingCapacity: true) }
+        if !transactionRules.isEmpty { transactionRules.removeAll(keepingCapacity: true) }
     }
 
     /// Runs `body` inside a read transaction so that all its queries see one snapshot.

@@ -1,37 +1,58 @@
+import CSQLite
 import Foundation
 import GavelCore
 import GavelStore
 import Synchronization
 
-/// The one writer that owns the ingest connection, with group commit.
+/// The one writer that owns the ingest connection, with group commit, and the syncer that
+/// makes each batch durable while the writer goes on with the next.
 ///
-/// Receiver worker threads call `submit`, which blocks until the work is committed.
+/// Receiver worker threads call `submit`, which blocks until the work is committed and on disk.
 /// The writer thread takes every job waiting (up to `maxBatch`), runs each inside its own
-/// SAVEPOINT of one `BEGIN IMMEDIATE` transaction, commits once (one fsync for the batch
-/// with `synchronous=FULL`), checks that the files committed to are still the store's
-/// (`Database.checkFilesAreTheOnesOpen`), and only then wakes the callers — so a 2xx is never
-/// sent for a signal that is not durable in the database at its path. A job that fails rolls back alone; a failed COMMIT fails
-/// every job of the batch.
+/// SAVEPOINT of one `BEGIN IMMEDIATE` transaction, commits once, checks that the files
+/// committed to are still the store's (`Database.checkFilesAreTheOnesOpen`), and hands the
+/// batch to the syncer thread, which calls `fdatasync` on the write-ahead log and only then
+/// wakes the callers — so a 2xx is never sent for a signal that is not durable in the database
+/// at its path. A job that fails rolls back alone; a failed COMMIT fails every job of the batch.
+///
+/// Durability is `synchronous=FULL`'s, moved to another thread: the writer's connection runs
+/// with `synchronous=NORMAL` (in WAL mode SQLite then syncs the log only around checkpoints),
+/// and the syncer's `fdatasync` of the log (a `dup` of the descriptor SQLite writes it through,
+/// `gavel_sqlite_unix_fd`) covers every frame of the batch before anyone is told. While it
+/// waits for the disk, the writer runs the next batch: the fsync no longer stops the one
+/// writer, and waking the callers (a futex call each) is off its thread too (issue 15 item 4,
+/// BENCHMARKS.md). Where the descriptor cannot be read (not SQLite's unix VFS) the connection
+/// keeps `synchronous=FULL` and the writer wakes the callers itself after its COMMIT.
+///
+/// A failed `fdatasync` fails the batches it covered (503: the sender keeps them) and every
+/// later job until gavel is restarted: after a failed fsync the kernel may have dropped the
+/// unwritten pages, so a later successful one proves nothing (PostgreSQL's rule since 2018).
 ///
 /// Fairness: after 200 ms of back-to-back batches the writer leaves the write lock free for
 /// 3 ms, so a decision waiting in another connection's busy handler (which retries every
 /// millisecond) gets its turn during a storm; it costs at most 1.5 % of the writer's time.
 ///
-/// Thread-safety: `Sendable`. The `Database` never leaves the writer thread; jobs reach
-/// it through a `Mutex`-protected queue.
+/// Thread-safety: `Sendable`. The `Database` never leaves the writer thread; jobs reach it
+/// through a `Mutex`-protected queue, and committed batches reach the syncer through another.
 final class IngestWriter: Sendable {
     /// A unit of work run on the writer's connection inside the batch transaction.
     typealias Work = @Sendable (SQLiteStore) throws -> any Sendable
+    typealias Outcome = Result<any Sendable, any Error>
 
     private final class Job: Sendable {
         let work: Work
         /// Run alone on the connection, outside any transaction (`withConnection`).
         let outsideTransaction: Bool
         let done = DispatchSemaphore(value: 0)
-        let result = Mutex<Result<any Sendable, any Error>?>(nil)
+        let result = Mutex<Outcome?>(nil)
         init(work: @escaping Work, outsideTransaction: Bool = false) {
             self.work = work
             self.outsideTransaction = outsideTransaction
+        }
+
+        func finish(_ outcome: Outcome) {
+            result.withLock { $0 = outcome }
+            done.signal()
         }
     }
 
@@ -40,35 +61,69 @@ final class IngestWriter: Sendable {
         var closed = false
     }
 
+    /// Jobs the writer has run, waiting for the log to be on disk.
+    private struct Ran: Sendable {
+        let jobs: [Job]
+        let outcomes: [Outcome]
+        /// A `dup` of the log's descriptor to `fdatasync` (closed by the syncer), or -1: nothing to sync.
+        let log: Int32
+        /// How many jobs were committed (for `onCommit`); 0 for a failed batch or a `withConnection` job.
+        let committed: Int
+    }
+
+    private struct SyncState: ~Copyable {
+        var ran: [Ran] = []
+        var closed = false
+    }
+
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
+    private let syncState = Mutex(SyncState())
+    private let syncWake = DispatchSemaphore(value: 0)
+    private let syncFinished = DispatchSemaphore(value: 0)
+    /// Set after a failed `fdatasync`: every later job fails with it (see the type's summary).
+    private let poisoned = Mutex<SQLiteError?>(nil)
     private let maxBatch: Int
     private let onCommit: @Sendable (Int) -> Void
+    private let syncFile: @Sendable (Int32) -> Int32
     /// Set once the connection failed to open; every job then fails with it.
     private let openError = Mutex<SQLiteError?>(nil)
 
-    /// Starts the writer thread on its own connection to `path`.
+    /// Starts the writer thread on its own connection to `path`, and the syncer thread.
     /// - Parameters:
     ///   - maxBatch: most jobs committed in one transaction (default 256).
-    ///   - onCommit: called on the writer thread after each successful commit with the batch size
-    ///     (the dispatcher uses it to wake up at once).
+    ///   - onCommit: called after each batch is committed and on disk, with the number of jobs
+    ///     committed (the dispatcher uses it to wake up at once); on the syncer thread.
+    ///   - syncFile: how a descriptor is made durable (default `fdatasync`; 0 or -1 with `errno`).
+    ///     Tests give a failing one.
     /// - Throws: `SQLiteError` when the database cannot be opened or migrated.
     init(
         path: String, busyTimeoutMs: Int32 = 5000, maxBatch: Int = 256,
-        onCommit: @escaping @Sendable (Int) -> Void = { _ in }
+        onCommit: @escaping @Sendable (Int) -> Void = { _ in },
+        syncFile: @escaping @Sendable (Int32) -> Int32 = { fdatasync($0) }
     ) throws(SQLiteError) {
         self.maxBatch = maxBatch
         self.onCommit = onCommit
+        self.syncFile = syncFile
         let opened = DispatchSemaphore(value: 0)
+        let syncer = Thread { [self] in
+            ThreadName.set("gavel-syncer")
+            syncLoop()
+            syncFinished.signal()
+        }
         let thread = Thread { [self] in
+            ThreadName.set("gavel-writer")
             let db: Database
+            let pipelined: Bool
             do {
                 db = try Database(path: path, busyTimeoutMs: busyTimeoutMs)
                 // Checkpoint every 4000 WAL pages (~16 MiB) rather than 1000: the index pages a
                 // storm rewrites in every batch are copied to the database once per checkpoint,
                 // so fewer, larger checkpoints cost the writer less (bench/: ~10% more signals/s).
                 try db.execute("PRAGMA wal_autocheckpoint=4000")
+                pipelined = db.descriptorsUsable
+                if pipelined { try db.execute("PRAGMA synchronous=NORMAL") }
             } catch let error {
                 let failure = error as? SQLiteError ?? SQLiteError(code: 1, message: "\(error)", context: "opening \(path)")
                 openError.withLock { $0 = failure }
@@ -77,13 +132,18 @@ final class IngestWriter: Sendable {
                 return
             }
             opened.signal()
-            run(db)
+            run(db, pipelined: pipelined)
+            syncState.withLock { $0.closed = true }
+            syncWake.signal()
+            syncFinished.wait()
             finished.signal()
         }
-        thread.name = "gavel-ingest-writer"
+        thread.name = "gavel-writer"
         thread.start()
         opened.wait()
         if let error = openError.withLock({ $0 }) { throw error }
+        syncer.name = "gavel-syncer"
+        syncer.start()
     }
 
     /// Runs `work` in the next group-commit batch and returns its result once committed.
@@ -133,8 +193,9 @@ final class IngestWriter: Sendable {
         finished.wait()
     }
 
-    private func run(_ db: Database) {
+    private func run(_ db: Database, pipelined: Bool) {
         let store = SQLiteStore(db: db)
+        var pipelined = pipelined
         while true {
             wake.wait()
             var busySince = DispatchTime.now().uptimeNanoseconds
@@ -154,6 +215,10 @@ final class IngestWriter: Sendable {
                     if closed { return }
                     break
                 }
+                if let failure = poisoned.withLock({ $0 }) {
+                    batch.forEach { $0.finish(.failure(failure)) }
+                    continue
+                }
                 // Consecutive transactional jobs share one commit; a `withConnection` job runs alone between them.
                 var pending: [Job] = []
                 for job in batch {
@@ -162,20 +227,22 @@ final class IngestWriter: Sendable {
                         continue
                     }
                     if !pending.isEmpty {
-                        commit(pending, on: db, store: store)
+                        commit(pending, on: db, store: store, pipelined: &pipelined)
                         pending = []
                     }
-                    job.result.withLock { $0 = Result { try job.work(store) } }
-                    job.done.signal()
+                    let outcome = Result { try job.work(store) }
+                    hand(Ran(jobs: [job], outcomes: [outcome], log: pipelined ? Self.logDescriptor(db) : -1, committed: 0), pipelined: pipelined)
                 }
-                if !pending.isEmpty { commit(pending, on: db, store: store) }
+                if !pending.isEmpty { commit(pending, on: db, store: store, pipelined: &pipelined) }
             }
         }
     }
 
-    private func commit(_ batch: [Job], on db: Database, store: SQLiteStore) {
-        var results: [Result<any Sendable, any Error>] = []
+    private func commit(_ batch: [Job], on db: Database, store: SQLiteStore, pipelined: inout Bool) {
+        var results: [Outcome] = []
         results.reserveCapacity(batch.count)
+        var committed = 0
+        var log: Int32 = -1
         do {
             try db.writeTransaction {
                 for job in batch {
@@ -190,7 +257,19 @@ final class IngestWriter: Sendable {
             // Committed — but into the store's files? Not when they were deleted or replaced
             // meanwhile (issue 16): then nothing of the batch is acknowledged (503, the sender retries).
             try db.checkFilesAreTheOnesOpen()
-            onCommit(batch.count)
+            committed = batch.count
+            if pipelined {
+                log = Self.logDescriptor(db)
+                if log < 0 {
+                    // Not expected after a commit in WAL mode; this batch cannot be proven durable
+                    // (503), and the connection goes back to syncing its own commits.
+                    pipelined = false
+                    try? db.execute("PRAGMA synchronous=FULL")
+                    throw SQLiteError(
+                        code: Self.ioErrFsync, message: "the write-ahead log's descriptor could not be read to sync it",
+                        context: "making a batch durable")
+                }
+            }
         } catch {
             // SQLite rolls a whole transaction back by itself on some errors (SQLITE_FULL, IOERR,
             // NOMEM); the COMMIT then fails with "no transaction is active". The cause, and what
@@ -200,10 +279,78 @@ final class IngestWriter: Sendable {
                 return nil
             }.first
             results = Array(repeating: .failure(cause ?? error), count: batch.count)
+            committed = 0
         }
-        for (job, result) in zip(batch, results) {
-            job.result.withLock { $0 = result }
-            job.done.signal()
+        hand(Ran(jobs: batch, outcomes: results, log: log, committed: committed), pipelined: pipelined)
+    }
+
+    /// `SQLITE_IOERR_FSYNC` (`SQLITE_IOERR | 4 << 8`), a macro Swift does not import.
+    static let ioErrFsync: Int32 = 10 | 4 << 8
+
+    /// A `dup` of the descriptor SQLite writes the log through, or -1.
+    private static func logDescriptor(_ db: Database) -> Int32 {
+        let fd = gavel_sqlite_unix_fd(db.handle, 1)
+        return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0)
+    }
+
+    /// Gives what the writer ran to the syncer; without it (`synchronous=FULL`, the COMMIT
+    /// synced) the callers are woken here.
+    private func hand(_ ran: Ran, pipelined: Bool) {
+        guard pipelined else {
+            if ran.committed > 0 { onCommit(ran.committed) }
+            for (job, outcome) in zip(ran.jobs, ran.outcomes) { job.finish(outcome) }
+            return
+        }
+        syncState.withLock { $0.ran.append(ran) }
+        syncWake.signal()
+    }
+
+    /// The syncer thread: takes every batch the writer handed over, syncs the log once for them
+    /// all (once per file, should there be two), and only then wakes their callers.
+    private func syncLoop() {
+        while true {
+            syncWake.wait()
+            let (ran, closed) = syncState.withLock { s -> ([Ran], Bool) in
+                let r = s.ran
+                s.ran.removeAll(keepingCapacity: true)
+                return (r, s.closed)
+            }
+            if ran.isEmpty {
+                if closed { return }
+                continue
+            }
+            var failure = poisoned.withLock { $0 }
+            var synced: [StoreFiles.Identity] = []
+            // Newest first: one fdatasync covers every frame written before it to the same file.
+            for r in ran.reversed() where r.log >= 0 {
+                defer { Glibc.close(r.log) }
+                guard failure == nil else { continue }
+                var info = stat()
+                if fstat(r.log, &info) == 0 {
+                    let identity = StoreFiles.Identity(info)
+                    if synced.contains(identity) { continue }
+                    synced.append(identity)
+                }
+                var rc: Int32
+                repeat { rc = syncFile(r.log) } while rc != 0 && errno == EINTR
+                if rc != 0 {
+                    let error = SQLiteError(
+                        code: Self.ioErrFsync,
+                        message: "fdatasync of the write-ahead log failed (\(String(cString: strerror(errno)))): what was committed since the "
+                            + "last sync may not be on disk, so nothing more is acknowledged until gavel is restarted",
+                        context: "making a batch durable")
+                    failure = error
+                    poisoned.withLock { $0 = $0 ?? error }
+                }
+            }
+            var committed = 0
+            for r in ran {
+                for (job, outcome) in zip(r.jobs, r.outcomes) {
+                    if let failure, case .success = outcome { job.finish(.failure(failure)) } else { job.finish(outcome) }
+                }
+                committed += r.committed
+            }
+            if failure == nil && committed > 0 { onCommit(committed) }
         }
     }
 }

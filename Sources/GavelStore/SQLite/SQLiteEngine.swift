@@ -37,7 +37,7 @@ public struct SQLiteEngine: StoreEngine {
     {
         try checkLocation(mustExist: false)
         do {
-            return SQLiteIntake(writer: try IngestWriter(path: path, onCommit: { _ in onCommit() }), config: config)
+            return SQLiteIntake(writer: try IngestWriter(path: path), config: config, onCommit: onCommit)
         } catch {
             throw locationError(error)
         }
@@ -86,15 +86,31 @@ final class SQLiteIntake: SignalIntake {
     /// next delivery again.
     let faultMemorySeconds: Double
 
-    init(writer: IngestWriter, config: @escaping @Sendable () -> GavelConfig, faultMemorySeconds: Double = 10) {
+    /// Called after a delivery that approved something automatically is durable (the dispatcher
+    /// wakes at once); not after the others, so a storm of manual-mode signals does not wake it
+    /// for every batch.
+    let onCommit: @Sendable () -> Void
+
+    init(
+        writer: IngestWriter, config: @escaping @Sendable () -> GavelConfig, onCommit: @escaping @Sendable () -> Void = {},
+        faultMemorySeconds: Double = 10
+    ) {
         self.writer = writer
         self.config = config
+        self.onCommit = onCommit
         self.faultMemorySeconds = faultMemorySeconds
     }
 
     func intake(_ incoming: IncomingSignal) throws(StoreError) -> IntakeOutcome {
         let config = self.config()
-        return try remembered { () throws(StoreError) in try storeCall { try writer.submit { store in try store.intake(incoming, config: config) } } }
+        var planned = incoming
+        planned.configuredProposals = IntakePlan.configuredProposals(for: incoming.signal, config: config)
+        let incoming = planned
+        let outcome = try remembered { () throws(StoreError) in
+            try storeCall { try writer.submit { store in try store.intake(incoming, config: config) } }
+        }
+        if !outcome.autoApproved.isEmpty { onCommit() }
+        return outcome
     }
 
     /// Runs a delivery's store call, remembering a transient fault it met (and forgetting the
@@ -126,8 +142,12 @@ final class SQLiteIntake: SignalIntake {
 
     func intake(post: IncomingPost) throws(StoreError) -> [IntakeOutcome] {
         let config = self.config()
-        return try remembered { () throws(StoreError) in try storeCall { try writer.submit { store in try store.intake(post: post, config: config) } }
+        let post = post.planned(for: config)  // here, on the caller's thread, not on the one writer
+        let outcomes = try remembered { () throws(StoreError) in
+            try storeCall { try writer.submit { store in try store.intake(post: post, config: config) } }
         }
+        if outcomes.contains(where: { !$0.autoApproved.isEmpty }) { onCommit() }
+        return outcomes
     }
 
     func recordIntakeError(_ entry: IntakeErrorEntry) throws(StoreError) {

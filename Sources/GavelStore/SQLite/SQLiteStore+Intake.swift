@@ -12,7 +12,10 @@ extension SQLiteStore {
     func intake(_ incoming: IncomingSignal, config: GavelConfig, post: Int64? = nil) throws -> IntakeOutcome {
         let signal = incoming.signal
         let now = incoming.receivedAt
-        let key = try resolveRuleKey(ruleID: signal.ruleID, name: signal.ruleName) ?? signal.ruleKey
+        // Once a signal's (rule id, name) touched its rule row in this transaction, both are
+        // aliases of that row (first mapping wins, nothing deletes them), so it resolves the same.
+        let ruleFact = "\(signal.ruleID ?? "\u{1}")\u{0}\(signal.ruleName ?? "\u{1}")"
+        let key = try db.transactionRuleKeys[ruleFact] ?? resolveRuleKey(ruleID: signal.ruleID, name: signal.ruleName) ?? signal.ruleKey
         let record = try record(incoming, ruleKey: key, post: post)
         if !record.duplicate && signal.flags.contains(.unrecognised) {
             try recordIntakeError(
@@ -25,33 +28,39 @@ extension SQLiteStore {
         }
         let rule = try touchRule(
             key: key, ruleID: signal.ruleID, name: signal.ruleName, startingMode: RemediationPlanner.mode(for: signal, config: config), at: now)
+        if db.transactionDepth > 0 { db.transactionRuleKeys[ruleFact] = key }
         // The configured rule's key names this rule row as an id and as a name, so a later signal
         // that carries the key in its other field finds the same row (one mode, one budget).
         if let configured = config.ruleConfigKey(ruleID: signal.ruleID, ruleName: signal.ruleName) {
             try addRuleAliases(key: key, ruleID: configured, name: configured)
         }
         let newTargets = record.newEntities.filter { EntityValue.targetKinds.contains($0.kind) }.map(\.value)
-        var situation = IntakeSituation(signal: signal, rule: rule, newEntityValues: record.duplicate ? Set(newTargets) : nil, now: now)
-        let proposals = IntakePlan.proposals(signal: signal, rule: rule, newEntityValues: situation.newEntityValues, config: config)
+        var situation = IntakeSituation(
+            signal: signal, rule: rule, newEntityValues: record.duplicate ? Set(newTargets) : nil, now: now,
+            configuredProposals: incoming.configuredProposals)
+        let proposals = IntakePlan.proposals(
+            signal: signal, rule: rule, newEntityValues: situation.newEntityValues, config: config, configured: situation.configuredProposals)
+        var severityRanks: [Int64: Int64] = [:]  // of the remediations found, so an attach rewrites the rank only when it rises
         for p in proposals {
             let state = IntakePlan.startState(of: p, rule: rule)
             let row: Row?
             if state == .pending {
-                let gathering = RemediationState.allCases.filter(\.gathersSignals)
-                let marks = gathering.map { _ in "?" }.joined(separator: ",")
-                row = try db.query(
-                    "SELECT id, state FROM remediations WHERE action = ? AND target = ? AND state IN (\(marks)) "
-                        + "ORDER BY state IN ('pending','approved','dispatching') DESC, id DESC LIMIT 1",
-                    [.text(p.action), .text(p.target)] + gathering.map { .text($0.rawValue) }
-                ).first
+                // The open one (at most one: remediations_open), else the newest in force. Chosen
+                // here rather than by ORDER BY, which costs SQLite a temporary B-tree per statement.
+                row = try db.query(Self.gatheringRemediationsSQL, [.text(p.action), .text(p.target)] + Self.gatheringStates).max { a, b in
+                    let aOpen = RemediationState(rawValue: a.string(1) ?? "")?.isOpen == true
+                    let bOpen = RemediationState(rawValue: b.string(1) ?? "")?.isOpen == true
+                    return aOpen != bOpen ? !aOpen : (a.int64(0) ?? 0) < (b.int64(0) ?? 0)
+                }
             } else {
                 row = try db.query(
-                    "SELECT id, state FROM remediations WHERE action = ? AND target = ? AND state = ? AND rule_key = ? ORDER BY id DESC LIMIT 1",
+                    "SELECT id, state, severity_rank FROM remediations WHERE action = ? AND target = ? AND state = ? AND rule_key = ? ORDER BY id DESC LIMIT 1",
                     [.text(p.action), .text(p.target), .text(state.rawValue), .text(rule.key)]
                 ).first
             }
             if let row, let id = row.int64(0), let existing = RemediationState(rawValue: row.string(1) ?? "") {
                 situation.existing[ActionTarget(p.action, p.target)] = ExistingRemediation(id: id, state: existing)
+                severityRanks[id] = row.int64(2) ?? -1
             }
         }
         if rule.mode == .auto {
@@ -66,8 +75,15 @@ extension SQLiteStore {
                 ).first?.int(0) ?? 0)
         }
         let plan = IntakePlan.make(situation, config: config)
-        return try apply(plan, record: record, signal: signal, rule: rule, config: config, at: now)
+        return try apply(plan, record: record, signal: signal, rule: rule, config: config, severityRanks: severityRanks, at: now)
     }
+
+    /// The states that gather signals (`RemediationState.gathersSignals`), as bound values.
+    static let gatheringStates: [SQLValue] = RemediationState.allCases.filter(\.gathersSignals).map { .text($0.rawValue) }
+    /// The remediations of one (action, target) that gather signals: id, state, severity_rank.
+    static let gatheringRemediationsSQL =
+        "SELECT id, state, severity_rank FROM remediations WHERE action = ? AND target = ? AND state IN ("
+        + gatheringStates.map { _ in "?" }.joined(separator: ",") + ")"
 
     /// Stores every signal of a post in the caller's transaction: a post of several signals is
     /// kept once in `posts` first, and each delivery links to it.
@@ -90,9 +106,9 @@ extension SQLiteStore {
         "stored as signal \(signal.signalID) (source \(signal.source)) flagged unrecognised: no rule and no entity could be read from it"
     }
 
-    private func apply(_ plan: IntakePlan, record: SignalRecord, signal: Signal, rule: Rule, config: GavelConfig, at now: Timestamp) throws
-        -> IntakeOutcome
-    {
+    private func apply(
+        _ plan: IntakePlan, record: SignalRecord, signal: Signal, rule: Rule, config: GavelConfig, severityRanks: [Int64: Int64], at now: Timestamp
+    ) throws -> IntakeOutcome {
         let severityRank = Int64(signal.severity?.rank ?? -1)
         var ids: [Int64] = []
         var approved: [Int64] = []
@@ -102,11 +118,19 @@ extension SQLiteStore {
                 let added = try db.run(
                     "INSERT OR IGNORE INTO remediation_signals (remediation, signal) VALUES (?, ?)", [.integer(existing.id), .integer(record.rowID)])
                 if added > 0 {
-                    try db.run(
-                        """
-                        UPDATE remediations SET signals = signals + 1, last_seen_ms = ?, updated_ms = ?,
-                            severity_rank = max(severity_rank, ?) WHERE id = ?
-                        """, [.integer(now.milliseconds), .integer(now.milliseconds), .integer(severityRank), .integer(existing.id)])
+                    // severity_rank is in an index: set only when it rises, an UPDATE that names it
+                    // rewrites the index entry even to the same value (~40 % of this statement).
+                    if let known = severityRanks[existing.id], severityRank <= known {
+                        try db.run(
+                            "UPDATE remediations SET signals = signals + 1, last_seen_ms = ?, updated_ms = ? WHERE id = ?",
+                            [.integer(now.milliseconds), .integer(now.milliseconds), .integer(existing.id)])
+                    } else {
+                        try db.run(
+                            """
+                            UPDATE remediations SET signals = signals + 1, last_seen_ms = ?, updated_ms = ?,
+                                severity_rank = max(severity_rank, ?) WHERE id = ?
+                            """, [.integer(now.milliseconds), .integer(now.milliseconds), .integer(severityRank), .integer(existing.id)])
+                    }
                 }
                 if step.extend, let r = try fetchRemediation(existing.id, depth: .row), let duration = r.durationMs, let current = r.expiresAt {
                     let restarted = now.adding(milliseconds: duration)
@@ -148,6 +172,7 @@ extension SQLiteStore {
                     try audit(actor: "auto:\(rule.key)", action: "auto-skip", subject: "remediation \(id)", detail: why, at: now)
                 case .throttle(let why)?:
                     try db.run("UPDATE rules SET throttled_ms = ? WHERE rule_key = ?", [.integer(now.milliseconds), .text(rule.key)])
+                    db.transactionRules.removeAll()
                     try audit(actor: "auto:\(rule.key)", action: "throttled", subject: "remediation \(id)", after: "pending", detail: why, at: now)
                 case nil:
                     break

@@ -29,14 +29,32 @@ extension SQLiteStore {
     }
 
     /// Records that the rule row `key` is known by this id and name (first mapping wins).
+    ///
+    /// Inside a write transaction each (key, id, name) is inserted once: `INSERT OR IGNORE` of the
+    /// same rows again in the same transaction changes nothing (`Database.transactionFacts`).
     func addRuleAliases(key: String, ruleID: String?, name: String?) throws {
+        if db.transactionDepth > 0 {
+            guard db.transactionFacts.insert("aliases\u{0}\(key)\u{0}\(ruleID ?? "\u{1}")\u{0}\(name ?? "\u{1}")").inserted else { return }
+        }
         if let ruleID { try db.run("INSERT OR IGNORE INTO rule_aliases (kind, value, rule_key) VALUES ('id', ?, ?)", [.text(ruleID), .text(key)]) }
         if let name { try db.run("INSERT OR IGNORE INTO rule_aliases (kind, value, rule_key) VALUES ('name', ?, ?)", [.text(name), .text(key)]) }
     }
 
     /// The rule row for a signal's rule, created on first sight with `startingMode` (the
     /// config's), and marked seen now. Must run in a write transaction.
+    ///
+    /// Touched again in the same write transaction with the same id and name, the insert-or-update
+    /// could only move `last_seen_ms` (the id and name are already set, the mode is not changed):
+    /// so only that is updated, and the row is not read back (`RETURNING` costs SQLite a
+    /// temporary table per statement).
     func touchRule(key: String, ruleID: String?, name: String?, startingMode: RuleMode, at now: Timestamp) throws -> Rule {
+        let fact = "\(key)\u{0}\(ruleID ?? "\u{1}")\u{0}\(name ?? "\u{1}")"
+        if db.transactionDepth > 0, var known = db.transactionRules[fact] {
+            try db.run("UPDATE rules SET last_seen_ms = ? WHERE rule_key = ?", [.integer(now.milliseconds), .text(key)])
+            known.lastSeenAt = now
+            db.transactionRules[fact] = known
+            return known
+        }
         let rows = try db.query(
             """
             INSERT INTO rules (rule_key, rule_id, rule_name, mode, last_seen_ms) VALUES (?,?,?,?,?)
@@ -46,7 +64,9 @@ extension SQLiteStore {
             """, [.text(key), .text(ruleID), .text(name), .text(startingMode.rawValue), .integer(now.milliseconds)])
         try addRuleAliases(key: key, ruleID: ruleID, name: name)
         guard let row = rows.first else { throw StoreError.failed("rule \(key) vanished while it was touched") }
-        return Self.rule(from: row)
+        let rule = Self.rule(from: row)
+        if db.transactionDepth > 0 { db.transactionRules[fact] = rule }
+        return rule
     }
 
     /// The rule with this key, id or name (in the caller's transaction).
@@ -107,6 +127,7 @@ extension SQLiteStore {
                     INSERT INTO rules (rule_key, rule_name, mode, mode_explicit) VALUES (?,?,?,1)
                     ON CONFLICT(rule_key) DO UPDATE SET mode = excluded.mode, mode_explicit = 1, throttled_ms = NULL
                     """, [.text(key), .text(before == nil ? named : nil), .text(mode.rawValue)])
+                db.transactionRules.removeAll()
                 if before == nil { try addRuleAliases(key: key, ruleID: nil, name: named) }
                 try audit(actor: actor, action: "mode", subject: "rule \(key)", before: before?.mode.rawValue, after: mode.rawValue, at: now)
                 if before?.mode == .auto && mode != .auto {
@@ -125,6 +146,7 @@ extension SQLiteStore {
                 if enabled { r.disabledActions.remove(action) } else { r.disabledActions.insert(action) }
                 try db.run(
                     "UPDATE rules SET disabled_actions = ? WHERE rule_key = ?", [.text(jsonArray(r.disabledActions.sorted())), .text(r.key)])
+                db.transactionRules.removeAll()
                 try audit(
                     actor: actor, action: enabled ? "enable-action" : "disable-action", subject: "rule \(r.key)", before: before,
                     after: r.disabledActions.sorted().joined(separator: ","), detail: action, at: now)

@@ -12,11 +12,35 @@ extension SQLiteStore {
         let s = incoming.signal
         let sha = incoming.bodySHA256
         let received = incoming.receivedAt.milliseconds
-        let existing = try db.query("SELECT id, body_sha256 FROM signals WHERE signal_id = ?", [.text(s.signalID)]).first
+        // A new signal is the usual case (a storm's are all new): insert first, and read the stored
+        // row only when its id was there already (one statement instead of two per new signal).
+        let inserted = try db.run(
+            """
+            INSERT INTO signals (signal_id, rule_key, rule_name, rule_id, rule_type, severity, title, message, link,
+                event_id, date_ms, tags, queries, group_by, event_name, event_outcome, actor, attributes, flags,
+                content_type, raw_body, body_sha256, received_ms, updated_ms, source, status, suggested_duration_s, event_count,
+                first_seen, last_seen)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+            ON CONFLICT(signal_id) DO NOTHING
+            """,
+            [
+                .text(s.signalID), .text(ruleKey), .text(s.ruleName), .text(s.ruleID), .text(s.ruleType),
+                .text(s.severity?.rawValue), .text(s.title), .text(s.message), .text(s.link),
+                .text(s.eventID), .text(s.date), .text(jsonArray(s.tags)), .text(jsonArray(s.matchedQueries)),
+                .text(jsonArray(s.groupByFields)), .text(s.eventName), .text(s.eventOutcome), .text(s.actor),
+                .text(incoming.attributesJSON), .text(jsonArray(s.flags.map(\.rawValue))),
+                .text(incoming.contentType), .blob(incoming.rawBody), .text(sha), .integer(received), .integer(received),
+                .text(s.source), .text(s.status.rawValue), .int(s.suggestedDurationSeconds), .int(s.eventCount), .text(s.firstSeen),
+                .text(s.lastSeen),
+            ])
         let rowID: Int64
         var duplicate = false
         var updated = false
-        if let existing, let id = existing.int64(0) {
+        if inserted > 0 {
+            rowID = db.lastInsertRowID
+        } else if let existing = try db.query("SELECT id, body_sha256 FROM signals WHERE signal_id = ?", [.text(s.signalID)]).first,
+            let id = existing.int64(0)
+        {
             rowID = id
             duplicate = true
             let seenBefore = try !db.query(
@@ -35,25 +59,7 @@ extension SQLiteStore {
                     .text(s.lastSeen), .integer(id),
                 ])
         } else {
-            try db.run(
-                """
-                INSERT INTO signals (signal_id, rule_key, rule_name, rule_id, rule_type, severity, title, message, link,
-                    event_id, date_ms, tags, queries, group_by, event_name, event_outcome, actor, attributes, flags,
-                    content_type, raw_body, body_sha256, received_ms, updated_ms, source, status, suggested_duration_s, event_count,
-                    first_seen, last_seen)
-                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-                """,
-                [
-                    .text(s.signalID), .text(ruleKey), .text(s.ruleName), .text(s.ruleID), .text(s.ruleType),
-                    .text(s.severity?.rawValue), .text(s.title), .text(s.message), .text(s.link),
-                    .text(s.eventID), .text(s.date), .text(jsonArray(s.tags)), .text(jsonArray(s.matchedQueries)),
-                    .text(jsonArray(s.groupByFields)), .text(s.eventName), .text(s.eventOutcome), .text(s.actor),
-                    .text(incoming.attributesJSON), .text(jsonArray(s.flags.map(\.rawValue))),
-                    .text(incoming.contentType), .blob(incoming.rawBody), .text(sha), .integer(received), .integer(received),
-                    .text(s.source), .text(s.status.rawValue), .int(s.suggestedDurationSeconds), .int(s.eventCount), .text(s.firstSeen),
-                    .text(s.lastSeen),
-                ])
-            rowID = db.lastInsertRowID
+            throw StoreError.failed("signal \(s.signalID) was neither inserted nor found")
         }
         try db.run(
             """
