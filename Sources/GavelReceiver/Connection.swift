@@ -27,12 +27,16 @@ struct Connection {
 
     func run() {
         var buffer: [UInt8] = []
+        // The wait for a request's first byte is the receive itself, bounded by SO_RCVTIMEO
+        // (one system call per request instead of a poll and a receive); later reads of the
+        // same request poll against their own deadlines first, so they never block past them.
+        let idle = Self.milliseconds(min(options.idleSeconds, options.headSeconds))
+        let receiveWaits = socket.setReceiveTimeout(ms: idle)
         while !receiver.isStopping {
             let waitStart = Date()
             if buffer.isEmpty {
-                let idle = min(options.idleSeconds, options.headSeconds)
-                guard socket.waitReadable(timeoutMs: Self.milliseconds(idle)) else { return }
-                guard (try? socket.receive(into: &buffer)) ?? 0 > 0 else { return }
+                if !receiveWaits { guard socket.waitReadable(timeoutMs: idle) else { return } }
+                guard (try? socket.receive(into: &buffer)) ?? 0 > 0 else { return }  // EAGAIN: idle for `idle`
             }
             let slotDeadline = waitStart.addingTimeInterval(options.headSeconds)
             let readDeadline = Date().addingTimeInterval(options.readDeadlineSeconds)

@@ -92,6 +92,15 @@ public struct Socket: Sendable {
         }
     }
 
+    /// Sets `SO_RCVTIMEO`, socket(7): a blocking `receive` then waits at most `timeoutMs` (at
+    /// least 1 ms) and fails with `EAGAIN`. Returns false when the option could not be set.
+    @discardableResult
+    public func setReceiveTimeout(ms timeoutMs: Int32) -> Bool {
+        let ms = max(1, Int(timeoutMs))
+        var tv = timeval(tv_sec: ms / 1000, tv_usec: (ms % 1000) * 1000)
+        return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size)) == 0
+    }
+
     /// Waits until the socket is readable or `timeoutMs` passes (-1: forever).
     /// - Returns: true when readable (or hung up), false on timeout.
     public func waitReadable(timeoutMs: Int32) -> Bool {
