@@ -62,6 +62,52 @@ import Testing
         #expect(try db.query("SELECT count(*) FROM remediations").first?.int(0) == 1)
     }
 
+    /// A rule renamed during a storm: signals with its old and new names alternate within one
+    /// batch. Each touch of the rule row takes the name its signal carries (the last one seen),
+    /// so the row ends with the last signal's name, as it would with one batch per signal.
+    @Test func aRuleRowTouchedAgainInABatchTakesTheNameOfTheLastSignal() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let db = try t.open()
+        let config = try defaults(t)
+        func body(_ id: String, _ name: String) -> String {
+            #"{"SECURITY_SIGNAL_ID":"\#(id)","SECURITY_RULE_ID":"rule-1","SECURITY_RULE_NAME":"\#(name)","#
+                + #""SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.8"]}}}}"#
+        }
+        try db.writeTransaction {
+            _ = try db.intake(try incoming(body("n1", "Old name")), config: config, nowMs: 1000)
+            _ = try db.intake(try incoming(body("n2", "New name")), config: config, nowMs: 2000)
+            _ = try db.intake(try incoming(body("n3", "Old name")), config: config, nowMs: 3000)
+        }
+        #expect(
+            try db.query("SELECT rule_key, rule_name, last_seen_ms FROM rules").map { [$0.string(0), $0.string(1), $0.int64(2).map(String.init)] }
+                == [["rule-1", "Old name", "3000"]])
+    }
+
+    /// The per-batch memo of rule keys must not take two different (id, name) pairs for one: a
+    /// NUL inside an attacker's rule id or name must not make another signal's pair collide.
+    @Test func ruleIDsAndNamesWithNULsAreNotConfusedWithinABatch() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let db = try t.open()
+        let config = try defaults(t)
+        func body(_ id: String, _ ruleID: String, _ name: String) -> String {
+            #"{"SECURITY_SIGNAL_ID":"\#(id)","SECURITY_RULE_ID":"\#(ruleID)","SECURITY_RULE_NAME":"\#(name)","#
+                + #""SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.9"]}}}}"#
+        }
+        let first = try incoming(body("z1", #"a\u0000b"#, "c"))
+        let second = try incoming(body("z2", "a", #"b\u0000c"#))
+        #expect(first.signal.ruleID == "a\u{0}b" && second.signal.ruleName == "b\u{0}c")
+        try db.writeTransaction {
+            _ = try db.intake(first, config: config, nowMs: 1000)
+            _ = try db.intake(second, config: config, nowMs: 2000)
+        }
+        #expect(
+            try db.query("SELECT signal_id, hex(rule_key) FROM signals ORDER BY id").map { [$0.string(0), $0.string(1)] } == [
+                ["z1", "610062"], ["z2", "61"],
+            ])
+    }
+
     @Test func derivedFieldsFollowTheBodyAndTheSignal() throws {
         var input = try incoming(#"{"SECURITY_SIGNAL_ID":"d1","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"u1"}}}"#)
         #expect(input.bodySHA256 == SHA256.hex(SHA256.hash(input.rawBody)))

@@ -36,12 +36,15 @@ final class Database {
     /// aliases inserted), so a batch of the ingest writer does not ask again for each signal.
     /// Emptied when a write transaction begins and on every rollback (of a SAVEPOINT too), so
     /// an entry never outlives the rows it stands for. Only the intake uses it (`SQLiteStore.intake`).
-    var transactionFacts: Set<String> = []
-    /// Rule keys resolved in the current write transaction, by `transactionFacts`' rules.
-    var transactionRuleKeys: [String: String] = [:]
+    /// Each fact is a list of its parts (what, rule key, id, name; nil for an absent one), never
+    /// the parts joined by a separator, which a rule id or name from a payload could contain.
+    var transactionFacts: Set<[String?]> = []
+    /// Rule keys resolved in the current write transaction, by the signal's [rule id, rule name].
+    var transactionRuleKeys: [[String?]: String] = [:]
     /// Rule rows as the current write transaction's intake last touched them (`touchRule`), by
-    /// `transactionFacts`' rules; anything else that writes a rule row empties it.
-    var transactionRules: [String: Rule] = [:]
+    /// rule key, with the [id, name] they were touched with: a touch with another id or name
+    /// replaces the entry (it may rename the row); anything else that writes a rule row empties it.
+    var transactionRules: [String: (touchedWith: [String?], rule: Rule)] = [:]
 
     /// Creates a missing database file empty with mode 0600 (an empty file is a valid new
     /// SQLite database), so signals, analysts' names and bound requests are private to the

@@ -14,7 +14,7 @@ extension SQLiteStore {
         let now = incoming.receivedAt
         // Once a signal's (rule id, name) touched its rule row in this transaction, both are
         // aliases of that row (first mapping wins, nothing deletes them), so it resolves the same.
-        let ruleFact = "\(signal.ruleID ?? "\u{1}")\u{0}\(signal.ruleName ?? "\u{1}")"
+        let ruleFact = [signal.ruleID, signal.ruleName]
         let key = try db.transactionRuleKeys[ruleFact] ?? resolveRuleKey(ruleID: signal.ruleID, name: signal.ruleName) ?? signal.ruleKey
         let record = try record(incoming, ruleKey: key, post: post)
         if !record.duplicate && signal.flags.contains(.unrecognised) {

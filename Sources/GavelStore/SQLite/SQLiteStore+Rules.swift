@@ -34,7 +34,7 @@ extension SQLiteStore {
     /// same rows again in the same transaction changes nothing (`Database.transactionFacts`).
     func addRuleAliases(key: String, ruleID: String?, name: String?) throws {
         if db.transactionDepth > 0 {
-            guard db.transactionFacts.insert("aliases\u{0}\(key)\u{0}\(ruleID ?? "\u{1}")\u{0}\(name ?? "\u{1}")").inserted else { return }
+            guard db.transactionFacts.insert(["aliases", key, ruleID, name]).inserted else { return }
         }
         if let ruleID { try db.run("INSERT OR IGNORE INTO rule_aliases (kind, value, rule_key) VALUES ('id', ?, ?)", [.text(ruleID), .text(key)]) }
         if let name { try db.run("INSERT OR IGNORE INTO rule_aliases (kind, value, rule_key) VALUES ('name', ?, ?)", [.text(name), .text(key)]) }
@@ -43,16 +43,18 @@ extension SQLiteStore {
     /// The rule row for a signal's rule, created on first sight with `startingMode` (the
     /// config's), and marked seen now. Must run in a write transaction.
     ///
-    /// Touched again in the same write transaction with the same id and name, the insert-or-update
-    /// could only move `last_seen_ms` (the id and name are already set, the mode is not changed):
-    /// so only that is updated, and the row is not read back (`RETURNING` costs SQLite a
-    /// temporary table per statement).
+    /// Touched again in the same write transaction with the same id and name as its last touch,
+    /// the insert-or-update could only move `last_seen_ms` (the id and name are already set, the
+    /// mode is not changed): so only that is updated, and the row is not read back (`RETURNING`
+    /// costs SQLite a temporary table per statement). A touch with another name in between
+    /// (a rule renamed) renamed the row, so the next one with the first name runs in full again.
     func touchRule(key: String, ruleID: String?, name: String?, startingMode: RuleMode, at now: Timestamp) throws -> Rule {
-        let fact = "\(key)\u{0}\(ruleID ?? "\u{1}")\u{0}\(name ?? "\u{1}")"
-        if db.transactionDepth > 0, var known = db.transactionRules[fact] {
+        let touchedWith = [ruleID, name]
+        if db.transactionDepth > 0, let last = db.transactionRules[key], last.touchedWith == touchedWith {
             try db.run("UPDATE rules SET last_seen_ms = ? WHERE rule_key = ?", [.integer(now.milliseconds), .text(key)])
+            var known = last.rule
             known.lastSeenAt = now
-            db.transactionRules[fact] = known
+            db.transactionRules[key] = (touchedWith, known)
             return known
         }
         let rows = try db.query(
@@ -65,7 +67,7 @@ extension SQLiteStore {
         try addRuleAliases(key: key, ruleID: ruleID, name: name)
         guard let row = rows.first else { throw StoreError.failed("rule \(key) vanished while it was touched") }
         let rule = Self.rule(from: row)
-        if db.transactionDepth > 0 { db.transactionRules[fact] = rule }
+        if db.transactionDepth > 0 { db.transactionRules[key] = (touchedWith, rule) }
         return rule
     }
 
