@@ -93,6 +93,34 @@ import Testing
         #expect(try t.open().query("SELECT key FROM settings WHERE key = 'later'").isEmpty)
     }
 
+    /// Issue 16's attack while a batch waits for the disk: the writer found the files sound
+    /// after its COMMIT, then the log is deleted while the syncer syncs it. What was synced is
+    /// in a file no longer at the store's path (gone at the next start), so nothing of it may
+    /// be acknowledged: the callers get the transient refusal (503), and the sender keeps it.
+    @Test func aLogDeletedWhileItsBatchIsSyncedIsNotAcknowledged() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let deleteDuringSync = Atomic(false)
+        let writer = try IngestWriter(
+            path: t.path,
+            syncFile: { fd in
+                if deleteDuringSync.load(ordering: .acquiring) { unlink(t.path + "-wal") }
+                return fdatasync(fd)
+            })
+        defer { writer.close() }
+        try writer.submit { db in try db.run("INSERT INTO settings VALUES ('before', 'v')") }
+        deleteDuringSync.store(true, ordering: .releasing)
+        var refusal: (any Error)?
+        do {
+            try writer.submit { db in try db.run("INSERT INTO settings VALUES ('during', 'v')") }
+        } catch {
+            refusal = error
+        }
+        let failure = try #require(refusal as? SQLiteError, "acknowledged a batch synced into a deleted log")
+        #expect(failure.isTransient)
+        #expect(failure.message.contains("write-ahead log"))
+    }
+
     @Test func theWriterAndTheSyncerAreNamedForTopAndPerf() throws {
         let t = TemporaryDatabase()
         defer { t.cleanup() }

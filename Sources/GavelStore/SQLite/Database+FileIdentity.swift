@@ -37,9 +37,14 @@ struct StoreFiles {
         guard descriptorsUsable else { return nil }
         let fd = gavel_sqlite_unix_fd(db, 1)
         guard fd >= 0 else { return nil }  // no WAL open (yet)
+        return logProblem(fd: fd, wal: path + "-wal")
+    }
+
+    /// Why the write-ahead log open as `fd` is no longer the file at `wal`, or nil when it is
+    /// (or cannot be told).
+    static func logProblem(fd: Int32, wal: String) -> String? {
         var open = stat()
         guard fstat(fd, &open) == 0 else { return nil }
-        let wal = path + "-wal"
         if open.st_nlink == 0 { return "the write-ahead log \(wal) was deleted while gavel had it open" }
         var named = stat()
         guard stat(wal, &named) == 0 else { return "the write-ahead log \(wal) was deleted while gavel had it open" }

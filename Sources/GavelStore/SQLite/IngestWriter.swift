@@ -11,9 +11,10 @@ import Synchronization
 /// The writer thread takes every job waiting (up to `maxBatch`), runs each inside its own
 /// SAVEPOINT of one `BEGIN IMMEDIATE` transaction, commits once, checks that the files
 /// committed to are still the store's (`Database.checkFilesAreTheOnesOpen`), and hands the
-/// batch to the syncer thread, which calls `fdatasync` on the write-ahead log and only then
-/// wakes the callers — so a 2xx is never sent for a signal that is not durable in the database
-/// at its path. A job that fails rolls back alone; a failed COMMIT fails every job of the batch.
+/// batch to the syncer thread, which calls `fdatasync` on the write-ahead log, checks again that
+/// the log synced is still the one at the store's path (issue 16: it may be deleted while the
+/// disk works; its batches are then refused, 503), and only then wakes the callers — so a 2xx
+/// is never sent for a signal that is not durable in the database at its path. A job that fails rolls back alone; a failed COMMIT fails every job of the batch.
 ///
 /// Durability is `synchronous=FULL`'s, moved to another thread: the writer's connection runs
 /// with `synchronous=NORMAL` (in WAL mode SQLite then syncs the log only around checkpoints),
@@ -87,6 +88,8 @@ final class IngestWriter: Sendable {
     private let maxBatch: Int
     private let onCommit: @Sendable (Int) -> Void
     private let syncFile: @Sendable (Int32) -> Int32
+    /// The write-ahead log's path (`PATH-wal`): after a sync, the log synced must still be it.
+    private let logPath: String
     /// Set once the connection failed to open; every job then fails with it.
     private let openError = Mutex<SQLiteError?>(nil)
 
@@ -106,6 +109,7 @@ final class IngestWriter: Sendable {
         self.maxBatch = maxBatch
         self.onCommit = onCommit
         self.syncFile = syncFile
+        self.logPath = path + "-wal"
         let opened = DispatchSemaphore(value: 0)
         let syncer = Thread { [self] in
             ThreadName.set("gavel-syncer")
@@ -321,18 +325,35 @@ final class IngestWriter: Sendable {
             }
             var failure = poisoned.withLock { $0 }
             var synced: [StoreFiles.Identity] = []
+            // Logs found deleted or replaced after their sync (issue 16): what was synced into them
+            // is not in the store at its path, so their batches are refused (503), not poisoned.
+            var moved: [StoreFiles.Identity] = []
+            var movedRuns = Set<Int>()
+            var movedError: SQLiteError?
             // Newest first: one fdatasync covers every frame written before it to the same file.
-            for r in ran.reversed() where r.log >= 0 {
+            for (i, r) in ran.enumerated().reversed() where r.log >= 0 {
                 defer { Glibc.close(r.log) }
                 guard failure == nil else { continue }
                 var info = stat()
+                var identity: StoreFiles.Identity?
                 if fstat(r.log, &info) == 0 {
-                    let identity = StoreFiles.Identity(info)
-                    if synced.contains(identity) { continue }
-                    synced.append(identity)
+                    let known = StoreFiles.Identity(info)
+                    identity = known
+                    if synced.contains(known) {
+                        if moved.contains(known) { movedRuns.insert(i) }
+                        continue
+                    }
+                    synced.append(known)
                 }
                 var rc: Int32
                 repeat { rc = syncFile(r.log) } while rc != 0 && errno == EINTR
+                if rc == 0, let problem = StoreFiles.logProblem(fd: r.log, wal: logPath) {
+                    movedRuns.insert(i)
+                    if let identity { moved.append(identity) }
+                    movedError = SQLiteError(
+                        code: StoreFiles.readOnlyDBMoved, message: problem + " (nothing synced into it since is acknowledged)",
+                        context: "making a batch durable")
+                }
                 if rc != 0 {
                     let error = SQLiteError(
                         code: Self.ioErrFsync,
@@ -344,11 +365,12 @@ final class IngestWriter: Sendable {
                 }
             }
             var committed = 0
-            for r in ran {
+            for (i, r) in ran.enumerated() {
+                let refusal = failure ?? (movedRuns.contains(i) ? movedError : nil)
                 for (job, outcome) in zip(r.jobs, r.outcomes) {
-                    if let failure, case .success = outcome { job.finish(.failure(failure)) } else { job.finish(outcome) }
+                    if let refusal, case .success = outcome { job.finish(.failure(refusal)) } else { job.finish(outcome) }
                 }
-                committed += r.committed
+                if refusal == nil { committed += r.committed }
             }
             if failure == nil && committed > 0 { onCommit(committed) }
         }
