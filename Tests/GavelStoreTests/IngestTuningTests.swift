@@ -108,6 +108,63 @@ import Testing
             ])
     }
 
+    /// The batch memo's promise, checked whole: the same deliveries stored in one transaction
+    /// (one ingest batch) and each in its own leave the same rules, aliases, signals and
+    /// remediations. They mix renamed rules, ids and names that are a configured rule's key,
+    /// auto mode past its budget (throttled), dry-run, allowlisted targets, duplicates and
+    /// updates that add entities.
+    @Test func deliveriesStoredInOneBatchOrEachAloneLeaveTheSameRows() throws {
+        let config = try GavelConfig.load(
+            text: #"{"rules": {"R1": {"mode": "auto"}, "Named": {"mode": "auto"}, "D1": {"mode": "dry-run"}}, "auto_limits": {"per_rule": 2}}"#,
+            origin: "test",
+            environment: [:], databasePath: "/tmp/gavel-memo.db", requireSecret: false)
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ n: Int) -> Int {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((seed >> 33) % UInt64(n))
+        }
+        let ids = [nil, "R1", "r-2", "Named", "r-3", "D1"]
+        let names = [nil, "R1", "Named", "Brute force", "Brute force (renamed)"]
+        let severities = ["low", "medium", "high", "critical"]
+        var bodies: [String] = []
+        for i in 0..<80 {
+            let id = ids[next(ids.count)].map { #""SECURITY_RULE_ID":"\#($0)","# } ?? ""
+            let name = names[next(names.count)].map { #""SECURITY_RULE_NAME":"\#($0)","# } ?? ""
+            let ips = (0...next(2)).map { _ in #""203.0.113.\#(next(6))""# } + (next(5) == 0 ? [#""10.0.0.1""#] : [])
+            let signal = next(4) == 0 && i > 0 ? "s\(next(i))" : "s\(i)"  // a duplicate, perhaps with new entities
+            bodies.append(
+                #"{"SECURITY_SIGNAL_ID":"\#(signal)",\#(id)\#(name)"SECURITY_SIGNAL_SEVERITY":"\#(severities[next(4)])","#
+                    + #""SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":[\#(ips.joined(separator: ","))]}}}}"#)
+        }
+        func rows(_ oneBatch: Bool) throws -> [[String]] {
+            let t = TemporaryDatabase()
+            defer { t.cleanup() }
+            let db = try t.open()
+            let deliveries = try bodies.map { try incoming($0) }
+            func deliver(_ k: Int) throws { _ = try db.intake(deliveries[k], config: config, nowMs: 1_000_000 + Int64(k) * 1000) }
+            if oneBatch {
+                try db.writeTransaction { for k in deliveries.indices { _ = try db.writeTransaction { try deliver(k) } } }
+            } else {
+                for k in deliveries.indices { try db.writeTransaction { try deliver(k) } }
+            }
+            func dump(_ sql: String) throws -> [String] {
+                try db.query(sql).map { row in row.values.indices.map { row.string($0) ?? "null" }.joined(separator: "|") }
+            }
+            return [
+                try dump("SELECT \(SQLiteStore.ruleColumns) FROM rules ORDER BY rule_key"),
+                try dump("SELECT kind, value, rule_key FROM rule_aliases ORDER BY kind, value"),
+                try dump("SELECT signal_id, rule_key, deliveries FROM signals ORDER BY signal_id"),
+                try dump("SELECT id, action, target, state, rule_key, signals, severity_rank FROM remediations ORDER BY id"),
+                try dump("SELECT remediation, signal FROM remediation_signals ORDER BY remediation, signal"),
+            ]
+        }
+        let batched = try rows(true)
+        let alone = try rows(false)
+        for (b, a) in zip(batched, alone) { #expect(b == a) }
+        #expect(alone[3].contains { $0.contains("|approved|") } && alone[3].contains { $0.contains("|simulated|") })
+        #expect(alone[0].contains { $0.split(separator: "|", omittingEmptySubsequences: false)[5] != "null" })  // a rule throttled
+    }
+
     @Test func derivedFieldsFollowTheBodyAndTheSignal() throws {
         var input = try incoming(#"{"SECURITY_SIGNAL_ID":"d1","SECURITY_RULE_NAME":"r","SECURITY_SIGNAL_ATTRIBUTES":{"usr":{"id":"u1"}}}"#)
         #expect(input.bodySHA256 == SHA256.hex(SHA256.hash(input.rawBody)))
