@@ -14,7 +14,8 @@ import Synchronization
 /// batch to the syncer thread, which calls `fdatasync` on the write-ahead log, checks again that
 /// the log synced is still the one at the store's path (issue 16: it may be deleted while the
 /// disk works; its batches are then refused, 503), and only then wakes the callers — so a 2xx
-/// is never sent for a signal that is not durable in the database at its path. A job that fails rolls back alone; a failed COMMIT fails every job of the batch.
+/// is never sent for a signal that is not durable in the database at its path. A job that
+/// fails rolls back alone; a failed COMMIT fails every job of the batch.
 ///
 /// Durability is `synchronous=FULL`'s, moved to another thread: the writer's connection runs
 /// with `synchronous=NORMAL` (in WAL mode SQLite then syncs the log only around checkpoints),
