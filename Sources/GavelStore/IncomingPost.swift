@@ -47,9 +47,7 @@ public struct IncomingPost: Sendable {
     /// they then hand to the one writer, so the writer does not validate and allowlist targets.
     public func planned(for config: GavelConfig) -> IncomingPost {
         var post = self
-        for i in post.signals.indices {
-            post.signals[i].configuredProposals = IntakePlan.configuredProposals(for: post.signals[i].signal, config: config)
-        }
+        post.signals = signals.map { $0.planned(for: config) }
         return post
     }
 

@@ -29,6 +29,14 @@ public struct IncomingSignal: Sendable {
     /// the store makes it. It must be made from that same configuration.
     public var configuredProposals: [ProposedRemediation]?
 
+    /// This delivery with `configuredProposals` made for `config` — on the caller's thread (a
+    /// receiver connection), with the configuration the engine then hands to its intake.
+    public func planned(for config: GavelConfig) -> IncomingSignal {
+        var planned = self
+        planned.configuredProposals = IntakePlan.configuredProposals(for: signal, config: config)
+        return planned
+    }
+
     public init(signal: Signal, rawBody: [UInt8], contentType: String?, peer: String?, receivedAt: Timestamp = .now) {
         self.signal = signal
         self.rawBody = rawBody

@@ -127,9 +127,7 @@ final class PostgresIntake: SignalIntake {
 
     func intake(_ incoming: IncomingSignal) throws(StoreError) -> IntakeOutcome {
         let config = self.config()
-        var planned = incoming
-        planned.configuredProposals = IntakePlan.configuredProposals(for: incoming.signal, config: config)
-        let incoming = planned
+        let incoming = incoming.planned(for: config)  // on the caller's thread, before the store
         let outcome = try withStore { store in
             try store.transaction { try store.intake(incoming, config: config, mayAnnounce: mayAnnounce) }
         }

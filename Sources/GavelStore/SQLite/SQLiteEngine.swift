@@ -103,9 +103,7 @@ final class SQLiteIntake: SignalIntake {
 
     func intake(_ incoming: IncomingSignal) throws(StoreError) -> IntakeOutcome {
         let config = self.config()
-        var planned = incoming
-        planned.configuredProposals = IntakePlan.configuredProposals(for: incoming.signal, config: config)
-        let incoming = planned
+        let incoming = incoming.planned(for: config)  // on the caller's thread, before the store
         let outcome = try remembered { () throws(StoreError) in
             try storeCall { try writer.submit { store in try store.intake(incoming, config: config) } }
         }
