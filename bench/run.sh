@@ -19,7 +19,8 @@
 #                  writes an audit row) instead of cycling through 200
 #   --gavel PATH   run this gavel binary instead of building one (A/B runs of two builds)
 # For gavel on SQLite it also prints the CPU per signal stored: the whole process's
-# (/proc/PID/stat utime+stime) and the ingest writer thread's (/proc/PID/task/TID/schedstat).
+# (/proc/PID/stat utime+stime) and the ingest writer thread's (/proc/PID/task/TID/schedstat),
+# and the bytes the process wrote per signal (/proc/PID/io wchar: WAL, checkpoints, answers).
 # Installs wrk, nginx-light and webhook from Debian when missing (as root, or prints the command).
 # Everything listens on 127.0.0.1 only; servers run in the foreground of this script, under a
 # temp prefix that is removed at the end.
@@ -127,8 +128,10 @@ if wants gavel; then
   pids+=($!); gpid=$!
   wait_port "$port"
   read -r cpu0 writer0 < <(cpu_ns "$gpid")
+  wchar0=$(awk '/^wchar:/ { print $2 }' "/proc/$gpid/io")
   run_wrk gavel "http://127.0.0.1:$port/webhook"
   read -r cpu1 writer1 < <(cpu_ns "$gpid")
+  wchar1=$(awk '/^wchar:/ { print $2 }' "/proc/$gpid/io")
   stop "$gpid"
   read -r rows deliveries remediations < <(python3 - "$tmp/gavel/gavel.db" <<'EOF'
 import sqlite3, sys
@@ -141,7 +144,8 @@ EOF
   if [ "$rows" -gt 0 ]; then
     cpu_process=$(( (cpu1 - cpu0) / rows / 1000 ))
     cpu_writer=$(( (writer1 - writer0) / rows / 1000 ))
-    echo "bench: gavel CPU per signal stored: process $cpu_process µs, ingest writer thread $cpu_writer µs" >&2
+    echo "bench: gavel CPU per signal stored: process $cpu_process µs, ingest writer thread $cpu_writer µs;" \
+      "bytes written per signal $(( (wchar1 - wchar0) / rows )) (write calls of all kinds: WAL, checkpoints, sockets)" >&2
   fi
   echo "bench: gavel acknowledged ${acked[gavel]} signals; the database holds $rows signals, $deliveries deliveries, $remediations remediations" >&2
   if [ "$missing" -gt 0 ]; then
