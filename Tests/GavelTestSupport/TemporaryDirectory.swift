@@ -16,9 +16,19 @@ public final class TemporaryDirectory {
     public func file(_ name: String) -> String { path + "/" + name }
 
     /// Writes an executable script (mode 0755) and returns its absolute path.
+    ///
+    /// Written through a descriptor opened `O_CLOEXEC`: tests run in parallel, and a process
+    /// another test spawns while this descriptor is open would otherwise keep it open for
+    /// writing across its `exec` — and executing the script would then fail with `ETXTBSY`
+    /// ("Text file busy") for as long as that process runs.
     public func script(_ name: String, _ text: String) throws -> String {
         let scriptPath = file(name)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: scriptPath))
+        let fd = open(scriptPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let closed = close(fd)
+        guard written == bytes.count, closed == 0 else { throw POSIXError(.EIO) }
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: scriptPath)
         return scriptPath
     }
