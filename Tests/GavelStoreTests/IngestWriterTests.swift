@@ -151,6 +151,55 @@ import Testing
         #expect(try db.query("SELECT key FROM settings ORDER BY key").map { $0.string(0) } == ["ok"])
     }
 
+    /// Jobs share one transaction without a SAVEPOINT each; when one fails, the batch is rolled
+    /// back and run again with a SAVEPOINT per job: the failing ones roll back alone, every other
+    /// job's rows are there exactly once, and each caller gets its own outcome.
+    @Test func aBatchWithAFailingJobRunsAgainWithASavepointPerJob() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let writer = try IngestWriter(path: t.path)
+        struct Boom: Error {}
+        // Hold the writer so that the 12 jobs below queue up and run as one batch.
+        let held = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let holder = Thread {
+            try? writer.withConnection { _ in
+                held.signal()
+                release.wait()
+            }
+        }
+        holder.start()
+        held.wait()
+        let outcomes = Mutex<[Int: Bool]>([:])
+        let done = DispatchSemaphore(value: 0)
+        for i in 0..<12 {
+            Thread {
+                let ok =
+                    (try? writer.submit { db -> Int in
+                        try db.run("INSERT INTO settings VALUES ('job\(i)', 'v')")
+                        try db.run("UPDATE settings SET value = value || '+' WHERE key = 'job\(i)'")
+                        if i % 5 == 2 { throw Boom() }
+                        return i
+                    }) != nil
+                outcomes.withLock { $0[i] = ok }
+                done.signal()
+            }.start()
+        }
+        while writer.queuedJobs < 12 { usleep(1000) }
+        release.signal()
+        for _ in 0..<12 { done.wait() }
+        #expect(writer.retriedBatches == 1)
+        #expect(outcomes.withLock { $0 } == Dictionary(uniqueKeysWithValues: (0..<12).map { ($0, $0 % 5 != 2) }))
+        let rows = try t.open().query("SELECT key, value FROM settings WHERE key LIKE 'job%' ORDER BY key")
+        let good = (0..<12).filter { $0 % 5 != 2 }.map { "job\($0)" }.sorted()
+        #expect(rows.map { $0.string(0) } == good)
+        #expect(rows.allSatisfy { $0.string(1) == "v+" })  // each job's work applied once
+        // A batch where nothing fails is not run again.
+        try writer.submit { db in try db.run("INSERT INTO settings VALUES ('after', 'v')") }
+        #expect(writer.retriedBatches == 1)
+        writer.close()
+    }
+
     @Test func lockedDatabaseFailsTheBatchWithATransientError() throws {
         let t = TemporaryDatabase()
         defer { t.cleanup() }

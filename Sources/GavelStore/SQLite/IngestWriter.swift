@@ -8,14 +8,17 @@ import Synchronization
 /// makes each batch durable while the writer goes on with the next.
 ///
 /// Receiver worker threads call `submit`, which blocks until the work is committed and on disk.
-/// The writer thread takes every job waiting (up to `maxBatch`), runs each inside its own
-/// SAVEPOINT of one `BEGIN IMMEDIATE` transaction, commits once, checks that the files
+/// The writer thread takes every job waiting (up to `maxBatch`), runs them one after the other
+/// in one `BEGIN IMMEDIATE` transaction, commits once, checks that the files
 /// committed to are still the store's (`Database.checkFilesAreTheOnesOpen`), and hands the
 /// batch to the syncer thread, which calls `fdatasync` on the write-ahead log, checks again that
 /// the log synced is still the one at the store's path (issue 16: it may be deleted while the
 /// disk works; its batches are then refused, 503), and only then wakes the callers — so a 2xx
 /// is never sent for a signal that is not durable in the database at its path. A job that
-/// fails rolls back alone; a failed COMMIT fails every job of the batch.
+/// fails rolls back alone: the batch is rolled back and run again with each job in its own
+/// SAVEPOINT (`retriedBatches`; savepoints cost every batch ~8 % when always used, a retry only
+/// the rare batch with a refused delivery); a failed COMMIT fails every job of the batch. Jobs
+/// must therefore be store work only, safe to run twice when the first run is rolled back.
 ///
 /// Durability is `synchronous=FULL`'s, moved to another thread: the writer's connection runs
 /// with `synchronous=NORMAL` (in WAL mode SQLite then syncs the log only around checkpoints),
@@ -93,6 +96,14 @@ final class IngestWriter: Sendable {
     private let logPath: String
     /// Set once the connection failed to open; every job then fails with it.
     private let openError = Mutex<SQLiteError?>(nil)
+    private let retried = Atomic<Int>(0)
+
+    /// Jobs submitted and not yet taken by the writer (tests wait on it to build a batch).
+    var queuedJobs: Int { state.withLock { $0.jobs.count } }
+
+    /// Batches run a second time, a SAVEPOINT per job, because one of their jobs failed in the
+    /// first (optimistic) run; since the writer started.
+    var retriedBatches: Int { retried.load(ordering: .relaxed) }
 
     /// Starts the writer thread on its own connection to `path`, and the syncer thread.
     /// - Parameters:
@@ -152,6 +163,8 @@ final class IngestWriter: Sendable {
     }
 
     /// Runs `work` in the next group-commit batch and returns its result once committed.
+    /// `work` may run twice (its first run rolled back, see the type's summary): it must act
+    /// on the store only.
     /// - Throws: what `work` threw, the `SQLiteError` of a failed BEGIN/COMMIT, or
     ///   `SQLiteError` "writer closed" after `close()`.
     @discardableResult
@@ -243,19 +256,41 @@ final class IngestWriter: Sendable {
         }
     }
 
+    /// A job of an optimistic batch failed: the batch is rolled back and runs again, a SAVEPOINT per job.
+    private struct JobFailed: Error {}
+
     private func commit(_ batch: [Job], on db: Database, store: SQLiteStore, pipelined: inout Bool) {
         var results: [Outcome] = []
         results.reserveCapacity(batch.count)
         var committed = 0
         var log: Int32 = -1
         do {
-            try db.writeTransaction {
-                for job in batch {
-                    do {
-                        let value = try db.writeTransaction { try job.work(store) }
-                        results.append(.success(value))
-                    } catch {
-                        results.append(.failure(error))
+            do {
+                // Optimistic: the jobs one after the other, without a SAVEPOINT each — inside one,
+                // SQLite first copies every page a job changes into the sub-journal (~8 % of the
+                // writer's CPU per signal, BENCHMARKS.md). A job that fails (rare: a delivery
+                // the store refuses) rolls the whole batch back, and it runs again below.
+                try db.writeTransaction {
+                    for job in batch {
+                        do {
+                            results.append(.success(try job.work(store)))
+                        } catch {
+                            throw JobFailed()
+                        }
+                    }
+                }
+            } catch is JobFailed {
+                // Again, each job in its own SAVEPOINT: the one that fails rolls back alone.
+                retried.add(1, ordering: .relaxed)
+                results.removeAll(keepingCapacity: true)
+                try db.writeTransaction {
+                    for job in batch {
+                        do {
+                            let value = try db.writeTransaction { try job.work(store) }
+                            results.append(.success(value))
+                        } catch {
+                            results.append(.failure(error))
+                        }
                     }
                 }
             }
