@@ -200,6 +200,56 @@ import Testing
         writer.close()
     }
 
+    /// When SQLite rolls a batch's transaction back by itself (as on SQLITE_FULL; here a job
+    /// runs ROLLBACK), the jobs after the failing one do not run outside the transaction — a
+    /// SAVEPOINT outside one begins and commits its own — and no job of the batch is reported
+    /// stored.
+    @Test func aTransactionRolledBackUnderTheBatchStopsItsLaterJobs() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let writer = try IngestWriter(path: t.path)
+        struct Boom: Error {}
+        let held = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        Thread {
+            try? writer.withConnection { _ in
+                held.signal()
+                release.wait()
+            }
+        }.start()
+        held.wait()
+        let stored = Mutex<[String]>([])
+        let done = DispatchSemaphore(value: 0)
+        func submit(_ key: String, rollingBack: Bool, after: Int) {
+            Thread {
+                while writer.queuedJobs < after { usleep(500) }  // queued in this order
+                if (try? writer.submit { db -> Int in
+                    try db.run("INSERT INTO settings VALUES ('\(key)', 'v')")
+                    if rollingBack {
+                        try db.run("ROLLBACK")
+                        throw Boom()
+                    }
+                    return 0
+                }) != nil {
+                    stored.withLock { $0.append(key) }
+                }
+                done.signal()
+            }.start()
+            while writer.queuedJobs < after + 1 { usleep(500) }
+        }
+        submit("first", rollingBack: false, after: 0)
+        submit("failing", rollingBack: true, after: 1)
+        submit("after", rollingBack: false, after: 2)
+        release.signal()
+        for _ in 0..<3 { done.wait() }
+        #expect(stored.withLock { $0 }.isEmpty)
+        #expect(try t.open().query("SELECT key FROM settings WHERE key IN ('first', 'failing', 'after')").isEmpty)
+        // The writer goes on.
+        try writer.submit { db in try db.run("INSERT INTO settings VALUES ('next', 'v')") }
+        writer.close()
+        #expect(try t.open().query("SELECT key FROM settings WHERE key = 'next'").count == 1)
+    }
+
     @Test func lockedDatabaseFailsTheBatchWithATransientError() throws {
         let t = TemporaryDatabase()
         defer { t.cleanup() }

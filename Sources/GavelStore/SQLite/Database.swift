@@ -162,6 +162,10 @@ final class Database {
         return Int(sqlite3_changes(handle))
     }
 
+    /// Whether a transaction is open on this connection (`sqlite3_get_autocommit` is 0). False
+    /// after SQLite rolled one back by itself (on `SQLITE_FULL`, `SQLITE_IOERR`, `SQLITE_NOMEM`).
+    var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }
+
     /// The rowid of the last successful INSERT on this connection.
     var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 

@@ -290,6 +290,10 @@ final class IngestWriter: Sendable {
                             results.append(.success(value))
                         } catch {
                             results.append(.failure(error))
+                            // SQLite rolled the whole transaction back by itself (SQLITE_FULL,
+                            // IOERR, NOMEM): the next jobs would run outside it, each one's
+                            // SAVEPOINT committing it alone. Stop: the batch fails (below).
+                            if !db.isInTransaction { throw error }
                         }
                     }
                 }
