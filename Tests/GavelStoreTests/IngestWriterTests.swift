@@ -151,6 +151,21 @@ import Testing
         #expect(try db.query("SELECT key FROM settings ORDER BY key").map { $0.string(0) } == ["ok"])
     }
 
+    /// Keeps the writer busy (a `withConnection` job waiting) until the returned semaphore is
+    /// signalled, so that jobs submitted meanwhile queue up and run as one batch.
+    private static func hold(_ writer: IngestWriter) -> DispatchSemaphore {
+        let held = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        Thread {
+            try? writer.withConnection { _ in
+                held.signal()
+                release.wait()
+            }
+        }.start()
+        held.wait()
+        return release
+    }
+
     /// Jobs share one transaction without a SAVEPOINT each; when one fails, the batch is rolled
     /// back and run again with a SAVEPOINT per job: the failing ones roll back alone, every other
     /// job's rows are there exactly once, and each caller gets its own outcome.
@@ -160,16 +175,7 @@ import Testing
         let writer = try IngestWriter(path: t.path)
         struct Boom: Error {}
         // Hold the writer so that the 12 jobs below queue up and run as one batch.
-        let held = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        let holder = Thread {
-            try? writer.withConnection { _ in
-                held.signal()
-                release.wait()
-            }
-        }
-        holder.start()
-        held.wait()
+        let release = Self.hold(writer)
         let outcomes = Mutex<[Int: Bool]>([:])
         let done = DispatchSemaphore(value: 0)
         for i in 0..<12 {
@@ -209,15 +215,7 @@ import Testing
         defer { t.cleanup() }
         let writer = try IngestWriter(path: t.path)
         struct Boom: Error {}
-        let held = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        Thread {
-            try? writer.withConnection { _ in
-                held.signal()
-                release.wait()
-            }
-        }.start()
-        held.wait()
+        let release = Self.hold(writer)
         let stored = Mutex<[String]>([])
         let done = DispatchSemaphore(value: 0)
         func submit(_ key: String, rollingBack: Bool, after: Int) {
