@@ -250,6 +250,42 @@ import Testing
         #expect(try t.open().query("SELECT key FROM settings WHERE key = 'next'").count == 1)
     }
 
+    /// A job whose store work catches an error for which SQLite rolled the whole transaction
+    /// back (here a real SQLITE_FULL, as a dry run's request on a full disk once was) and
+    /// returns as if nothing happened: the jobs after it do not run outside the transaction,
+    /// each statement committed alone while their batch fails, and every caller hears a
+    /// transient error (503: the senders retry), with nothing of the batch stored.
+    @Test func aJobThatReturnsAfterSQLiteRolledTheBatchBackStopsItsLaterJobs() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let writer = try IngestWriter(path: t.path)
+        let outcomes = runAsOneBatch(
+            writer,
+            [
+                { db in try db.run("INSERT INTO settings VALUES ('first', 'v')") },
+                { db in
+                    try db.run("INSERT INTO settings VALUES ('swallowing', 'v')")
+                    let pages = try db.query("PRAGMA page_count").first?.int(0) ?? 0
+                    _ = try db.query("PRAGMA max_page_count=\(pages)")
+                    return (try? db.run("INSERT INTO settings VALUES ('big', zeroblob(30000))")) ?? 0
+                },
+                { db in try db.run("INSERT INTO settings VALUES ('after', 'v')") },
+            ])
+        try writer.withConnection { db in _ = try db.query("PRAGMA max_page_count=1073741823") }
+        #expect(outcomes.count == 3)
+        for outcome in outcomes {
+            guard case .failure(let error) = outcome else {
+                Issue.record("a job of the rolled-back batch was reported stored")
+                continue
+            }
+            #expect((error as? StoreError)?.isTransient == true || (error as? SQLiteError)?.isTransient == true, "\(error)")
+        }
+        #expect(try t.open().query("SELECT key FROM settings WHERE key IN ('first', 'swallowing', 'big', 'after')").isEmpty)
+        try writer.submit { db in try db.run("INSERT INTO settings VALUES ('next', 'v')") }
+        writer.close()
+        #expect(try t.open().query("SELECT key FROM settings WHERE key = 'next'").count == 1)
+    }
+
     @Test func lockedDatabaseFailsTheBatchWithATransientError() throws {
         let t = TemporaryDatabase()
         defer { t.cleanup() }
@@ -274,4 +310,31 @@ final class BatchCounter: Sendable {
     private let value = Mutex(0)
     func add(_ n: Int) { value.withLock { $0 += n } }
     var total: Int { value.withLock { $0 } }
+}
+
+/// Runs `jobs` on `writer` as one batch, in this order: the writer is held (a `withConnection`
+/// job) until every one is queued. Returns each job's outcome, in the same order.
+func runAsOneBatch(_ writer: IngestWriter, _ jobs: [@Sendable (SQLiteStore) throws -> Int]) -> [Result<Int, any Error>] {
+    let held = DispatchSemaphore(value: 0)
+    let release = DispatchSemaphore(value: 0)
+    Thread {
+        try? writer.withConnection { _ in
+            held.signal()
+            release.wait()
+        }
+    }.start()
+    held.wait()
+    let outcomes = Mutex<[Int: Result<Int, any Error>]>([:])
+    let done = DispatchSemaphore(value: 0)
+    for (i, job) in jobs.enumerated() {
+        Thread {
+            let outcome = Result { try writer.submit(job) }
+            outcomes.withLock { $0[i] = outcome }
+            done.signal()
+        }.start()
+        while writer.queuedJobs < i + 1 { usleep(500) }  // queued in this order
+    }
+    release.signal()
+    for _ in jobs { done.wait() }
+    return outcomes.withLock { all in jobs.indices.compactMap { all[$0] } }
 }

@@ -19,6 +19,8 @@ import Synchronization
 /// SAVEPOINT (`retriedBatches`; savepoints cost every batch ~8 % when always used, a retry only
 /// the rare batch with a refused delivery); a failed COMMIT fails every job of the batch. Jobs
 /// must therefore be store work only, safe to run twice when the first run is rolled back.
+/// When SQLite rolls the whole transaction back by itself (SQLITE_FULL, IOERR, NOMEM) no job
+/// runs on outside it, even after a job that caught the error and returned: the batch fails (503).
 ///
 /// Durability is `synchronous=FULL`'s, moved to another thread: the writer's connection runs
 /// with `synchronous=NORMAL` (in WAL mode SQLite then syncs the log only around checkpoints),
@@ -277,6 +279,10 @@ final class IngestWriter: Sendable {
                         } catch {
                             throw JobFailed()
                         }
+                        // A job that returned although SQLite rolled the transaction back under it
+                        // (it caught the error): the next jobs would run outside any transaction,
+                        // each statement committed alone while the batch fails. It fails below.
+                        guard db.isInTransaction else { throw JobFailed() }
                     }
                 }
             } catch is JobFailed {
@@ -286,7 +292,11 @@ final class IngestWriter: Sendable {
                 try db.writeTransaction {
                     for job in batch {
                         do {
-                            let value = try db.writeTransaction { try job.work(store) }
+                            let value = try db.writeTransaction {
+                                let value = try job.work(store)
+                                guard db.isInTransaction else { throw Self.rolledBackUnderAJob }
+                                return value
+                            }
                             results.append(.success(value))
                         } catch {
                             results.append(.failure(error))
@@ -319,13 +329,25 @@ final class IngestWriter: Sendable {
             // NOMEM); the COMMIT then fails with "no transaction is active". The cause, and what
             // the receiver must answer (503, not 500), is the job's transient error.
             let cause = results.lazy.compactMap { result -> (any Error)? in
-                if case .failure(let e) = result, (e as? SQLiteError)?.isTransient == true { return e }
+                if case .failure(let e) = result, Self.isTransient(e) { return e }
                 return nil
             }.first
             results = Array(repeating: .failure(cause ?? error), count: batch.count)
             committed = 0
         }
         hand(Ran(jobs: batch, outcomes: results, log: log, committed: committed), pipelined: pipelined)
+    }
+
+    /// A job's store work returned as if nothing happened, but SQLite had rolled the batch's
+    /// transaction back under it (on a full disk, an I/O error, out of memory: an error the work
+    /// caught). Transient: the whole batch fails with it (503), and the senders retry.
+    private static let rolledBackUnderAJob = StoreError.unavailable(
+        "SQLite rolled the ingest batch's transaction back during a delivery's store work, which did not report why "
+            + "(a full disk, an I/O error, out of memory); nothing of the batch is stored")
+
+    /// Whether a job's error may pass (`SQLiteError.isTransient`, `StoreError.isTransient`): 503, the sender retries.
+    private static func isTransient(_ error: any Error) -> Bool {
+        (error as? SQLiteError)?.isTransient ?? (error as? StoreError)?.isTransient ?? false
     }
 
     /// `SQLITE_IOERR_FSYNC` (`SQLITE_IOERR | 4 << 8`), a macro Swift does not import.
