@@ -200,54 +200,67 @@ import Testing
         writer.close()
     }
 
-    /// When SQLite rolls a batch's transaction back by itself (as on SQLITE_FULL; here a job
-    /// runs ROLLBACK), the jobs after the failing one do not run outside the transaction — a
-    /// SAVEPOINT outside one begins and commits its own — and no job of the batch is reported
-    /// stored.
+    /// When SQLite rolls a batch's transaction back by itself (a real SQLITE_FULL here), the jobs
+    /// after the failing one do not run outside the transaction — a SAVEPOINT outside one begins
+    /// and commits its own — and no job of the batch is reported stored: each caller hears the
+    /// transient error (503: the senders retry).
     @Test func aTransactionRolledBackUnderTheBatchStopsItsLaterJobs() throws {
         let t = TemporaryDatabase()
         defer { t.cleanup() }
         let writer = try IngestWriter(path: t.path)
-        struct Boom: Error {}
-        let held = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        Thread {
-            try? writer.withConnection { _ in
-                held.signal()
-                release.wait()
+        let outcomes = runAsOneBatch(
+            writer,
+            [
+                { db in try db.run("INSERT INTO settings VALUES ('first', 'v')") },
+                { db in
+                    try db.run("INSERT INTO settings VALUES ('failing', 'v')")
+                    let pages = try db.query("PRAGMA page_count").first?.int(0) ?? 0
+                    _ = try db.query("PRAGMA max_page_count=\(pages)")
+                    return try db.run("INSERT INTO settings VALUES ('big', zeroblob(30000))")
+                },
+                { db in try db.run("INSERT INTO settings VALUES ('after', 'v')") },
+            ])
+        try writer.withConnection { db in _ = try db.query("PRAGMA max_page_count=1073741823") }
+        #expect(outcomes.count == 3)
+        for outcome in outcomes {
+            guard case .failure(let error) = outcome else {
+                Issue.record("a job of the rolled-back batch was reported stored")
+                continue
             }
-        }.start()
-        held.wait()
-        let stored = Mutex<[String]>([])
-        let done = DispatchSemaphore(value: 0)
-        func submit(_ key: String, rollingBack: Bool, after: Int) {
-            Thread {
-                while writer.queuedJobs < after { usleep(500) }  // queued in this order
-                if (try? writer.submit { db -> Int in
-                    try db.run("INSERT INTO settings VALUES ('\(key)', 'v')")
-                    if rollingBack {
-                        try db.run("ROLLBACK")
-                        throw Boom()
-                    }
-                    return 0
-                }) != nil {
-                    stored.withLock { $0.append(key) }
-                }
-                done.signal()
-            }.start()
-            while writer.queuedJobs < after + 1 { usleep(500) }
+            #expect((error as? SQLiteError)?.primaryCode == 13, "\(error)")  // SQLITE_FULL
         }
-        submit("first", rollingBack: false, after: 0)
-        submit("failing", rollingBack: true, after: 1)
-        submit("after", rollingBack: false, after: 2)
-        release.signal()
-        for _ in 0..<3 { done.wait() }
-        #expect(stored.withLock { $0 }.isEmpty)
-        #expect(try t.open().query("SELECT key FROM settings WHERE key IN ('first', 'failing', 'after')").isEmpty)
+        #expect(try t.open().query("SELECT key FROM settings WHERE key IN ('first', 'failing', 'big', 'after')").isEmpty)
         // The writer goes on.
         try writer.submit { db in try db.run("INSERT INTO settings VALUES ('next', 'v')") }
         writer.close()
         #expect(try t.open().query("SELECT key FROM settings WHERE key = 'next'").count == 1)
+    }
+
+    /// A job whose own failure makes SQLite roll the whole transaction back (a trigger's
+    /// RAISE(ROLLBACK); no environment fault the others would meet too) fails alone, with its
+    /// error: the other jobs of its batch run again in a new transaction and are stored. They were
+    /// answered with its error (a 500, which their senders do not retry) and lost.
+    @Test func aJobWhoseOwnFailureRollsTheBatchBackFailsAlone() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        try t.open().execute(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON settings WHEN new.key = 'poison' BEGIN SELECT RAISE(ROLLBACK, 'poisoned row'); END")
+        let writer = try IngestWriter(path: t.path)
+        let keys = ["first", "poison", "second", "poison", "third"]
+        let outcomes = runAsOneBatch(
+            writer, keys.map { key in { db in try db.run("INSERT OR REPLACE INTO settings VALUES (?, 'v')", [.text(key)]) } })
+        writer.close()
+        #expect(writer.retriedBatches == 1)
+        #expect(outcomes.count == keys.count)
+        for (key, outcome) in zip(keys, outcomes) {
+            switch outcome {
+            case .success: #expect(key != "poison")
+            case .failure(let error):
+                #expect(key == "poison", "\(key): \(error)")
+                #expect((error as? SQLiteError)?.message == "poisoned row", "\(error)")
+            }
+        }
+        #expect(try t.open().query("SELECT key FROM settings WHERE value = 'v' ORDER BY key").map { $0.string(0) } == ["first", "second", "third"])
     }
 
     /// A job whose store work catches an error for which SQLite rolled the whole transaction
