@@ -299,6 +299,35 @@ import Testing
         #expect(try t.open().query("SELECT key FROM settings WHERE key = 'next'").count == 1)
     }
 
+    /// `onCommit` hears how many jobs were committed: not the ones that failed and rolled back
+    /// alone in a committed batch (it heard the whole batch), and nothing for a batch that
+    /// committed none.
+    @Test func onCommitCountsOnlyTheJobsCommitted() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let committed = BatchCounter()
+        let calls = BatchCounter()
+        let writer = try IngestWriter(
+            path: t.path,
+            onCommit: {
+                committed.add($0)
+                calls.add(1)
+            })
+        struct Boom: Error {}
+        let outcomes = runAsOneBatch(
+            writer,
+            [
+                { db in try db.run("INSERT INTO settings VALUES ('one', 'v')") },
+                { _ in throw Boom() },
+                { db in try db.run("INSERT INTO settings VALUES ('two', 'v')") },
+            ])
+        #expect(outcomes.map { (try? $0.get()) != nil } == [true, false, true])
+        #expect(throws: Boom.self) { try writer.submit { _ -> Int in throw Boom() } }
+        writer.close()  // after the syncer's last onCommit
+        #expect(committed.total == 2)
+        #expect(calls.total == 1)
+    }
+
     @Test func lockedDatabaseFailsTheBatchWithATransientError() throws {
         let t = TemporaryDatabase()
         defer { t.cleanup() }

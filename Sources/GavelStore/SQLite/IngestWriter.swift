@@ -293,7 +293,7 @@ final class IngestWriter: Sendable {
             // Committed — but into the store's files? Not when they were deleted or replaced
             // meanwhile (issue 16): then nothing of the batch is acknowledged (503, the sender retries).
             try db.checkFilesAreTheOnesOpen()
-            committed = batch.count
+            committed = results.count { if case .success = $0 { true } else { false } }  // not the jobs rolled back alone
             if pipelined {
                 log = Self.logDescriptor(db)
                 if log < 0 {
