@@ -93,7 +93,9 @@ import Testing
                 done.signal()
             }.start()
         }
-        while writer.queuedJobs < senders { usleep(1000) }
+        let waitUntil = DispatchTime.now() + .seconds(5)  // bounded, should a sender's first delivery never reach the writer
+        while writer.queuedJobs < senders && DispatchTime.now() < waitUntil { usleep(1000) }
+        #expect(writer.queuedJobs >= senders)
         release.signal()
         for _ in 0..<senders { done.wait() }
         #expect(writer.retriedBatches >= 1)

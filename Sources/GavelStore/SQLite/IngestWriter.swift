@@ -272,7 +272,7 @@ final class IngestWriter: Sendable {
                 // Optimistic: the jobs one after the other, without a SAVEPOINT each — inside one,
                 // SQLite first copies every page a job changes into the sub-journal (~8 % of the
                 // writer's CPU per signal, BENCHMARKS.md). A job that fails (rare: a delivery
-                // the store refuses) rolls the whole batch back, and it runs again below.
+                // the store refuses) rolls the whole batch back, and it runs again (`runEachInItsSavepoint`).
                 try db.writeTransaction {
                     for job in batch {
                         do {
@@ -282,7 +282,7 @@ final class IngestWriter: Sendable {
                         }
                         // A job that returned although SQLite rolled the transaction back under it
                         // (it caught the error): the next jobs would run outside any transaction,
-                        // each statement committed alone while the batch fails. It fails below.
+                        // each statement committed alone while the batch fails. It fails in the retry.
                         guard db.isInTransaction else { throw JobFailed() }
                     }
                 }
