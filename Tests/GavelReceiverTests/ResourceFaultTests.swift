@@ -64,6 +64,38 @@ import Testing
         #expect(try r.database().query("PRAGMA integrity_check").first?.string(0) == "ok")
     }
 
+    /// A full store where the write that does not fit is a dry run's request (a 20 KB body,
+    /// bound at intake), and SQLite rolls the whole transaction back for it: the delivery gets
+    /// 503 like any other, and is stored in full once there is room. The dry run's store work
+    /// used to take the disk error for a refusal of the request and go on writing outside the
+    /// transaction; the batch's COMMIT then failed ("no transaction is active") and the delivery
+    /// was answered 500, which the sender does not retry: the signal was lost.
+    @Test func fullStoreAnswers503ForADryRunWhoseRequestDoesNotFit() throws {
+        let note = String(repeating: "n", count: 20_000)
+        let r = try RunningReceiver(
+            configJSON:
+                #"{"actions": {"ban-ip": {"outbox": {"body": {"ip": "{{target}}", "note": "\#(note)"}}}}, "rules": {"sim": {"mode": "dry-run"}}}"#
+        )
+        defer { r.stop() }
+        func dryRun(_ id: String, _ ip: String) -> String {
+            post(
+                body:
+                    #"{"SECURITY_SIGNAL_ID":"\#(id)","SECURITY_RULE_NAME":"sim","SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["\#(ip)"]}}}}"#
+            )
+        }
+        #expect(try r.exchange(dryRun("before", "203.0.113.1")).status == 202)
+        let pages = try r.writer.withConnection { store in try store.db.query("PRAGMA page_count").first?.int(0) ?? 0 }
+        try r.writer.withConnection { store in _ = try store.db.query("PRAGMA max_page_count=\(pages)") }
+        try Self.expectUnavailable(r, [dryRun("during", "203.0.113.2")])
+        try r.writer.withConnection { store in _ = try store.db.query("PRAGMA max_page_count=1073741823") }
+        #expect(try r.exchange(dryRun("during", "203.0.113.2")).status == 202)
+        let db = try r.database()
+        #expect(try db.query("SELECT signal_id FROM signals ORDER BY id").map { $0.string(0) } == ["before", "during"])
+        let simulated = try db.query("SELECT state, length(bound_request) > 20000, request FROM remediations WHERE target = '203.0.113.2'")
+        #expect(simulated.count == 1 && simulated.allSatisfy { $0.string(0) == "simulated" && $0.int(1) == 1 && $0.string(2) == nil })
+        #expect(try r.count("intake_errors") == 0)
+    }
+
     @Test func storeLockedPastTheBusyTimeoutAnswers503AndResumes() throws {
         let r = try RunningReceiver(busyTimeoutMs: 200)
         defer { r.stop() }

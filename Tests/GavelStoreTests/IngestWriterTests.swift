@@ -151,21 +151,6 @@ import Testing
         #expect(try db.query("SELECT key FROM settings ORDER BY key").map { $0.string(0) } == ["ok"])
     }
 
-    /// Keeps the writer busy (a `withConnection` job waiting) until the returned semaphore is
-    /// signalled, so that jobs submitted meanwhile queue up and run as one batch.
-    private static func hold(_ writer: IngestWriter) -> DispatchSemaphore {
-        let held = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        Thread {
-            try? writer.withConnection { _ in
-                held.signal()
-                release.wait()
-            }
-        }.start()
-        held.wait()
-        return release
-    }
-
     /// Jobs share one transaction without a SAVEPOINT each; when one fails, the batch is rolled
     /// back and run again with a SAVEPOINT per job: the failing ones roll back alone, every other
     /// job's rows are there exactly once, and each caller gets its own outcome.
@@ -175,7 +160,7 @@ import Testing
         let writer = try IngestWriter(path: t.path)
         struct Boom: Error {}
         // Hold the writer so that the 12 jobs below queue up and run as one batch.
-        let release = Self.hold(writer)
+        let release = holdWriter(writer)
         let outcomes = Mutex<[Int: Bool]>([:])
         let done = DispatchSemaphore(value: 0)
         for i in 0..<12 {
@@ -206,46 +191,132 @@ import Testing
         writer.close()
     }
 
-    /// When SQLite rolls a batch's transaction back by itself (as on SQLITE_FULL; here a job
-    /// runs ROLLBACK), the jobs after the failing one do not run outside the transaction — a
-    /// SAVEPOINT outside one begins and commits its own — and no job of the batch is reported
-    /// stored.
+    /// When SQLite rolls a batch's transaction back by itself (a real SQLITE_FULL here), the jobs
+    /// after the failing one do not run outside the transaction — a SAVEPOINT outside one begins
+    /// and commits its own — and no job of the batch is reported stored: each caller hears the
+    /// transient error (503: the senders retry).
     @Test func aTransactionRolledBackUnderTheBatchStopsItsLaterJobs() throws {
         let t = TemporaryDatabase()
         defer { t.cleanup() }
         let writer = try IngestWriter(path: t.path)
-        struct Boom: Error {}
-        let release = Self.hold(writer)
-        let stored = Mutex<[String]>([])
-        let done = DispatchSemaphore(value: 0)
-        func submit(_ key: String, rollingBack: Bool, after: Int) {
-            Thread {
-                while writer.queuedJobs < after { usleep(500) }  // queued in this order
-                if (try? writer.submit { db -> Int in
-                    try db.run("INSERT INTO settings VALUES ('\(key)', 'v')")
-                    if rollingBack {
-                        try db.run("ROLLBACK")
-                        throw Boom()
-                    }
-                    return 0
-                }) != nil {
-                    stored.withLock { $0.append(key) }
-                }
-                done.signal()
-            }.start()
-            while writer.queuedJobs < after + 1 { usleep(500) }
+        let outcomes = runAsOneBatch(
+            writer,
+            [
+                { db in try db.run("INSERT INTO settings VALUES ('first', 'v')") },
+                { db in
+                    try db.run("INSERT INTO settings VALUES ('failing', 'v')")
+                    let pages = try db.query("PRAGMA page_count").first?.int(0) ?? 0
+                    _ = try db.query("PRAGMA max_page_count=\(pages)")
+                    return try db.run("INSERT INTO settings VALUES ('big', zeroblob(30000))")
+                },
+                { db in try db.run("INSERT INTO settings VALUES ('after', 'v')") },
+            ])
+        try writer.withConnection { db in _ = try db.query("PRAGMA max_page_count=1073741823") }
+        #expect(outcomes.count == 3)
+        for outcome in outcomes {
+            guard case .failure(let error) = outcome else {
+                Issue.record("a job of the rolled-back batch was reported stored")
+                continue
+            }
+            #expect((error as? SQLiteError)?.primaryCode == 13, "\(error)")  // SQLITE_FULL
         }
-        submit("first", rollingBack: false, after: 0)
-        submit("failing", rollingBack: true, after: 1)
-        submit("after", rollingBack: false, after: 2)
-        release.signal()
-        for _ in 0..<3 { done.wait() }
-        #expect(stored.withLock { $0 }.isEmpty)
-        #expect(try t.open().query("SELECT key FROM settings WHERE key IN ('first', 'failing', 'after')").isEmpty)
+        #expect(try t.open().query("SELECT key FROM settings WHERE key IN ('first', 'failing', 'big', 'after')").isEmpty)
         // The writer goes on.
         try writer.submit { db in try db.run("INSERT INTO settings VALUES ('next', 'v')") }
         writer.close()
         #expect(try t.open().query("SELECT key FROM settings WHERE key = 'next'").count == 1)
+    }
+
+    /// A job whose own failure makes SQLite roll the whole transaction back (a trigger's
+    /// RAISE(ROLLBACK); no environment fault the others would meet too) fails alone, with its
+    /// error: the other jobs of its batch run again in a new transaction and are stored. They were
+    /// answered with its error (a 500, which their senders do not retry) and lost.
+    @Test func aJobWhoseOwnFailureRollsTheBatchBackFailsAlone() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        try t.open().execute(
+            "CREATE TRIGGER refuse_poison BEFORE INSERT ON settings WHEN new.key = 'poison' BEGIN SELECT RAISE(ROLLBACK, 'poisoned row'); END")
+        let writer = try IngestWriter(path: t.path)
+        let keys = ["first", "poison", "second", "poison", "third"]
+        let outcomes = runAsOneBatch(
+            writer, keys.map { key in { db in try db.run("INSERT OR REPLACE INTO settings VALUES (?, 'v')", [.text(key)]) } })
+        writer.close()
+        #expect(writer.retriedBatches == 1)
+        #expect(outcomes.count == keys.count)
+        for (key, outcome) in zip(keys, outcomes) {
+            switch outcome {
+            case .success: #expect(key != "poison")
+            case .failure(let error):
+                #expect(key == "poison", "\(key): \(error)")
+                #expect((error as? SQLiteError)?.message == "poisoned row", "\(error)")
+            }
+        }
+        #expect(try t.open().query("SELECT key FROM settings WHERE value = 'v' ORDER BY key").map { $0.string(0) } == ["first", "second", "third"])
+    }
+
+    /// A job whose store work catches an error for which SQLite rolled the whole transaction
+    /// back (here a real SQLITE_FULL, as a dry run's request on a full disk once was) and
+    /// returns as if nothing happened: the jobs after it do not run outside the transaction,
+    /// each statement committed alone while their batch fails, and every caller hears a
+    /// transient error (503: the senders retry), with nothing of the batch stored.
+    @Test func aJobThatReturnsAfterSQLiteRolledTheBatchBackStopsItsLaterJobs() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let writer = try IngestWriter(path: t.path)
+        let outcomes = runAsOneBatch(
+            writer,
+            [
+                { db in try db.run("INSERT INTO settings VALUES ('first', 'v')") },
+                { db in
+                    try db.run("INSERT INTO settings VALUES ('swallowing', 'v')")
+                    let pages = try db.query("PRAGMA page_count").first?.int(0) ?? 0
+                    _ = try db.query("PRAGMA max_page_count=\(pages)")
+                    return (try? db.run("INSERT INTO settings VALUES ('big', zeroblob(30000))")) ?? 0
+                },
+                { db in try db.run("INSERT INTO settings VALUES ('after', 'v')") },
+            ])
+        try writer.withConnection { db in _ = try db.query("PRAGMA max_page_count=1073741823") }
+        #expect(outcomes.count == 3)
+        for outcome in outcomes {
+            guard case .failure(let error) = outcome else {
+                Issue.record("a job of the rolled-back batch was reported stored")
+                continue
+            }
+            #expect((error as? StoreError)?.isTransient == true || (error as? SQLiteError)?.isTransient == true, "\(error)")
+        }
+        #expect(try t.open().query("SELECT key FROM settings WHERE key IN ('first', 'swallowing', 'big', 'after')").isEmpty)
+        try writer.submit { db in try db.run("INSERT INTO settings VALUES ('next', 'v')") }
+        writer.close()
+        #expect(try t.open().query("SELECT key FROM settings WHERE key = 'next'").count == 1)
+    }
+
+    /// `onCommit` hears how many jobs were committed: not the ones that failed and rolled back
+    /// alone in a committed batch (it heard the whole batch), and nothing for a batch that
+    /// committed none.
+    @Test func onCommitCountsOnlyTheJobsCommitted() throws {
+        let t = TemporaryDatabase()
+        defer { t.cleanup() }
+        let committed = BatchCounter()
+        let calls = BatchCounter()
+        let writer = try IngestWriter(
+            path: t.path,
+            onCommit: {
+                committed.add($0)
+                calls.add(1)
+            })
+        struct Boom: Error {}
+        let outcomes = runAsOneBatch(
+            writer,
+            [
+                { db in try db.run("INSERT INTO settings VALUES ('one', 'v')") },
+                { _ in throw Boom() },
+                { db in try db.run("INSERT INTO settings VALUES ('two', 'v')") },
+            ])
+        #expect(outcomes.map { (try? $0.get()) != nil } == [true, false, true])
+        #expect(throws: Boom.self) { try writer.submit { _ -> Int in throw Boom() } }
+        writer.close()  // after the syncer's last onCommit
+        #expect(committed.total == 2)
+        #expect(calls.total == 1)
     }
 
     @Test func lockedDatabaseFailsTheBatchWithATransientError() throws {
@@ -272,4 +343,38 @@ final class BatchCounter: Sendable {
     private let value = Mutex(0)
     func add(_ n: Int) { value.withLock { $0 += n } }
     var total: Int { value.withLock { $0 } }
+}
+
+/// Runs `jobs` on `writer` as one batch, in this order: the writer is held (a `withConnection`
+/// job) until every one is queued. Returns each job's outcome, in the same order.
+func runAsOneBatch(_ writer: IngestWriter, _ jobs: [@Sendable (SQLiteStore) throws -> Int]) -> [Result<Int, any Error>] {
+    let release = holdWriter(writer)
+    let outcomes = Mutex<[Int: Result<Int, any Error>]>([:])
+    let done = DispatchSemaphore(value: 0)
+    for (i, job) in jobs.enumerated() {
+        Thread {
+            let outcome = Result { try writer.submit(job) }
+            outcomes.withLock { $0[i] = outcome }
+            done.signal()
+        }.start()
+        while writer.queuedJobs < i + 1 { usleep(500) }  // queued in this order
+    }
+    release.signal()
+    for _ in jobs { done.wait() }
+    return outcomes.withLock { all in jobs.indices.compactMap { all[$0] } }
+}
+
+/// Keeps the writer busy (a `withConnection` job waiting) until the returned semaphore is
+/// signalled, so that jobs submitted meanwhile queue up and run as one batch.
+func holdWriter(_ writer: IngestWriter) -> DispatchSemaphore {
+    let held = DispatchSemaphore(value: 0)
+    let release = DispatchSemaphore(value: 0)
+    Thread {
+        try? writer.withConnection { _ in
+            held.signal()
+            release.wait()
+        }
+    }.start()
+    held.wait()
+    return release
 }

@@ -19,6 +19,9 @@ import Synchronization
 /// SAVEPOINT (`retriedBatches`; savepoints cost every batch ~8 % when always used, a retry only
 /// the rare batch with a refused delivery); a failed COMMIT fails every job of the batch. Jobs
 /// must therefore be store work only, safe to run twice when the first run is rolled back.
+/// When SQLite rolls the whole transaction back by itself (SQLITE_FULL, IOERR, NOMEM) no job
+/// runs on outside it, even after a job that caught the error and returned: the batch fails
+/// (503). When a job's own failure does (a trigger's `RAISE(ROLLBACK)`), the others run again.
 ///
 /// Durability is `synchronous=FULL`'s, moved to another thread: the writer's connection runs
 /// with `synchronous=NORMAL` (in WAL mode SQLite then syncs the log only around checkpoints),
@@ -269,7 +272,7 @@ final class IngestWriter: Sendable {
                 // Optimistic: the jobs one after the other, without a SAVEPOINT each — inside one,
                 // SQLite first copies every page a job changes into the sub-journal (~8 % of the
                 // writer's CPU per signal, BENCHMARKS.md). A job that fails (rare: a delivery
-                // the store refuses) rolls the whole batch back, and it runs again below.
+                // the store refuses) rolls the whole batch back, and it runs again (`runEachInItsSavepoint`).
                 try db.writeTransaction {
                     for job in batch {
                         do {
@@ -277,31 +280,20 @@ final class IngestWriter: Sendable {
                         } catch {
                             throw JobFailed()
                         }
+                        // A job that returned although SQLite rolled the transaction back under it
+                        // (it caught the error): the next jobs would run outside any transaction,
+                        // each statement committed alone while the batch fails. It fails in the retry.
+                        guard db.isInTransaction else { throw JobFailed() }
                     }
                 }
             } catch is JobFailed {
-                // Again, each job in its own SAVEPOINT: the one that fails rolls back alone.
                 retried.add(1, ordering: .relaxed)
-                results.removeAll(keepingCapacity: true)
-                try db.writeTransaction {
-                    for job in batch {
-                        do {
-                            let value = try db.writeTransaction { try job.work(store) }
-                            results.append(.success(value))
-                        } catch {
-                            results.append(.failure(error))
-                            // SQLite rolled the whole transaction back by itself (SQLITE_FULL,
-                            // IOERR, NOMEM): the next jobs would run outside it, each one's
-                            // SAVEPOINT committing it alone. Stop: the batch fails (below).
-                            if !db.isInTransaction { throw error }
-                        }
-                    }
-                }
+                results = try runEachInItsSavepoint(batch, on: db, store: store)
             }
             // Committed — but into the store's files? Not when they were deleted or replaced
             // meanwhile (issue 16): then nothing of the batch is acknowledged (503, the sender retries).
             try db.checkFilesAreTheOnesOpen()
-            committed = batch.count
+            committed = results.count { if case .success = $0 { true } else { false } }  // not the jobs rolled back alone
             if pipelined {
                 log = Self.logDescriptor(db)
                 if log < 0 {
@@ -315,17 +307,69 @@ final class IngestWriter: Sendable {
                 }
             }
         } catch {
-            // SQLite rolls a whole transaction back by itself on some errors (SQLITE_FULL, IOERR,
-            // NOMEM); the COMMIT then fails with "no transaction is active". The cause, and what
-            // the receiver must answer (503, not 500), is the job's transient error.
-            let cause = results.lazy.compactMap { result -> (any Error)? in
-                if case .failure(let e) = result, (e as? SQLiteError)?.isTransient == true { return e }
-                return nil
-            }.first
-            results = Array(repeating: .failure(cause ?? error), count: batch.count)
+            // When SQLite rolled the whole transaction back for a job's transient error (SQLITE_FULL,
+            // IOERR, NOMEM), that error is what every job is answered (503, not 500).
+            results = Array(repeating: .failure((error as? TransactionEnded)?.error ?? error), count: batch.count)
             committed = 0
         }
         hand(Ran(jobs: batch, outcomes: results, log: log, committed: committed), pipelined: pipelined)
+    }
+
+    /// A job's failure for which SQLite rolled the batch's whole transaction back: the job at
+    /// `index` of the batch, and its error.
+    private struct TransactionEnded: Error {
+        let index: Int
+        let error: any Error
+    }
+
+    /// Runs the batch again, each job in its own SAVEPOINT, so that one that fails rolls back alone.
+    ///
+    /// When SQLite rolls the whole transaction back for a job's failure, no job runs on outside
+    /// it (each one's SAVEPOINT would begin and commit a transaction of its own). A transient
+    /// failure (SQLITE_FULL, IOERR, NOMEM: the environment's, which the other jobs would meet
+    /// too) fails the whole batch: `TransactionEnded` is thrown. Any other is that job's own (a
+    /// trigger's `RAISE(ROLLBACK)`): the job keeps its error, and the others run again without it
+    /// in a new transaction, so none of them is answered with another delivery's refusal (a 500,
+    /// which the sender does not retry). At most one new transaction per job of the batch.
+    /// - Returns: each job's outcome, in the batch's order.
+    /// - Throws: `TransactionEnded` with the transient error, or the `SQLiteError` of a failed BEGIN/COMMIT.
+    private func runEachInItsSavepoint(_ batch: [Job], on db: Database, store: SQLiteStore) throws -> [Outcome] {
+        var outcomes = [Outcome](repeating: .failure(JobFailed()), count: batch.count)
+        var left = Array(batch.indices)
+        while true {
+            do {
+                try db.writeTransaction {
+                    for i in left {
+                        do {
+                            let value = try db.writeTransaction {
+                                let value = try batch[i].work(store)
+                                guard db.isInTransaction else { throw Self.rolledBackUnderAJob }
+                                return value
+                            }
+                            outcomes[i] = .success(value)
+                        } catch {
+                            outcomes[i] = .failure(error)
+                            if !db.isInTransaction { throw TransactionEnded(index: i, error: error) }
+                        }
+                    }
+                }
+                return outcomes
+            } catch let ended as TransactionEnded where !Self.isTransient(ended.error) {
+                left.removeAll { $0 == ended.index }
+            }
+        }
+    }
+
+    /// A job's store work returned as if nothing happened, but SQLite had rolled the batch's
+    /// transaction back under it (on a full disk, an I/O error, out of memory: an error the work
+    /// caught). Transient: the whole batch fails with it (503), and the senders retry.
+    private static let rolledBackUnderAJob = StoreError.unavailable(
+        "SQLite rolled the ingest batch's transaction back during a delivery's store work, which did not report why "
+            + "(a full disk, an I/O error, out of memory); nothing of the batch is stored")
+
+    /// Whether a job's error may pass (`SQLiteError.isTransient`, `StoreError.isTransient`): 503, the sender retries.
+    private static func isTransient(_ error: any Error) -> Bool {
+        (error as? SQLiteError)?.isTransient ?? (error as? StoreError)?.isTransient ?? false
     }
 
     /// `SQLITE_IOERR_FSYNC` (`SQLITE_IOERR | 4 << 8`), a macro Swift does not import.

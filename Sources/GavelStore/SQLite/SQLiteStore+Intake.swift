@@ -183,6 +183,9 @@ extension SQLiteStore {
     }
 
     /// A dry-run: records the exact request approving it would send (`simulated`), or why it cannot be sent.
+    /// - Throws: the store's own errors (`SQLiteError`), which are not a refusal of the request: a
+    ///   full disk is the delivery's 503, and SQLite may have rolled the whole transaction back
+    ///   (`IngestWriter`), so nothing more may be written in it.
     private func recordSimulation(_ id: Int64, rule: Rule, config: GavelConfig) throws {
         guard let r = try fetchRemediation(id, depth: .row), let action = config.actions[r.action] else { return }
         do {
@@ -190,10 +193,8 @@ extension SQLiteStore {
             try db.run(
                 "UPDATE remediations SET bound_request = ?, config_version = ? WHERE id = ?",
                 [.text(request.storageText), .int(config.version), .integer(id)])
-        } catch {
-            try db.run(
-                "UPDATE remediations SET request = ? WHERE id = ?",
-                [.text((error as? DispatchRefusal)?.description ?? "refused: \(error)"), .integer(id)])
+        } catch let refusal as DispatchRefusal {
+            try db.run("UPDATE remediations SET request = ? WHERE id = ?", [.text(refusal.description), .integer(id)])
         }
     }
 }
