@@ -1,4 +1,5 @@
 import Foundation
+import GavelTestSupport
 import Synchronization
 import Testing
 
@@ -65,16 +66,8 @@ import Testing
             return #"{"SECURITY_SIGNAL_ID":"\#(id)","SECURITY_RULE_NAME":"rule \#(n % 3)","#
                 + #""SECURITY_SIGNAL_ATTRIBUTES":{"network":{"client":{"ip":["203.0.113.\#(n % 40)"]}}}}"#
         }
-        let held = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
         let writer = r.writer
-        Thread {
-            try? writer.withConnection { _ in
-                held.signal()
-                release.wait()
-            }
-        }.start()
-        held.wait()
+        let release = hold { block in _ = try? writer.withConnection { _ in block() } }  // the batches below queue up
         let answers = Mutex<[Int: (status: Int, body: String)]>([:])
         let done = DispatchSemaphore(value: 0)
         let port = r.port
